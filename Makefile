@@ -1,0 +1,98 @@
+# slm — build, test, install.   make | make test | make test SANITIZE=1 | make CC=clang | make install PREFIX=...
+# Build switches (see docs/build.md): SANITIZE=1 (ASan+UBSan), NO_SIMD=1 (compile out SIMD kernels),
+# NATIVE=1 (-march=native for the whole build; SIMD kernels are selected at run time either way).
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+VERSION := 0.1.0
+
+WARN    := -Wall -Wextra -Wshadow -Wvla -Wstrict-prototypes
+CSTD    := -std=c11
+OPT     ?= -O2
+CFLAGS  ?=
+CPPFLAGS += -Iinclude
+LDLIBS  += -lm -lpthread
+
+ifeq ($(SANITIZE),1)
+  BUILD  ?= build-san
+  OPT    := -O1 -g -fno-omit-frame-pointer
+  SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else
+  BUILD  ?= build
+  SAN    :=
+endif
+ifeq ($(NO_SIMD),1)
+  CPPFLAGS += -DSLM_NO_SIMD
+endif
+ifeq ($(NATIVE),1)
+  OPT += -march=native
+endif
+
+ALL_CFLAGS = $(CSTD) $(OPT) $(WARN) -fPIC -MMD -MP $(SAN) $(CFLAGS)
+ALL_LDFLAGS = $(SAN) $(LDFLAGS)
+
+LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c src/model/*.c src/formats/*.c src/tokenizer/*.c src/sample/*.c)
+CLI_SRC := $(wildcard cli/*.c)
+TEST_SRC := $(wildcard tests/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all test install uninstall clean bench run valgrind
+all: $(BUILD)/libslm.a $(BUILD)/libslm.so $(BUILD)/slm $(BUILD)/examples/generate
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libslm.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libslm.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libslm.so.0 $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/slm: $(CLI_OBJ) $(BUILD)/libslm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libslm.a $(LDLIBS)
+
+$(BUILD)/examples/generate: $(BUILD)/examples/generate.o $(BUILD)/libslm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libslm.a $(LDLIBS)
+
+$(BUILD)/tests/test_slm: $(TEST_OBJ) $(BUILD)/libslm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libslm.a $(LDLIBS)
+
+# Runs every test; the last line is "N passed, N failed". SLM_SHARED overrides ../shared.
+test: all $(BUILD)/tests/test_slm
+	SLM_BIN=$(BUILD)/slm SLM_EXAMPLE=$(BUILD)/examples/generate $(BUILD)/tests/test_slm
+
+# valgrind memcheck over one generate run (needs valgrind: apt-get install valgrind)
+valgrind: all
+	@command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind"; exit 1; }
+	valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
+	  $(BUILD)/slm generate -m ../shared/models/stories260K.bin -z ../shared/models/tok512.bin -n 64 --temp 0 -t 2
+
+bench: all
+	bench/run.sh
+
+slm.pc: Makefile
+	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: slm\nDescription: small language models: run, train, quantize, evaluate\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lslm\nLibs.private: -lm -lpthread\n' '$(PREFIX)' '$(VERSION)' > $@
+
+install: all slm.pc
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(BUILD)/slm $(DESTDIR)$(PREFIX)/bin/slm
+	install -m 644 $(BUILD)/libslm.a $(DESTDIR)$(PREFIX)/lib/libslm.a
+	install -m 755 $(BUILD)/libslm.so $(DESTDIR)$(PREFIX)/lib/libslm.so.$(VERSION)
+	ln -sf libslm.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libslm.so.0
+	ln -sf libslm.so.0 $(DESTDIR)$(PREFIX)/lib/libslm.so
+	install -m 644 include/slm.h $(DESTDIR)$(PREFIX)/include/slm.h
+	install -m 644 slm.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/slm.pc
+	@rm -f slm.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/slm $(DESTDIR)$(PREFIX)/lib/libslm.* $(DESTDIR)$(PREFIX)/include/slm.h \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/slm.pc
+
+clean:
+	rm -rf build build-san slm.pc
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/examples/generate.d

@@ -1,0 +1,58 @@
+/* cli.h — shared helpers of the slm command: argument parsing, loading, messages. */
+#ifndef SLM_CLI_H
+#define SLM_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "slm.h"
+
+/* Exit codes: 0 ok, 1 runtime failure (bad file, ...), 2 usage error (bad flag or value). */
+enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+/* Prints "slm CMD: message" to stderr. */
+void cli_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Iterates argv: cli_next(&a) returns the next argument or NULL. */
+typedef struct cli_args {
+    const char *cmd;
+    int argc, i;
+    char **argv;
+    int failed; /* set by the parsers below on a usage error (message already printed) */
+} cli_args;
+
+const char *cli_next(cli_args *a);
+/* The value of flag `flag` (the next argument); NULL + usage error if missing. */
+const char *cli_value(cli_args *a, const char *flag);
+int cli_int(cli_args *a, const char *flag, long lo, long hi);
+double cli_double(cli_args *a, const char *flag, double lo, double hi);
+uint64_t cli_u64(cli_args *a, const char *flag);
+/* Reports an unknown flag or unexpected argument. */
+void cli_unknown(cli_args *a, const char *arg);
+
+/* Loads a model, printing the error. Returns NULL on failure. */
+slm_model *cli_load_model(const char *cmd, const char *path);
+/* Loads the tokenizer at `path`, or if NULL looks beside the model for tokenizer.bin and
+ * tok<vocab>.bin. Returns NULL (message printed) on failure. */
+slm_tokenizer *cli_load_tokenizer(const char *cmd, const char *path, const char *model_path, int vocab_size);
+/* Reads a whole file into a NUL-terminated malloc'd buffer. */
+char *cli_read_file(const char *cmd, const char *path, size_t *len);
+/* Writes bytes as a JSON string body (escaped). */
+void cli_json_string(FILE *f, const char *s, size_t n);
+
+/* Peak resident memory of this process in MiB (getrusage). */
+double cli_peak_rss_mib(void);
+
+int cmd_generate(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+
+#endif

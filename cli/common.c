@@ -1,0 +1,178 @@
+/* common.c — argument parsing, loading and output helpers for the slm command. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+void cli_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "slm%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+const char *cli_next(cli_args *a) { return a->i < a->argc ? a->argv[a->i++] : NULL; }
+
+const char *cli_value(cli_args *a, const char *flag) {
+    if (a->i >= a->argc) {
+        cli_error(a->cmd, "%s needs a value (see slm %s --help)", flag, a->cmd);
+        a->failed = 1;
+        return NULL;
+    }
+    return a->argv[a->i++];
+}
+
+int cli_int(cli_args *a, const char *flag, long lo, long hi) {
+    const char *v = cli_value(a, flag);
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi) {
+        cli_error(a->cmd, "%s: '%s' is not an integer in [%ld, %ld]", flag, v, lo, hi);
+        a->failed = 1;
+        return 0;
+    }
+    return (int)x;
+}
+
+double cli_double(cli_args *a, const char *flag, double lo, double hi) {
+    const char *v = cli_value(a, flag);
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !(x >= lo && x <= hi)) {
+        cli_error(a->cmd, "%s: '%s' is not a number in [%g, %g]", flag, v, lo, hi);
+        a->failed = 1;
+        return 0;
+    }
+    return x;
+}
+
+uint64_t cli_u64(cli_args *a, const char *flag) {
+    const char *v = cli_value(a, flag);
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 0);
+    if (errno || end == v || *end || v[0] == '-') {
+        cli_error(a->cmd, "%s: '%s' is not a non-negative integer", flag, v);
+        a->failed = 1;
+        return 0;
+    }
+    return (uint64_t)x;
+}
+
+void cli_unknown(cli_args *a, const char *arg) {
+    if (arg[0] == '-') cli_error(a->cmd, "unknown option '%s' (see slm %s --help)", arg, a->cmd);
+    else cli_error(a->cmd, "unexpected argument '%s' (see slm %s --help)", arg, a->cmd);
+    a->failed = 1;
+}
+
+slm_model *cli_load_model(const char *cmd, const char *path) {
+    slm_model *m = NULL;
+    slm_error err;
+    if (!path) {
+        cli_error(cmd, "no model given: use -m MODEL");
+        return NULL;
+    }
+    if (slm_model_load_file(path, &m, &err) != SLM_OK) {
+        cli_error(cmd, "%s", err.msg);
+        return NULL;
+    }
+    return m;
+}
+
+static int file_exists(const char *p) { return access(p, R_OK) == 0; }
+
+slm_tokenizer *cli_load_tokenizer(const char *cmd, const char *path, const char *model_path, int vocab_size) {
+    slm_error err;
+    slm_tokenizer *t = NULL;
+    if (path) {
+        if (slm_tokenizer_load_file(path, vocab_size, &t, &err) != SLM_OK) {
+            cli_error(cmd, "%s", err.msg);
+            return NULL;
+        }
+        return t;
+    }
+    if (!model_path) {
+        cli_error(cmd, "no tokenizer given: use -z TOKENIZER");
+        return NULL;
+    }
+    /* beside the model: tok<vocab>.bin (the tinyllamas naming), then tokenizer.bin */
+    char guess[2][4096];
+    const char *slash = strrchr(model_path, '/');
+    int dir = slash ? (int)(slash - model_path) + 1 : 0;
+    snprintf(guess[0], sizeof guess[0], "%.*stok%d.bin", dir, model_path, vocab_size);
+    snprintf(guess[1], sizeof guess[1], "%.*stokenizer.bin", dir, model_path);
+    for (int i = 0; i < 2; i++)
+        if (file_exists(guess[i]) && slm_tokenizer_load_file(guess[i], vocab_size, &t, &err) == SLM_OK) return t;
+    cli_error(cmd, "no -z TOKENIZER given and no tokenizer with %d tokens beside the model (looked for %s and %s)",
+              vocab_size, guess[0], guess[1]);
+    return NULL;
+}
+
+char *cli_read_file(const char *cmd, const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error(cmd, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) break;
+        char *grown = cap > SIZE_MAX / 4 ? NULL : realloc(buf, cap * 2 + 1);
+        if (!grown) free(buf);
+        buf = grown;
+        cap *= 2;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        cli_error(cmd, "%s: cannot read%s", path, buf ? "" : " (out of memory)");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+void cli_json_string(FILE *f, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c == '\n') fputs("\\n", f);
+        else if (c == '\t') fputs("\\t", f);
+        else if (c == '\r') fputs("\\r", f);
+        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
+        else if (c >= 0x80) { /* keep valid UTF-8, escape stray bytes as \u00XX */
+            int len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+            int ok = len > 1 && i + (size_t)len <= n;
+            for (int k = 1; ok && k < len; k++) ok = ((unsigned char)s[i + k] & 0xC0) == 0x80;
+            if (ok) {
+                fwrite(s + i, 1, (size_t)len, f);
+                i += (size_t)len - 1;
+            } else
+                fprintf(f, "\\u%04x", c);
+        } else
+            fputc(c, f);
+    }
+}
+
+double cli_peak_rss_mib(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0.0;
+    return (double)ru.ru_maxrss / 1024.0; /* Linux: KiB */
+}

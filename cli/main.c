@@ -1,0 +1,47 @@
+/* main.c — the slm command: dispatch to subcommands. */
+#include <string.h>
+
+#include "cli.h"
+
+static const char USAGE[] =
+    "slm " SLM_VERSION " — run small language models\n"
+    "\n"
+    "usage: slm COMMAND [options]     (slm COMMAND --help for its options)\n"
+    "\n"
+    "commands:\n"
+    "  generate    generate text from a prompt, streamed to stdout\n"
+    "  score       per-token log-probabilities, perplexity and bits per byte of a text\n"
+    "  info        a model's format, config, parameters and memory needs\n"
+    "  tokenize    text -> token ids (or pieces)\n"
+    "  detokenize  token ids -> text\n"
+    "  convert     write a model in another format (llama2.c v0 / v1 / v2 Q8_0)\n"
+    "  init        create a model with random weights (for benchmarks and tests)\n"
+    "\n"
+    "Models: llama2.c checkpoints (.bin v0, v1, v2/Q8_0) with llama2.c tokenizer.bin files.\n"
+    "Environment: SLM_NO_SIMD=1 forces the portable scalar kernels.\n";
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fputs(USAGE, stderr);
+        return EXIT_USAGE;
+    }
+    const char *c = argv[1];
+    if (!strcmp(c, "--help") || !strcmp(c, "-h") || !strcmp(c, "help")) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    if (!strcmp(c, "--version")) {
+        puts("slm " SLM_VERSION);
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {{"generate", cmd_generate}, {"score", cmd_score},       {"info", cmd_info},
+                {"tokenize", cmd_tokenize}, {"detokenize", cmd_detokenize}, {"convert", cmd_convert},
+                {"init", cmd_init}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(c, cmds[i].name)) return cmds[i].fn(argc - 2, argv + 2);
+    cli_error(NULL, "unknown command '%s' (see slm --help)", c);
+    return EXIT_USAGE;
+}

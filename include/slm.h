@@ -1,0 +1,248 @@
+/* slm.h — the public C API of slm, a toolkit for small language models.
+ *
+ * Conventions
+ * - Every handle is opaque and has a create/free pair. free(NULL) is a no-op.
+ * - Functions that can fail return an slm_status and, when `err` is not NULL, write a one-line
+ *   message into it that names the file and the field at fault. The library never prints,
+ *   exits or aborts on bad input, and keeps no global mutable state.
+ * - A model is read-only once loaded: any number of contexts (one per sequence) may use it at
+ *   the same time from different threads. A context, tokenizer or sampler is used by one thread
+ *   at a time.
+ * - Shapes are written as (rows, cols); token ids are int32.
+ */
+#ifndef SLM_H
+#define SLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SLM_VERSION "0.1.0"
+
+typedef enum slm_status {
+    SLM_OK = 0,
+    SLM_ERR_IO,          /* a file could not be opened, read, mapped or written */
+    SLM_ERR_FORMAT,      /* a file's content is invalid (truncated, bad header, bad sizes) */
+    SLM_ERR_UNSUPPORTED, /* valid, but a variant slm does not handle */
+    SLM_ERR_MISMATCH,    /* two inputs that must agree do not (tokenizer vs model vocab) */
+    SLM_ERR_ARG,         /* a caller argument is invalid */
+    SLM_ERR_RANGE,       /* a position or length exceeds the context */
+    SLM_ERR_NOMEM,       /* an allocation failed or a caller buffer is too small */
+    SLM_ERR_STOPPED      /* generation was stopped by the callback (not an error) */
+} slm_status;
+
+/* A static English description of a status code. */
+const char *slm_strerror(slm_status status);
+
+/* Error detail filled by functions that take an `slm_error *` (may be NULL). */
+typedef struct slm_error {
+    slm_status status;
+    char msg[320];
+} slm_error;
+
+/* ---------------------------------------------------------------- model */
+
+typedef struct slm_model slm_model;
+
+typedef enum slm_dtype {
+    SLM_DTYPE_F32 = 0,
+    SLM_DTYPE_Q8_G = 1 /* int8 weights with one fp32 scale per `group_size` values (llama2.c v2) */
+} slm_dtype;
+
+typedef struct slm_config {
+    int dim;          /* model width */
+    int hidden_dim;   /* SwiGLU inner width */
+    int n_layers;     /* stored transformer blocks */
+    int block_repeat; /* each stored block runs this many times in a row (MobileLLM-LS); 1 = none */
+    int n_heads;      /* query heads */
+    int n_kv_heads;   /* key/value heads; divides n_heads */
+    int head_dim;     /* dim / n_heads */
+    int vocab_size;
+    int seq_len;      /* maximum context length */
+    int tied_classifier; /* 1: the classifier is the token embedding */
+    float norm_eps;   /* RMSNorm epsilon */
+    float rope_theta; /* RoPE base */
+} slm_config;
+
+typedef struct slm_tensor_info {
+    const char *name;   /* e.g. "blk.0.attn_q.weight" (GGUF naming) */
+    slm_dtype dtype;
+    int n_dims;
+    int64_t shape[2];   /* (rows, cols) for matrices; (n) for vectors */
+    int group_size;     /* for SLM_DTYPE_Q8_G, else 0 */
+    size_t nbytes;      /* bytes this tensor occupies (data + scales) */
+} slm_tensor_info;
+
+/* Loads a model file (llama2.c v0/v1/v2 checkpoints). The file is memory-mapped and its
+ * weights are used in place; it stays mapped until slm_model_free. */
+slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err);
+
+/* Loads a model from a caller-owned memory block (e.g. flash). `data` must stay valid and
+ * unchanged until slm_model_free, and be 4-byte aligned. `name` is used in error messages. */
+slm_status slm_model_load_memory(const void *data, size_t size, const char *name,
+                                 slm_model **out, slm_error *err);
+
+void slm_model_free(slm_model *model);
+
+const slm_config *slm_model_config(const slm_model *model);
+/* A short description of the source format, e.g. "llama2.c v2 (Q8_0, group 64)". */
+const char *slm_model_format(const slm_model *model);
+/* Total number of weight values (stored, not counting block repeats). */
+int64_t slm_model_n_params(const slm_model *model);
+int slm_model_n_tensors(const slm_model *model);
+/* Fills `info` for tensor `index` (0 <= index < n_tensors); returns SLM_ERR_ARG if out of range. */
+slm_status slm_model_tensor_info(const slm_model *model, int index, slm_tensor_info *info);
+
+/* File formats slm_model_save writes. */
+typedef enum slm_save_format {
+    SLM_SAVE_LLAMA2C_V0 = 0, /* legacy fp32 (what llama2.c's run.c reads) */
+    SLM_SAVE_LLAMA2C_V1 = 1, /* "ak42" v1, fp32 */
+    SLM_SAVE_LLAMA2C_Q80 = 2 /* "ak42" v2, int8 weights with fp32 group scales (runq.c) */
+} slm_save_format;
+
+/* Writes the model to `path` atomically (temporary file, fsync, rename). For Q80, group_size
+ * must divide dim and hidden_dim; 0 picks the largest one <= 64 that does. */
+slm_status slm_model_save(const slm_model *model, const char *path, slm_save_format format,
+                          int group_size, slm_error *err);
+
+/* Creates a model with freshly allocated weights: matrices ~ N(0, std), norms 1 (cfg.head_dim
+ * is derived from dim / n_heads). Deterministic for a seed. */
+slm_status slm_model_init_random(const slm_config *cfg, uint64_t seed, float std, slm_model **out,
+                                 slm_error *err);
+
+/* llama2.c's default SwiGLU width for a model width: 2/3 of 4*dim, rounded up to 32. */
+int slm_default_hidden_dim(int dim);
+
+/* ---------------------------------------------------------------- context */
+
+typedef struct slm_ctx slm_ctx;
+
+typedef struct slm_ctx_params {
+    int n_ctx;     /* context length; 0 = the model's seq_len */
+    int n_threads; /* worker threads for matrix products; >= 1 */
+    int no_simd;   /* 1: use the portable scalar kernels even where SIMD ones exist */
+} slm_ctx_params;
+
+slm_ctx_params slm_ctx_default_params(void);
+
+/* The memory a context needs, split by purpose (bytes). */
+typedef struct slm_mem_plan {
+    size_t kv_cache;    /* keys + values: 2 * n_layers*block_repeat * n_ctx * kv_dim * 4 */
+    size_t activations; /* residual, scratch, attention scores, logits, quantized inputs */
+    size_t overhead;    /* the context struct itself and alignment padding */
+    size_t total;       /* what slm_ctx_create_in needs */
+} slm_mem_plan;
+
+/* Computes the memory plan for a context of `params` on `model`. */
+slm_status slm_ctx_plan(const slm_model *model, const slm_ctx_params *params, slm_mem_plan *plan,
+                        slm_error *err);
+
+/* Creates a context with its own allocation (one block of plan.total bytes). */
+slm_status slm_ctx_create(const slm_model *model, const slm_ctx_params *params, slm_ctx **out,
+                          slm_error *err);
+
+/* Creates a context inside a caller-provided block of at least plan.total bytes (any
+ * alignment); nothing else is allocated except worker threads when n_threads > 1.
+ * slm_ctx_free then only stops those threads; the block stays the caller's. */
+slm_status slm_ctx_create_in(const slm_model *model, const slm_ctx_params *params, void *mem,
+                             size_t mem_size, slm_ctx **out, slm_error *err);
+
+void slm_ctx_free(slm_ctx *ctx);
+
+/* Runs tokens[0..n) at positions pos..pos+n-1, appending them to the KV cache. The logits
+ * of the last token are then available from slm_ctx_logits. If `all_logits` is not NULL it
+ * receives the logits of every token, shape (n, vocab_size). Fails with SLM_ERR_RANGE if
+ * pos+n exceeds n_ctx and SLM_ERR_ARG for an id outside the vocabulary. */
+slm_status slm_ctx_eval(slm_ctx *ctx, const int32_t *tokens, int n, int pos, float *all_logits,
+                        slm_error *err);
+
+/* The logits (vocab_size) after the last evaluated token; valid until the next eval. */
+const float *slm_ctx_logits(const slm_ctx *ctx);
+int slm_ctx_n_ctx(const slm_ctx *ctx);
+const slm_model *slm_ctx_model(const slm_ctx *ctx);
+
+/* ---------------------------------------------------------------- tokenizer */
+
+typedef struct slm_tokenizer slm_tokenizer;
+
+/* Loads a llama2.c tokenizer.bin. If vocab_size > 0 the file must hold exactly that many
+ * entries (SLM_ERR_MISMATCH otherwise). */
+slm_status slm_tokenizer_load_file(const char *path, int vocab_size, slm_tokenizer **out,
+                                   slm_error *err);
+slm_status slm_tokenizer_load_memory(const void *data, size_t size, const char *name,
+                                     int vocab_size, slm_tokenizer **out, slm_error *err);
+void slm_tokenizer_free(slm_tokenizer *tok);
+
+int slm_tokenizer_vocab_size(const slm_tokenizer *tok);
+int32_t slm_tokenizer_bos(const slm_tokenizer *tok);
+int32_t slm_tokenizer_eos(const slm_tokenizer *tok);
+
+/* Encodes `len` bytes of text (any bytes; invalid UTF-8 is handled as SentencePiece does).
+ * Writes at most `cap` ids to `ids` and the full count to *n_ids; returns SLM_ERR_NOMEM if
+ * cap was too small (call again with *n_ids). A text of n bytes needs at most 3n + 3 ids. */
+slm_status slm_tokenizer_encode(const slm_tokenizer *tok, const char *text, size_t len, int add_bos,
+                                int add_eos, int32_t *ids, int cap, int *n_ids);
+
+/* The raw bytes of one token as it would be printed after token `prev` (the space after BOS
+ * is dropped, byte tokens become their byte). Returns NULL for an out-of-range id. */
+const char *slm_tokenizer_piece(const slm_tokenizer *tok, int32_t prev, int32_t id, size_t *len);
+/* The vocabulary entry as stored (e.g. "<0x0A>", " the"). NULL if out of range. */
+const char *slm_tokenizer_token(const slm_tokenizer *tok, int32_t id);
+
+/* Decodes ids into `out` (cap bytes, NUL-terminated when cap > 0); returns the full length
+ * needed in *len. BOS/EOS are dropped. */
+slm_status slm_tokenizer_decode(const slm_tokenizer *tok, const int32_t *ids, int n, char *out,
+                                size_t cap, size_t *len);
+
+/* ---------------------------------------------------------------- sampler */
+
+typedef struct slm_sampler slm_sampler;
+
+typedef struct slm_sampler_params {
+    float temperature;    /* 0 = greedy (argmax, ties to the lowest id). Default 0.8 */
+    int top_k;            /* keep the k most likely; 0 = off. Default 40 */
+    float top_p;          /* nucleus; 1 = off. Default 0.95 */
+    float min_p;          /* drop tokens below min_p * p(best); 0 = off. Default 0.05 */
+    float repeat_penalty; /* divide positive / multiply negative logits of recent tokens; 1 = off */
+    int repeat_last_n;    /* window for repeat_penalty. Default 64 */
+    uint64_t seed;        /* PRNG seed. Default 0x5eed */
+} slm_sampler_params;
+
+slm_sampler_params slm_sampler_default_params(void);
+/* vocab_size bounds the scratch buffers the sampler allocates once. */
+slm_status slm_sampler_create(const slm_sampler_params *params, int vocab_size, slm_sampler **out,
+                              slm_error *err);
+void slm_sampler_free(slm_sampler *s);
+/* Picks the next token from `logits` (vocab_size, not modified) and records it in the
+ * repeat-penalty window. */
+int32_t slm_sampler_sample(slm_sampler *s, const float *logits);
+/* Records a token (e.g. of the prompt) in the repeat-penalty window without sampling. */
+void slm_sampler_accept(slm_sampler *s, int32_t token);
+
+/* ---------------------------------------------------------------- generation */
+
+/* Called for each generated token with the bytes to print (UTF-8 characters are never split
+ * across calls; control bytes other than \n \t \r are dropped). Return nonzero to stop. */
+typedef int (*slm_token_fn)(void *user, int32_t token, const char *text, size_t len);
+
+typedef struct slm_generate_stats {
+    int n_prompt;       /* prompt tokens (BOS included) */
+    int n_generated;    /* tokens sampled */
+    double prompt_seconds;
+    double gen_seconds;
+    int stopped_by;     /* 0: n_predict reached, 1: EOS/BOS, 2: context full, 3: callback */
+} slm_generate_stats;
+
+/* Encodes `prompt` (with BOS), evaluates it, then samples up to n_predict tokens, stopping at
+ * BOS/EOS, at the end of the context, or when `fn` returns nonzero. */
+slm_status slm_generate(slm_ctx *ctx, const slm_tokenizer *tok, slm_sampler *sampler,
+                        const char *prompt, int n_predict, slm_token_fn fn, void *user,
+                        slm_generate_stats *stats, slm_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SLM_H */

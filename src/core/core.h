@@ -1,0 +1,72 @@
+/* core.h — errors, checked arithmetic, bounded reader, platform seam, thread pool. */
+#ifndef SLM_CORE_H
+#define SLM_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slm.h"
+
+/* Sets err (if not NULL) to `status` with a printf-style message; returns `status`. */
+slm_status slm_fail(slm_error *err, slm_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Overflow-checked size arithmetic: return 0 on overflow, 1 on success. */
+static inline int slm_mul_size(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+static inline int slm_add_size(size_t a, size_t b, size_t *out) {
+    if (b > SIZE_MAX - a) return 0;
+    *out = a + b;
+    return 1;
+}
+static inline size_t slm_align_up(size_t n, size_t align) { return (n + align - 1) & ~(align - 1); }
+
+/* A bounded reader over a byte range: every read checks the remaining length first. */
+typedef struct slm_reader {
+    const uint8_t *base; /* (size) */
+    size_t size;
+    size_t pos;
+} slm_reader;
+
+int slm_reader_i32(slm_reader *r, int32_t *v);   /* 0 if fewer than 4 bytes remain */
+int slm_reader_u32(slm_reader *r, uint32_t *v);
+int slm_reader_f32(slm_reader *r, float *v);
+/* Returns a pointer to the next n bytes and advances, or NULL if fewer remain. */
+const void *slm_reader_take(slm_reader *r, size_t n);
+
+/* ---- platform seam: files, time, memory (all OS #ifdefs live in platform.c) */
+
+/* Maps a whole file read-only; on success data and size describe it. Unmap with slm_unmap. */
+slm_status slm_map_file(const char *path, const void **data, size_t *size, slm_error *err);
+void slm_unmap(const void *data, size_t size);
+double slm_time_seconds(void); /* monotonic */
+/* Peak resident set size of this process in bytes, 0 if unknown. */
+size_t slm_peak_rss(void);
+/* Writes `size` bytes atomically: temp file in the same folder, fsync, rename. */
+slm_status slm_write_file_atomic(const char *path, const void *data, size_t size, slm_error *err);
+
+/* A buffered writer to a temp file that becomes `path` atomically on commit. */
+typedef struct slm_file_writer slm_file_writer;
+slm_status slm_writer_open(const char *path, slm_file_writer **out, slm_error *err);
+slm_status slm_writer_write(slm_file_writer *w, const void *data, size_t size, slm_error *err);
+slm_status slm_writer_commit(slm_file_writer *w, slm_error *err);   /* fsync + rename + free */
+void slm_writer_abort(slm_file_writer *w);                         /* delete temp + free */
+
+/* ---- thread pool: runs fn(arg, i, n) for i in [0, n) on n workers (the caller is worker 0) */
+
+typedef struct slm_pool slm_pool;
+typedef void (*slm_pool_fn)(void *arg, int thread_index, int n_threads);
+slm_status slm_pool_create(int n_threads, slm_pool **out, slm_error *err);
+void slm_pool_free(slm_pool *pool);
+int slm_pool_size(const slm_pool *pool);
+/* Runs fn on every thread and returns when all are done. pool may be NULL (runs inline). */
+void slm_pool_run(slm_pool *pool, slm_pool_fn fn, void *arg);
+
+#endif

@@ -1,0 +1,128 @@
+/* platform.c — the one OS seam: file mapping, clocks, memory statistics, atomic file writes.
+ * POSIX here; a bare-metal build replaces this file (see docs/embedding.md). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+
+slm_status slm_map_file(const char *path, const void **data, size_t *size, slm_error *err) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return slm_fail(err, SLM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return slm_fail(err, SLM_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return slm_fail(err, SLM_ERR_IO, "%s: not a regular file", path);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return slm_fail(err, SLM_ERR_FORMAT, "%s: file is empty", path);
+    }
+    if ((uint64_t)st.st_size > (uint64_t)SIZE_MAX) {
+        close(fd);
+        return slm_fail(err, SLM_ERR_IO, "%s: file too large to map", path);
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED) return slm_fail(err, SLM_ERR_IO, "%s: cannot map: %s", path, strerror(e));
+    *data = p;
+    *size = (size_t)st.st_size;
+    return SLM_OK;
+}
+
+void slm_unmap(const void *data, size_t size) {
+    if (data) munmap((void *)data, size);
+}
+
+double slm_time_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+size_t slm_peak_rss(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (size_t)ru.ru_maxrss * 1024; /* Linux reports KiB */
+}
+
+struct slm_file_writer {
+    FILE *f;
+    char *path;
+    char *tmp;
+};
+
+slm_status slm_writer_open(const char *path, slm_file_writer **out, slm_error *err) {
+    slm_file_writer *w = calloc(1, sizeof *w);
+    size_t n = strlen(path);
+    if (!w) return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", path);
+    w->path = malloc(n + 1);
+    w->tmp = malloc(n + 32);
+    if (!w->path || !w->tmp) {
+        free(w->path), free(w->tmp), free(w);
+        return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", path);
+    }
+    memcpy(w->path, path, n + 1);
+    snprintf(w->tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
+    w->f = fopen(w->tmp, "wb");
+    if (!w->f) {
+        int e = errno;
+        free(w->path), free(w->tmp), free(w);
+        return slm_fail(err, SLM_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(e));
+    }
+    *out = w;
+    return SLM_OK;
+}
+
+slm_status slm_writer_write(slm_file_writer *w, const void *data, size_t size, slm_error *err) {
+    if (size && fwrite(data, 1, size, w->f) != size)
+        return slm_fail(err, SLM_ERR_IO, "%s: write failed: %s", w->path, strerror(errno));
+    return SLM_OK;
+}
+
+void slm_writer_abort(slm_file_writer *w) {
+    if (!w) return;
+    if (w->f) fclose(w->f);
+    remove(w->tmp);
+    free(w->path), free(w->tmp), free(w);
+}
+
+slm_status slm_writer_commit(slm_file_writer *w, slm_error *err) {
+    slm_status st = SLM_OK;
+    if (fflush(w->f) != 0 || fsync(fileno(w->f)) != 0)
+        st = slm_fail(err, SLM_ERR_IO, "%s: flush failed: %s", w->path, strerror(errno));
+    if (fclose(w->f) != 0 && st == SLM_OK)
+        st = slm_fail(err, SLM_ERR_IO, "%s: close failed: %s", w->path, strerror(errno));
+    w->f = NULL;
+    if (st == SLM_OK && rename(w->tmp, w->path) != 0)
+        st = slm_fail(err, SLM_ERR_IO, "%s: rename failed: %s", w->path, strerror(errno));
+    if (st != SLM_OK) remove(w->tmp);
+    free(w->path), free(w->tmp), free(w);
+    return st;
+}
+
+slm_status slm_write_file_atomic(const char *path, const void *data, size_t size, slm_error *err) {
+    slm_file_writer *w;
+    slm_status st = slm_writer_open(path, &w, err);
+    if (st != SLM_OK) return st;
+    st = slm_writer_write(w, data, size, err);
+    if (st != SLM_OK) {
+        slm_writer_abort(w);
+        return st;
+    }
+    return slm_writer_commit(w, err);
+}

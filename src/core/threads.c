@@ -1,0 +1,128 @@
+/* threads.c — a small fork/join pool: the caller is worker 0; workers spin briefly on a
+ * generation counter, then sleep on a condition variable, so a dispatch costs well under a
+ * microsecond while work keeps arriving (decode) and no CPU while idle. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "core.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+enum { SPIN_ITERS = 1 << 16 };
+
+typedef struct worker {
+    slm_pool *pool;
+    int index;
+} worker;
+
+struct slm_pool {
+    int n_threads;
+    pthread_t *threads; /* (n_threads - 1) */
+    worker *workers;    /* (n_threads - 1) */
+    slm_pool_fn fn;
+    void *arg;
+    atomic_uint generation;
+    atomic_int pending;
+    atomic_int n_sleeping;
+    atomic_int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static void *worker_main(void *p) {
+    worker *w = p;
+    slm_pool *pool = w->pool;
+    unsigned seen = 0;
+    for (;;) {
+        unsigned gen;
+        int spins = 0;
+        while ((gen = atomic_load(&pool->generation)) == seen && !atomic_load(&pool->stop)) {
+            if (++spins < SPIN_ITERS) {
+                cpu_relax();
+                continue;
+            }
+            pthread_mutex_lock(&pool->mu);
+            atomic_fetch_add(&pool->n_sleeping, 1);
+            while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
+                pthread_cond_wait(&pool->cv, &pool->mu);
+            atomic_fetch_sub(&pool->n_sleeping, 1);
+            pthread_mutex_unlock(&pool->mu);
+            spins = 0;
+        }
+        if (atomic_load(&pool->stop)) return NULL;
+        seen = gen;
+        pool->fn(pool->arg, w->index, pool->n_threads);
+        atomic_fetch_sub(&pool->pending, 1);
+    }
+}
+
+static void wake_all(slm_pool *pool) {
+    if (atomic_load(&pool->n_sleeping) > 0) {
+        pthread_mutex_lock(&pool->mu);
+        pthread_cond_broadcast(&pool->cv);
+        pthread_mutex_unlock(&pool->mu);
+    }
+}
+
+slm_status slm_pool_create(int n_threads, slm_pool **out, slm_error *err) {
+    if (n_threads < 1 || n_threads > 1024)
+        return slm_fail(err, SLM_ERR_ARG, "thread count %d out of range 1..1024", n_threads);
+    slm_pool *pool = calloc(1, sizeof *pool);
+    if (!pool) return slm_fail(err, SLM_ERR_NOMEM, "thread pool: out of memory");
+    pool->n_threads = n_threads;
+    pthread_mutex_init(&pool->mu, NULL);
+    pthread_cond_init(&pool->cv, NULL);
+    if (n_threads > 1) {
+        pool->threads = calloc((size_t)n_threads - 1, sizeof *pool->threads);
+        pool->workers = calloc((size_t)n_threads - 1, sizeof *pool->workers);
+        if (!pool->threads || !pool->workers) {
+            free(pool->threads), free(pool->workers), free(pool);
+            return slm_fail(err, SLM_ERR_NOMEM, "thread pool: out of memory");
+        }
+        for (int i = 0; i < n_threads - 1; i++) {
+            pool->workers[i] = (worker){pool, i + 1};
+            if (pthread_create(&pool->threads[i], NULL, worker_main, &pool->workers[i]) != 0) {
+                pool->n_threads = i + 1; /* stop the ones already started */
+                slm_pool_free(pool);
+                return slm_fail(err, SLM_ERR_NOMEM, "thread pool: cannot start thread %d", i + 1);
+            }
+        }
+    }
+    *out = pool;
+    return SLM_OK;
+}
+
+void slm_pool_free(slm_pool *pool) {
+    if (!pool) return;
+    atomic_store(&pool->stop, 1);
+    pthread_mutex_lock(&pool->mu);
+    pthread_cond_broadcast(&pool->cv);
+    pthread_mutex_unlock(&pool->mu);
+    for (int i = 0; i < pool->n_threads - 1; i++) pthread_join(pool->threads[i], NULL);
+    pthread_mutex_destroy(&pool->mu);
+    pthread_cond_destroy(&pool->cv);
+    free(pool->threads);
+    free(pool->workers);
+    free(pool);
+}
+
+int slm_pool_size(const slm_pool *pool) { return pool ? pool->n_threads : 1; }
+
+void slm_pool_run(slm_pool *pool, slm_pool_fn fn, void *arg) {
+    if (!pool || pool->n_threads == 1) {
+        fn(arg, 0, 1);
+        return;
+    }
+    pool->fn = fn;
+    pool->arg = arg;
+    atomic_store(&pool->pending, pool->n_threads - 1);
+    atomic_fetch_add(&pool->generation, 1);
+    wake_all(pool);
+    fn(arg, 0, pool->n_threads);
+    while (atomic_load(&pool->pending) > 0) cpu_relax();
+}

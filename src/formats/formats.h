@@ -1,0 +1,22 @@
+/* formats.h — file formats that load into and write from the one in-memory model. */
+#ifndef SLM_FORMATS_H
+#define SLM_FORMATS_H
+
+#include "../model/model.h"
+
+/* Fills an allocated-here model from a llama2.c checkpoint (v0, v1 or v2) occupying
+ * data[0..size); tensors point into `data`. `source` names the file in messages. */
+slm_status slm_llama2c_load(const void *data, size_t size, const char *source, slm_model **out,
+                            slm_error *err);
+
+typedef enum slm_llama2c_version { SLM_LLAMA2C_V0 = 0, SLM_LLAMA2C_V1 = 1, SLM_LLAMA2C_V2 = 2 } slm_llama2c_version;
+
+/* Writes `m` as a llama2.c checkpoint, atomically. For v2, group_size must divide dim and
+ * hidden_dim (see slm_llama2c_pick_group_size). */
+slm_status slm_llama2c_write(const slm_model *m, const char *path, slm_llama2c_version version,
+                             int group_size, slm_error *err);
+
+/* The largest group size <= wanted that divides every row length of the model (>= 1). */
+int slm_llama2c_pick_group_size(const slm_config *cfg, int wanted);
+
+#endif

@@ -1,0 +1,40 @@
+/* load.c — slm_model_load_*: detect the file format and hand the bytes to its loader. */
+#include "formats.h"
+
+slm_status slm_model_load_memory(const void *data, size_t size, const char *name, slm_model **out,
+                                 slm_error *err) {
+    if (!data || !out) return slm_fail(err, SLM_ERR_ARG, "slm_model_load_memory: NULL argument");
+    if (!name) name = "<memory>";
+    *out = NULL;
+    return slm_llama2c_load(data, size, name, out, err);
+}
+
+slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err) {
+    if (!path || !out) return slm_fail(err, SLM_ERR_ARG, "slm_model_load_file: NULL argument");
+    *out = NULL;
+    const void *data;
+    size_t size;
+    slm_status st = slm_map_file(path, &data, &size, err);
+    if (st != SLM_OK) return st;
+    st = slm_model_load_memory(data, size, path, out, err);
+    if (st != SLM_OK) {
+        slm_unmap(data, size);
+        return st;
+    }
+    (*out)->map = data;
+    (*out)->map_size = size;
+    return SLM_OK;
+}
+
+slm_status slm_model_save(const slm_model *m, const char *path, slm_save_format format, int group_size,
+                          slm_error *err) {
+    if (!m || !path) return slm_fail(err, SLM_ERR_ARG, "slm_model_save: NULL argument");
+    switch (format) {
+    case SLM_SAVE_LLAMA2C_V0: return slm_llama2c_write(m, path, SLM_LLAMA2C_V0, 0, err);
+    case SLM_SAVE_LLAMA2C_V1: return slm_llama2c_write(m, path, SLM_LLAMA2C_V1, 0, err);
+    case SLM_SAVE_LLAMA2C_Q80:
+        if (group_size == 0) group_size = slm_llama2c_pick_group_size(&m->cfg, 64);
+        return slm_llama2c_write(m, path, SLM_LLAMA2C_V2, group_size, err);
+    }
+    return slm_fail(err, SLM_ERR_ARG, "%s: unknown save format %d", path, (int)format);
+}

@@ -1,0 +1,46 @@
+/* kernels.h — the numeric kernels of the forward pass. Each has a portable scalar reference
+ * (kernels_scalar.c); SIMD variants (kernels_x86.c) are chosen at one seam, slm_kernels_select,
+ * and tested against the reference. All matrices are row-major (rows, cols). */
+#ifndef SLM_KERNELS_H
+#define SLM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* out[r] = dot(W[r, :], x) for r in [r0, r1).  W (rows, n), x (n), out (rows). */
+typedef void (*slm_matvec_f32_fn)(float *out, const float *x, const float *w, int n, int r0, int r1);
+
+/* Group-quantized matvec: W is int8 (rows, n) with one fp32 scale per `gs` consecutive values of
+ * the flattened matrix, ws (rows*n/gs); x is int8 (n) with scales xs (n/gs); gs divides n.
+ * out[r] = sum over groups g of (float)(int32 dot of the group) * ws[r*n/gs + g] * xs[g],
+ * accumulated group by group in order. */
+typedef void (*slm_matvec_q8_fn)(float *out, const int8_t *qx, const float *xs, const int8_t *w,
+                                 const float *ws, int n, int gs, int r0, int r1);
+
+typedef struct slm_kernels {
+    const char *name; /* "scalar", "avx2", "avx512" */
+    slm_matvec_f32_fn matvec_f32;
+    slm_matvec_q8_fn matvec_q8;
+} slm_kernels;
+
+/* The scalar reference kernels. */
+const slm_kernels *slm_kernels_scalar(void);
+/* The fastest kernels this CPU runs, or the scalar ones if use_simd is 0 (or SLM_NO_SIMD). */
+const slm_kernels *slm_kernels_select(int use_simd);
+/* All kernel tables available on this CPU, for tests: fills up to cap, returns the count. */
+int slm_kernels_available(const slm_kernels **tables, int cap);
+
+/* ---- small kernels (scalar; not hot enough to need SIMD twins yet) */
+
+/* out = x / rms(x) * w.  out, x, w (n); out may alias x. */
+void slm_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
+/* In-place softmax over x (n). */
+void slm_softmax(float *x, int n);
+/* Quantizes x (n) in groups of gs: xs[g] = max|x|/127, q = round(x / xs[g]). */
+void slm_quantize_q8(int8_t *q, float *xs, const float *x, int n, int gs);
+/* Dequantizes one row of a group-quantized matrix: out (n) from w row `row` of (rows, n). */
+void slm_dequantize_q8_row(float *out, const int8_t *w, const float *ws, int n, int gs, int row);
+/* Scalar dot product of two float vectors (n). */
+float slm_dot_f32(const float *a, const float *b, int n);
+
+#endif

@@ -1,0 +1,74 @@
+/* kernels_scalar.c — the portable reference kernels. */
+#include <math.h>
+
+#include "kernels.h"
+
+float slm_dot_f32(const float *a, const float *b, int n) {
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static void matvec_f32_scalar(float *out, const float *x, const float *w, int n, int r0, int r1) {
+    for (int r = r0; r < r1; r++) out[r] = slm_dot_f32(w + (size_t)r * n, x, n);
+}
+
+static void matvec_q8_scalar(float *out, const int8_t *qx, const float *xs, const int8_t *w,
+                             const float *ws, int n, int gs, int r0, int r1) {
+    int groups = n / gs;
+    for (int r = r0; r < r1; r++) {
+        const int8_t *wr = w + (size_t)r * n;
+        const float *wsr = ws + (size_t)r * groups;
+        float val = 0.0f;
+        for (int g = 0; g < groups; g++) {
+            int32_t acc = 0;
+            for (int k = 0; k < gs; k++) acc += (int32_t)wr[g * gs + k] * (int32_t)qx[g * gs + k];
+            val += (float)acc * wsr[g] * xs[g];
+        }
+        out[r] = val;
+    }
+}
+
+static const slm_kernels scalar_kernels = {"scalar", matvec_f32_scalar, matvec_q8_scalar};
+
+const slm_kernels *slm_kernels_scalar(void) { return &scalar_kernels; }
+
+void slm_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+    float ss = 0.0f;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    float scale = 1.0f / sqrtf(ss / (float)n + eps);
+    for (int i = 0; i < n; i++) out[i] = w[i] * (scale * x[i]);
+}
+
+void slm_softmax(float *x, int n) {
+    float max = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > max) max = x[i];
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
+void slm_quantize_q8(int8_t *q, float *xs, const float *x, int n, int gs) {
+    for (int g = 0; g < n / gs; g++) {
+        float amax = 0.0f;
+        for (int k = 0; k < gs; k++) {
+            float a = fabsf(x[g * gs + k]);
+            if (a > amax) amax = a;
+        }
+        float scale = amax / 127.0f;
+        float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
+        for (int k = 0; k < gs; k++) q[g * gs + k] = (int8_t)roundf(x[g * gs + k] * inv);
+        xs[g] = scale;
+    }
+}
+
+void slm_dequantize_q8_row(float *out, const int8_t *w, const float *ws, int n, int gs, int row) {
+    const int8_t *wr = w + (size_t)row * n;
+    const float *s = ws + (size_t)row * (n / gs);
+    for (int i = 0; i < n; i++) out[i] = (float)wr[i] * s[i / gs];
+}

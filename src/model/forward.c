@@ -1,0 +1,343 @@
+/* forward.c — contexts (KV cache + activations for one sequence) and the Llama forward pass.
+ *
+ * Per token at position pos:
+ *   x = tok_emb[token]
+ *   for each applied layer l (stored block l / block_repeat):
+ *     xb = rmsnorm(x) * attn_norm;  q = wq xb;  k, v = wk xb, wv xb  -> cache[l][pos]
+ *     RoPE on q and k (interleaved pairs (2i, 2i+1), angle pos * theta^(-2i/head_dim))
+ *     each head h attends over cache positions 0..pos of kv head h / (n_heads / n_kv_heads)
+ *     x += wo (attention output)
+ *     xb = rmsnorm(x) * ffn_norm;  x += w2 (silu(w1 xb) * (w3 xb))
+ *   logits = classifier (rmsnorm(x) * out_norm)
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/kernels.h"
+#include "model.h"
+
+enum { ALIGN = 64, PARALLEL_MIN_MACS = 1 << 16 };
+
+struct slm_ctx {
+    const slm_model *model;
+    const slm_kernels *k;
+    slm_pool *pool;      /* NULL when n_threads == 1 */
+    void *own_block;     /* the block we allocated, or NULL when the caller owns it */
+    int n_ctx;
+    int n_applied;       /* n_layers * block_repeat */
+    float *x;            /* (dim) residual stream */
+    float *xb, *xb2;     /* (dim) scratch */
+    float *q;            /* (dim) query of the current token */
+    float *hb, *hb2;     /* (hidden_dim) */
+    float *att;          /* (n_heads, n_ctx) attention scores */
+    float *logits;       /* (vocab) */
+    float *rope;         /* (head_dim/2, 2) cos, sin for the current position */
+    float *key_cache;    /* (n_applied, n_ctx, kv_dim) */
+    float *value_cache;  /* (n_applied, n_ctx, kv_dim) */
+    int8_t *qx;          /* (max(dim, hidden)) quantized input, when the model has Q8 tensors */
+    float *qs;           /* (max(dim, hidden)) its group scales */
+};
+
+slm_ctx_params slm_ctx_default_params(void) {
+    slm_ctx_params p = {0, 1, 0};
+    return p;
+}
+
+/* ---------------------------------------------------------------- memory plan */
+
+typedef struct {
+    size_t off[16];
+    size_t total;
+    int n;
+    int ok;
+} layout;
+
+/* Reserves count elements of size elem; returns the slot index. */
+static int reserve(layout *lay, size_t count, size_t elem) {
+    size_t bytes, end;
+    int i = lay->n++;
+    lay->off[i] = lay->total;
+    if (!slm_mul_size(count, elem, &bytes) || !slm_add_size(lay->total, slm_align_up(bytes, ALIGN), &end) ||
+        end < lay->total)
+        lay->ok = 0;
+    else
+        lay->total = end;
+    return i;
+}
+
+static int model_has_q8(const slm_model *m) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].dtype == SLM_DTYPE_Q8_G) return 1;
+    return 0;
+}
+
+enum { S_CTX, S_X, S_XB, S_XB2, S_Q, S_HB, S_HB2, S_ATT, S_LOGITS, S_ROPE, S_KEY, S_VALUE, S_QX, S_QS };
+
+static slm_status plan_layout(const slm_model *m, const slm_ctx_params *p, layout *lay, slm_mem_plan *plan,
+                              slm_error *err) {
+    const slm_config *c = &m->cfg;
+    int n_ctx = p->n_ctx ? p->n_ctx : c->seq_len;
+    if (n_ctx < 1 || n_ctx > c->seq_len)
+        return slm_fail(err, SLM_ERR_ARG, "context length %d is out of range [1, %d] (the model's seq_len)",
+                        n_ctx, c->seq_len);
+    if (p->n_threads < 1 || p->n_threads > 1024)
+        return slm_fail(err, SLM_ERR_ARG, "thread count %d is out of range [1, 1024]", p->n_threads);
+    size_t D = (size_t)c->dim, H = (size_t)c->hidden_dim, kv = (size_t)c->head_dim * (size_t)c->n_kv_heads;
+    size_t applied = (size_t)c->n_layers * (size_t)c->block_repeat, cache = 0;
+    size_t maxdh = D > H ? D : H;
+    int ok = slm_mul_size(applied, (size_t)n_ctx, &cache) && slm_mul_size(cache, kv, &cache);
+    memset(lay, 0, sizeof *lay);
+    lay->ok = ok;
+    reserve(lay, 1, sizeof(struct slm_ctx));
+    size_t before_act = lay->total;
+    reserve(lay, D, 4), reserve(lay, D, 4), reserve(lay, D, 4), reserve(lay, D, 4);
+    reserve(lay, H, 4), reserve(lay, H, 4);
+    reserve(lay, (size_t)c->n_heads * (size_t)n_ctx, 4);
+    reserve(lay, (size_t)c->vocab_size, 4);
+    reserve(lay, (size_t)c->head_dim, 4);
+    size_t before_kv = lay->total;
+    reserve(lay, cache, 4), reserve(lay, cache, 4);
+    size_t after_kv = lay->total;
+    int q8 = model_has_q8(m);
+    reserve(lay, q8 ? maxdh : 0, 1), reserve(lay, q8 ? maxdh : 0, 4);
+    size_t total;
+    if (!lay->ok || !slm_add_size(lay->total, ALIGN, &total))
+        return slm_fail(err, SLM_ERR_NOMEM, "context of %d positions is too large to address", n_ctx);
+    if (plan) {
+        plan->kv_cache = after_kv - before_kv;
+        plan->activations = (before_kv - before_act) + (lay->total - after_kv);
+        plan->overhead = before_act + ALIGN;
+        plan->total = total;
+    }
+    return SLM_OK;
+}
+
+slm_status slm_ctx_plan(const slm_model *m, const slm_ctx_params *p, slm_mem_plan *plan, slm_error *err) {
+    layout lay;
+    if (!m || !p || !plan) return slm_fail(err, SLM_ERR_ARG, "slm_ctx_plan: NULL argument");
+    return plan_layout(m, p, &lay, plan, err);
+}
+
+slm_status slm_ctx_create_in(const slm_model *m, const slm_ctx_params *p, void *mem, size_t size,
+                             slm_ctx **out, slm_error *err) {
+    layout lay;
+    slm_mem_plan plan;
+    if (!m || !p || !mem || !out) return slm_fail(err, SLM_ERR_ARG, "slm_ctx_create_in: NULL argument");
+    slm_status st = plan_layout(m, p, &lay, &plan, err);
+    if (st != SLM_OK) return st;
+    if (size < plan.total)
+        return slm_fail(err, SLM_ERR_NOMEM, "context needs %zu bytes, the buffer has %zu", plan.total, size);
+    uint8_t *base = (uint8_t *)slm_align_up((uintptr_t)mem, ALIGN);
+    memset(base, 0, lay.total);
+    slm_ctx *ctx = (slm_ctx *)(base + lay.off[S_CTX]);
+    ctx->model = m;
+    ctx->k = slm_kernels_select(!p->no_simd);
+    ctx->n_ctx = p->n_ctx ? p->n_ctx : m->cfg.seq_len;
+    ctx->n_applied = m->cfg.n_layers * m->cfg.block_repeat;
+#define AT(slot) ((void *)(base + lay.off[slot]))
+    ctx->x = AT(S_X), ctx->xb = AT(S_XB), ctx->xb2 = AT(S_XB2), ctx->q = AT(S_Q);
+    ctx->hb = AT(S_HB), ctx->hb2 = AT(S_HB2), ctx->att = AT(S_ATT), ctx->logits = AT(S_LOGITS);
+    ctx->rope = AT(S_ROPE), ctx->key_cache = AT(S_KEY), ctx->value_cache = AT(S_VALUE);
+    ctx->qx = AT(S_QX), ctx->qs = AT(S_QS);
+#undef AT
+    if (p->n_threads > 1 && (st = slm_pool_create(p->n_threads, &ctx->pool, err)) != SLM_OK) return st;
+    *out = ctx;
+    return SLM_OK;
+}
+
+slm_status slm_ctx_create(const slm_model *m, const slm_ctx_params *p, slm_ctx **out, slm_error *err) {
+    slm_mem_plan plan;
+    if (!m || !p || !out) return slm_fail(err, SLM_ERR_ARG, "slm_ctx_create: NULL argument");
+    slm_status st = slm_ctx_plan(m, p, &plan, err);
+    if (st != SLM_OK) return st;
+    void *block = malloc(plan.total);
+    if (!block) return slm_fail(err, SLM_ERR_NOMEM, "context: cannot allocate %zu bytes", plan.total);
+    st = slm_ctx_create_in(m, p, block, plan.total, out, err);
+    if (st != SLM_OK) {
+        free(block);
+        return st;
+    }
+    (*out)->own_block = block;
+    return SLM_OK;
+}
+
+void slm_ctx_free(slm_ctx *ctx) {
+    if (!ctx) return;
+    slm_pool_free(ctx->pool);
+    free(ctx->own_block); /* the ctx lives inside it: nothing may touch ctx after this */
+}
+
+const float *slm_ctx_logits(const slm_ctx *ctx) { return ctx->logits; }
+int slm_ctx_n_ctx(const slm_ctx *ctx) { return ctx->n_ctx; }
+const slm_model *slm_ctx_model(const slm_ctx *ctx) { return ctx->model; }
+
+/* ---------------------------------------------------------------- matrix-vector products */
+
+typedef struct {
+    const slm_kernels *k;
+    int count;              /* matrices sharing the input */
+    const slm_tensor *w[3]; /* (rows_i, n) */
+    float *out[3];          /* (rows_i) */
+    const float *x;         /* (n) */
+    const int8_t *qx;       /* (n) when the matrices are Q8 */
+    const float *xs;
+    int n;
+    int total_rows;
+} matvec_job;
+
+/* Thread t of nt computes the rows [total*t/nt, total*(t+1)/nt) of the stacked matrices. */
+static void matvec_worker(void *arg, int t, int nt) {
+    const matvec_job *j = arg;
+    int begin = (int)((int64_t)j->total_rows * t / nt), end = (int)((int64_t)j->total_rows * (t + 1) / nt);
+    int off = 0;
+    for (int i = 0; i < j->count; i++) {
+        const slm_tensor *w = j->w[i];
+        int rows = (int)w->shape[0];
+        int r0 = begin > off ? begin - off : 0, r1 = end - off < rows ? end - off : rows;
+        if (r0 < r1) {
+            if (w->dtype == SLM_DTYPE_F32)
+                j->k->matvec_f32(j->out[i], j->x, w->data, j->n, r0, r1);
+            else
+                j->k->matvec_q8(j->out[i], j->qx, j->xs, w->data, w->scales, j->n, w->group_size, r0, r1);
+        }
+        off += rows;
+    }
+}
+
+/* out_i = W_i x for up to three matrices of the same dtype and group size sharing input x (n). */
+static void matvec(slm_ctx *ctx, const float *x, int n, int count, const slm_tensor *const *w, float *const *out) {
+    matvec_job j = {ctx->k, count, {0}, {0}, x, NULL, NULL, n, 0};
+    for (int i = 0; i < count; i++) {
+        j.w[i] = w[i];
+        j.out[i] = out[i];
+        j.total_rows += (int)w[i]->shape[0];
+    }
+    if (w[0]->dtype == SLM_DTYPE_Q8_G) {
+        slm_quantize_q8(ctx->qx, ctx->qs, x, n, w[0]->group_size);
+        j.qx = ctx->qx;
+        j.xs = ctx->qs;
+    }
+    if ((int64_t)j.total_rows * n < PARALLEL_MIN_MACS) matvec_worker(&j, 0, 1);
+    else slm_pool_run(ctx->pool, matvec_worker, &j);
+}
+
+static int same_kind(const slm_tensor *a, const slm_tensor *b) {
+    return a->dtype == b->dtype && a->group_size == b->group_size;
+}
+
+/* Runs the matrices as one job when they agree in kind, else one by one. */
+static void matvec_n(slm_ctx *ctx, const float *x, int n, int count, const slm_tensor *const *w, float *const *out) {
+    int same = 1;
+    for (int i = 1; i < count; i++) same &= same_kind(w[0], w[i]);
+    if (same) matvec(ctx, x, n, count, w, out);
+    else
+        for (int i = 0; i < count; i++) matvec(ctx, x, n, 1, &w[i], &out[i]);
+}
+
+/* ---------------------------------------------------------------- attention */
+
+typedef struct {
+    slm_ctx *ctx;
+    int layer, pos;
+} attn_job;
+
+static void attention_worker(void *arg, int t, int nt) {
+    const attn_job *j = arg;
+    slm_ctx *ctx = j->ctx;
+    const slm_config *c = &ctx->model->cfg;
+    int hd = c->head_dim, kv_dim = hd * c->n_kv_heads, group = c->n_heads / c->n_kv_heads;
+    float scale = 1.0f / sqrtf((float)hd);
+    size_t layer_off = (size_t)j->layer * (size_t)ctx->n_ctx * (size_t)kv_dim;
+    for (int h = c->n_heads * t / nt; h < c->n_heads * (t + 1) / nt; h++) {
+        const float *q = ctx->q + h * hd;
+        float *att = ctx->att + (size_t)h * ctx->n_ctx;
+        const float *kc = ctx->key_cache + layer_off + (size_t)(h / group) * hd;
+        const float *vc = ctx->value_cache + layer_off + (size_t)(h / group) * hd;
+        for (int p = 0; p <= j->pos; p++) att[p] = slm_dot_f32(q, kc + (size_t)p * kv_dim, hd) * scale;
+        slm_softmax(att, j->pos + 1);
+        float *o = ctx->xb + h * hd;
+        memset(o, 0, (size_t)hd * sizeof *o);
+        for (int p = 0; p <= j->pos; p++) {
+            const float *v = vc + (size_t)p * kv_dim;
+            float a = att[p];
+            for (int i = 0; i < hd; i++) o[i] += a * v[i];
+        }
+    }
+}
+
+/* Rotates pairs (2i, 2i+1) of each head of vec (n_heads * head_dim) by the angles in ctx->rope. */
+static void rope_apply(const slm_ctx *ctx, float *vec, int n_heads, int hd) {
+    for (int h = 0; h < n_heads; h++) {
+        float *v = vec + h * hd;
+        for (int i = 0; i < hd / 2; i++) {
+            float c = ctx->rope[2 * i], s = ctx->rope[2 * i + 1];
+            float v0 = v[2 * i], v1 = v[2 * i + 1];
+            v[2 * i] = v0 * c - v1 * s;
+            v[2 * i + 1] = v0 * s + v1 * c;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- one token */
+
+static void forward_token(slm_ctx *ctx, int32_t token, int pos) {
+    const slm_model *m = ctx->model;
+    const slm_config *c = &m->cfg;
+    int D = c->dim, H = c->hidden_dim, hd = c->head_dim, kv_dim = hd * c->n_kv_heads;
+    slm_tensor_row_f32(m->tok_emb, token, ctx->x);
+    for (int i = 0; i < hd / 2; i++) {
+        double angle = (double)pos * pow((double)c->rope_theta, -2.0 * i / hd);
+        ctx->rope[2 * i] = (float)cos(angle);
+        ctx->rope[2 * i + 1] = (float)sin(angle);
+    }
+    for (int l = 0; l < ctx->n_applied; l++) {
+        const slm_layer *L = &m->layers[l / c->block_repeat];
+        size_t cache_off = ((size_t)l * (size_t)ctx->n_ctx + (size_t)pos) * (size_t)kv_dim;
+        float *k = ctx->key_cache + cache_off, *v = ctx->value_cache + cache_off;
+
+        slm_rmsnorm(ctx->xb, ctx->x, L->attn_norm->data, D, c->norm_eps);
+        const slm_tensor *qkv[3] = {L->wq, L->wk, L->wv};
+        float *qkv_out[3] = {ctx->q, k, v};
+        matvec_n(ctx, ctx->xb, D, 3, qkv, qkv_out);
+        rope_apply(ctx, ctx->q, c->n_heads, hd);
+        rope_apply(ctx, k, c->n_kv_heads, hd);
+
+        attn_job aj = {ctx, l, pos};
+        if ((int64_t)c->n_heads * (pos + 1) * hd * 2 < PARALLEL_MIN_MACS) attention_worker(&aj, 0, 1);
+        else slm_pool_run(ctx->pool, attention_worker, &aj);
+        matvec_n(ctx, ctx->xb, D, 1, &L->wo, &ctx->xb2);
+        for (int i = 0; i < D; i++) ctx->x[i] += ctx->xb2[i];
+
+        slm_rmsnorm(ctx->xb, ctx->x, L->ffn_norm->data, D, c->norm_eps);
+        const slm_tensor *up[2] = {L->w1, L->w3};
+        float *up_out[2] = {ctx->hb, ctx->hb2};
+        matvec_n(ctx, ctx->xb, D, 2, up, up_out);
+        for (int i = 0; i < H; i++) {
+            float g = ctx->hb[i];
+            ctx->hb[i] = g / (1.0f + expf(-g)) * ctx->hb2[i];
+        }
+        matvec_n(ctx, ctx->hb, H, 1, &L->w2, &ctx->xb);
+        for (int i = 0; i < D; i++) ctx->x[i] += ctx->xb[i];
+    }
+    slm_rmsnorm(ctx->x, ctx->x, m->out_norm->data, D, c->norm_eps);
+    matvec_n(ctx, ctx->x, D, 1, &m->classifier, &ctx->logits);
+}
+
+slm_status slm_ctx_eval(slm_ctx *ctx, const int32_t *tokens, int n, int pos, float *all_logits, slm_error *err) {
+    if (!ctx || (!tokens && n > 0)) return slm_fail(err, SLM_ERR_ARG, "slm_ctx_eval: NULL argument");
+    if (n < 0 || pos < 0) return slm_fail(err, SLM_ERR_ARG, "slm_ctx_eval: negative count or position");
+    if (pos > ctx->n_ctx - n)
+        return slm_fail(err, SLM_ERR_RANGE, "positions %d..%d exceed the context length %d", pos, pos + n - 1,
+                        ctx->n_ctx);
+    int vocab = ctx->model->cfg.vocab_size;
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= vocab)
+            return slm_fail(err, SLM_ERR_ARG, "token id %d at index %d is outside the vocabulary [0, %d)",
+                            tokens[i], i, vocab);
+    for (int i = 0; i < n; i++) {
+        forward_token(ctx, tokens[i], pos + i);
+        if (all_logits) memcpy(all_logits + (size_t)i * vocab, ctx->logits, (size_t)vocab * sizeof(float));
+    }
+    return SLM_OK;
+}

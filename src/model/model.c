@@ -1,0 +1,191 @@
+/* model.c — config validation and the named tensor table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/kernels.h"
+#include "model.h"
+
+/* Limits far above any small model, low enough that products of them fit comfortably. */
+enum { MAX_DIM = 1 << 16, MAX_HIDDEN = 1 << 18, MAX_LAYERS = 4096, MAX_VOCAB = 1 << 22,
+       MAX_SEQ = 1 << 22, MAX_REPEAT = 64 };
+
+slm_status slm_config_validate(const slm_config *c, const char *src, slm_error *err) {
+#define RANGE(field, lo, hi)                                                                        \
+    if (c->field < (lo) || c->field > (hi))                                                          \
+        return slm_fail(err, SLM_ERR_FORMAT, "%s: %s = %d is out of range [%d, %d]", src, #field,     \
+                        c->field, (int)(lo), (int)(hi));
+    RANGE(dim, 1, MAX_DIM)
+    RANGE(hidden_dim, 1, MAX_HIDDEN)
+    RANGE(n_layers, 1, MAX_LAYERS)
+    RANGE(block_repeat, 1, MAX_REPEAT)
+    RANGE(n_heads, 1, c->dim)
+    RANGE(n_kv_heads, 1, c->n_heads)
+    RANGE(vocab_size, 1, MAX_VOCAB)
+    RANGE(seq_len, 1, MAX_SEQ)
+#undef RANGE
+    if (c->dim % c->n_heads != 0)
+        return slm_fail(err, SLM_ERR_FORMAT, "%s: n_heads = %d does not divide dim = %d", src,
+                        c->n_heads, c->dim);
+    if (c->n_heads % c->n_kv_heads != 0)
+        return slm_fail(err, SLM_ERR_FORMAT, "%s: n_kv_heads = %d does not divide n_heads = %d", src,
+                        c->n_kv_heads, c->n_heads);
+    if (c->head_dim != c->dim / c->n_heads || c->head_dim % 2 != 0)
+        return slm_fail(err, SLM_ERR_FORMAT, "%s: head_dim = %d must be dim / n_heads and even (RoPE pairs)",
+                        src, c->head_dim);
+    if (!(c->norm_eps > 0.0f && c->norm_eps < 1.0f))
+        return slm_fail(err, SLM_ERR_FORMAT, "%s: norm_eps = %g is out of range (0, 1)", src, c->norm_eps);
+    if (!(c->rope_theta > 1.0f && c->rope_theta < 1e12f))
+        return slm_fail(err, SLM_ERR_FORMAT, "%s: rope_theta = %g is out of range (1, 1e12)", src,
+                        c->rope_theta);
+    return SLM_OK;
+}
+
+slm_status slm_model_alloc(const slm_config *cfg, const char *source, slm_model **out, slm_error *err) {
+    slm_status st = slm_config_validate(cfg, source, err);
+    if (st != SLM_OK) return st;
+    slm_model *m = calloc(1, sizeof *m);
+    int cap = 9 * cfg->n_layers + 4;
+    if (m) m->tensors = calloc((size_t)cap, sizeof *m->tensors);
+    if (m) m->layers = calloc((size_t)cfg->n_layers, sizeof *m->layers);
+    if (!m || !m->tensors || !m->layers) {
+        if (m) free(m->tensors), free(m->layers);
+        free(m);
+        return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory for the tensor table", source);
+    }
+    m->cfg = *cfg;
+    m->cap_tensors = cap;
+    snprintf(m->source, sizeof m->source, "%s", source);
+    *out = m;
+    return SLM_OK;
+}
+
+slm_tensor *slm_model_add(slm_model *m, const char *name, slm_dtype dtype, int64_t rows, int64_t cols,
+                          const void *data, const float *scales, int group_size) {
+    if (m->n_tensors >= m->cap_tensors) return NULL;
+    slm_tensor *t = &m->tensors[m->n_tensors++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->dtype = dtype;
+    t->n_dims = rows > 0 ? 2 : 1;
+    t->shape[0] = rows > 0 ? rows : cols;
+    t->shape[1] = rows > 0 ? cols : 0;
+    t->data = data;
+    t->scales = scales;
+    t->group_size = group_size;
+    return t;
+}
+
+const slm_tensor *slm_model_find(const slm_model *m, const char *name) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
+    return NULL;
+}
+
+static slm_status need(const slm_model *m, const char *name, int64_t rows, int64_t cols, int vector,
+                       const slm_tensor **out, slm_error *err) {
+    const slm_tensor *t = slm_model_find(m, name);
+    if (!t) return slm_fail(err, SLM_ERR_FORMAT, "%s: tensor %s is missing", m->source, name);
+    if (vector) {
+        if (t->n_dims != 1 || t->shape[0] != cols || t->dtype != SLM_DTYPE_F32)
+            return slm_fail(err, SLM_ERR_FORMAT, "%s: tensor %s must be an f32 vector of %lld", m->source,
+                            name, (long long)cols);
+    } else if (t->n_dims != 2 || t->shape[0] != rows || t->shape[1] != cols) {
+        return slm_fail(err, SLM_ERR_FORMAT, "%s: tensor %s has shape (%lld, %lld), expected (%lld, %lld)",
+                        m->source, name, (long long)t->shape[0], (long long)t->shape[1], (long long)rows,
+                        (long long)cols);
+    }
+    *out = t;
+    return SLM_OK;
+}
+
+slm_status slm_model_bind(slm_model *m, slm_error *err) {
+    const slm_config *c = &m->cfg;
+    int kv_dim = c->head_dim * c->n_kv_heads;
+    char name[64];
+    slm_status st;
+#define NEED(ptr, rows, cols, vec, ...)                                                             \
+    do {                                                                                            \
+        snprintf(name, sizeof name, __VA_ARGS__);                                                  \
+        if ((st = need(m, name, rows, cols, vec, &(ptr), err)) != SLM_OK) return st;               \
+    } while (0)
+    NEED(m->tok_emb, c->vocab_size, c->dim, 0, "token_embd.weight");
+    NEED(m->out_norm, 0, c->dim, 1, "output_norm.weight");
+    if (c->tied_classifier) m->classifier = m->tok_emb;
+    else NEED(m->classifier, c->vocab_size, c->dim, 0, "output.weight");
+    for (int l = 0; l < c->n_layers; l++) {
+        slm_layer *L = &m->layers[l];
+        NEED(L->attn_norm, 0, c->dim, 1, "blk.%d.attn_norm.weight", l);
+        NEED(L->wq, c->dim, c->dim, 0, "blk.%d.attn_q.weight", l);
+        NEED(L->wk, kv_dim, c->dim, 0, "blk.%d.attn_k.weight", l);
+        NEED(L->wv, kv_dim, c->dim, 0, "blk.%d.attn_v.weight", l);
+        NEED(L->wo, c->dim, c->dim, 0, "blk.%d.attn_output.weight", l);
+        NEED(L->ffn_norm, 0, c->dim, 1, "blk.%d.ffn_norm.weight", l);
+        NEED(L->w1, c->hidden_dim, c->dim, 0, "blk.%d.ffn_gate.weight", l);
+        NEED(L->w2, c->dim, c->hidden_dim, 0, "blk.%d.ffn_down.weight", l);
+        NEED(L->w3, c->hidden_dim, c->dim, 0, "blk.%d.ffn_up.weight", l);
+    }
+#undef NEED
+    for (int i = 0; i < m->n_tensors; i++) {
+        const slm_tensor *t = &m->tensors[i];
+        if (t->dtype == SLM_DTYPE_Q8_G) {
+            int64_t cols = t->n_dims == 2 ? t->shape[1] : t->shape[0];
+            if (t->group_size <= 0 || cols % t->group_size != 0)
+                return slm_fail(err, SLM_ERR_FORMAT,
+                                "%s: group_size %d does not divide the row length %lld of tensor %s",
+                                m->source, t->group_size, (long long)cols, t->name);
+        }
+    }
+    return SLM_OK;
+}
+
+int64_t slm_tensor_numel(const slm_tensor *t) {
+    return t->n_dims == 2 ? t->shape[0] * t->shape[1] : t->shape[0];
+}
+
+size_t slm_tensor_nbytes(const slm_tensor *t) {
+    size_t n = (size_t)slm_tensor_numel(t);
+    if (t->dtype == SLM_DTYPE_Q8_G) return n + n / (size_t)t->group_size * sizeof(float);
+    return n * sizeof(float);
+}
+
+void slm_tensor_row_f32(const slm_tensor *t, int64_t row, float *out) {
+    int n = (int)t->shape[1];
+    if (t->dtype == SLM_DTYPE_F32)
+        memcpy(out, (const float *)t->data + row * n, (size_t)n * sizeof(float));
+    else
+        slm_dequantize_q8_row(out, t->data, t->scales, n, t->group_size, (int)row);
+}
+
+/* ---- public accessors */
+
+void slm_model_free(slm_model *m) {
+    if (!m) return;
+    slm_unmap(m->map, m->map_size);
+    free(m->owned);
+    free(m->tensors);
+    free(m->layers);
+    free(m);
+}
+
+const slm_config *slm_model_config(const slm_model *m) { return &m->cfg; }
+const char *slm_model_format(const slm_model *m) { return m->format; }
+int slm_model_n_tensors(const slm_model *m) { return m->n_tensors; }
+
+int64_t slm_model_n_params(const slm_model *m) {
+    int64_t n = 0;
+    for (int i = 0; i < m->n_tensors; i++) n += slm_tensor_numel(&m->tensors[i]);
+    return n;
+}
+
+slm_status slm_model_tensor_info(const slm_model *m, int index, slm_tensor_info *info) {
+    if (index < 0 || index >= m->n_tensors) return SLM_ERR_ARG;
+    const slm_tensor *t = &m->tensors[index];
+    info->name = t->name;
+    info->dtype = t->dtype;
+    info->n_dims = t->n_dims;
+    info->shape[0] = t->shape[0];
+    info->shape[1] = t->shape[1];
+    info->group_size = t->group_size;
+    info->nbytes = slm_tensor_nbytes(t);
+    return SLM_OK;
+}

@@ -1,0 +1,64 @@
+/* model.h — the one in-memory model every loader fills and every writer reads:
+ * a config plus a table of named tensors that point into mapped or caller-owned memory. */
+#ifndef SLM_MODEL_H
+#define SLM_MODEL_H
+
+#include "../core/core.h"
+#include "slm.h"
+
+typedef struct slm_tensor {
+    char name[48];
+    slm_dtype dtype;
+    int n_dims;
+    int64_t shape[2];   /* (rows, cols) or (n) */
+    int group_size;     /* SLM_DTYPE_Q8_G only */
+    const void *data;   /* f32 (rows*cols) or int8 (rows*cols) */
+    const float *scales;/* SLM_DTYPE_Q8_G: (rows*cols/group_size) */
+} slm_tensor;
+
+typedef struct slm_layer {
+    const slm_tensor *attn_norm; /* (dim) */
+    const slm_tensor *wq;        /* (dim, dim)            n_heads*head_dim rows */
+    const slm_tensor *wk;        /* (kv_dim, dim) */
+    const slm_tensor *wv;        /* (kv_dim, dim) */
+    const slm_tensor *wo;        /* (dim, dim) */
+    const slm_tensor *ffn_norm;  /* (dim) */
+    const slm_tensor *w1;        /* (hidden_dim, dim)     gate */
+    const slm_tensor *w2;        /* (dim, hidden_dim)     down */
+    const slm_tensor *w3;        /* (hidden_dim, dim)     up */
+} slm_layer;
+
+struct slm_model {
+    slm_config cfg;
+    char format[64];     /* e.g. "llama2.c v0" */
+    char source[256];    /* file name, for messages */
+    const void *map;     /* mapped file (owned) or NULL */
+    size_t map_size;
+    void *owned;         /* weights allocated by slm (slm_model_init_random) or NULL */
+    slm_tensor *tensors; /* (n_tensors) */
+    int n_tensors, cap_tensors;
+    slm_layer *layers;   /* (n_layers), bound by slm_model_bind */
+    const slm_tensor *tok_emb;    /* (vocab, dim) */
+    const slm_tensor *out_norm;   /* (dim) */
+    const slm_tensor *classifier; /* (vocab, dim); == tok_emb when tied */
+};
+
+/* Checks every config field; `source` names the file in the message. */
+slm_status slm_config_validate(const slm_config *cfg, const char *source, slm_error *err);
+
+/* Allocates an empty model with room for the tensors of cfg (validated first). */
+slm_status slm_model_alloc(const slm_config *cfg, const char *source, slm_model **out, slm_error *err);
+/* Appends a tensor (rows = 0 for a vector of cols values). */
+slm_tensor *slm_model_add(slm_model *m, const char *name, slm_dtype dtype, int64_t rows,
+                          int64_t cols, const void *data, const float *scales, int group_size);
+/* Resolves layer pointers by name and checks every shape against the config. */
+slm_status slm_model_bind(slm_model *m, slm_error *err);
+const slm_tensor *slm_model_find(const slm_model *m, const char *name);
+
+/* Number of values and bytes of a tensor. */
+int64_t slm_tensor_numel(const slm_tensor *t);
+size_t slm_tensor_nbytes(const slm_tensor *t);
+/* Row `row` of a matrix tensor as fp32 into out (cols). */
+void slm_tensor_row_f32(const slm_tensor *t, int64_t row, float *out);
+
+#endif

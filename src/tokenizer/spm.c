@@ -1,0 +1,323 @@
+/* spm.c — SentencePiece-style BPE over llama2.c tokenizer.bin vocabularies.
+ *
+ * File: int32 max_token_length; then per token: float score, int32 length, bytes (spaces are
+ * stored as ' ', where SentencePiece writes U+2581).
+ *
+ * Encoding reproduces SentencePiece's BPE model with the identity normalizer, as the Llama 2
+ * tokenizer.model is configured (add_dummy_prefix, no whitespace removal, byte fallback):
+ *   1. every byte that does not start a valid UTF-8 character becomes U+FFFD (one per byte);
+ *   2. a space is prepended (the dummy prefix);
+ *   3. the text is split into characters; the adjacent pair whose concatenation is a normal
+ *      vocabulary piece with the highest score (leftmost on ties) is merged, repeatedly —
+ *      a heap of candidate pairs makes this O(n log n);
+ *   4. each final symbol maps to its id, or, if it is not a piece, to its bytes' <0xXX> tokens.
+ * Ids 0, 1, 2 are <unk>, BOS and EOS (llama2.c's convention); pieces "<0xXX>" are byte tokens. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/core.h"
+#include "tokenizer.h"
+
+enum { TYPE_NORMAL = 0, TYPE_CONTROL = 1, TYPE_BYTE = 2, TYPE_UNKNOWN = 3 };
+
+struct slm_tokenizer {
+    int vocab_size;
+    int max_token_length;
+    char **pieces;       /* (vocab) NUL-terminated */
+    int *lengths;        /* (vocab) */
+    float *scores;       /* (vocab) */
+    unsigned char *types;/* (vocab) */
+    int byte_id[256];    /* -1 where the vocabulary has no <0xXX> token */
+    char byte_chars[256];/* byte_chars[b] == b: what a byte token decodes to */
+    int32_t *table;      /* (table_size) open-addressing hash of normal pieces -> id, -1 empty */
+    uint32_t table_mask;
+    char *storage;       /* all piece bytes */
+    int bos, eos, unk;
+};
+
+static uint32_t hash_bytes(const char *s, size_t n) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* Id of the normal piece s[0..n), or -1. */
+static int lookup(const slm_tokenizer *t, const char *s, size_t n) {
+    for (uint32_t i = hash_bytes(s, n) & t->table_mask;; i = (i + 1) & t->table_mask) {
+        int id = t->table[i];
+        if (id < 0) return -1;
+        if ((size_t)t->lengths[id] == n && memcmp(t->pieces[id], s, n) == 0) return id;
+    }
+}
+
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+void slm_tokenizer_free(slm_tokenizer *t) {
+    if (!t) return;
+    free(t->pieces), free(t->lengths), free(t->scores), free(t->types), free(t->table), free(t->storage);
+    free(t);
+}
+
+slm_status slm_tokenizer_load_memory(const void *data, size_t size, const char *name, int vocab_size,
+                                     slm_tokenizer **out, slm_error *err) {
+    if (!data || !out) return slm_fail(err, SLM_ERR_ARG, "slm_tokenizer_load_memory: NULL argument");
+    if (!name) name = "<memory>";
+    *out = NULL;
+    slm_reader r = {data, size, 0};
+    int32_t max_len;
+    if (!slm_reader_i32(&r, &max_len))
+        return slm_fail(err, SLM_ERR_FORMAT, "%s: truncated: no max_token_length header", name);
+    if (max_len < 1 || max_len > (1 << 16))
+        return slm_fail(err, SLM_ERR_FORMAT, "%s: max_token_length = %d is out of range [1, 65536]", name, max_len);
+    /* pass 1: count and validate entries */
+    int count = 0;
+    size_t bytes = 0;
+    while (r.pos < size) {
+        float score;
+        int32_t len;
+        if (!slm_reader_f32(&r, &score) || !slm_reader_i32(&r, &len))
+            return slm_fail(err, SLM_ERR_FORMAT, "%s: truncated: entry %d header ends past the file end", name, count);
+        if (len < 0 || len > max_len)
+            return slm_fail(err, SLM_ERR_FORMAT, "%s: entry %d: length %d is out of range [0, max_token_length %d]",
+                            name, count, len, max_len);
+        if (!slm_reader_take(&r, (size_t)len))
+            return slm_fail(err, SLM_ERR_FORMAT, "%s: entry %d: length %d runs past the end of the file", name,
+                            count, len);
+        if (score != score)
+            return slm_fail(err, SLM_ERR_FORMAT, "%s: entry %d: score is NaN", name, count);
+        if (++count > (1 << 22))
+            return slm_fail(err, SLM_ERR_FORMAT, "%s: more than 4194304 entries", name);
+        bytes += (size_t)len + 1;
+    }
+    if (count < 3) return slm_fail(err, SLM_ERR_FORMAT, "%s: only %d entries; need <unk>, BOS, EOS at least", name, count);
+    if (vocab_size > 0 && count != vocab_size)
+        return slm_fail(err, SLM_ERR_MISMATCH, "%s: tokenizer has %d entries but the model's vocab_size is %d",
+                        name, count, vocab_size);
+    slm_tokenizer *t = calloc(1, sizeof *t);
+    uint32_t table_size = 1;
+    while (table_size < (uint32_t)count * 2) table_size <<= 1;
+    if (t) {
+        t->pieces = malloc((size_t)count * sizeof *t->pieces);
+        t->lengths = malloc((size_t)count * sizeof *t->lengths);
+        t->scores = malloc((size_t)count * sizeof *t->scores);
+        t->types = malloc((size_t)count);
+        t->table = malloc(table_size * sizeof *t->table);
+        t->storage = malloc(bytes);
+    }
+    if (!t || !t->pieces || !t->lengths || !t->scores || !t->types || !t->table || !t->storage) {
+        slm_tokenizer_free(t);
+        return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", name);
+    }
+    t->vocab_size = count;
+    t->max_token_length = max_len;
+    t->unk = 0, t->bos = 1, t->eos = 2;
+    t->table_mask = table_size - 1;
+    memset(t->table, 0xff, table_size * sizeof *t->table);
+    for (int i = 0; i < 256; i++) t->byte_id[i] = -1, t->byte_chars[i] = (char)i;
+    /* pass 2: fill */
+    r.pos = 4;
+    char *p = t->storage;
+    for (int i = 0; i < count; i++) {
+        int32_t len;
+        slm_reader_f32(&r, &t->scores[i]);
+        slm_reader_i32(&r, &len);
+        memcpy(p, slm_reader_take(&r, (size_t)len), (size_t)len);
+        p[len] = '\0';
+        t->pieces[i] = p;
+        t->lengths[i] = len;
+        p += len + 1;
+        const char *s = t->pieces[i];
+        int hi, lo;
+        if (i == t->unk) t->types[i] = TYPE_UNKNOWN;
+        else if (i == t->bos || i == t->eos) t->types[i] = TYPE_CONTROL;
+        else if (len == 6 && s[0] == '<' && s[1] == '0' && s[2] == 'x' && (hi = hex_value(s[3])) >= 0 &&
+                 (lo = hex_value(s[4])) >= 0 && s[5] == '>' && t->byte_id[hi * 16 + lo] < 0) {
+            t->types[i] = TYPE_BYTE;
+            t->byte_id[hi * 16 + lo] = i;
+        } else {
+            t->types[i] = TYPE_NORMAL;
+            if (len > 0 && lookup(t, s, (size_t)len) < 0) { /* first of duplicates wins */
+                uint32_t h = hash_bytes(s, (size_t)len) & t->table_mask;
+                while (t->table[h] >= 0) h = (h + 1) & t->table_mask;
+                t->table[h] = i;
+            }
+        }
+    }
+    *out = t;
+    return SLM_OK;
+}
+
+slm_status slm_tokenizer_load_file(const char *path, int vocab_size, slm_tokenizer **out, slm_error *err) {
+    const void *data;
+    size_t size;
+    if (!path || !out) return slm_fail(err, SLM_ERR_ARG, "slm_tokenizer_load_file: NULL argument");
+    slm_status st = slm_map_file(path, &data, &size, err);
+    if (st != SLM_OK) return st;
+    st = slm_tokenizer_load_memory(data, size, path, vocab_size, out, err);
+    slm_unmap(data, size);
+    return st;
+}
+
+int slm_tokenizer_max_piece_len(const slm_tokenizer *t) { return t->max_token_length; }
+int slm_tokenizer_vocab_size(const slm_tokenizer *t) { return t->vocab_size; }
+int32_t slm_tokenizer_bos(const slm_tokenizer *t) { return t->bos; }
+int32_t slm_tokenizer_eos(const slm_tokenizer *t) { return t->eos; }
+
+const char *slm_tokenizer_token(const slm_tokenizer *t, int32_t id) {
+    return id >= 0 && id < t->vocab_size ? t->pieces[id] : NULL;
+}
+
+const char *slm_tokenizer_piece(const slm_tokenizer *t, int32_t prev, int32_t id, size_t *len) {
+    if (id < 0 || id >= t->vocab_size) return NULL;
+    const char *s = t->pieces[id];
+    size_t n = (size_t)t->lengths[id];
+    if (t->types[id] == TYPE_CONTROL) {
+        *len = 0;
+        return "";
+    }
+    if (t->types[id] == TYPE_BYTE) {
+        *len = 1;
+        return &t->byte_chars[hex_value(s[3]) * 16 + hex_value(s[4])];
+    }
+    if (prev == t->bos && n > 0 && s[0] == ' ') s++, n--;
+    *len = n;
+    return s;
+}
+
+slm_status slm_tokenizer_decode(const slm_tokenizer *t, const int32_t *ids, int n, char *out, size_t cap,
+                                size_t *len) {
+    size_t total = 0;
+    int32_t prev = t->bos;
+    for (int i = 0; i < n; i++) {
+        size_t pl;
+        const char *p = slm_tokenizer_piece(t, i == 0 ? t->bos : prev, ids[i], &pl);
+        if (!p) return SLM_ERR_ARG;
+        if (total + pl < cap) memcpy(out + total, p, pl);
+        total += pl;
+        prev = ids[i];
+    }
+    if (cap > 0) out[total < cap ? total : cap - 1] = '\0';
+    *len = total;
+    return total < cap ? SLM_OK : SLM_ERR_NOMEM;
+}
+
+/* ---------------------------------------------------------------- encode */
+
+typedef struct {
+    int start, len;  /* bytes of the symbol in the normalized text; len 0 = merged away */
+    int prev, next;  /* neighbours, -1 at the ends */
+} symbol;
+
+typedef struct {
+    float score;
+    int left, right, size;
+} pair;
+
+/* max-heap on score, then on -left (SentencePiece's agenda order) */
+static int pair_before(const pair *a, const pair *b) {
+    return a->score > b->score || (a->score == b->score && a->left < b->left);
+}
+
+static void heap_push(pair *h, int *n, pair p) {
+    int i = (*n)++;
+    while (i > 0 && pair_before(&p, &h[(i - 1) / 2])) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = p;
+}
+
+static pair heap_pop(pair *h, int *n) {
+    pair top = h[0], last = h[--(*n)];
+    int i = 0;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && pair_before(&h[c + 1], &h[c])) c++;
+        if (!pair_before(&h[c], &last)) break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (*n > 0) h[i] = last;
+    return top;
+}
+
+static void try_pair(const slm_tokenizer *t, const char *text, const symbol *sym, int left, int right, pair *heap,
+                     int *n_heap) {
+    if (left < 0 || right < 0) return;
+    int size = sym[left].len + sym[right].len;
+    if (size > t->max_token_length) return;
+    int id = lookup(t, text + sym[left].start, (size_t)size);
+    if (id < 0) return;
+    pair p = {t->scores[id], left, right, size};
+    heap_push(heap, n_heap, p);
+}
+
+slm_status slm_tokenizer_encode(const slm_tokenizer *t, const char *text, size_t len, int add_bos, int add_eos,
+                                int32_t *ids, int cap, int *n_ids) {
+    if (!t || (!text && len > 0) || !n_ids || cap < 0) return SLM_ERR_ARG;
+    if (len > (size_t)1 << 28) return SLM_ERR_RANGE;
+    static const char FFFD[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
+    size_t norm_cap = 3 * len + 1;
+    char *norm = malloc(norm_cap);
+    symbol *sym = malloc((len + 1) * sizeof *sym);
+    pair *heap = malloc((3 * len + 4) * sizeof *heap);
+    if (!norm || !sym || !heap) {
+        free(norm), free(sym), free(heap);
+        return SLM_ERR_NOMEM;
+    }
+    /* 1-2: dummy prefix, U+FFFD for invalid bytes, one symbol per character */
+    int n_sym = 0;
+    size_t nl = 0;
+    if (len > 0) {
+        norm[nl++] = ' ';
+        sym[n_sym++] = (symbol){0, 1, -1, -1};
+    }
+    for (size_t i = 0; i < len;) {
+        int cl = slm_utf8_char_len((const unsigned char *)text + i, len - i);
+        sym[n_sym] = (symbol){(int)nl, cl ? cl : 3, n_sym - 1, -1};
+        if (cl) memcpy(norm + nl, text + i, (size_t)cl), nl += (size_t)cl, i += (size_t)cl;
+        else memcpy(norm + nl, FFFD, 3), nl += 3, i += 1;
+        if (n_sym > 0) sym[n_sym - 1].next = n_sym;
+        n_sym++;
+    }
+    /* 3: merge the best pair until none is left */
+    int n_heap = 0;
+    for (int i = 0; i + 1 < n_sym; i++) try_pair(t, norm, sym, i, i + 1, heap, &n_heap);
+    while (n_heap > 0) {
+        pair p = heap_pop(heap, &n_heap);
+        symbol *l = &sym[p.left], *r = &sym[p.right];
+        if (l->len == 0 || r->len == 0 || l->len + r->len != p.size || l->next != p.right) continue;
+        l->len += r->len;
+        r->len = 0;
+        l->next = r->next;
+        if (r->next >= 0) sym[r->next].prev = p.left;
+        try_pair(t, norm, sym, l->prev, p.left, heap, &n_heap);
+        try_pair(t, norm, sym, p.left, l->next, heap, &n_heap);
+    }
+    /* 4: symbols to ids, byte fallback for the rest */
+    int n = 0;
+#define EMIT(id) do { if (n < cap) ids[n] = (id); n++; } while (0)
+    if (add_bos) EMIT(t->bos);
+    for (int i = n_sym > 0 ? 0 : -1; i >= 0; i = sym[i].next) {
+        int id = lookup(t, norm + sym[i].start, (size_t)sym[i].len);
+        if (id >= 0) {
+            EMIT(id);
+            continue;
+        }
+        for (int b = 0; b < sym[i].len; b++) {
+            int bid = t->byte_id[(unsigned char)norm[sym[i].start + b]];
+            EMIT(bid >= 0 ? bid : t->unk);
+        }
+    }
+    if (add_eos) EMIT(t->eos);
+#undef EMIT
+    free(norm), free(sym), free(heap);
+    *n_ids = n;
+    return n <= cap ? SLM_OK : SLM_ERR_NOMEM;
+}
