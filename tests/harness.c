@@ -1,0 +1,99 @@
+/* harness.c — test runner: runs every registered test and ends with "N passed, N failed". */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "tests.h"
+
+test_state T;
+
+void test_note(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+static char tmp_dir[256];
+
+const char *shared_path(const char *rel) {
+    static char buf[8][1024];
+    static int next;
+    const char *root = getenv("SLM_SHARED");
+    char *p = buf[next++ % 8];
+    snprintf(p, 1024, "%s/%s", root ? root : "../shared", rel);
+    return access(p, R_OK) == 0 ? p : NULL;
+}
+
+const char *tmp_path(const char *name) {
+    static char buf[16][512];
+    static int next;
+    char *p = buf[next++ % 16];
+    snprintf(p, 512, "%s/%s", tmp_dir, name);
+    return p;
+}
+
+char *read_all(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) buf[n] = '\0';
+    if (len) *len = (size_t)n;
+    return buf;
+}
+
+int write_all(const char *path, const void *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    int ok = fwrite(data, 1, len, f) == len;
+    return fclose(f) == 0 && ok;
+}
+
+int run_slm(const char *args, char **out, char **errout) {
+    const char *bin = getenv("SLM_BIN");
+    char cmd[8192];
+    const char *o = tmp_path("cli.out"), *e = tmp_path("cli.err");
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s </dev/null", bin ? bin : "build/slm", args, o, e);
+    int status = system(cmd);
+    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    if (out) *out = read_all(o, NULL);
+    if (errout) *errout = read_all(e, NULL);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/slm-test-%ld", (long)getpid());
+    mkdir(tmp_dir, 0700);
+    int passed = 0, failed = 0, skipped = 0;
+    for (int i = 0; all_tests[i].fn; i++) {
+        if (argc > 1 && !strstr(all_tests[i].name, argv[1])) continue;
+        memset(&T, 0, sizeof T);
+        all_tests[i].fn();
+        if (T.failed) {
+            failed++;
+            printf("FAIL %s\n", all_tests[i].name);
+        } else if (T.skipped) {
+            skipped++;
+            printf("SKIP %s: %s\n", all_tests[i].name, T.skip_reason);
+        } else {
+            passed++;
+            printf("ok   %s\n", all_tests[i].name);
+        }
+        fflush(stdout);
+    }
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp_dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp_dir);
+    printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    return failed ? 1 : 0;
+}

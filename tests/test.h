@@ -1,0 +1,50 @@
+/* test.h — the tiny test harness: every test is a function; CHECK records a failure and goes on. */
+#ifndef SLM_TEST_H
+#define SLM_TEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slm.h"
+
+typedef struct test_state {
+    int failed;
+    int skipped;
+    char skip_reason[256];
+} test_state;
+
+extern test_state T;
+
+/* Prints a CHECK's detail message (printf-style; may be empty). */
+void test_note(const char *fmt, ...);
+
+#define CHECK(cond, ...)                                                                              \
+    do {                                                                                              \
+        if (!(cond)) {                                                                                \
+            T.failed = 1;                                                                             \
+            fprintf(stderr, "    %s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);              \
+            test_note("" __VA_ARGS__);                                                                \
+            fputc('\n', stderr);                                                                      \
+        }                                                                                             \
+    } while (0)
+
+/* Skips the rest of the test with a notice (e.g. ../shared missing). */
+#define SKIP(...)                                                                                     \
+    do {                                                                                              \
+        T.skipped = 1;                                                                                \
+        snprintf(T.skip_reason, sizeof T.skip_reason, __VA_ARGS__);                                   \
+        return;                                                                                       \
+    } while (0)
+
+/* Path of a file under the shared folder ($SLM_SHARED or ../shared); NULL if it is missing. */
+const char *shared_path(const char *rel);
+/* A fresh path in this run's temporary folder. */
+const char *tmp_path(const char *name);
+/* Runs `slm ARGS` (through /bin/sh), capturing stdout and stderr. Returns the exit code. */
+int run_slm(const char *args, char **out, char **errout);
+/* Reads a whole file; NULL if missing. */
+char *read_all(const char *path, size_t *len);
+int write_all(const char *path, const void *data, size_t len);
+
+#endif

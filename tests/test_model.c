@@ -1,0 +1,615 @@
+/* test_model.c — kernels, forward pass against references, formats, threads, contexts, sampler. */
+#include <math.h>
+#include <stdint.h>
+
+#include "../src/kernels/kernels.h"
+#include "../src/tokenizer/tokenizer.h"
+#include "json.h"
+#include "test.h"
+#include "tests.h"
+
+static uint64_t rng_state = 88172645463325252ULL;
+static float frand(void) { /* uniform in [-1, 1) */
+    rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 40) / 8388608.0 - 1.0);
+}
+
+static slm_model *random_model(int dim, int hidden, int layers, int heads, int kv, int vocab, int seq, int tied,
+                               uint64_t seed) {
+    slm_config c = {dim, hidden, layers, 1, heads, kv, dim / heads, vocab, seq, tied, 1e-5f, 10000.0f};
+    slm_model *m = NULL;
+    slm_error err;
+    if (slm_model_init_random(&c, seed, 0.1f, &m, &err) != SLM_OK) fprintf(stderr, "init: %s\n", err.msg);
+    return m;
+}
+
+/* Logits of every token of `tokens` (n, vocab) with the given threads / kernels. */
+static float *all_logits(const slm_model *m, const int32_t *tokens, int n, int threads, int no_simd) {
+    slm_ctx_params p = {0, threads, no_simd};
+    slm_ctx *ctx;
+    slm_error err;
+    if (slm_ctx_create(m, &p, &ctx, &err) != SLM_OK) return NULL;
+    float *out = malloc((size_t)n * slm_model_config(m)->vocab_size * sizeof(float));
+    if (out && slm_ctx_eval(ctx, tokens, n, 0, out, &err) != SLM_OK) {
+        free(out);
+        out = NULL;
+    }
+    slm_ctx_free(ctx);
+    return out;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+/* ---------------------------------------------------------------- kernels */
+
+void kernels_simd_matvec_f32_matches_scalar(void) {
+    const slm_kernels *tabs[4];
+    int nt = slm_kernels_available(tabs, 4);
+    const int shapes[][2] = {{1, 1}, {7, 3}, {64, 64}, {33, 172}, {5, 17}, {300, 96}};
+    for (int s = 0; s < 6; s++) {
+        int rows = shapes[s][0], n = shapes[s][1];
+        float *w = malloc(sizeof(float) * rows * n), *x = malloc(sizeof(float) * n);
+        float *ref = malloc(sizeof(float) * rows), *out = malloc(sizeof(float) * rows), *part = malloc(sizeof(float) * rows);
+        for (int i = 0; i < rows * n; i++) w[i] = frand();
+        for (int i = 0; i < n; i++) x[i] = frand();
+        slm_kernels_scalar()->matvec_f32(ref, x, w, n, 0, rows);
+        for (int t = 0; t < nt; t++) {
+            tabs[t]->matvec_f32(out, x, w, n, 0, rows);
+            for (int r = 0; r < rows; r++)
+                CHECK(fabsf(out[r] - ref[r]) <= 1e-5f * (1.0f + sqrtf((float)n)), "%s rows %d n %d row %d: %g vs %g",
+                      tabs[t]->name, rows, n, r, out[r], ref[r]);
+            /* a row's value does not depend on which range it was computed in */
+            for (int r = 0; r < rows; r++) tabs[t]->matvec_f32(part, x, w, n, r, r + 1);
+            CHECK(memcmp(part, out, sizeof(float) * rows) == 0, "%s: row-by-row differs from block", tabs[t]->name);
+        }
+        free(w), free(x), free(ref), free(out), free(part);
+    }
+    CHECK(nt >= 1);
+    printf("    kernels on this CPU:");
+    for (int t = 0; t < nt; t++) printf(" %s", tabs[t]->name);
+    printf("\n");
+}
+
+void kernels_simd_matvec_q8_bit_exact(void) {
+    const slm_kernels *tabs[4];
+    int nt = slm_kernels_available(tabs, 4);
+    const int shapes[][3] = {{4, 64, 64}, {9, 172, 4}, {3, 96, 32}, {5, 256, 64}, {2, 48, 48}, {7, 100, 20}};
+    for (int s = 0; s < 6; s++) {
+        int rows = shapes[s][0], n = shapes[s][1], gs = shapes[s][2];
+        float *wf = malloc(sizeof(float) * rows * n), *x = malloc(sizeof(float) * n);
+        int8_t *wq = malloc((size_t)rows * n), *xq = malloc((size_t)n);
+        float *ws = malloc(sizeof(float) * rows * n / gs), *xs = malloc(sizeof(float) * n / gs);
+        float *ref = malloc(sizeof(float) * rows), *out = malloc(sizeof(float) * rows);
+        for (int i = 0; i < rows * n; i++) wf[i] = frand();
+        for (int i = 0; i < n; i++) x[i] = frand() * 3;
+        slm_quantize_q8(wq, ws, wf, rows * n, gs);
+        slm_quantize_q8(xq, xs, x, n, gs);
+        /* the quantized values reconstruct the input within half a step */
+        for (int i = 0; i < n; i++) CHECK(fabsf(xq[i] * xs[i / gs] - x[i]) <= 0.5f * xs[i / gs] + 1e-6f);
+        slm_kernels_scalar()->matvec_q8(ref, xq, xs, wq, ws, n, gs, 0, rows);
+        for (int t = 0; t < nt; t++) {
+            memset(out, 0, sizeof(float) * rows);
+            tabs[t]->matvec_q8(out, xq, xs, wq, ws, n, gs, 0, rows);
+            CHECK(memcmp(out, ref, sizeof(float) * rows) == 0, "%s q8 gs %d n %d differs from scalar", tabs[t]->name, gs, n);
+        }
+        free(wf), free(x), free(wq), free(xq), free(ws), free(xs), free(ref), free(out);
+    }
+}
+
+void utf8_validation_and_stream_never_splits(void) {
+    const struct { const char *s; int len; } v[] = {
+        {"a", 1}, {"\xc3\xa9", 2}, {"\xe2\x82\xac", 3}, {"\xf0\x9f\x98\x80", 4}, {"\x80", 0}, {"\xc3", 0},
+        {"\xc0\xaf", 0}, {"\xed\xa0\x80", 0}, {"\xf4\x90\x80\x80", 0}, {"\xe0\x80\x80", 0}, {"\xff", 0}};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        CHECK(slm_utf8_char_len((const unsigned char *)v[i].s, strlen(v[i].s)) == v[i].len, "case %zu", i);
+    /* feeding a 4-byte emoji one byte at a time emits nothing until it is complete */
+    slm_utf8_stream st = {{0}, 0};
+    char out[64];
+    const char *emoji = "\xf0\x9f\x98\x80";
+    for (int i = 0; i < 3; i++) CHECK(slm_utf8_stream_feed(&st, emoji + i, 1, out) == 0);
+    CHECK(slm_utf8_stream_feed(&st, emoji + 3, 1, out) == 4 && memcmp(out, emoji, 4) == 0);
+    /* control bytes are dropped, newline and tab kept, invalid bytes become U+FFFD */
+    size_t n = slm_utf8_stream_feed(&st, "a\x1b[2J\n\tb\x07", 9, out);
+    CHECK(n == 7 && memcmp(out, "a[2J\n\tb", 7) == 0, "got %zu", n);
+    n = slm_utf8_stream_feed(&st, "\xc3x", 2, out);
+    CHECK(n == 4 && memcmp(out, "\xef\xbf\xbdx", 4) == 0);
+    n = slm_utf8_stream_feed(&st, "\xe2\x82", 2, out);
+    CHECK(n == 0);
+    n = slm_utf8_stream_flush(&st, out);
+    CHECK(n == 6, "flush of 2 pending bytes gives 2 replacement characters");
+}
+
+/* ---------------------------------------------------------------- golden output */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int32_t ids[4096];
+    int n_ids;
+} collect;
+
+static int collect_fn(void *user, int32_t token, const char *text, size_t len) {
+    collect *c = user;
+    if (c->len + len + 1 > c->cap) {
+        c->cap = (c->len + len + 1) * 2;
+        c->buf = realloc(c->buf, c->cap);
+    }
+    memcpy(c->buf + c->len, text, len);
+    c->len += len;
+    if (token >= 0 && c->n_ids < 4096) c->ids[c->n_ids++] = token;
+    return 0;
+}
+
+/* Greedy generation from BOS; returns the text (caller frees) and fills ids. */
+static char *greedy(const slm_model *m, const slm_tokenizer *tok, int n, int threads, collect *c) {
+    slm_ctx_params p = {0, threads, 0};
+    slm_sampler_params sp = slm_sampler_default_params();
+    sp.temperature = 0;
+    slm_ctx *ctx;
+    slm_sampler *s;
+    slm_error err;
+    memset(c, 0, sizeof *c);
+    if (slm_ctx_create(m, &p, &ctx, &err) != SLM_OK) return NULL;
+    slm_sampler_create(&sp, slm_model_config(m)->vocab_size, &s, &err);
+    slm_status st = slm_generate(ctx, tok, s, "", n, collect_fn, c, NULL, &err);
+    slm_sampler_free(s);
+    slm_ctx_free(ctx);
+    if (st != SLM_OK) {
+        free(c->buf);
+        return NULL;
+    }
+    if (!c->buf) c->buf = calloc(1, 1);
+    return c->buf;
+}
+
+void golden_stories260K_greedy_library(void) {
+    const char *mp = shared_path("models/stories260K.bin"), *tp = shared_path("models/tok512.bin"),
+               *gp = shared_path("models/stories260K.greedy.txt");
+    if (!mp || !tp || !gp) SKIP("../shared/models/stories260K.bin, tok512.bin or the greedy text is missing");
+    slm_model *m;
+    slm_tokenizer *tok;
+    slm_error err;
+    CHECK(slm_model_load_file(mp, &m, &err) == SLM_OK, "%s", err.msg);
+    CHECK(slm_tokenizer_load_file(tp, 512, &tok, &err) == SLM_OK, "%s", err.msg);
+    size_t glen;
+    char *golden = read_all(gp, &glen);
+    for (int threads = 1; threads <= 2; threads++) {
+        collect c;
+        char *text = greedy(m, tok, 1000, threads, &c);
+        CHECK(text && c.len + 1 == glen && memcmp(text, golden, c.len) == 0 && golden[c.len] == '\n',
+              "threads %d: %zu bytes vs golden %zu", threads, c.len, glen);
+        free(text);
+    }
+    free(golden);
+    slm_tokenizer_free(tok);
+    slm_model_free(m);
+}
+
+void golden_stories260K_greedy_cli(void) {
+    const char *mp = shared_path("models/stories260K.bin"), *tp = shared_path("models/tok512.bin"),
+               *gp = shared_path("models/stories260K.greedy.txt");
+    if (!mp || !tp || !gp) SKIP("../shared/models/stories260K.bin, tok512.bin or the greedy text is missing");
+    size_t glen;
+    char *golden = read_all(gp, &glen);
+    const char *variants[] = {"-t 1", "-t 2", "-t 1 --no-simd", "-t 2 -c 512"};
+    for (int v = 0; v < 4; v++) {
+        char args[2048], *out = NULL, *errs = NULL;
+        snprintf(args, sizeof args, "generate -m %s -z %s --temp 0 -n 1000 %s", mp, tp, variants[v]);
+        int rc = run_slm(args, &out, &errs);
+        CHECK(rc == 0 && out && strlen(out) == glen && memcmp(out, golden, glen) == 0, "variant '%s' rc %d", variants[v], rc);
+        CHECK(errs && strstr(errs, "tok/s") && strstr(errs, "peak memory"), "stats line on stderr");
+        free(out), free(errs);
+    }
+    /* the tokenizer is found beside the model (tok512.bin) when -z is absent */
+    char args[2048], *out = NULL;
+    snprintf(args, sizeof args, "generate -m %s --temp 0 -n 1000", mp);
+    CHECK(run_slm(args, &out, NULL) == 0 && out && strlen(out) == glen && memcmp(out, golden, glen) == 0);
+    free(out);
+    free(golden);
+}
+
+/* ---------------------------------------------------------------- PyTorch reference cases */
+
+static const char *CASES[] = {"c1_mha_tied_std002", "c2_gqa_untied", "c3_mqa_tied", "c5_shared_x2_gqa_tied"};
+
+static json *load_case(const char *name, float **logits, size_t *n_logits) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "refcases/%s/case.json", name);
+    const char *jp = shared_path(rel);
+    snprintf(rel, sizeof rel, "refcases/%s/logits.f32", name);
+    const char *lp = shared_path(rel);
+    if (!jp || !lp) return NULL;
+    size_t len;
+    char *text = read_all(jp, &len);
+    json *j = text ? json_parse(text, len) : NULL;
+    free(text);
+    *logits = (float *)read_all(lp, &len);
+    *n_logits = len / 4;
+    return j;
+}
+
+static int32_t *json_ints(const json *arr, int *n) {
+    *n = arr ? arr->n : 0;
+    int32_t *v = malloc(sizeof(int32_t) * (size_t)(*n + 1));
+    for (int i = 0; i < *n; i++) v[i] = (int32_t)arr->items[i].num;
+    return v;
+}
+
+void refcases_logits_and_greedy_match_pytorch(void) {
+    int ran = 0;
+    for (int c = 0; c < 4; c++) {
+        float *ref;
+        size_t n_ref;
+        json *j = load_case(CASES[c], &ref, &n_ref);
+        char rel[256];
+        snprintf(rel, sizeof rel, "refcases/%s/model.bin", CASES[c]);
+        const char *mp = shared_path(rel);
+        if (!j || !mp) {
+            json_delete(j);
+            free(ref);
+            continue;
+        }
+        ran++;
+        slm_model *m;
+        slm_error err;
+        CHECK(slm_model_load_file(mp, &m, &err) == SLM_OK, "%s", err.msg);
+        int V = slm_model_config(m)->vocab_size;
+        const json *seqs = json_get(j, "sequences");
+        double worst = 0;
+        for (int s = 0; seqs && s < seqs->n; s++) {
+            int n, ng;
+            int32_t *toks = json_ints(json_get(&seqs->items[s], "tokens"), &n);
+            int32_t *gr = json_ints(json_get(&seqs->items[s], "greedy"), &ng);
+            size_t off = (size_t)json_get(&seqs->items[s], "logits_offset_floats")->num;
+            for (int simd = 0; simd < 2; simd++) {
+                float *lg = all_logits(m, toks, n, 1 + simd, !simd);
+                CHECK(lg && off + (size_t)n * V <= n_ref);
+                if (!lg) continue;
+                double d = max_abs_diff(lg, ref + off, (size_t)n * V);
+                worst = fmax(worst, d);
+                CHECK(d <= 1e-4, "%s seq %d %s: max |logit diff| %g", CASES[c], s, simd ? "simd" : "scalar", d);
+                free(lg);
+            }
+            if (ng > 0) { /* greedy continuation: argmax, ties to the lowest id */
+                slm_ctx_params p = {0, 1, 0};
+                slm_ctx *ctx;
+                slm_ctx_create(m, &p, &ctx, &err);
+                slm_ctx_eval(ctx, toks, n, 0, NULL, &err);
+                for (int g = 0; g < ng; g++) {
+                    const float *l = slm_ctx_logits(ctx);
+                    int32_t best = 0;
+                    for (int v = 1; v < V; v++)
+                        if (l[v] > l[best]) best = v;
+                    CHECK(best == gr[g], "%s seq %d greedy step %d: %d vs %d", CASES[c], s, g, best, gr[g]);
+                    if (best != gr[g]) break;
+                    slm_ctx_eval(ctx, &best, 1, n + g, NULL, &err);
+                }
+                slm_ctx_free(ctx);
+            }
+            free(toks), free(gr);
+        }
+        printf("    %s: max |logit diff| %.2e over %d sequences\n", CASES[c], worst, seqs ? seqs->n : 0);
+        slm_model_free(m);
+        json_delete(j);
+        free(ref);
+    }
+    if (!ran) SKIP("../shared/refcases is missing");
+}
+
+void refcases_cli_logits_out_matches_reference(void) {
+    float *ref;
+    size_t n_ref;
+    json *j = load_case("c2_gqa_untied", &ref, &n_ref);
+    const char *mp = shared_path("refcases/c2_gqa_untied/model.bin");
+    if (!j || !mp) {
+        json_delete(j);
+        free(ref);
+        SKIP("../shared/refcases/c2_gqa_untied is missing");
+    }
+    const json *seq = &json_get(j, "sequences")->items[1];
+    int n;
+    int32_t *toks = json_ints(json_get(seq, "tokens"), &n);
+    size_t off = (size_t)json_get(seq, "logits_offset_floats")->num;
+    char ids[4096] = "";
+    for (int i = 0; i < n; i++) snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%d ", toks[i]);
+    write_all(tmp_path("ids.txt"), ids, strlen(ids));
+    char args[2048], *out = NULL;
+    snprintf(args, sizeof args, "score -m %s --ids %s --logits-out %s -t 2", mp, tmp_path("ids.txt"), tmp_path("logits.f32"));
+    CHECK(run_slm(args, &out, NULL) == 0);
+    CHECK(out && strstr(out, "\"tokens\":12") && strstr(out, "\"bpb\":null"), "%s", out ? out : "");
+    size_t len;
+    float *lg = (float *)read_all(tmp_path("logits.f32"), &len);
+    CHECK(lg && len == (size_t)n * 300 * 4, "logits file has %zu bytes", len);
+    if (lg && len == (size_t)n * 300 * 4) CHECK(max_abs_diff(lg, ref + off, (size_t)n * 300) <= 1e-4);
+    free(lg), free(out), free(toks), free(ref);
+    json_delete(j);
+}
+
+/* ---------------------------------------------------------------- formats */
+
+void llama2c_v0_v1_identical_logits(void) {
+    slm_model *m = random_model(48, 128, 2, 6, 2, 97, 32, 0, 11);
+    slm_error err;
+    int32_t toks[10] = {1, 5, 9, 96, 0, 33, 7, 7, 80, 2};
+    float *base = all_logits(m, toks, 10, 1, 0);
+    const char *paths[2] = {tmp_path("m.v0.bin"), tmp_path("m.v1.bin")};
+    CHECK(slm_model_save(m, paths[0], SLM_SAVE_LLAMA2C_V0, 0, &err) == SLM_OK, "%s", err.msg);
+    CHECK(slm_model_save(m, paths[1], SLM_SAVE_LLAMA2C_V1, 0, &err) == SLM_OK, "%s", err.msg);
+    for (int v = 0; v < 2; v++) {
+        slm_model *l;
+        CHECK(slm_model_load_file(paths[v], &l, &err) == SLM_OK, "%s", err.msg);
+        CHECK(strstr(slm_model_format(l), v ? "v1" : "v0") != NULL);
+        float *lg = all_logits(l, toks, 10, 1, 0);
+        CHECK(lg && base && memcmp(lg, base, sizeof(float) * 10 * 97) == 0, "v%d logits differ", v);
+        free(lg);
+        slm_model_free(l);
+    }
+    /* and a real v0 file re-saved as v1 */
+    const char *mp = shared_path("models/stories260K.bin");
+    if (mp) {
+        slm_model *a, *b;
+        slm_model_load_file(mp, &a, &err);
+        CHECK(slm_model_save(a, tmp_path("s.v1.bin"), SLM_SAVE_LLAMA2C_V1, 0, &err) == SLM_OK);
+        CHECK(slm_model_load_file(tmp_path("s.v1.bin"), &b, &err) == SLM_OK);
+        float *la = all_logits(a, toks, 10, 1, 0), *lb = all_logits(b, toks, 10, 2, 0);
+        CHECK(la && lb && memcmp(la, lb, sizeof(float) * 10 * 512) == 0, "stories260K v0 vs v1 logits differ");
+        free(la), free(lb);
+        slm_model_free(a), slm_model_free(b);
+    }
+    free(base);
+    slm_model_free(m);
+}
+
+void llama2c_q80_stories260K_greedy_and_logprob(void) {
+    const char *mp = shared_path("models/stories260K.bin"), *tp = shared_path("models/tok512.bin");
+    if (!mp || !tp) SKIP("../shared/models/stories260K.bin or tok512.bin is missing");
+    slm_model *f32, *q8;
+    slm_tokenizer *tok;
+    slm_error err;
+    slm_model_load_file(mp, &f32, &err);
+    slm_tokenizer_load_file(tp, 512, &tok, &err);
+    CHECK(slm_model_save(f32, tmp_path("s.q80.bin"), SLM_SAVE_LLAMA2C_Q80, 0, &err) == SLM_OK, "%s", err.msg);
+    CHECK(slm_model_load_file(tmp_path("s.q80.bin"), &q8, &err) == SLM_OK, "%s", err.msg);
+    if (T.failed) return;
+    CHECK(strstr(slm_model_format(q8), "group 4") != NULL, "hidden_dim 172 forces group size 4: %s", slm_model_format(q8));
+    collect a, b;
+    char *ta = greedy(f32, tok, 1000, 1, &a), *tb = greedy(q8, tok, 1000, 1, &b);
+    int same = 0;
+    while (same < a.n_ids && same < b.n_ids && a.ids[same] == b.ids[same]) same++;
+    printf("    q80 greedy matches fp32 for %d of %d tokens\n", same, a.n_ids);
+    CHECK(same >= 100, "only %d identical tokens", same);
+    free(ta), free(tb);
+    /* mean |delta logprob| over a stretch of the TinyStories valid file */
+    const char *vp = shared_path("data/tinystories/valid-head-794KB.txt");
+    if (vp) {
+        size_t len;
+        char *text = read_all(vp, &len);
+        if (len > 8000) len = 8000;
+        int32_t *ids = malloc(sizeof(int32_t) * (3 * len + 3));
+        int n;
+        slm_tokenizer_encode(tok, text, len, 1, 0, ids, (int)(3 * len + 3), &n);
+        if (n > 512) n = 512;
+        float *la = all_logits(f32, ids, n, 1, 0), *lb = all_logits(q8, ids, n, 1, 0);
+        double sum = 0;
+        for (int i = 0; i + 1 < n; i++) {
+            double lp[2];
+            const float *l[2] = {la + (size_t)i * 512, lb + (size_t)i * 512};
+            for (int k = 0; k < 2; k++) {
+                double mx = l[k][0], s = 0;
+                for (int v = 1; v < 512; v++) mx = fmax(mx, l[k][v]);
+                for (int v = 0; v < 512; v++) s += exp(l[k][v] - mx);
+                lp[k] = l[k][ids[i + 1]] - mx - log(s);
+            }
+            sum += fabs(lp[0] - lp[1]);
+        }
+        printf("    q80 vs fp32 mean |delta logprob| over %d TinyStories valid tokens: %.4f nats\n", n - 1, sum / (n - 1));
+        CHECK(sum / (n - 1) < 0.05, "mean |delta logprob| %g", sum / (n - 1));
+        free(la), free(lb), free(ids), free(text);
+    }
+    slm_tokenizer_free(tok);
+    slm_model_free(f32), slm_model_free(q8);
+}
+
+/* Writes a v2 file by hand with an arbitrary group size (zero weights). */
+static void write_v2(const char *path, int dim, int hidden, int layers, int heads, int kv, int vocab, int seq, int gs) {
+    FILE *f = fopen(path, "wb");
+    uint8_t hdr[256] = {0};
+    int32_t h[9] = {0x616b3432, 2, dim, hidden, layers, heads, kv, vocab, seq};
+    memcpy(hdr, h, sizeof h);
+    hdr[36] = 1;
+    memcpy(hdr + 37, &gs, 4);
+    fwrite(hdr, 1, 256, f);
+    int kvd = dim / heads * kv;
+    size_t norms = (size_t)(2 * layers + 1) * dim * 4;
+    size_t mats[8] = {(size_t)vocab * dim, (size_t)dim * dim, (size_t)kvd * dim, (size_t)kvd * dim,
+                      (size_t)dim * dim,   (size_t)hidden * dim, (size_t)dim * hidden, (size_t)hidden * dim};
+    size_t total = norms;
+    for (int i = 0; i < 8; i++) total += (mats[i] + mats[i] / gs * 4) * (i == 0 ? 1 : layers);
+    char *zeros = calloc(1, total);
+    fwrite(zeros, 1, total, f);
+    free(zeros);
+    fclose(f);
+}
+
+void llama2c_q80_group_size_must_divide_rows(void) {
+    slm_model *m;
+    slm_error err;
+    /* stories260K's shape with llama2.c's default group size 64: rows of 172 are not whole groups */
+    write_v2(tmp_path("gs64.bin"), 64, 172, 2, 8, 4, 512, 16, 64);
+    CHECK(slm_model_load_file(tmp_path("gs64.bin"), &m, &err) != SLM_OK);
+    CHECK(strstr(err.msg, "group_size 64 does not divide the row length 172") && strstr(err.msg, "gs64.bin"), "%s", err.msg);
+    write_v2(tmp_path("gs4.bin"), 64, 172, 2, 8, 4, 512, 16, 4);
+    CHECK(slm_model_load_file(tmp_path("gs4.bin"), &m, &err) == SLM_OK, "%s", err.msg);
+    if (!T.failed) slm_model_free(m);
+    /* the writer refuses a group size that does not divide, and picks one that does */
+    slm_model *r = random_model(64, 172, 1, 8, 4, 50, 16, 1, 3);
+    CHECK(slm_model_save(r, tmp_path("x.bin"), SLM_SAVE_LLAMA2C_Q80, 64, &err) == SLM_ERR_ARG);
+    CHECK(strstr(err.msg, "group size 64 must divide") != NULL, "%s", err.msg);
+    slm_model_free(r);
+}
+
+/* ---------------------------------------------------------------- threads, contexts */
+
+void threads_1_and_2_identical_logits(void) {
+    /* large enough that matvecs and attention are split across threads */
+    slm_model *m = random_model(256, 688, 2, 8, 4, 1000, 128, 1, 5);
+    int32_t toks[100];
+    for (int i = 0; i < 100; i++) toks[i] = (i * 37 + 1) % 1000;
+    slm_error err;
+    CHECK(slm_model_save(m, tmp_path("t.q80.bin"), SLM_SAVE_LLAMA2C_Q80, 16, &err) == SLM_OK, "%s", err.msg);
+    slm_model *q;
+    CHECK(slm_model_load_file(tmp_path("t.q80.bin"), &q, &err) == SLM_OK);
+    const slm_model *models[2] = {m, q};
+    for (int k = 0; k < 2; k++)
+        for (int simd = 0; simd < 2; simd++) {
+            float *a = all_logits(models[k], toks, 100, 1, !simd), *b = all_logits(models[k], toks, 100, 2, !simd),
+                  *c = all_logits(models[k], toks, 100, 3, !simd);
+            CHECK(a && b && c && memcmp(a, b, sizeof(float) * 100 * 1000) == 0 &&
+                      memcmp(a, c, sizeof(float) * 100 * 1000) == 0,
+                  "%s %s: thread counts give different logits", k ? "q80" : "f32", simd ? "simd" : "scalar");
+            free(a), free(b), free(c);
+        }
+    slm_model_free(q);
+    slm_model_free(m);
+}
+
+void ctx_caller_memory_and_plan(void) {
+    slm_model *m = random_model(64, 172, 2, 8, 4, 300, 64, 1, 9);
+    slm_ctx_params p = {32, 1, 0};
+    slm_mem_plan plan;
+    slm_error err;
+    CHECK(slm_ctx_plan(m, &p, &plan, &err) == SLM_OK);
+    CHECK(plan.kv_cache == 2u * 2 * 32 * 32 * 4, "kv %zu", plan.kv_cache);
+    CHECK(plan.total >= plan.kv_cache + plan.activations + plan.overhead - 64);
+    char *block = malloc(plan.total + 3);
+    slm_ctx *ctx;
+    CHECK(slm_ctx_create_in(m, &p, block + 3, plan.total - 1, &ctx, &err) == SLM_ERR_NOMEM, "too small must fail");
+    CHECK(slm_ctx_create_in(m, &p, block + 3, plan.total, &ctx, &err) == SLM_OK, "%s", err.msg); /* unaligned ok */
+    int32_t toks[5] = {1, 2, 3, 4, 5};
+    float *ref = all_logits(m, toks, 5, 1, 0);
+    float got[5 * 300];
+    CHECK(slm_ctx_eval(ctx, toks, 5, 0, got, &err) == SLM_OK);
+    CHECK(ref && memcmp(got, ref, sizeof got) == 0);
+    slm_ctx_free(ctx);
+    free(block), free(ref);
+    p.n_ctx = 65;
+    CHECK(slm_ctx_plan(m, &p, &plan, &err) == SLM_ERR_ARG && strstr(err.msg, "context length 65"), "%s", err.msg);
+    slm_model_free(m);
+}
+
+#include <pthread.h>
+typedef struct {
+    const slm_model *m;
+    float *out;
+    int32_t toks[20];
+} thread_arg;
+static void *ctx_thread(void *p) {
+    thread_arg *a = p;
+    a->out = all_logits(a->m, a->toks, 20, 2, 0);
+    return NULL;
+}
+
+void ctx_several_contexts_share_a_model(void) {
+    slm_model *m = random_model(128, 344, 2, 4, 2, 500, 64, 1, 21);
+    thread_arg args[3];
+    pthread_t th[3];
+    for (int t = 0; t < 3; t++) {
+        args[t].m = m;
+        for (int i = 0; i < 20; i++) args[t].toks[i] = (i * (t + 3)) % 500;
+        pthread_create(&th[t], NULL, ctx_thread, &args[t]);
+    }
+    for (int t = 0; t < 3; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < 3; t++) {
+        float *ref = all_logits(m, args[t].toks, 20, 1, 0);
+        CHECK(args[t].out && ref && memcmp(args[t].out, ref, sizeof(float) * 20 * 500) == 0, "context %d", t);
+        free(ref), free(args[t].out);
+    }
+    slm_model_free(m);
+}
+
+void eval_rejects_bad_positions_and_ids(void) {
+    slm_model *m = random_model(32, 64, 1, 4, 4, 50, 16, 1, 2);
+    slm_ctx_params p = slm_ctx_default_params();
+    slm_ctx *ctx;
+    slm_error err;
+    slm_ctx_create(m, &p, &ctx, &err);
+    int32_t toks[17] = {0};
+    CHECK(slm_ctx_eval(ctx, toks, 17, 0, NULL, &err) == SLM_ERR_RANGE && strstr(err.msg, "context length 16"), "%s", err.msg);
+    CHECK(slm_ctx_eval(ctx, toks, 1, 16, NULL, &err) == SLM_ERR_RANGE);
+    CHECK(slm_ctx_eval(ctx, toks, 1, -1, NULL, &err) == SLM_ERR_ARG);
+    toks[0] = 50;
+    CHECK(slm_ctx_eval(ctx, toks, 1, 0, NULL, &err) == SLM_ERR_ARG && strstr(err.msg, "token id 50"), "%s", err.msg);
+    toks[0] = -3;
+    CHECK(slm_ctx_eval(ctx, toks, 1, 0, NULL, &err) == SLM_ERR_ARG);
+    slm_ctx_free(ctx);
+    slm_model_free(m);
+    CHECK(strcmp(slm_strerror(SLM_ERR_FORMAT), "invalid file format") == 0);
+}
+
+void generate_prompt_longer_than_context_errors(void) {
+    const char *mp = shared_path("models/stories260K.bin"), *tp = shared_path("models/tok512.bin");
+    if (!mp || !tp) SKIP("../shared/models/stories260K.bin or tok512.bin is missing");
+    char args[4096], *errs = NULL;
+    snprintf(args, sizeof args, "generate -m %s -z %s -c 16 -p 'Once upon a time there was a little girl who loved to play in the park with her friends'", mp, tp);
+    int rc = run_slm(args, NULL, &errs);
+    CHECK(rc == 1 && errs && strstr(errs, "context holds 16"), "rc %d: %s", rc, errs ? errs : "");
+    free(errs);
+}
+
+void sampler_seeded_and_greedy(void) {
+    float logits[100];
+    for (int i = 0; i < 100; i++) logits[i] = (float)((i * 7919) % 100) / 25.0f;
+    slm_sampler_params p = slm_sampler_default_params();
+    slm_sampler *a, *b, *g;
+    slm_error err;
+    p.seed = 42;
+    p.top_k = 0, p.min_p = 0;
+    slm_sampler_create(&p, 100, &a, &err);
+    slm_sampler_create(&p, 100, &b, &err);
+    int same = 1, distinct = 0, seen[100] = {0};
+    for (int i = 0; i < 200; i++) {
+        int32_t x = slm_sampler_sample(a, logits), y = slm_sampler_sample(b, logits);
+        same &= x == y;
+        if (!seen[x]++) distinct++;
+    }
+    CHECK(same, "same seed must give the same tokens");
+    CHECK(distinct > 3, "temperature sampling should vary (%d distinct)", distinct);
+    slm_sampler_free(a), slm_sampler_free(b);
+    /* greedy picks the argmax, ties to the lowest id */
+    p.temperature = 0;
+    slm_sampler_create(&p, 100, &g, &err);
+    int32_t best = 0;
+    for (int i = 1; i < 100; i++)
+        if (logits[i] > logits[best]) best = i;
+    CHECK(slm_sampler_sample(g, logits) == best);
+    slm_sampler_free(g);
+    /* top-k 1 is greedy at any temperature; top-p tiny keeps only the best */
+    p.temperature = 1.5f, p.top_k = 1;
+    slm_sampler_create(&p, 100, &g, &err);
+    for (int i = 0; i < 20; i++) CHECK(slm_sampler_sample(g, logits) == best);
+    slm_sampler_free(g);
+    p.top_k = 0, p.top_p = 1e-6f;
+    slm_sampler_create(&p, 100, &g, &err);
+    for (int i = 0; i < 20; i++) CHECK(slm_sampler_sample(g, logits) == best);
+    slm_sampler_free(g);
+    /* min-p 1 keeps only the best */
+    p.top_p = 1, p.min_p = 1;
+    slm_sampler_create(&p, 100, &g, &err);
+    for (int i = 0; i < 20; i++) CHECK(slm_sampler_sample(g, logits) == best);
+    slm_sampler_free(g);
+    /* a huge repeat penalty moves greedy off a token once it was seen */
+    p = slm_sampler_default_params();
+    p.temperature = 0, p.repeat_penalty = 50;
+    slm_sampler_create(&p, 100, &g, &err);
+    slm_sampler_accept(g, best);
+    CHECK(slm_sampler_sample(g, logits) != best);
+    slm_sampler_free(g);
+    /* invalid parameters are rejected */
+    p = slm_sampler_default_params();
+    p.top_p = 0;
+    CHECK(slm_sampler_create(&p, 100, &g, &err) == SLM_ERR_ARG && strstr(err.msg, "top_p"));
+}

@@ -1,0 +1,156 @@
+/* test_tokenizer.c — SentencePiece-exact encoding, decoding, speed sanity. */
+#include <time.h>
+
+#include "test.h"
+#include "tests.h"
+
+static slm_tokenizer *llama_tokenizer(void) {
+    const char *p = shared_path("models/tokenizer.bin");
+    slm_tokenizer *t = NULL;
+    slm_error err;
+    if (p && slm_tokenizer_load_file(p, 32000, &t, &err) != SLM_OK) fprintf(stderr, "%s\n", err.msg);
+    return t;
+}
+
+static int hexval(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
+
+/* Compares encode(text) with the expected ids; prints the first mismatch. */
+static int expect_ids(const slm_tokenizer *t, const char *text, size_t len, const char *expected, const char *label) {
+    int cap = (int)(3 * len + 3), n;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)cap);
+    slm_tokenizer_encode(t, text, len, 0, 0, ids, cap, &n);
+    int ok = 1, i = 0;
+    const char *p = expected;
+    for (;; i++) {
+        while (*p == ' ') p++;
+        if (!*p || *p == '\n') break;
+        long v = strtol(p, (char **)&p, 10);
+        if (i >= n || ids[i] != v) ok = 0;
+    }
+    if (i != n) ok = 0;
+    if (!ok) {
+        fprintf(stderr, "    %s: expected [%.*s] got [", label, (int)strcspn(expected, "\n"), expected);
+        for (int k = 0; k < n; k++) fprintf(stderr, "%s%d", k ? " " : "", ids[k]);
+        fprintf(stderr, "]\n");
+    }
+    free(ids);
+    return ok;
+}
+
+void tokenizer_spm_exact_on_corpus(void) {
+    slm_tokenizer *t = llama_tokenizer();
+    if (!t) SKIP("../shared/models/tokenizer.bin is missing");
+    size_t len;
+    char *cases = read_all("tests/data/spm_llama2_cases.txt", &len);
+    CHECK(cases != NULL, "tests/data/spm_llama2_cases.txt must be readable (run from the repository root)");
+    int n_cases = 0, n_ok = 0;
+    for (char *line = cases; cases && *line;) {
+        char *end = strchr(line, '\n');
+        if (end) *end = '\0';
+        if (line[0] != '#' && strchr(line, '\t')) {
+            char *tab = strchr(line, '\t');
+            size_t hl = (size_t)(tab - line);
+            char *text = malloc(hl / 2 + 1);
+            for (size_t i = 0; i < hl / 2; i++) text[i] = (char)(hexval(line[2 * i]) * 16 + hexval(line[2 * i + 1]));
+            char label[32];
+            snprintf(label, sizeof label, "case %d", n_cases);
+            n_ok += expect_ids(t, text, hl / 2, tab + 1, label);
+            n_cases++;
+            free(text);
+        }
+        if (!end) break;
+        line = end + 1;
+    }
+    printf("    %d/%d SentencePiece cases identical\n", n_ok, n_cases);
+    CHECK(n_cases >= 100 && n_ok == n_cases);
+    free(cases);
+    slm_tokenizer_free(t);
+}
+
+void tokenizer_llama_spm_vectors(void) {
+    const char *ip = shared_path("data/tokenizer-tests/ggml-vocab-llama-spm.gguf.inp"),
+               *op = shared_path("data/tokenizer-tests/ggml-vocab-llama-spm.gguf.out");
+    slm_tokenizer *t = llama_tokenizer();
+    if (!ip || !op || !t) {
+        slm_tokenizer_free(t);
+        SKIP("../shared/data/tokenizer-tests/ggml-vocab-llama-spm.gguf.inp/.out or tokenizer.bin is missing");
+    }
+    size_t il, ol;
+    char *inp = read_all(ip, &il), *out = read_all(op, &ol);
+    const char *sep = "\n__ggml_vocab_test__\n";
+    char *p = inp, *o = out;
+    int n = 0, ok = 0;
+    while (p && *p) {
+        char *e = strstr(p, sep);
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char label[32];
+        snprintf(label, sizeof label, "vector %d", n);
+        ok += expect_ids(t, p, len, o, label);
+        n++;
+        o = strchr(o, '\n');
+        if (!o || !e) break;
+        o++;
+        p = e + strlen(sep);
+    }
+    printf("    %d/%d llama-spm vectors identical\n", ok, n);
+    CHECK(n > 20 && ok == n);
+    free(inp), free(out);
+    slm_tokenizer_free(t);
+}
+
+void tokenizer_roundtrip_and_decode(void) {
+    slm_tokenizer *t = llama_tokenizer();
+    if (!t) SKIP("../shared/models/tokenizer.bin is missing");
+    const char *texts[] = {"Hello world", "  two leading spaces", "tab\there\nnewline", "naïve café 東京 🍕",
+                           "trailing  ", "x"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        int32_t ids[256];
+        int n;
+        CHECK(slm_tokenizer_encode(t, texts[i], strlen(texts[i]), 1, 0, ids, 256, &n) == SLM_OK);
+        CHECK(ids[0] == 1, "BOS first");
+        char out[512];
+        size_t len;
+        CHECK(slm_tokenizer_decode(t, ids, n, out, sizeof out, &len) == SLM_OK);
+        CHECK(len == strlen(texts[i]) && memcmp(out, texts[i], len) == 0, "roundtrip '%s' -> '%s'", texts[i], out);
+    }
+    /* too small a buffer reports the needed count */
+    int32_t small[2];
+    int n;
+    CHECK(slm_tokenizer_encode(t, "Hello world again", 17, 1, 1, small, 2, &n) == SLM_ERR_NOMEM && n == 5, "n %d", n);
+    CHECK(small[0] == 1);
+    /* empty text is just BOS */
+    CHECK(slm_tokenizer_encode(t, "", 0, 1, 0, small, 2, &n) == SLM_OK && n == 1 && small[0] == 1);
+    size_t len;
+    const char *piece = slm_tokenizer_piece(t, 1, 15043, &len); /* "▁Hello" after BOS: no space */
+    CHECK(piece && len == 5 && !memcmp(piece, "Hello", 5));
+    piece = slm_tokenizer_piece(t, 100, 15043, &len);
+    CHECK(piece && len == 6 && !memcmp(piece, " Hello", 6));
+    piece = slm_tokenizer_piece(t, 100, 13, &len); /* <0x0A> */
+    CHECK(piece && len == 1 && piece[0] == '\n');
+    CHECK(slm_tokenizer_piece(t, 1, 32000, &len) == NULL);
+    slm_tokenizer_free(t);
+}
+
+void tokenizer_100kb_prompt(void) {
+    slm_tokenizer *t = llama_tokenizer();
+    const char *wp = shared_path("data/text/war-and-peace.txt");
+    if (!t || !wp) {
+        slm_tokenizer_free(t);
+        SKIP("../shared/models/tokenizer.bin or data/text/war-and-peace.txt is missing");
+    }
+    size_t len;
+    char *text = read_all(wp, &len);
+    if (len > 100000) len = 100000;
+    int32_t *ids = malloc(sizeof(int32_t) * (3 * len + 3));
+    int n;
+    clock_t c0 = clock();
+    CHECK(slm_tokenizer_encode(t, text, len, 1, 0, ids, (int)(3 * len + 3), &n) == SLM_OK);
+    double secs = (double)(clock() - c0) / CLOCKS_PER_SEC;
+    printf("    100 KB of text -> %d tokens in %.3f s (CPU time; informational)\n", n, secs);
+    CHECK(n > 15000 && n < 40000);
+    /* a pathological input: one 100 KB run of a single letter still finishes (no quadratic loop) */
+    memset(text, 'a', len);
+    CHECK(slm_tokenizer_encode(t, text, len, 0, 0, ids, (int)(3 * len + 3), &n) == SLM_OK);
+    free(ids), free(text);
+    slm_tokenizer_free(t);
+}

@@ -1,0 +1,44 @@
+/* tests.h — the list of all tests, in the order they run. */
+#ifndef SLM_TESTS_H
+#define SLM_TESTS_H
+
+typedef struct test_case {
+    const char *name;
+    void (*fn)(void);
+} test_case;
+
+extern const test_case all_tests[];
+
+#define TESTS(X)                                      \
+    X(kernels_simd_matvec_f32_matches_scalar)         \
+    X(kernels_simd_matvec_q8_bit_exact)               \
+    X(utf8_validation_and_stream_never_splits)        \
+    X(golden_stories260K_greedy_library)              \
+    X(golden_stories260K_greedy_cli)                  \
+    X(refcases_logits_and_greedy_match_pytorch)       \
+    X(refcases_cli_logits_out_matches_reference)      \
+    X(llama2c_v0_v1_identical_logits)                 \
+    X(llama2c_q80_stories260K_greedy_and_logprob)     \
+    X(llama2c_q80_group_size_must_divide_rows)        \
+    X(threads_1_and_2_identical_logits)               \
+    X(ctx_caller_memory_and_plan)                     \
+    X(ctx_several_contexts_share_a_model)             \
+    X(eval_rejects_bad_positions_and_ids)             \
+    X(generate_prompt_longer_than_context_errors)     \
+    X(sampler_seeded_and_greedy)                      \
+    X(tokenizer_spm_exact_on_corpus)                  \
+    X(tokenizer_llama_spm_vectors)                    \
+    X(tokenizer_roundtrip_and_decode)                 \
+    X(tokenizer_100kb_prompt)                         \
+    X(corrupt_model_files_rejected)                   \
+    X(corrupt_tokenizer_files_rejected)               \
+    X(cli_rejects_bad_flags)                          \
+    X(cli_info_tokenize_score)                        \
+    X(cli_init_convert_roundtrip)                     \
+    X(example_program_generates)
+
+#define DECLARE(name) void name(void);
+TESTS(DECLARE)
+#undef DECLARE
+
+#endif
