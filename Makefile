@@ -1,6 +1,7 @@
 # slm — build, test, install.   make | make test | make test SANITIZE=1 | make CC=clang | make install PREFIX=...
 # Build switches (see docs/build.md): SANITIZE=1 (ASan+UBSan), NO_SIMD=1 (compile out SIMD kernels),
 # NATIVE=1 (-march=native for the whole build; SIMD kernels are selected at run time either way).
+# -ffp-contract=off: no silent a*b+c fusion, so scalar and SIMD paths agree across gcc and clang.
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -28,7 +29,7 @@ ifeq ($(NATIVE),1)
   OPT += -march=native
 endif
 
-ALL_CFLAGS = $(CSTD) $(OPT) $(WARN) -fPIC -MMD -MP $(SAN) $(CFLAGS)
+ALL_CFLAGS = $(CSTD) $(OPT) $(WARN) -ffp-contract=off -fPIC -MMD -MP $(SAN) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 
 LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c src/model/*.c src/formats/*.c src/tokenizer/*.c src/sample/*.c)
