@@ -39,10 +39,18 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test install uninstall clean bench run valgrind
+.PHONY: all test install uninstall clean bench run valgrind deps
 all: $(BUILD)/libslm.a $(BUILD)/libslm.so $(BUILD)/slm $(BUILD)/examples/generate
 
-$(BUILD)/%.o: %.c
+# A fresh Debian machine may lack the compiler: install it when root, else name the command.
+APT_PKG = $(if $(findstring clang,$(CC)),clang,gcc)
+deps:
+	@command -v $(firstword $(CC)) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "slm: $(CC) is missing; installing $(APT_PKG)"; apt-get update -q && apt-get install -y -q $(APT_PKG); \
+	  else echo "slm: $(CC) is missing; install it with: sudo apt-get install -y $(APT_PKG)"; exit 1; fi; }
+
+$(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
@@ -68,7 +76,9 @@ test: all $(BUILD)/tests/test_slm
 
 # valgrind memcheck over one generate run (needs valgrind: apt-get install valgrind)
 valgrind: all
-	@command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind"; exit 1; }
+	@command -v valgrind >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q valgrind; \
+	  else echo "slm: valgrind is missing; install it with: sudo apt-get install -y valgrind"; exit 1; fi; }
+	@test -f ../shared/models/stories260K.bin || { echo "slm: ../shared/models/stories260K.bin is missing; skipping the valgrind run"; exit 0; }
 	valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
 	  $(BUILD)/slm generate -m ../shared/models/stories260K.bin -z ../shared/models/tok512.bin -n 64 --temp 0 -t 2
 
