@@ -17,10 +17,16 @@ typedef void (*slm_matvec_f32_fn)(float *out, const float *x, const float *w, in
 typedef void (*slm_matvec_q8_fn)(float *out, const int8_t *qx, const float *xs, const int8_t *w,
                                  const float *ws, int n, int gs, int r0, int r1);
 
+/* One attention head for one query: scores[p] = scale * dot(q, k_p) for p < n, softmax, then
+ * out = sum_p scores[p] * v_p. k_p = k + p*stride, v_p = v + p*stride; q, out (hd); scores (n). */
+typedef void (*slm_attention_fn)(float *out, float *scores, const float *q, const float *k, const float *v,
+                                 int stride, int n, int hd, float scale);
+
 typedef struct slm_kernels {
     const char *name; /* "scalar", "avx2", "avx512" */
     slm_matvec_f32_fn matvec_f32;
     slm_matvec_q8_fn matvec_q8;
+    slm_attention_fn attention;
 } slm_kernels;
 
 /* The scalar reference kernels. */
@@ -40,6 +46,9 @@ void slm_softmax(float *x, int n);
 void slm_quantize_q8(int8_t *q, float *xs, const float *x, int n, int gs);
 /* Dequantizes one row of a group-quantized matrix: out (n) from w row `row` of (rows, n). */
 void slm_dequantize_q8_row(float *out, const int8_t *w, const float *ws, int n, int gs, int row);
+/* The scalar attention reference (see slm_attention_fn). */
+void slm_attention_scalar(float *out, float *scores, const float *q, const float *k, const float *v, int stride,
+                          int n, int hd, float scale);
 /* Scalar dot product of two float vectors (n). */
 float slm_dot_f32(const float *a, const float *b, int n);
 

@@ -29,7 +29,19 @@ static void matvec_q8_scalar(float *out, const int8_t *qx, const float *xs, cons
     }
 }
 
-static const slm_kernels scalar_kernels = {"scalar", matvec_f32_scalar, matvec_q8_scalar};
+void slm_attention_scalar(float *out, float *scores, const float *q, const float *k, const float *v, int stride,
+                          int n, int hd, float scale) {
+    for (int p = 0; p < n; p++) scores[p] = slm_dot_f32(q, k + (size_t)p * stride, hd) * scale;
+    slm_softmax(scores, n);
+    for (int i = 0; i < hd; i++) out[i] = 0.0f;
+    for (int p = 0; p < n; p++) {
+        const float *vp = v + (size_t)p * stride;
+        float a = scores[p];
+        for (int i = 0; i < hd; i++) out[i] += a * vp[i];
+    }
+}
+
+static const slm_kernels scalar_kernels = {"scalar", matvec_f32_scalar, matvec_q8_scalar, slm_attention_scalar};
 
 const slm_kernels *slm_kernels_scalar(void) { return &scalar_kernels; }
 

@@ -3,6 +3,8 @@
  * checking the CPU at run time. Float results differ from the scalar reference only by summation
  * order; the int8 group sums are exact, and each row is computed the same way whatever rows or
  * thread it is scheduled with (thread-count invariance). */
+#include <math.h>
+
 #include "kernels.h"
 
 #if !defined(SLM_NO_SIMD) && (defined(__x86_64__) || defined(__i386__)) && \
@@ -81,6 +83,95 @@ T512 static void matvec_q8_avx512(float *out, const int8_t *qx, const float *xs,
 
 #define T256 __attribute__((target("avx2,fma")))
 
+/* Mask of the first (n & 7) lanes, for the partial chunk at the end of a row. */
+T256 static inline __m256i tail_mask(int n) {
+    static const int32_t m[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    return _mm256_loadu_si256((const __m256i *)(m + 8 - (n & 7)));
+}
+
+/* Sums each of four vectors: returns (sum a0, sum a1, sum a2, sum a3). The addition order of a
+ * row's lanes is the same whatever the other three vectors hold. */
+T256 static inline __m128 reduce4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+/* Sums each of eight vectors into one vector of eight sums. */
+T256 static inline __m256 reduce8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5, __m256 a6,
+                                  __m256 a7) {
+    __m256 h0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    __m256 h1 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
+    return _mm256_add_ps(_mm256_permute2f128_ps(h0, h1, 0x20), _mm256_permute2f128_ps(h0, h1, 0x31));
+}
+
+T256 static void matvec_f32_avx2(float *out, const float *x, const float *w, int n, int r0, int r1) {
+    int nv = n & ~7;
+    __m256i mask = tail_mask(n);
+    int r = r0;
+    /* eight rows at a time: eight independent FMA chains hide the FMA latency */
+    for (; r + 8 <= r1; r += 8) {
+        const float *wr = w + (size_t)r * n;
+        __m256 a[8];
+        for (int k = 0; k < 8; k++) a[k] = _mm256_setzero_ps();
+        for (int j = 0; j < nv; j += 8) {
+            __m256 xv = _mm256_loadu_ps(x + j);
+            for (int k = 0; k < 8; k++) a[k] = _mm256_fmadd_ps(_mm256_loadu_ps(wr + (size_t)k * n + j), xv, a[k]);
+        }
+        if (nv < n) {
+            __m256 xv = _mm256_maskload_ps(x + nv, mask);
+            for (int k = 0; k < 8; k++)
+                a[k] = _mm256_fmadd_ps(_mm256_maskload_ps(wr + (size_t)k * n + nv, mask), xv, a[k]);
+        }
+        _mm256_storeu_ps(out + r, reduce8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]));
+    }
+    /* the rest four at a time; reduce4 adds a row's lanes in the same order as reduce8 */
+    for (; r < r1; r += 4) {
+        /* rows past r1 repeat the last row; their results are discarded */
+        const float *w0 = w + (size_t)r * n;
+        const float *w1 = w + (size_t)(r + 1 < r1 ? r + 1 : r) * n;
+        const float *w2 = w + (size_t)(r + 2 < r1 ? r + 2 : r) * n;
+        const float *w3 = w + (size_t)(r + 3 < r1 ? r + 3 : r) * n;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int j = 0; j < nv; j += 8) {
+            __m256 xv = _mm256_loadu_ps(x + j);
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + j), xv, a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + j), xv, a1);
+            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + j), xv, a2);
+            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + j), xv, a3);
+        }
+        if (nv < n) {
+            __m256 xv = _mm256_maskload_ps(x + nv, mask);
+            a0 = _mm256_fmadd_ps(_mm256_maskload_ps(w0 + nv, mask), xv, a0);
+            a1 = _mm256_fmadd_ps(_mm256_maskload_ps(w1 + nv, mask), xv, a1);
+            a2 = _mm256_fmadd_ps(_mm256_maskload_ps(w2 + nv, mask), xv, a2);
+            a3 = _mm256_fmadd_ps(_mm256_maskload_ps(w3 + nv, mask), xv, a3);
+        }
+        float s4[4];
+        _mm_storeu_ps(s4, reduce4(a0, a1, a2, a3));
+        for (int k = 0; k < 4 && r + k < r1; k++) out[r + k] = s4[k];
+    }
+}
+
+/* exp(x) for x <= 0 (softmax after subtracting the max): 2^n * p(r), r = x - n ln2, |r| <= ln2/2,
+ * p the degree-7 Taylor polynomial (relative error < 1e-7 before rounding). */
+T256 static inline __m256 exp_nonpos_avx2(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187045e-06f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
 T256 static inline float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -88,15 +179,101 @@ T256 static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-T256 static void matvec_f32_avx2(float *out, const float *x, const float *w, int n, int r0, int r1) {
-    int nv = n & ~7;
-    for (int r = r0; r < r1; r++) {
-        const float *w0 = w + (size_t)r * n;
-        __m256 a0 = _mm256_setzero_ps();
-        for (int j = 0; j < nv; j += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + j), _mm256_loadu_ps(x + j), a0);
-        float s = hsum256(a0);
-        for (int j = nv; j < n; j++) s += w0[j] * x[j];
-        out[r] = s;
+T256 static inline float hmax256(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/* Attention for head_dim = 8*C, with C a compile-time constant so every vector lives in a register.
+ * Positions are taken 8 at a time for the scores and 2 at a time (two accumulator sets) for the
+ * weighted sum of values. */
+#define DEFINE_ATTENTION_AVX2(C)                                                                            \
+    T256 static void attention_avx2_c##C(float *out, float *scores, const float *q, const float *k,           \
+                                         const float *v, int stride, int n, float scale) {                   \
+        __m256 qv[C];                                                                                       \
+        for (int i = 0; i < C; i++) qv[i] = _mm256_mul_ps(_mm256_loadu_ps(q + 8 * i), _mm256_set1_ps(scale)); \
+        int p = 0;                                                                                          \
+        __m256 vmax = _mm256_set1_ps(-INFINITY);                                                            \
+        for (; p + 8 <= n; p += 8) {                                                                        \
+            __m256 acc[8];                                                                                  \
+            for (int j = 0; j < 8; j++) {                                                                   \
+                const float *kp = k + (size_t)(p + j) * stride;                                             \
+                __m256 a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kp));                                        \
+                for (int i = 1; i < C; i++) a = _mm256_fmadd_ps(qv[i], _mm256_loadu_ps(kp + 8 * i), a);     \
+                acc[j] = a;                                                                                 \
+            }                                                                                               \
+            __m256 sc = reduce8(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]);            \
+            _mm256_storeu_ps(scores + p, sc);                                                               \
+            vmax = _mm256_max_ps(vmax, sc);                                                                 \
+        }                                                                                                   \
+        float max = hmax256(vmax);                                                                          \
+        for (; p < n; p++) {                                                                                \
+            const float *kp = k + (size_t)p * stride;                                                       \
+            __m256 a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kp));                                            \
+            for (int i = 1; i < C; i++) a = _mm256_fmadd_ps(qv[i], _mm256_loadu_ps(kp + 8 * i), a);         \
+            float s4[4];                                                                                    \
+            _mm_storeu_ps(s4, reduce4(a, a, a, a));                                                         \
+            scores[p] = s4[0];                                                                              \
+            max = s4[0] > max ? s4[0] : max;                                                                \
+        }                                                                                                   \
+        float inv = softmax_tail_avx2(scores, n, max);                                                      \
+        __m256 o0[C], o1[C];                                                                                \
+        for (int i = 0; i < C; i++) o0[i] = o1[i] = _mm256_setzero_ps();                                    \
+        for (p = 0; p + 2 <= n; p += 2) {                                                                   \
+            __m256 a0 = _mm256_set1_ps(scores[p]), a1 = _mm256_set1_ps(scores[p + 1]);                      \
+            const float *v0 = v + (size_t)p * stride, *v1 = v0 + stride;                                    \
+            for (int i = 0; i < C; i++) {                                                                   \
+                o0[i] = _mm256_fmadd_ps(a0, _mm256_loadu_ps(v0 + 8 * i), o0[i]);                             \
+                o1[i] = _mm256_fmadd_ps(a1, _mm256_loadu_ps(v1 + 8 * i), o1[i]);                             \
+            }                                                                                               \
+        }                                                                                                   \
+        if (p < n) {                                                                                        \
+            __m256 a0 = _mm256_set1_ps(scores[p]);                                                          \
+            const float *v0 = v + (size_t)p * stride;                                                       \
+            for (int i = 0; i < C; i++) o0[i] = _mm256_fmadd_ps(a0, _mm256_loadu_ps(v0 + 8 * i), o0[i]);    \
+        }                                                                                                   \
+        __m256 vi = _mm256_set1_ps(inv);                                                                    \
+        for (int i = 0; i < C; i++) _mm256_storeu_ps(out + 8 * i, _mm256_mul_ps(_mm256_add_ps(o0[i], o1[i]), vi)); \
+    }
+
+/* exp(scores - max) in place; returns 1 / sum. */
+T256 static float softmax_tail_avx2(float *scores, int n, float max) {
+    __m256 vm = _mm256_set1_ps(max), vsum = _mm256_setzero_ps();
+    int p = 0;
+    for (; p + 8 <= n; p += 8) {
+        __m256 e = exp_nonpos_avx2(_mm256_sub_ps(_mm256_loadu_ps(scores + p), vm));
+        _mm256_storeu_ps(scores + p, e);
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    float sum = hsum256(vsum);
+    for (; p < n; p++) {
+        float e[8];
+        _mm256_storeu_ps(e, exp_nonpos_avx2(_mm256_set1_ps(scores[p] - max)));
+        scores[p] = e[0];
+        sum += e[0];
+    }
+    return 1.0f / sum;
+}
+
+DEFINE_ATTENTION_AVX2(1)
+DEFINE_ATTENTION_AVX2(2)
+DEFINE_ATTENTION_AVX2(4)
+DEFINE_ATTENTION_AVX2(6)
+DEFINE_ATTENTION_AVX2(8)
+DEFINE_ATTENTION_AVX2(16)
+
+T256 static void attention_avx2(float *out, float *scores, const float *q, const float *k, const float *v, int stride,
+                                int n, int hd, float scale) {
+    switch (hd) {
+    case 8: attention_avx2_c1(out, scores, q, k, v, stride, n, scale); return;
+    case 16: attention_avx2_c2(out, scores, q, k, v, stride, n, scale); return;
+    case 32: attention_avx2_c4(out, scores, q, k, v, stride, n, scale); return;
+    case 48: attention_avx2_c6(out, scores, q, k, v, stride, n, scale); return;
+    case 64: attention_avx2_c8(out, scores, q, k, v, stride, n, scale); return;
+    case 128: attention_avx2_c16(out, scores, q, k, v, stride, n, scale); return;
+    default: slm_attention_scalar(out, scores, q, k, v, stride, n, hd, scale);
     }
 }
 
@@ -127,8 +304,8 @@ T256 static void matvec_q8_avx2(float *out, const int8_t *qx, const float *xs, c
     }
 }
 
-static const slm_kernels avx512_kernels = {"avx512", matvec_f32_avx512, matvec_q8_avx512};
-static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_q8_avx2};
+static const slm_kernels avx512_kernels = {"avx512", matvec_f32_avx512, matvec_q8_avx512, attention_avx2};
+static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_q8_avx2, attention_avx2};
 #endif
 
 int slm_kernels_available(const slm_kernels **tables, int cap) {

@@ -250,19 +250,10 @@ static void attention_worker(void *arg, int t, int nt) {
     float scale = 1.0f / sqrtf((float)hd);
     size_t layer_off = (size_t)j->layer * (size_t)ctx->n_ctx * (size_t)kv_dim;
     for (int h = c->n_heads * t / nt; h < c->n_heads * (t + 1) / nt; h++) {
-        const float *q = ctx->q + h * hd;
-        float *att = ctx->att + (size_t)h * ctx->n_ctx;
         const float *kc = ctx->key_cache + layer_off + (size_t)(h / group) * hd;
         const float *vc = ctx->value_cache + layer_off + (size_t)(h / group) * hd;
-        for (int p = 0; p <= j->pos; p++) att[p] = slm_dot_f32(q, kc + (size_t)p * kv_dim, hd) * scale;
-        slm_softmax(att, j->pos + 1);
-        float *o = ctx->xb + h * hd;
-        memset(o, 0, (size_t)hd * sizeof *o);
-        for (int p = 0; p <= j->pos; p++) {
-            const float *v = vc + (size_t)p * kv_dim;
-            float a = att[p];
-            for (int i = 0; i < hd; i++) o[i] += a * v[i];
-        }
+        ctx->k->attention(ctx->xb + h * hd, ctx->att + (size_t)h * ctx->n_ctx, ctx->q + h * hd, kc, vc, kv_dim,
+                          j->pos + 1, hd, scale);
     }
 }
 
