@@ -77,8 +77,9 @@ void kernels_simd_matvec_f32_matches_scalar(void) {
 void kernels_simd_matvec_q8_bit_exact(void) {
     const slm_kernels *tabs[4];
     int nt = slm_kernels_available(tabs, 4);
-    const int shapes[][3] = {{4, 64, 64}, {9, 172, 4}, {3, 96, 32}, {5, 256, 64}, {2, 48, 48}, {7, 100, 20}};
-    for (int s = 0; s < 6; s++) {
+    const int shapes[][3] = {{4, 64, 64}, {9, 172, 4}, {3, 96, 32}, {5, 256, 64}, {2, 48, 48}, {7, 100, 20},
+                             {6, 40, 8}, {3, 64, 16}, {2, 36, 4}, {3, 24, 8}, {1, 12, 12}};
+    for (int s = 0; s < 11; s++) {
         int rows = shapes[s][0], n = shapes[s][1], gs = shapes[s][2];
         float *wf = malloc(sizeof(float) * rows * n), *x = malloc(sizeof(float) * n);
         int8_t *wq = malloc((size_t)rows * n), *xq = malloc((size_t)n);
@@ -98,6 +99,29 @@ void kernels_simd_matvec_q8_bit_exact(void) {
         }
         free(wf), free(x), free(wq), free(xq), free(ws), free(xs), free(ref), free(out);
     }
+}
+
+void kernels_simd_attention_matches_scalar(void) {
+    const slm_kernels *tabs[4];
+    int nt = slm_kernels_available(tabs, 4);
+    const int hds[] = {8, 16, 32, 48, 64, 128, 12};
+    const int ns[] = {1, 7, 8, 9, 100};
+    for (int h = 0; h < 7; h++)
+        for (int c = 0; c < 5; c++) {
+            int hd = hds[h], n = ns[c], stride = hd * 3;
+            float *q = malloc(sizeof(float) * hd), *kv = malloc(sizeof(float) * 2 * n * stride);
+            float ref[128], out[128], sc[100], sc2[100];
+            for (int i = 0; i < hd; i++) q[i] = frand() * 2;
+            for (int i = 0; i < 2 * n * stride; i++) kv[i] = frand() * 2;
+            slm_attention_scalar(ref, sc, q, kv, kv + n * stride, stride, n, hd, 0.3f);
+            for (int t = 0; t < nt; t++) {
+                tabs[t]->attention(out, sc2, q, kv, kv + n * stride, stride, n, hd, 0.3f);
+                for (int i = 0; i < hd; i++)
+                    CHECK(fabsf(out[i] - ref[i]) <= 2e-6f * (1.0f + fabsf(ref[i])), "%s hd %d n %d: %g vs %g",
+                          tabs[t]->name, hd, n, out[i], ref[i]);
+            }
+            free(q), free(kv);
+        }
 }
 
 void utf8_validation_and_stream_never_splits(void) {

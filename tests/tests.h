@@ -12,6 +12,7 @@ extern const test_case all_tests[];
 #define TESTS(X)                                      \
     X(kernels_simd_matvec_f32_matches_scalar)         \
     X(kernels_simd_matvec_q8_bit_exact)               \
+    X(kernels_simd_attention_matches_scalar)          \
     X(utf8_validation_and_stream_never_splits)        \
     X(golden_stories260K_greedy_library)              \
     X(golden_stories260K_greedy_cli)                  \

@@ -23,7 +23,7 @@ typedef void (*slm_attention_fn)(float *out, float *scores, const float *q, cons
                                  int stride, int n, int hd, float scale);
 
 typedef struct slm_kernels {
-    const char *name; /* "scalar", "avx2", "avx512" */
+    const char *name; /* "scalar", "avx2" */
     slm_matvec_f32_fn matvec_f32;
     slm_matvec_q8_fn matvec_q8;
     slm_attention_fn attention;
