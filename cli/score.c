@@ -19,6 +19,9 @@ static const char HELP[] =
     "  -c, --ctx-size N       context length (default: the model's seq_len)\n"
     "      --no-simd          use the portable scalar kernels\n"
     "\n"
+    "A text longer than the context is scored in windows of the context length, each restarted\n"
+    "from BOS, so every token is scored. --logits-out then holds one row per evaluated position.\n"
+    "\n"
     "Output: one JSON line per scored token {\"pos\",\"id\",\"piece\",\"logprob\"} (the first token\n"
     "is context, not scored), then {\"tokens\",\"nll\",\"mean_nll\",\"ppl\",\"bytes\",\"bpb\"}: natural-log\n"
     "negative log-likelihood, perplexity exp(mean_nll) and bits per byte of the text.\n";
@@ -123,8 +126,9 @@ int cmd_score(int argc, char **argv) {
         cli_error(a.cmd, "%s", err.msg);
         goto done;
     }
-    if (n > slm_ctx_n_ctx(ctx)) {
-        cli_error(a.cmd, "%d tokens exceed the context length %d (use a shorter text or -c)", n, slm_ctx_n_ctx(ctx));
+    n_ctx = slm_ctx_n_ctx(ctx);
+    if (ids_path && n > n_ctx) {
+        cli_error(a.cmd, "%d ids exceed the context length %d (use fewer ids or -c)", n, n_ctx);
         goto done;
     }
     if (logits_path && !(lf = fopen(logits_path, "wb"))) {
@@ -133,8 +137,18 @@ int cmd_score(int argc, char **argv) {
     }
     int V = c->vocab_size;
     double nll = 0.0;
-    for (int i = 0; i < n; i++) {
-        if (slm_ctx_eval(ctx, &ids[i], 1, i, NULL, &err) != SLM_OK) {
+    /* A text longer than the context is scored in windows: when the context is full, it restarts
+     * from BOS and goes on, so every token is predicted from as much context as a window holds. */
+    for (int i = 0, pos = 0; i < n; i++) {
+        if (pos == n_ctx) {
+            int32_t bos = slm_tokenizer_bos(tok);
+            if (slm_ctx_eval(ctx, &bos, 1, 0, NULL, &err) != SLM_OK) {
+                cli_error(a.cmd, "%s", err.msg);
+                goto done;
+            }
+            pos = 1;
+        }
+        if (slm_ctx_eval(ctx, &ids[i], 1, pos++, NULL, &err) != SLM_OK) {
             cli_error(a.cmd, "%s", err.msg);
             goto done;
         }
