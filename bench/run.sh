@@ -55,8 +55,8 @@ run_l2c() { # binary model tokenizer threads
   [ -x "$bin" ] || { echo "- -"; return; }
   tps=$(for i in $(seq "$REPS"); do OMP_NUM_THREADS=$4 "$bin" "$2" -z "$3" -t 0 -n 128 2>&1 >/dev/null |
         sed -nE 's/achieved tok\/s: ([0-9.]+)/\1/p'; done | median)
-  rss=$( { OMP_NUM_THREADS=$4 /usr/bin/time -f "%M" "$bin" "$2" -z "$3" -t 0 -n 128 >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-  rss=$(awk -v k="${rss:-0}" 'BEGIN{printf "%.1f", k/1024}')
+  OMP_NUM_THREADS=$4 /usr/bin/time -f "%M" -o "$OUT/rss.txt" "$bin" "$2" -z "$3" -t 0 -n 128 >/dev/null 2>&1 || true
+  rss=$(awk '{printf "%.1f", $1/1024}' "$OUT/rss.txt")
   echo "$tps $rss"
 }
 

@@ -124,6 +124,32 @@ void kernels_simd_attention_matches_scalar(void) {
         }
 }
 
+void kernels_simd_swiglu_rmsnorm_match_scalar(void) {
+    const slm_kernels *tabs[4];
+    int nt = slm_kernels_available(tabs, 4);
+    const int ns[] = {1, 7, 8, 9, 64, 172, 1000};
+    for (int c = 0; c < 7; c++) {
+        int n = ns[c];
+        float *g = malloc(sizeof(float) * n), *u = malloc(sizeof(float) * n), *w = malloc(sizeof(float) * n);
+        float *ref = malloc(sizeof(float) * n), *out = malloc(sizeof(float) * n);
+        for (int i = 0; i < n; i++) g[i] = frand() * 30, u[i] = frand() * 2, w[i] = 1 + frand() * 0.1f;
+        g[0] = -100.0f; /* exp overflow region: silu -> -0 */
+        for (int t = 0; t < nt; t++) {
+            memcpy(ref, g, sizeof(float) * n);
+            memcpy(out, g, sizeof(float) * n);
+            slm_swiglu(ref, u, n);
+            tabs[t]->swiglu(out, u, n);
+            for (int i = 0; i < n; i++)
+                CHECK(fabsf(out[i] - ref[i]) <= 1e-6f * (1 + fabsf(ref[i])), "%s swiglu n %d i %d: %g vs %g", tabs[t]->name, n, i, out[i], ref[i]);
+            slm_rmsnorm(ref, g, w, n, 1e-5f);
+            tabs[t]->rmsnorm(out, g, w, n, 1e-5f);
+            for (int i = 0; i < n; i++)
+                CHECK(fabsf(out[i] - ref[i]) <= 1e-6f * (1 + fabsf(ref[i])), "%s rmsnorm n %d i %d: %g vs %g", tabs[t]->name, n, i, out[i], ref[i]);
+        }
+        free(g), free(u), free(w), free(ref), free(out);
+    }
+}
+
 void utf8_validation_and_stream_never_splits(void) {
     const struct { const char *s; int len; } v[] = {
         {"a", 1}, {"\xc3\xa9", 2}, {"\xe2\x82\xac", 3}, {"\xf0\x9f\x98\x80", 4}, {"\x80", 0}, {"\xc3", 0},

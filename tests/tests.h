@@ -13,6 +13,7 @@ extern const test_case all_tests[];
     X(kernels_simd_matvec_f32_matches_scalar)         \
     X(kernels_simd_matvec_q8_bit_exact)               \
     X(kernels_simd_attention_matches_scalar)          \
+    X(kernels_simd_swiglu_rmsnorm_match_scalar)       \
     X(utf8_validation_and_stream_never_splits)        \
     X(golden_stories260K_greedy_library)              \
     X(golden_stories260K_greedy_cli)                  \

@@ -22,11 +22,18 @@ typedef void (*slm_matvec_q8_fn)(float *out, const int8_t *qx, const float *xs, 
 typedef void (*slm_attention_fn)(float *out, float *scores, const float *q, const float *k, const float *v,
                                  int stride, int n, int hd, float scale);
 
+/* SwiGLU gate in place: gate[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)). (n) */
+typedef void (*slm_swiglu_fn)(float *gate, const float *up, int n);
+/* out = x / sqrt(mean(x^2) + eps) * w; out may alias x. (n) */
+typedef void (*slm_rmsnorm_fn)(float *out, const float *x, const float *w, int n, float eps);
+
 typedef struct slm_kernels {
     const char *name; /* "scalar", "avx2" */
     slm_matvec_f32_fn matvec_f32;
     slm_matvec_q8_fn matvec_q8;
     slm_attention_fn attention;
+    slm_swiglu_fn swiglu;
+    slm_rmsnorm_fn rmsnorm;
 } slm_kernels;
 
 /* The scalar reference kernels. */
@@ -40,6 +47,8 @@ int slm_kernels_available(const slm_kernels **tables, int cap);
 
 /* out = x / rms(x) * w.  out, x, w (n); out may alias x. */
 void slm_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
+/* The scalar SwiGLU reference. */
+void slm_swiglu(float *gate, const float *up, int n);
 /* In-place softmax over x (n). */
 void slm_softmax(float *x, int n);
 /* Quantizes x (n) in groups of gs: xs[g] = max|x|/127, q = round(x / xs[g]). */

@@ -41,7 +41,15 @@ void slm_attention_scalar(float *out, float *scores, const float *q, const float
     }
 }
 
-static const slm_kernels scalar_kernels = {"scalar", matvec_f32_scalar, matvec_q8_scalar, slm_attention_scalar};
+void slm_swiglu(float *gate, const float *up, int n) {
+    for (int i = 0; i < n; i++) {
+        float g = gate[i];
+        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+static const slm_kernels scalar_kernels = {"scalar", matvec_f32_scalar, matvec_q8_scalar, slm_attention_scalar,
+                                           slm_swiglu, slm_rmsnorm};
 
 const slm_kernels *slm_kernels_scalar(void) { return &scalar_kernels; }
 

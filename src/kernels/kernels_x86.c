@@ -252,7 +252,40 @@ T256 static void matvec_q8_avx2(float *out, const int8_t *qx, const float *xs, c
     }
 }
 
-static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_q8_avx2, attention_avx2};
+/* exp(x) for any x (clamped to [-87, 88]), same method as exp_nonpos_avx2. */
+T256 static inline __m256 exp_avx2(__m256 x) {
+    return exp_nonpos_avx2(_mm256_min_ps(x, _mm256_set1_ps(88.0f)));
+}
+
+T256 static void swiglu_avx2(float *gate, const float *up, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate + i);
+        __m256 e = exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), g));
+        __m256 silu = _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+    }
+    if (i < n) slm_swiglu(gate + i, up + i, n - i);
+}
+
+T256 static void rmsnorm_avx2(float *out, const float *x, const float *w, int n, float eps) {
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        acc = _mm256_fmadd_ps(v, v, acc);
+    }
+    float ss = hsum256(acc);
+    for (; i < n; i++) ss += x[i] * x[i];
+    float scale = 1.0f / sqrtf(ss / (float)n + eps);
+    __m256 vs = _mm256_set1_ps(scale);
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(w + i), _mm256_mul_ps(vs, _mm256_loadu_ps(x + i))));
+    for (; i < n; i++) out[i] = w[i] * (scale * x[i]);
+}
+
+static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_q8_avx2, attention_avx2, swiglu_avx2,
+                                         rmsnorm_avx2};
 #endif
 
 int slm_kernels_available(const slm_kernels **tables, int cap) {

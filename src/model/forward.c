@@ -287,7 +287,7 @@ static void forward_token(slm_ctx *ctx, int32_t token, int pos) {
         size_t cache_off = ((size_t)l * (size_t)ctx->n_ctx + (size_t)pos) * (size_t)kv_dim;
         float *k = ctx->key_cache + cache_off, *v = ctx->value_cache + cache_off;
 
-        slm_rmsnorm(ctx->xb, ctx->x, L->attn_norm->data, D, c->norm_eps);
+        ctx->k->rmsnorm(ctx->xb, ctx->x, L->attn_norm->data, D, c->norm_eps);
         const slm_tensor *qkv[3] = {L->wq, L->wk, L->wv};
         float *qkv_out[3] = {ctx->q, k, v};
         matvec_n(ctx, ctx->xb, D, 3, qkv, qkv_out);
@@ -300,18 +300,15 @@ static void forward_token(slm_ctx *ctx, int32_t token, int pos) {
         matvec_n(ctx, ctx->xb, D, 1, &L->wo, &ctx->xb2);
         for (int i = 0; i < D; i++) ctx->x[i] += ctx->xb2[i];
 
-        slm_rmsnorm(ctx->xb, ctx->x, L->ffn_norm->data, D, c->norm_eps);
+        ctx->k->rmsnorm(ctx->xb, ctx->x, L->ffn_norm->data, D, c->norm_eps);
         const slm_tensor *up[2] = {L->w1, L->w3};
         float *up_out[2] = {ctx->hb, ctx->hb2};
         matvec_n(ctx, ctx->xb, D, 2, up, up_out);
-        for (int i = 0; i < H; i++) {
-            float g = ctx->hb[i];
-            ctx->hb[i] = g / (1.0f + expf(-g)) * ctx->hb2[i];
-        }
+        ctx->k->swiglu(ctx->hb, ctx->hb2, H);
         matvec_n(ctx, ctx->hb, H, 1, &L->w2, &ctx->xb);
         for (int i = 0; i < D; i++) ctx->x[i] += ctx->xb[i];
     }
-    slm_rmsnorm(ctx->x, ctx->x, m->out_norm->data, D, c->norm_eps);
+    ctx->k->rmsnorm(ctx->x, ctx->x, m->out_norm->data, D, c->norm_eps);
     matvec_n(ctx, ctx->x, D, 1, &m->classifier, &ctx->logits);
 }
 
