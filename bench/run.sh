@@ -6,7 +6,8 @@
 # Models: stories260K (from ../shared) and random-weight models slm creates itself with the shapes
 # of stories15M, stories110M and SmolLM-135M (vocab 32000 so llama2.c's tokenizer.bin fits), each
 # as fp32 (llama2.c v0) and Q8_0 (llama2.c v2, group 64, or 32 where 64 does not divide dim; stories260K: 4). Greedy decoding of
-# 128 tokens from BOS (-n 128; a run that stops at BOS early counts what it made).
+# from BOS: 128 tokens (-n 128), and for stories260K its whole story (-n 512: it ends at BOS after
+# 345 tokens, the run of the golden test). A run that stops at BOS counts what it made.
 # Environment: LLAMA2C=dir with runfast/runomp/runq built (default ../baselines/llama2.c),
 #              SHARED=dir (default ../shared), OUT=dir for the models (default build/bench).
 set -euo pipefail
@@ -44,18 +45,18 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR) printf "%.1f", a[int((NR+1)/2)
 # slm: prints "tok/s peak_MiB"
 run_slm() { # model tokenizer threads
   local tps rss
-  tps=$(for i in $(seq "$REPS"); do $SLM generate -m "$1" -z "$2" -n 128 --temp 0 -t "$3" 2>&1 >/dev/null |
+  tps=$(for i in $(seq "$REPS"); do $SLM generate -m "$1" -z "$2" -n "$STEPS" --temp 0 -t "$3" 2>&1 >/dev/null |
         sed -nE 's/.*generated: [0-9]+ tokens, ([0-9.]+) tok\/s.*/\1/p'; done | median)
-  rss=$($SLM generate -m "$1" -z "$2" -n 128 --temp 0 -t "$3" 2>&1 >/dev/null | sed -nE 's/.*peak memory ([0-9.]+) MiB.*/\1/p')
+  rss=$($SLM generate -m "$1" -z "$2" -n "$STEPS" --temp 0 -t "$3" 2>&1 >/dev/null | sed -nE 's/.*peak memory ([0-9.]+) MiB.*/\1/p')
   echo "$tps $rss"
 }
 
 run_l2c() { # binary model tokenizer threads
   local bin=$LLAMA2C/$1 tps rss
   [ -x "$bin" ] || { echo "- -"; return; }
-  tps=$(for i in $(seq "$REPS"); do OMP_NUM_THREADS=$4 "$bin" "$2" -z "$3" -t 0 -n 128 2>&1 >/dev/null |
+  tps=$(for i in $(seq "$REPS"); do OMP_NUM_THREADS=$4 "$bin" "$2" -z "$3" -t 0 -n "$STEPS" 2>&1 >/dev/null |
         sed -nE 's/achieved tok\/s: ([0-9.]+)/\1/p'; done | median)
-  OMP_NUM_THREADS=$4 /usr/bin/time -f "%M" -o "$OUT/rss.txt" "$bin" "$2" -z "$3" -t 0 -n 128 >/dev/null 2>&1 || true
+  OMP_NUM_THREADS=$4 /usr/bin/time -f "%M" -o "$OUT/rss.txt" "$bin" "$2" -z "$3" -t 0 -n "$STEPS" >/dev/null 2>&1 || true
   rss=$(awk '{printf "%.1f", $1/1024}' "$OUT/rss.txt")
   echo "$tps $rss"
 }
@@ -64,9 +65,10 @@ make_models
 echo "# slm vs llama2.c decode, $(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, reps $REPS (median)"
 echo "llama2.c: $(cd "$LLAMA2C" 2>/dev/null && git rev-parse --short HEAD 2>/dev/null || echo missing)"
 echo
-echo "| model | type | threads | weights MiB | slm tok/s | slm GB/s | slm peak MiB | runfast | runomp | runq | llama2.c peak MiB | slm / best llama2.c |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
-for name in stories260K stories15M stories110M smollm135M; do
+echo "| model | steps | type | threads | weights MiB | slm tok/s | slm GB/s | slm peak MiB | runfast | runomp | runq | llama2.c peak MiB | slm / best llama2.c |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+for spec in stories260K:512 stories260K:128 stories15M:128 stories110M:128 smollm135M:128; do
+  name=${spec%%:*}; STEPS=${spec##*:}
   for type in f32 q80; do
     model=$OUT/$name.$type.bin
     [ -f "$model" ] || continue
@@ -84,7 +86,7 @@ for name in stories260K stories15M stories110M smollm135M; do
       fi
       gbs=$(awk -v t="$s_tps" -v b="$wbytes" 'BEGIN{printf "%.1f", t*b/1e9}')
       ratio=$(awk -v a="$s_tps" -v b="${best:-0}" 'BEGIN{if (b>0) printf "%.2fx", a/b; else printf "-"}')
-      printf "| %s | %s | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$name" "$type" "$t" \
+      printf "| %s | %s | %s | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$name" "$STEPS" "$type" "$t" \
         "$(awk -v b="$wbytes" 'BEGIN{print b/1048576}')" "$s_tps" "$gbs" "$s_rss" "$f_tps" "$o_tps" "$q_tps" "$l_rss" "$ratio"
     done
   done

@@ -414,6 +414,28 @@ void llama2c_v0_v1_identical_logits(void) {
     slm_model_free(m);
 }
 
+void model_load_from_memory_block(void) {
+    const char *mp = shared_path("models/stories260K.bin");
+    if (!mp) SKIP("../shared/models/stories260K.bin is missing");
+    size_t len;
+    char *raw = read_all(mp, &len);
+    float *block = malloc(len + 4); /* 4-byte aligned copy, as flash would hold it */
+    memcpy(block, raw, len);
+    slm_model *a, *b;
+    slm_error err;
+    CHECK(slm_model_load_memory(block, len, "flash", &a, &err) == SLM_OK, "%s", err.msg);
+    CHECK(slm_model_load_file(mp, &b, &err) == SLM_OK);
+    int32_t toks[6] = {1, 400, 30, 2, 77, 301};
+    float *la = all_logits(a, toks, 6, 1, 0), *lb = all_logits(b, toks, 6, 1, 0);
+    CHECK(la && lb && memcmp(la, lb, sizeof(float) * 6 * 512) == 0);
+    slm_model_free(b);
+    /* a misaligned block is refused, not read through a misaligned pointer */
+    memcpy((char *)block + 1, raw, len - 1);
+    CHECK(slm_model_load_memory((char *)block + 1, len - 1, "flash", &b, &err) == SLM_ERR_ARG, "%s", err.msg);
+    free(la), free(lb), free(raw), free(block);
+    slm_model_free(a);
+}
+
 void llama2c_q80_stories260K_greedy_and_logprob(void) {
     const char *mp = shared_path("models/stories260K.bin"), *tp = shared_path("models/tok512.bin");
     if (!mp || !tp) SKIP("../shared/models/stories260K.bin or tok512.bin is missing");

@@ -20,6 +20,7 @@ extern const test_case all_tests[];
     X(refcases_logits_and_greedy_match_pytorch)       \
     X(refcases_cli_logits_out_matches_reference)      \
     X(llama2c_v0_v1_identical_logits)                 \
+    X(model_load_from_memory_block)                   \
     X(llama2c_q80_stories260K_greedy_and_logprob)     \
     X(llama2c_q80_group_size_must_divide_rows)        \
     X(threads_1_and_2_identical_logits)               \

@@ -1,7 +1,9 @@
 /* threads.c — a small fork/join pool: the caller is worker 0; workers spin briefly on a
  * generation counter, then sleep on a condition variable, so a dispatch costs well under a
  * microsecond while work keeps arriving (decode) and no CPU while idle. */
+#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -13,7 +15,10 @@
 #define cpu_relax() ((void)0)
 #endif
 
-enum { SPIN_ITERS = 1 << 16 };
+/* Spin this many pause iterations before sleeping (workers) or yielding (the caller). Spinning
+ * only pays while both threads run; on a shared or oversubscribed machine a waiter must give its
+ * core away soon, or it burns the time slice of the thread it waits for. */
+enum { SPIN_ITERS = 1 << 14 };
 
 typedef struct worker {
     slm_pool *pool;
@@ -124,5 +129,8 @@ void slm_pool_run(slm_pool *pool, slm_pool_fn fn, void *arg) {
     atomic_fetch_add(&pool->generation, 1);
     wake_all(pool);
     fn(arg, 0, pool->n_threads);
-    while (atomic_load(&pool->pending) > 0) cpu_relax();
+    for (int spins = 0; atomic_load(&pool->pending) > 0; spins++) {
+        if (spins < SPIN_ITERS) cpu_relax();
+        else sched_yield();
+    }
 }
