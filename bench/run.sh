@@ -62,8 +62,12 @@ run_l2c() { # binary model tokenizer threads
 }
 
 make_models
+cc -O2 -mavx2 -pthread bench/bandwidth.c -o "$OUT/bandwidth"
+BW=$("$OUT/bandwidth" 2)
 echo "# slm vs llama2.c decode, $(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, reps $REPS (median)"
 echo "llama2.c: $(cd "$LLAMA2C" 2>/dev/null && git rev-parse --short HEAD 2>/dev/null || echo missing)"
+echo "$BW" | sed 's/^/    /'
+echo "(measured again after the table: bandwidth drifts with the load of other machines on the host)"
 echo
 echo "| model | steps | type | threads | weights MiB | slm tok/s | slm GB/s | slm peak MiB | runfast | runomp | runq | llama2.c peak MiB | slm / best llama2.c |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -91,3 +95,5 @@ for spec in stories260K:512 stories260K:128 stories15M:128 stories110M:128 smoll
     done
   done
 done
+echo
+"$OUT/bandwidth" 2 | sed 's/^/    after: /'

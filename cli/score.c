@@ -87,7 +87,6 @@ int cmd_score(int argc, char **argv) {
     char *text = NULL;
     size_t text_len = 0;
     int32_t *ids = NULL;
-    float *logits = NULL;
     FILE *lf = NULL;
     slm_model *model = NULL;
     slm_tokenizer *tok = NULL;
@@ -192,7 +191,6 @@ int cmd_score(int argc, char **argv) {
     rc = 0;
 done:
     if (lf) fclose(lf);
-    free(logits);
     free(ids);
     free(text);
     slm_ctx_free(ctx);

@@ -129,8 +129,10 @@ slm_status slm_ctx_create_in(const slm_model *m, const slm_ctx_params *p, void *
     if (size < plan.total)
         return slm_fail(err, SLM_ERR_NOMEM, "context needs %zu bytes, the buffer has %zu", plan.total, size);
     uint8_t *base = (uint8_t *)slm_align_up((uintptr_t)mem, ALIGN);
-    memset(base, 0, lay.total);
+    /* Only the struct is cleared: every buffer is written before it is read (the KV cache up to
+     * the current position), so untouched pages of a large cache never become resident. */
     slm_ctx *ctx = (slm_ctx *)(base + lay.off[S_CTX]);
+    memset(ctx, 0, sizeof *ctx);
     ctx->model = m;
     ctx->k = slm_kernels_select(!p->no_simd);
     ctx->n_ctx = p->n_ctx ? p->n_ctx : m->cfg.seq_len;

@@ -23,8 +23,9 @@ slm_status slm_generate(slm_ctx *ctx, const slm_tokenizer *tok, slm_sampler *sam
     slm_status st = slm_tokenizer_encode(tok, prompt ? prompt : "", plen, 1, 0, ids, cap, &n);
     if (st == SLM_ERR_NOMEM || (st == SLM_OK && n > n_ctx)) {
         free(ids);
-        return slm_fail(err, SLM_ERR_RANGE, "prompt is %s tokens long but the context holds %d",
-                        st == SLM_OK ? "too many" : "more than 3x context", n_ctx);
+        if (st == SLM_OK)
+            return slm_fail(err, SLM_ERR_RANGE, "prompt is %d tokens long but the context holds %d", n, n_ctx);
+        return slm_fail(err, SLM_ERR_RANGE, "prompt has more than %d tokens but the context holds %d", cap, n_ctx);
     }
     if (st != SLM_OK) {
         free(ids);
