@@ -120,9 +120,29 @@ static int select_top_k(candidate *c, int n, int k) {
     return k;
 }
 
+/* Index of the largest of x[0..n), the lowest index on ties. Four running maxima keep the loop
+ * free of one long dependency chain (it runs over the whole vocabulary every token). */
+static int32_t argmax(const float *x, int n) {
+    float m[4] = {x[0], x[0], x[0], x[0]};
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) m[k] = x[i + k] > m[k] ? x[i + k] : m[k];
+    float best = m[0];
+    for (int k = 1; k < 4; k++) best = m[k] > best ? m[k] : best;
+    for (; i < n; i++) best = x[i] > best ? x[i] : best;
+    for (i = 0; i < n; i++)
+        if (x[i] == best) return i;
+    return 0; /* only if every value is NaN */
+}
+
 int32_t slm_sampler_sample(slm_sampler *s, const float *logits) {
     int V = s->vocab_size;
     candidate *c = s->cand;
+    if (s->p.temperature == 0.0f && s->p.repeat_penalty == 1.0f) { /* plain greedy: no copy */
+        int32_t pick = argmax(logits, V);
+        slm_sampler_accept(s, pick);
+        return pick;
+    }
     for (int i = 0; i < V; i++) c[i] = (candidate){logits[i], i};
     if (s->p.repeat_penalty != 1.0f)
         for (int i = 0; i < s->n_recent; i++) {
