@@ -64,13 +64,16 @@ run_l2c() { # binary model tokenizer threads
 make_models
 cc -O2 -mavx2 -pthread bench/bandwidth.c -o "$OUT/bandwidth"
 BW=$("$OUT/bandwidth" 2)
+BW1=$(echo "$BW" | sed -nE 's/read bandwidth, 1 thread: ([0-9.]+) GB.*/\1/p')
+BW2=$(echo "$BW" | sed -nE 's/read bandwidth, 2 threads: ([0-9.]+) GB.*/\1/p')
 echo "# slm vs llama2.c decode, $(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, reps $REPS (median)"
 echo "llama2.c: $(cd "$LLAMA2C" 2>/dev/null && git rev-parse --short HEAD 2>/dev/null || echo missing)"
 echo "$BW" | sed 's/^/    /'
-echo "(measured again after the table: bandwidth drifts with the load of other machines on the host)"
+echo "(floor tok/s = read bandwidth at that thread count / weight bytes; for models that fit in cache"
+echo " the floor is no bound. Bandwidth is measured again after the table: it drifts with outside load.)"
 echo
-echo "| model | steps | type | threads | weights MiB | slm tok/s | slm GB/s | slm peak MiB | runfast | runomp | runq | llama2.c peak MiB | slm / best llama2.c |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| model | steps | type | threads | weights MiB | slm tok/s | slm GB/s | slm peak MiB | runfast | runomp | runq | llama2.c peak MiB | slm / best llama2.c | floor tok/s | slm % of floor |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for spec in stories260K:512 stories260K:128 stories15M:128 stories110M:128 smollm135M:128; do
   name=${spec%%:*}; STEPS=${spec##*:}
   for type in f32 q80; do
@@ -90,8 +93,12 @@ for spec in stories260K:512 stories260K:128 stories15M:128 stories110M:128 smoll
       fi
       gbs=$(awk -v t="$s_tps" -v b="$wbytes" 'BEGIN{printf "%.1f", t*b/1e9}')
       ratio=$(awk -v a="$s_tps" -v b="${best:-0}" 'BEGIN{if (b>0) printf "%.2fx", a/b; else printf "-"}')
-      printf "| %s | %s | %s | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$name" "$STEPS" "$type" "$t" \
-        "$(awk -v b="$wbytes" 'BEGIN{print b/1048576}')" "$s_tps" "$gbs" "$s_rss" "$f_tps" "$o_tps" "$q_tps" "$l_rss" "$ratio"
+      bw=$BW1; [ "$t" = 2 ] && bw=$BW2
+      floor=$(awk -v b="$wbytes" -v g="$bw" 'BEGIN{printf "%.0f", g*1e9/b}')
+      pct=$(awk -v a="$s_tps" -v f="$floor" 'BEGIN{printf "%.0f%%", 100*a/f}')
+      printf "| %s | %s | %s | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$name" "$STEPS" "$type" "$t" \
+        "$(awk -v b="$wbytes" 'BEGIN{print b/1048576}')" "$s_tps" "$gbs" "$s_rss" "$f_tps" "$o_tps" "$q_tps" "$l_rss" "$ratio" \
+        "$floor" "$pct"
     done
   done
 done
