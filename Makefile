@@ -39,7 +39,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test install uninstall clean bench run valgrind deps
+.PHONY: all test install uninstall clean bench run valgrind deps fuzz
 all: $(BUILD)/libslm.a $(BUILD)/libslm.so $(BUILD)/slm $(BUILD)/examples/generate
 
 # A fresh Debian machine may lack the compiler: install it when root, else name the command.
@@ -92,6 +92,24 @@ run: all
 	  $(BUILD)/slm generate -m ../shared/models/stories260K.bin -z ../shared/models/tok512.bin -p "Once upon a time" -n 200; \
 	else echo "No model yet: see README.md, 'Run a model', to download stories260K.bin and tok512.bin."; fi
 
+# libFuzzer targets for the model and tokenizer parsers (clang; Debian: clang libclang-rt-14-dev),
+# each run for FUZZ_SECONDS from a seed corpus of small valid files slm writes itself.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" LDFLAGS="-fsanitize=address,undefined" \
+	  build-fuzz/libslm.a build-fuzz/slm
+	mkdir -p build-fuzz/corpus-model build-fuzz/corpus-tok
+	for f in v0 v1 q80; do build-fuzz/slm init -o build-fuzz/corpus-model/$$f.bin --dim 16 --n-layers 1 --n-heads 2 \
+	  --n-kv-heads 1 --vocab 16 --seq-len 8 --hidden-dim 32 --to llama2c-$$f 2>/dev/null; done
+	printf 'Hello, world! \xf0\x9f\x8d\x95 \xc3' > build-fuzz/corpus-tok/text
+	@test ! -f ../shared/models/tok512.bin || cp ../shared/models/tok512.bin build-fuzz/corpus-tok/
+	for t in model tokenizer; do \
+	  clang $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer tests/fuzz/fuzz_$$t.c build-fuzz/libslm.a -lm -lpthread \
+	    -o build-fuzz/fuzz_$$t || exit 1; done
+	build-fuzz/fuzz_model -max_total_time=$(FUZZ_SECONDS) -max_len=16384 build-fuzz/corpus-model
+	build-fuzz/fuzz_tokenizer -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build-fuzz/corpus-tok
+
 slm.pc: Makefile
 	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: slm\nDescription: small language models: run, train, quantize, evaluate\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lslm\nLibs.private: -lm -lpthread\n' '$(PREFIX)' '$(VERSION)' > $@
 
@@ -111,6 +129,6 @@ uninstall:
 	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/slm.pc
 
 clean:
-	rm -rf build build-san slm.pc
+	rm -rf build build-san build-fuzz build-nosimd slm.pc
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/examples/generate.d

@@ -245,7 +245,7 @@ static slm_status put_q8(writer *wr, const slm_tensor *t, int gs) {
                 for (int k = 0; k < gs; k++) amax = fmaxf(amax, fabsf(x[k]));
                 float scale = amax / 127.0f;
                 for (int k = 0; k < gs; k++)
-                    wr->qrow[g * gs + k] = (int8_t)(scale > 0.0f ? nearbyintf(x[k] / scale) : 0.0f);
+                    wr->qrow[g * gs + k] = scale > 0.0f ? slm_round_to_i8(nearbyintf(x[k] / scale)) : 0;
                 wr->srow[g] = scale;
             }
             st = pass == 0 ? put(wr, wr->qrow, (size_t)cols) : put(wr, wr->srow, (size_t)(cols / gs) * 4);

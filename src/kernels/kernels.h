@@ -4,6 +4,7 @@
 #ifndef SLM_KERNELS_H
 #define SLM_KERNELS_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,14 @@ void slm_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
 void slm_swiglu(float *gate, const float *up, int n);
 /* In-place softmax over x (n). */
 void slm_softmax(float *x, int n);
+/* roundf(v) as int8, saturating to [-127, 127]; NaN gives 0 (a hostile file's weights may hold
+ * NaN or Inf, and converting those to an integer is undefined behaviour). */
+static inline int8_t slm_round_to_i8(float v) {
+    if (!(v == v)) return 0;
+    if (v >= 127.0f) return 127;
+    if (v <= -127.0f) return -127;
+    return (int8_t)roundf(v);
+}
 /* Quantizes x (n) in groups of gs: xs[g] = max|x|/127, q = round(x / xs[g]). */
 void slm_quantize_q8(int8_t *q, float *xs, const float *x, int n, int gs);
 /* Dequantizes one row of a group-quantized matrix: out (n) from w row `row` of (rows, n). */

@@ -82,7 +82,7 @@ void slm_quantize_q8(int8_t *q, float *xs, const float *x, int n, int gs) {
         }
         float scale = amax / 127.0f;
         float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
-        for (int k = 0; k < gs; k++) q[g * gs + k] = (int8_t)roundf(x[g * gs + k] * inv);
+        for (int k = 0; k < gs; k++) q[g * gs + k] = slm_round_to_i8(x[g * gs + k] * inv);
         xs[g] = scale;
     }
 }
