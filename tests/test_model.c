@@ -268,6 +268,8 @@ static const char *CASES[] = {"c1_mha_tied_std002", "c2_gqa_untied", "c3_mqa_tie
 
 static json *load_case(const char *name, float **logits, size_t *n_logits) {
     char rel[256];
+    *logits = NULL;
+    *n_logits = 0;
     snprintf(rel, sizeof rel, "refcases/%s/case.json", name);
     const char *jp = shared_path(rel);
     snprintf(rel, sizeof rel, "refcases/%s/logits.f32", name);
