@@ -47,10 +47,12 @@ const void *slm_reader_take(slm_reader *r, size_t n);
 slm_status slm_map_file(const char *path, const void **data, size_t *size, slm_error *err);
 void slm_unmap(const void *data, size_t size);
 double slm_time_seconds(void); /* monotonic */
-/* Peak resident set size of this process in bytes, 0 if unknown. */
-size_t slm_peak_rss(void);
-/* Writes `size` bytes atomically: temp file in the same folder, fsync, rename. */
-slm_status slm_write_file_atomic(const char *path, const void *data, size_t size, slm_error *err);
+/* A spin-wait hint to the CPU (x86 PAUSE; nothing elsewhere). */
+static inline void slm_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 /* A buffered writer to a temp file that becomes `path` atomically on commit. */
 typedef struct slm_file_writer slm_file_writer;
@@ -65,7 +67,6 @@ typedef struct slm_pool slm_pool;
 typedef void (*slm_pool_fn)(void *arg, int thread_index, int n_threads);
 slm_status slm_pool_create(int n_threads, slm_pool **out, slm_error *err);
 void slm_pool_free(slm_pool *pool);
-int slm_pool_size(const slm_pool *pool);
 /* Runs fn on every thread and returns when all are done. pool may be NULL (runs inline). */
 void slm_pool_run(slm_pool *pool, slm_pool_fn fn, void *arg);
 

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,12 +51,6 @@ double slm_time_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-size_t slm_peak_rss(void) {
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
-    return (size_t)ru.ru_maxrss * 1024; /* Linux reports KiB */
 }
 
 struct slm_file_writer {
@@ -113,16 +106,4 @@ slm_status slm_writer_commit(slm_file_writer *w, slm_error *err) {
     if (st != SLM_OK) remove(w->tmp);
     free(w->path), free(w->tmp), free(w);
     return st;
-}
-
-slm_status slm_write_file_atomic(const char *path, const void *data, size_t size, slm_error *err) {
-    slm_file_writer *w;
-    slm_status st = slm_writer_open(path, &w, err);
-    if (st != SLM_OK) return st;
-    st = slm_writer_write(w, data, size, err);
-    if (st != SLM_OK) {
-        slm_writer_abort(w);
-        return st;
-    }
-    return slm_writer_commit(w, err);
 }

@@ -9,12 +9,6 @@
 
 #include "core.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#define cpu_relax() __builtin_ia32_pause()
-#else
-#define cpu_relax() ((void)0)
-#endif
-
 /* Spin this many pause iterations before sleeping (workers) or yielding (the caller). Spinning
  * only pays while both threads run; on a shared or oversubscribed machine a waiter must give its
  * core away soon, or it burns the time slice of the thread it waits for. */
@@ -48,7 +42,7 @@ static void *worker_main(void *p) {
         int spins = 0;
         while ((gen = atomic_load(&pool->generation)) == seen && !atomic_load(&pool->stop)) {
             if (++spins < SPIN_ITERS) {
-                cpu_relax();
+                slm_cpu_relax();
                 continue;
             }
             pthread_mutex_lock(&pool->mu);
@@ -116,8 +110,6 @@ void slm_pool_free(slm_pool *pool) {
     free(pool);
 }
 
-int slm_pool_size(const slm_pool *pool) { return pool ? pool->n_threads : 1; }
-
 void slm_pool_run(slm_pool *pool, slm_pool_fn fn, void *arg) {
     if (!pool || pool->n_threads == 1) {
         fn(arg, 0, 1);
@@ -130,7 +122,7 @@ void slm_pool_run(slm_pool *pool, slm_pool_fn fn, void *arg) {
     wake_all(pool);
     fn(arg, 0, pool->n_threads);
     for (int spins = 0; atomic_load(&pool->pending) > 0; spins++) {
-        if (spins < SPIN_ITERS) cpu_relax();
+        if (spins < SPIN_ITERS) slm_cpu_relax();
         else sched_yield();
     }
 }
