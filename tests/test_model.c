@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "../src/kernels/kernels.h"
+#include "../src/model/model.h"
 #include "../src/tokenizer/tokenizer.h"
 #include "json.h"
 #include "test.h"
@@ -350,6 +351,59 @@ void refcases_logits_and_greedy_match_pytorch(void) {
         free(ref);
     }
     if (!ran) SKIP("../shared/refcases is missing");
+}
+
+/* MobileLLM-style block sharing: c5's file stores its 2 blocks expanded (file layers 0,1 = block 0;
+ * 2,3 = block 1). A model that stores each block once with block_repeat 2 must give the reference
+ * logits. */
+void block_repeat_matches_expanded_reference(void) {
+    float *ref;
+    size_t n_ref;
+    json *j = load_case("c5_shared_x2_gqa_tied", &ref, &n_ref);
+    const char *mp = shared_path("refcases/c5_shared_x2_gqa_tied/model.bin");
+    if (!j || !mp) {
+        json_delete(j);
+        free(ref);
+        SKIP("../shared/refcases/c5_shared_x2_gqa_tied is missing");
+    }
+    slm_model *file, *shared;
+    slm_error err;
+    CHECK(slm_model_load_file(mp, &file, &err) == SLM_OK, "%s", err.msg);
+    slm_config c = file->cfg;
+    c.n_layers = 2, c.block_repeat = 2;
+    CHECK(slm_model_alloc(&c, "c5-shared", &shared, &err) == SLM_OK, "%s", err.msg);
+    for (int i = 0; i < file->n_tensors; i++) {
+        const slm_tensor *t = &file->tensors[i];
+        int layer;
+        char rest[48], name[64];
+        if (sscanf(t->name, "blk.%d.%47s", &layer, rest) == 2) {
+            if (layer % 2) continue; /* the repeat of the block before */
+            snprintf(name, sizeof name, "blk.%d.%s", layer / 2, rest);
+        } else
+            snprintf(name, sizeof name, "%s", t->name);
+        slm_model_add(shared, name, t->dtype, t->n_dims == 2 ? t->shape[0] : 0, t->n_dims == 2 ? t->shape[1] : t->shape[0],
+                      t->data, t->scales, t->group_size);
+    }
+    CHECK(slm_model_bind(shared, &err) == SLM_OK, "%s", err.msg);
+    CHECK(slm_model_n_params(shared) < slm_model_n_params(file));
+    const json *seqs = json_get(j, "sequences");
+    for (int s = 0; seqs && s < seqs->n; s++) {
+        int n;
+        int32_t *toks = json_ints(json_get(&seqs->items[s], "tokens"), &n);
+        size_t off = (size_t)json_get(&seqs->items[s], "logits_offset_floats")->num;
+        float *lg = all_logits(shared, toks, n, 2, 0);
+        double d = lg ? max_abs_diff(lg, ref + off, (size_t)n * c.vocab_size) : 1e9;
+        CHECK(d <= 1e-4, "sequence %d: max |logit diff| %g", s, d);
+        free(lg), free(toks);
+    }
+    slm_ctx_params p = {0, 1, 0};
+    slm_mem_plan plan;
+    slm_ctx_plan(shared, &p, &plan, &err);
+    CHECK(plan.kv_cache == (size_t)2 * 4 * c.seq_len * c.head_dim * c.n_kv_heads * 4, "one KV cache per applied layer");
+    slm_model_free(shared);
+    slm_model_free(file);
+    json_delete(j);
+    free(ref);
 }
 
 void refcases_cli_logits_out_matches_reference(void) {

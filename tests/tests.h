@@ -19,6 +19,7 @@ extern const test_case all_tests[];
     X(golden_stories260K_greedy_cli)                  \
     X(refcases_logits_and_greedy_match_pytorch)       \
     X(refcases_cli_logits_out_matches_reference)      \
+    X(block_repeat_matches_expanded_reference)        \
     X(llama2c_v0_v1_identical_logits)                 \
     X(model_load_from_memory_block)                   \
     X(llama2c_q80_stories260K_greedy_and_logprob)     \
