@@ -102,6 +102,8 @@ fuzz:
 	mkdir -p build-fuzz/corpus-model build-fuzz/corpus-tok
 	for f in v0 v1 q80; do build-fuzz/slm init -o build-fuzz/corpus-model/$$f.bin --dim 16 --n-layers 1 --n-heads 2 \
 	  --n-kv-heads 1 --vocab 16 --seq-len 8 --hidden-dim 32 --to llama2c-$$f 2>/dev/null; done
+	for f in f32 f16 bf16; do build-fuzz/slm convert build-fuzz/corpus-model/v1.bin build-fuzz/corpus-model/$$f.gguf \
+	  --to gguf-$$f 2>/dev/null; done
 	printf 'Hello, world! \xf0\x9f\x8d\x95 \xc3' > build-fuzz/corpus-tok/text
 	@test ! -f ../shared/models/tok512.bin || cp ../shared/models/tok512.bin build-fuzz/corpus-tok/
 	for t in model tokenizer; do \

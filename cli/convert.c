@@ -10,6 +10,8 @@ static const char HELP_CONVERT[] =
     "  --to llama2c-v0     legacy fp32 (llama2.c run.c)\n"
     "  --to llama2c-v1     \"ak42\" version 1, fp32\n"
     "  --to llama2c-q80    \"ak42\" version 2: int8 weights, one fp32 scale per group (llama2.c runq.c)\n"
+    "  --to gguf-f32 | gguf-f16 | gguf-bf16\n"
+    "                      GGUF v3, arch llama (llama.cpp); norms stay f32 (no tokenizer embedded yet)\n"
     "  --group-size N      Q8_0 group size; must divide dim and hidden_dim. Default: the largest\n"
     "                      size <= 64 that does (stories260K: hidden_dim 172 -> 4)\n"
     "\n"
@@ -19,6 +21,9 @@ static int parse_format(const char *s, slm_save_format *f) {
     if (!strcmp(s, "llama2c-v0")) *f = SLM_SAVE_LLAMA2C_V0;
     else if (!strcmp(s, "llama2c-v1") || !strcmp(s, "llama2c")) *f = SLM_SAVE_LLAMA2C_V1;
     else if (!strcmp(s, "llama2c-q80") || !strcmp(s, "llama2c-v2")) *f = SLM_SAVE_LLAMA2C_Q80;
+    else if (!strcmp(s, "gguf") || !strcmp(s, "gguf-f32")) *f = SLM_SAVE_GGUF_F32;
+    else if (!strcmp(s, "gguf-f16")) *f = SLM_SAVE_GGUF_F16;
+    else if (!strcmp(s, "gguf-bf16")) *f = SLM_SAVE_GGUF_BF16;
     else return 0;
     return 1;
 }
@@ -42,7 +47,7 @@ int cmd_convert(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (!parse_format(to, &f)) {
-        cli_error(a.cmd, "unknown format '%s' (llama2c-v0, llama2c-v1, llama2c-q80)", to);
+        cli_error(a.cmd, "unknown format '%s' (llama2c-v0, llama2c-v1, llama2c-q80, gguf-f32, gguf-f16, gguf-bf16)", to);
         return EXIT_USAGE;
     }
     slm_model *m = cli_load_model(a.cmd, in);

@@ -49,7 +49,9 @@ typedef struct slm_model slm_model;
 
 typedef enum slm_dtype {
     SLM_DTYPE_F32 = 0,
-    SLM_DTYPE_Q8_G = 1 /* int8 weights with one fp32 scale per `group_size` values (llama2.c v2) */
+    SLM_DTYPE_Q8_G = 1, /* int8 weights with one fp32 scale per `group_size` values (llama2.c v2) */
+    SLM_DTYPE_F16 = 2,  /* IEEE half */
+    SLM_DTYPE_BF16 = 3  /* bfloat16: the top 16 bits of an fp32 */
 } slm_dtype;
 
 typedef struct slm_config {
@@ -76,8 +78,9 @@ typedef struct slm_tensor_info {
     size_t nbytes;      /* bytes this tensor occupies (data + scales) */
 } slm_tensor_info;
 
-/* Loads a model file (llama2.c v0/v1/v2 checkpoints). The file is memory-mapped and its
- * weights are used in place; it stays mapped until slm_model_free. */
+/* Loads a model file (llama2.c v0/v1/v2 checkpoints, GGUF v2/v3 with arch llama and F32/F16/BF16
+ * tensors). The file is memory-mapped and its weights are used in place; it stays mapped until
+ * slm_model_free. */
 slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err);
 
 /* Loads a model from a caller-owned memory block (e.g. flash). `data` must stay valid and
@@ -100,7 +103,10 @@ slm_status slm_model_tensor_info(const slm_model *model, int index, slm_tensor_i
 typedef enum slm_save_format {
     SLM_SAVE_LLAMA2C_V0 = 0, /* legacy fp32 (what llama2.c's run.c reads) */
     SLM_SAVE_LLAMA2C_V1 = 1, /* "ak42" v1, fp32 */
-    SLM_SAVE_LLAMA2C_Q80 = 2 /* "ak42" v2, int8 weights with fp32 group scales (runq.c) */
+    SLM_SAVE_LLAMA2C_Q80 = 2, /* "ak42" v2, int8 weights with fp32 group scales (runq.c) */
+    SLM_SAVE_GGUF_F32 = 3,    /* GGUF v3, arch llama (llama.cpp), matrices f32 */
+    SLM_SAVE_GGUF_F16 = 4,    /* ... matrices f16 */
+    SLM_SAVE_GGUF_BF16 = 5    /* ... matrices bf16 */
 } slm_save_format;
 
 /* Writes the model to `path` atomically (temporary file, fsync, rename). For Q80, group_size

@@ -294,12 +294,12 @@ static int32_t *json_ints(const json *arr, int *n) {
 
 void refcases_logits_and_greedy_match_pytorch(void) {
     int ran = 0;
-    for (int c = 0; c < 4; c++) {
+    for (int c = 0; c < 8; c++) { /* 0-3: llama2.c model.bin, 4-7: model.gguf */
         float *ref;
         size_t n_ref;
-        json *j = load_case(CASES[c], &ref, &n_ref);
+        json *j = load_case(CASES[c % 4], &ref, &n_ref);
         char rel[256];
-        snprintf(rel, sizeof rel, "refcases/%s/model.bin", CASES[c]);
+        snprintf(rel, sizeof rel, "refcases/%s/model.%s", CASES[c % 4], c < 4 ? "bin" : "gguf");
         const char *mp = shared_path(rel);
         if (!j || !mp) {
             json_delete(j);
@@ -324,7 +324,7 @@ void refcases_logits_and_greedy_match_pytorch(void) {
                 if (!lg) continue;
                 double d = max_abs_diff(lg, ref + off, (size_t)n * V);
                 worst = fmax(worst, d);
-                CHECK(d <= 1e-4, "%s seq %d %s: max |logit diff| %g", CASES[c], s, simd ? "simd" : "scalar", d);
+                CHECK(d <= 1e-4, "%s seq %d %s: max |logit diff| %g", CASES[c % 4], s, simd ? "simd" : "scalar", d);
                 free(lg);
             }
             if (ng > 0) { /* greedy continuation: argmax, ties to the lowest id */
@@ -337,7 +337,7 @@ void refcases_logits_and_greedy_match_pytorch(void) {
                     int32_t best = 0;
                     for (int v = 1; v < V; v++)
                         if (l[v] > l[best]) best = v;
-                    CHECK(best == gr[g], "%s seq %d greedy step %d: %d vs %d", CASES[c], s, g, best, gr[g]);
+                    CHECK(best == gr[g], "%s seq %d greedy step %d: %d vs %d", CASES[c % 4], s, g, best, gr[g]);
                     if (best != gr[g]) break;
                     slm_ctx_eval(ctx, &best, 1, n + g, NULL, &err);
                 }
@@ -345,7 +345,8 @@ void refcases_logits_and_greedy_match_pytorch(void) {
             }
             free(toks), free(gr);
         }
-        printf("    %s: max |logit diff| %.2e over %d sequences\n", CASES[c], worst, seqs ? seqs->n : 0);
+        printf("    %s (%s): max |logit diff| %.2e over %d sequences\n", CASES[c % 4], c < 4 ? "llama2.c" : "GGUF", worst,
+               seqs ? seqs->n : 0);
         slm_model_free(m);
         json_delete(j);
         free(ref);

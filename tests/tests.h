@@ -14,6 +14,7 @@ extern const test_case all_tests[];
     X(kernels_simd_matvec_q8_bit_exact)               \
     X(kernels_simd_attention_matches_scalar)          \
     X(kernels_simd_swiglu_rmsnorm_match_scalar)       \
+    X(kernels_f16_bf16_conversions_and_matvec)        \
     X(utf8_validation_and_stream_never_splits)        \
     X(golden_stories260K_greedy_library)              \
     X(golden_stories260K_greedy_cli)                  \
@@ -22,6 +23,8 @@ extern const test_case all_tests[];
     X(block_repeat_matches_expanded_reference)        \
     X(llama2c_v0_v1_identical_logits)                 \
     X(model_load_from_memory_block)                   \
+    X(gguf_writer_round_trips_logits)                 \
+    X(gguf_corrupt_files_rejected)                    \
     X(llama2c_q80_stories260K_greedy_and_logprob)     \
     X(llama2c_q80_group_size_must_divide_rows)        \
     X(threads_1_and_2_identical_logits)               \

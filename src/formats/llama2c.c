@@ -264,6 +264,10 @@ slm_status slm_llama2c_write(const slm_model *m, const char *path, slm_llama2c_v
     const slm_config *c = &m->cfg;
     if (c->block_repeat != 1)
         return slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: llama2.c files cannot express block_repeat = %d", path, c->block_repeat);
+    if (c->rope_theta != 10000.0f || c->norm_eps != 1e-5f)
+        return slm_fail(err, SLM_ERR_UNSUPPORTED,
+                        "%s: llama2.c files imply rope_theta 10000 and norm_eps 1e-5; this model has %g and %g", path,
+                        c->rope_theta, c->norm_eps);
     int q8 = version == SLM_LLAMA2C_V2;
     if (q8 && (gs < 1 || c->dim % gs || c->hidden_dim % gs))
         return slm_fail(err, SLM_ERR_ARG, "%s: group size %d must divide dim %d and hidden_dim %d", path, gs,

@@ -1,11 +1,13 @@
 /* load.c — slm_model_load_*: detect the file format and hand the bytes to its loader. */
 #include "formats.h"
+#include "gguf.h"
 
 slm_status slm_model_load_memory(const void *data, size_t size, const char *name, slm_model **out,
                                  slm_error *err) {
     if (!data || !out) return slm_fail(err, SLM_ERR_ARG, "slm_model_load_memory: NULL argument");
     if (!name) name = "<memory>";
     *out = NULL;
+    if (slm_gguf_is(data, size)) return slm_gguf_load_model(data, size, name, out, err);
     return slm_llama2c_load(data, size, name, out, err);
 }
 
@@ -32,6 +34,9 @@ slm_status slm_model_save(const slm_model *m, const char *path, slm_save_format 
     switch (format) {
     case SLM_SAVE_LLAMA2C_V0: return slm_llama2c_write(m, path, SLM_LLAMA2C_V0, 0, err);
     case SLM_SAVE_LLAMA2C_V1: return slm_llama2c_write(m, path, SLM_LLAMA2C_V1, 0, err);
+    case SLM_SAVE_GGUF_F32: return slm_gguf_write(m, path, SLM_DTYPE_F32, err);
+    case SLM_SAVE_GGUF_F16: return slm_gguf_write(m, path, SLM_DTYPE_F16, err);
+    case SLM_SAVE_GGUF_BF16: return slm_gguf_write(m, path, SLM_DTYPE_BF16, err);
     case SLM_SAVE_LLAMA2C_Q80:
         if (group_size == 0) group_size = slm_llama2c_pick_group_size(&m->cfg, 64);
         return slm_llama2c_write(m, path, SLM_LLAMA2C_V2, group_size, err);

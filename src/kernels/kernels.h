@@ -28,9 +28,14 @@ typedef void (*slm_swiglu_fn)(float *gate, const float *up, int n);
 /* out = x / sqrt(mean(x^2) + eps) * w; out may alias x. (n) */
 typedef void (*slm_rmsnorm_fn)(float *out, const float *x, const float *w, int n, float eps);
 
+/* The same over 16-bit weights (F16 or BF16 by the table entry). W (rows, n) as uint16. */
+typedef void (*slm_matvec_h_fn)(float *out, const float *x, const uint16_t *w, int n, int r0, int r1);
+
 typedef struct slm_kernels {
     const char *name; /* "scalar", "avx2" */
     slm_matvec_f32_fn matvec_f32;
+    slm_matvec_h_fn matvec_f16;
+    slm_matvec_h_fn matvec_bf16;
     slm_matvec_q8_fn matvec_q8;
     slm_attention_fn attention;
     slm_swiglu_fn swiglu;
@@ -67,6 +72,12 @@ void slm_dequantize_q8_row(float *out, const int8_t *w, const float *ws, int n, 
 /* The scalar attention reference (see slm_attention_fn). */
 void slm_attention_scalar(float *out, float *scores, const float *q, const float *k, const float *v, int stride,
                           int n, int hd, float scale);
+/* IEEE half and bfloat16 to float (exact). */
+float slm_f16_to_f32(uint16_t h);
+static inline float slm_bf16_to_f32(uint16_t h) {
+    union { uint32_t u; float f; } v = {(uint32_t)h << 16};
+    return v.f;
+}
 /* Scalar dot product of two float vectors (n). */
 float slm_dot_f32(const float *a, const float *b, int n);
 

@@ -13,6 +13,38 @@ static void matvec_f32_scalar(float *out, const float *x, const float *w, int n,
     for (int r = r0; r < r1; r++) out[r] = slm_dot_f32(w + (size_t)r * n, x, n);
 }
 
+float slm_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 31, man = h & 1023, bits;
+    if (exp == 31) bits = sign | 0x7f800000u | man << 13; /* inf, nan */
+    else if (exp) bits = sign | (exp + 112) << 23 | man << 13;
+    else if (!man) bits = sign;
+    else { /* subnormal: normalize */
+        exp = 113;
+        while (!(man & 1024)) man <<= 1, exp--;
+        bits = sign | exp << 23 | (man & 1023) << 13;
+    }
+    union { uint32_t u; float f; } v = {bits};
+    return v.f;
+}
+
+static void matvec_f16_scalar(float *out, const float *x, const uint16_t *w, int n, int r0, int r1) {
+    for (int r = r0; r < r1; r++) {
+        const uint16_t *wr = w + (size_t)r * n;
+        float s = 0.0f;
+        for (int i = 0; i < n; i++) s += slm_f16_to_f32(wr[i]) * x[i];
+        out[r] = s;
+    }
+}
+
+static void matvec_bf16_scalar(float *out, const float *x, const uint16_t *w, int n, int r0, int r1) {
+    for (int r = r0; r < r1; r++) {
+        const uint16_t *wr = w + (size_t)r * n;
+        float s = 0.0f;
+        for (int i = 0; i < n; i++) s += slm_bf16_to_f32(wr[i]) * x[i];
+        out[r] = s;
+    }
+}
+
 static void matvec_q8_scalar(float *out, const int8_t *qx, const float *xs, const int8_t *w,
                              const float *ws, int n, int gs, int r0, int r1) {
     int groups = n / gs;
@@ -48,8 +80,8 @@ void slm_swiglu(float *gate, const float *up, int n) {
     }
 }
 
-static const slm_kernels scalar_kernels = {"scalar", matvec_f32_scalar, matvec_q8_scalar, slm_attention_scalar,
-                                           slm_swiglu, slm_rmsnorm};
+static const slm_kernels scalar_kernels = {"scalar", matvec_f32_scalar, matvec_f16_scalar, matvec_bf16_scalar,
+                                           matvec_q8_scalar, slm_attention_scalar, slm_swiglu, slm_rmsnorm};
 
 const slm_kernels *slm_kernels_scalar(void) { return &scalar_kernels; }
 

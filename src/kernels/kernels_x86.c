@@ -284,8 +284,38 @@ T256 static void rmsnorm_avx2(float *out, const float *x, const float *w, int n,
     for (; i < n; i++) out[i] = w[i] * (scale * x[i]);
 }
 
-static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_q8_avx2, attention_avx2, swiglu_avx2,
-                                         rmsnorm_avx2};
+/* 16-bit weights: eight values widened to fp32 per load (F16C's vcvtph2ps for half — every AVX2
+ * CPU has F16C; a shift for bfloat16), then the fp32 kernel's one-row, four-accumulator loop. */
+#define T256H __attribute__((target("avx2,fma,f16c")))
+T256H static inline __m256 load8_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+T256H static inline __m256 load8_bf16(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
+#define DEFINE_MATVEC_H(NAME, LOAD, SCALAR)                                                               \
+    T256H static void NAME(float *out, const float *x, const uint16_t *w, int n, int r0, int r1) {         \
+        int n32 = n & ~31, nv = n & ~7;                                                                   \
+        for (int r = r0; r < r1; r++) {                                                                   \
+            const uint16_t *wr = w + (size_t)r * n;                                                       \
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                   \
+            int j = 0;                                                                                    \
+            for (; j < n32; j += 32) {                                                                    \
+                a0 = _mm256_fmadd_ps(LOAD(wr + j), _mm256_loadu_ps(x + j), a0);                           \
+                a1 = _mm256_fmadd_ps(LOAD(wr + j + 8), _mm256_loadu_ps(x + j + 8), a1);                   \
+                a2 = _mm256_fmadd_ps(LOAD(wr + j + 16), _mm256_loadu_ps(x + j + 16), a2);                 \
+                a3 = _mm256_fmadd_ps(LOAD(wr + j + 24), _mm256_loadu_ps(x + j + 24), a3);                 \
+            }                                                                                             \
+            for (; j < nv; j += 8) a0 = _mm256_fmadd_ps(LOAD(wr + j), _mm256_loadu_ps(x + j), a0);        \
+            float s = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));               \
+            for (; j < n; j++) s += SCALAR(wr[j]) * x[j];                                                 \
+            out[r] = s;                                                                                   \
+        }                                                                                                 \
+    }
+DEFINE_MATVEC_H(matvec_f16_avx2, load8_f16, slm_f16_to_f32)
+DEFINE_MATVEC_H(matvec_bf16_avx2, load8_bf16, slm_bf16_to_f32)
+
+static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_f16_avx2, matvec_bf16_avx2, matvec_q8_avx2,
+                                         attention_avx2, swiglu_avx2, rmsnorm_avx2};
 #endif
 
 int slm_kernels_available(const slm_kernels **tables, int cap) {

@@ -198,10 +198,14 @@ static void matvec_worker(void *arg, int t, int nt) {
         int rows = (int)w->shape[0];
         int r0 = begin > off ? begin - off : 0, r1 = end - off < rows ? end - off : rows;
         if (r0 < r1) {
-            if (w->dtype == SLM_DTYPE_F32)
-                j->k->matvec_f32(j->out[i], j->x, w->data, j->n, r0, r1);
-            else
+            switch (w->dtype) {
+            case SLM_DTYPE_F32: j->k->matvec_f32(j->out[i], j->x, w->data, j->n, r0, r1); break;
+            case SLM_DTYPE_F16: j->k->matvec_f16(j->out[i], j->x, w->data, j->n, r0, r1); break;
+            case SLM_DTYPE_BF16: j->k->matvec_bf16(j->out[i], j->x, w->data, j->n, r0, r1); break;
+            case SLM_DTYPE_Q8_G:
                 j->k->matvec_q8(j->out[i], j->qx, j->xs, w->data, w->scales, j->n, w->group_size, r0, r1);
+                break;
+            }
         }
         off += rows;
     }

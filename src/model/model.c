@@ -45,7 +45,7 @@ slm_status slm_model_alloc(const slm_config *cfg, const char *source, slm_model 
     slm_status st = slm_config_validate(cfg, source, err);
     if (st != SLM_OK) return st;
     slm_model *m = calloc(1, sizeof *m);
-    int cap = 9 * cfg->n_layers + 4;
+    int cap = 9 * cfg->n_layers + 16; /* room for a few tensors slm does not use */
     if (m) m->tensors = calloc((size_t)cap, sizeof *m->tensors);
     if (m) m->layers = calloc((size_t)cfg->n_layers, sizeof *m->layers);
     if (!m || !m->tensors || !m->layers) {
@@ -144,16 +144,23 @@ int64_t slm_tensor_numel(const slm_tensor *t) {
 
 size_t slm_tensor_nbytes(const slm_tensor *t) {
     size_t n = (size_t)slm_tensor_numel(t);
-    if (t->dtype == SLM_DTYPE_Q8_G) return n + n / (size_t)t->group_size * sizeof(float);
-    return n * sizeof(float);
+    switch (t->dtype) {
+    case SLM_DTYPE_Q8_G: return n + n / (size_t)t->group_size * sizeof(float);
+    case SLM_DTYPE_F16:
+    case SLM_DTYPE_BF16: return n * 2;
+    default: return n * sizeof(float);
+    }
 }
 
 void slm_tensor_row_f32(const slm_tensor *t, int64_t row, float *out) {
     int n = (int)t->shape[1];
-    if (t->dtype == SLM_DTYPE_F32)
-        memcpy(out, (const float *)t->data + row * n, (size_t)n * sizeof(float));
-    else
-        slm_dequantize_q8_row(out, t->data, t->scales, n, t->group_size, (int)row);
+    const uint16_t *h = (const uint16_t *)t->data + row * n;
+    switch (t->dtype) {
+    case SLM_DTYPE_F32: memcpy(out, (const float *)t->data + row * n, (size_t)n * sizeof(float)); break;
+    case SLM_DTYPE_Q8_G: slm_dequantize_q8_row(out, t->data, t->scales, n, t->group_size, (int)row); break;
+    case SLM_DTYPE_F16: for (int i = 0; i < n; i++) out[i] = slm_f16_to_f32(h[i]); break;
+    case SLM_DTYPE_BF16: for (int i = 0; i < n; i++) out[i] = slm_bf16_to_f32(h[i]); break;
+    }
 }
 
 /* ---- public accessors */

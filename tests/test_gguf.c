@@ -1,0 +1,174 @@
+/* test_gguf.c — GGUF: reference logits through GGUF, the writer's round trips, 16-bit kernels,
+ * and a table of corrupt GGUF files. */
+#define _GNU_SOURCE /* memmem */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../src/formats/formats.h"
+#include "../src/kernels/kernels.h"
+#include "test.h"
+#include "tests.h"
+
+static float *logits_of(const slm_model *m, const int32_t *toks, int n, int threads) {
+    slm_ctx_params p = {0, threads, 0};
+    slm_ctx *ctx;
+    slm_error err;
+    if (slm_ctx_create(m, &p, &ctx, &err) != SLM_OK) return NULL;
+    float *out = malloc(sizeof(float) * (size_t)n * slm_model_config(m)->vocab_size);
+    slm_ctx_eval(ctx, toks, n, 0, out, &err);
+    slm_ctx_free(ctx);
+    return out;
+}
+
+void kernels_f16_bf16_conversions_and_matvec(void) {
+    /* every finite half converts to f32 and back unchanged */
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = slm_f16_to_f32((uint16_t)h);
+        if (isnan(f)) continue;
+        if (slm_f32_to_f16(f) != h) bad++;
+    }
+    CHECK(bad == 0, "%d halves do not round-trip", bad);
+    CHECK(slm_f16_to_f32(0x3c00) == 1.0f && slm_f16_to_f32(0xc000) == -2.0f && slm_f16_to_f32(0x0001) == ldexpf(1, -24));
+    CHECK(slm_f32_to_f16(65520.0f) == 0x7c00, "overflow rounds to inf");
+    CHECK(slm_f32_to_f16(1.0f + ldexpf(1, -11)) == 0x3c00, "a tie rounds to even");
+    CHECK(slm_f32_to_bf16(1.0f) == 0x3f80 && slm_bf16_to_f32(0x3f80) == 1.0f);
+    CHECK(slm_f32_to_bf16(1.0f + ldexpf(1, -8)) == 0x3f80, "bf16 tie rounds to even");
+    const slm_kernels *tabs[4];
+    int nt = slm_kernels_available(tabs, 4);
+    const int shapes[][2] = {{3, 8}, {5, 37}, {4, 64}, {2, 300}, {7, 1}};
+    for (int s = 0; s < 5; s++) {
+        int rows = shapes[s][0], n = shapes[s][1];
+        uint16_t *wh = malloc(2 * (size_t)rows * n), *wb = malloc(2 * (size_t)rows * n);
+        float *x = malloc(4 * (size_t)n), ref[8], out[8];
+        for (int i = 0; i < rows * n; i++) {
+            float v = sinf((float)i * 0.37f);
+            wh[i] = slm_f32_to_f16(v), wb[i] = slm_f32_to_bf16(v);
+        }
+        for (int i = 0; i < n; i++) x[i] = cosf((float)i * 0.11f);
+        for (int t = 0; t < nt; t++) {
+            slm_kernels_scalar()->matvec_f16(ref, x, wh, n, 0, rows);
+            tabs[t]->matvec_f16(out, x, wh, n, 0, rows);
+            for (int r = 0; r < rows; r++) CHECK(fabsf(out[r] - ref[r]) <= 1e-5f * (1 + sqrtf((float)n)), "%s f16", tabs[t]->name);
+            slm_kernels_scalar()->matvec_bf16(ref, x, wb, n, 0, rows);
+            tabs[t]->matvec_bf16(out, x, wb, n, 0, rows);
+            for (int r = 0; r < rows; r++) CHECK(fabsf(out[r] - ref[r]) <= 1e-5f * (1 + sqrtf((float)n)), "%s bf16", tabs[t]->name);
+        }
+        free(wh), free(wb), free(x);
+    }
+}
+
+void gguf_writer_round_trips_logits(void) {
+    slm_config c = {96, 256, 2, 1, 6, 2, 16, 300, 32, 0, 1e-5f, 500000.0f};
+    slm_model *m, *g;
+    slm_error err;
+    CHECK(slm_model_init_random(&c, 5, 0.1f, &m, &err) == SLM_OK);
+    int32_t toks[12] = {1, 7, 299, 40, 3, 3, 150, 8, 9, 10, 0, 2};
+    float *ref = logits_of(m, toks, 12, 1);
+    const slm_save_format f[3] = {SLM_SAVE_GGUF_F32, SLM_SAVE_GGUF_F16, SLM_SAVE_GGUF_BF16};
+    const double tol[3] = {0, 0.02, 0.1};
+    for (int k = 0; k < 3; k++) {
+        CHECK(slm_model_save(m, tmp_path("rt.gguf"), f[k], 0, &err) == SLM_OK, "%s", err.msg);
+        CHECK(slm_model_load_file(tmp_path("rt.gguf"), &g, &err) == SLM_OK, "%s", err.msg);
+        if (T.failed) break;
+        const slm_config *gc = slm_model_config(g);
+        CHECK(gc->rope_theta == 500000.0f && gc->n_kv_heads == 2 && !gc->tied_classifier && gc->seq_len == 32);
+        float *lg = logits_of(g, toks, 12, 2);
+        double d = 0;
+        for (int i = 0; i < 12 * 300; i++) d = fmax(d, fabs((double)lg[i] - ref[i]));
+        printf("    gguf %s: max |logit diff| vs the f32 model %.2e\n", k == 0 ? "f32" : k == 1 ? "f16" : "bf16", d);
+        CHECK(d <= tol[k], "format %d: %g", k, d);
+        /* llama2.c files cannot hold rope_theta 500000: the writer refuses instead of losing it */
+        CHECK(slm_model_save(g, tmp_path("rt.bin"), SLM_SAVE_LLAMA2C_V0, 0, &err) == SLM_ERR_UNSUPPORTED &&
+                  strstr(err.msg, "rope_theta"), "%s", err.msg);
+        free(lg);
+        slm_model_free(g);
+    }
+    free(ref);
+    slm_model_free(m);
+    /* with llama2.c's theta, GGUF (f16) -> llama2.c v0 keeps the logits of the GGUF */
+    c.rope_theta = 10000.0f;
+    CHECK(slm_model_init_random(&c, 6, 0.1f, &m, &err) == SLM_OK);
+    CHECK(slm_model_save(m, tmp_path("rt16.gguf"), SLM_SAVE_GGUF_F16, 0, &err) == SLM_OK);
+    slm_model *b;
+    CHECK(slm_model_load_file(tmp_path("rt16.gguf"), &g, &err) == SLM_OK);
+    CHECK(slm_model_save(g, tmp_path("rt16.bin"), SLM_SAVE_LLAMA2C_V0, 0, &err) == SLM_OK, "%s", err.msg);
+    CHECK(slm_model_load_file(tmp_path("rt16.bin"), &b, &err) == SLM_OK);
+    float *lg = logits_of(g, toks, 12, 1), *lb = logits_of(b, toks, 12, 1);
+    double d2 = 0;
+    for (int i = 0; i < 12 * 300; i++) d2 = fmax(d2, fabs((double)lb[i] - lg[i]));
+    CHECK(d2 <= 1e-4, "llama2.c v0 written from an f16 GGUF: %g", d2);
+    free(lg), free(lb);
+    slm_model_free(b), slm_model_free(g), slm_model_free(m);
+}
+
+typedef struct {
+    const char *name, *find; /* patch after the first occurrence of `find` (NULL: absolute offset) */
+    long at;                 /* offset from the match end (or absolute) */
+    int width;               /* bytes to write: 4 or 8; 0 = truncate the file to `at` */
+    uint64_t value;
+    const char *expect;
+} gguf_case;
+
+void gguf_corrupt_files_rejected(void) {
+    slm_config c = {32, 64, 2, 1, 4, 2, 8, 50, 16, 1, 1e-5f, 10000.0f};
+    slm_model *m;
+    slm_error err;
+    CHECK(slm_model_init_random(&c, 9, 0.1f, &m, &err) == SLM_OK);
+    CHECK(slm_model_save(m, tmp_path("base.gguf"), SLM_SAVE_GGUF_F32, 0, &err) == SLM_OK, "%s", err.msg);
+    slm_model_free(m);
+    size_t len;
+    char *base = read_all(tmp_path("base.gguf"), &len);
+    const gguf_case cases[] = {
+        {"g-version.gguf", NULL, 4, 4, 1, "GGUF version = 1 is not supported"},
+        {"g-ntensors.gguf", NULL, 8, 8, (uint64_t)1 << 40, "n_tensors = 1099511627776 is more than the file can hold"},
+        {"g-nkv.gguf", NULL, 16, 8, (uint64_t)1 << 40, "n_kv = 1099511627776 is more than the file can hold"},
+        {"g-keylen.gguf", NULL, 24, 8, (uint64_t)1 << 40, "truncated or oversized key of metadata entry 0"},
+        {"g-kvtype.gguf", "general.architecture", 0, 4, 99, "metadata general.architecture has unknown type 99"},
+        {"g-strlen.gguf", "general.architecture", 4, 8, (uint64_t)1 << 40, "general.architecture: value runs past the end"},
+        {"g-header-cut.gguf", NULL, 100, 0, 0, "is more than the file can hold"},
+        {"g-kv-cut.gguf", NULL, 520, 0, 0, "of metadata entry"},
+        {"g-short.gguf", NULL, 20, 0, 0, "the GGUF header needs 24 bytes"},
+        {"g-last-byte.gguf", NULL, -1, 0, 0, "truncated: tensor"},
+        {"g-alignment.gguf", "general.alignment", 4, 4, 3, "general.alignment = 3 is not a power of two"},
+        {"g-ndims.gguf", "token_embd.weight", 0, 4, 5, "tensor token_embd.weight: n_dims = 5 is out of range"},
+        {"g-dim-zero.gguf", "token_embd.weight", 4, 8, 0, "tensor token_embd.weight: dimension 0 is truncated, zero or too large"},
+        {"g-dim-huge.gguf", "token_embd.weight", 12, 8, (uint64_t)1 << 50, "dimension 1 is truncated, zero or too large"},
+        {"g-offset-misaligned.gguf", "token_embd.weight", 24, 8, 3, "offset 3 is not a multiple of the alignment 32"},
+        {"g-offset-past-end.gguf", "token_embd.weight", 24, 8, (uint64_t)1 << 32, "truncated: tensor token_embd.weight needs"},
+        {"g-tensor-type.gguf", "token_embd.weight", 20, 4, 2, "has type q4_0, which slm does not run yet"},
+        {"g-block-count.gguf", "llama.block_count", 4, 4, 3, "tensor blk.2.attn_norm.weight is missing"},
+        {"g-heads.gguf", "llama.attention.head_count\x04", 3, 4, 5, "n_heads = 5 does not divide dim = 32"},
+        {"g-vocab.gguf", "llama.vocab_size", 4, 4, 51, "llama.vocab_size = 51 but token_embd.weight has 50 rows"},
+        {"g-rope-dims.gguf", "llama.rope.dimension_count", 4, 4, 4, "partial rotary embeddings are not supported"},
+        {"g-arch.gguf", "general.architecture", 12, 4, 0x7a7a7a7a, "general.architecture = zzzza is not supported"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const gguf_case *k = &cases[i];
+        char *buf = malloc(len);
+        memcpy(buf, base, len);
+        size_t n = len, pos = (size_t)k->at;
+        if (k->find) {
+            char *hit = memmem(buf, len, k->find, strlen(k->find));
+            CHECK(hit != NULL, "%s: '%s' not in the file", k->name, k->find);
+            if (!hit) continue;
+            pos = (size_t)(hit - buf) + strlen(k->find) + (size_t)k->at;
+        }
+        if (k->width == 0) n = k->at < 0 ? len - 1 : (size_t)k->at;
+        else memcpy(buf + pos, &k->value, (size_t)k->width);
+        const char *path = tmp_path(k->name);
+        write_all(path, buf, n);
+        free(buf);
+        slm_model *bad = NULL;
+        slm_error e = {0, ""};
+        CHECK(slm_model_load_file(path, &bad, &e) != SLM_OK && !bad, "%s accepted", k->name);
+        CHECK(strstr(e.msg, k->expect) && strstr(e.msg, k->name), "%s: '%s' lacks '%s'", k->name, e.msg, k->expect);
+        char args[1024], *errs = NULL;
+        snprintf(args, sizeof args, "info %s", path);
+        int rc = run_slm(args, NULL, &errs);
+        CHECK(rc == 1 && errs && strstr(errs, k->expect), "%s: slm info rc %d", k->name, rc);
+        free(errs);
+    }
+    free(base);
+}
