@@ -108,6 +108,18 @@ slm_tokenizer *cli_load_tokenizer(const char *cmd, const char *path, const char 
         cli_error(cmd, "no tokenizer given: use -z TOKENIZER");
         return NULL;
     }
+    /* a GGUF model carries its tokenizer */
+    FILE *f = fopen(model_path, "rb");
+    char magic[4] = {0};
+    if (f) {
+        size_t got = fread(magic, 1, 4, f);
+        fclose(f);
+        if (got == 4 && !memcmp(magic, "GGUF", 4)) {
+            if (slm_tokenizer_load_file(model_path, vocab_size, &t, &err) == SLM_OK) return t;
+            cli_error(cmd, "%s (use -z TOKENIZER)", err.msg);
+            return NULL;
+        }
+    }
     /* beside the model: tok<vocab>.bin (the tinyllamas naming), then tokenizer.bin */
     char guess[2][4096];
     const char *slash = strrchr(model_path, '/');

@@ -67,14 +67,27 @@ void tokenizer_spm_exact_on_corpus(void) {
     slm_tokenizer_free(t);
 }
 
+static void llama_spm_vectors(slm_tokenizer *t, const char *ip, const char *op, const char *label);
+
 void tokenizer_llama_spm_vectors(void) {
     const char *ip = shared_path("data/tokenizer-tests/ggml-vocab-llama-spm.gguf.inp"),
-               *op = shared_path("data/tokenizer-tests/ggml-vocab-llama-spm.gguf.out");
-    slm_tokenizer *t = llama_tokenizer();
-    if (!ip || !op || !t) {
+               *op = shared_path("data/tokenizer-tests/ggml-vocab-llama-spm.gguf.out"),
+               *gp = shared_path("data/tokenizer-tests/ggml-vocab-llama-spm.gguf");
+    slm_tokenizer *t = llama_tokenizer(), *g = NULL;
+    slm_error err;
+    if (!ip || !op || !t || !gp) {
         slm_tokenizer_free(t);
-        SKIP("../shared/data/tokenizer-tests/ggml-vocab-llama-spm.gguf.inp/.out or tokenizer.bin is missing");
+        SKIP("../shared/data/tokenizer-tests/ggml-vocab-llama-spm.gguf(.inp/.out) or tokenizer.bin is missing");
     }
+    llama_spm_vectors(t, ip, op, "tokenizer.bin");
+    /* the same vocabulary read from the GGUF's metadata */
+    CHECK(slm_tokenizer_load_file(gp, 32000, &g, &err) == SLM_OK, "%s", err.msg);
+    if (g) llama_spm_vectors(g, ip, op, "GGUF vocab");
+    slm_tokenizer_free(g);
+    slm_tokenizer_free(t);
+}
+
+static void llama_spm_vectors(slm_tokenizer *t, const char *ip, const char *op, const char *what) {
     size_t il, ol;
     char *inp = read_all(ip, &il), *out = read_all(op, &ol);
     const char *sep = "\n__ggml_vocab_test__\n";
@@ -92,10 +105,9 @@ void tokenizer_llama_spm_vectors(void) {
         o++;
         p = e + strlen(sep);
     }
-    printf("    %d/%d llama-spm vectors identical\n", ok, n);
+    printf("    %d/%d llama-spm vectors identical (%s)\n", ok, n, what);
     CHECK(n > 20 && ok == n);
     free(inp), free(out);
-    slm_tokenizer_free(t);
 }
 
 void tokenizer_roundtrip_and_decode(void) {

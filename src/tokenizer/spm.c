@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../core/core.h"
+#include "../formats/gguf.h"
 #include "tokenizer.h"
 
 enum { TYPE_NORMAL = 0, TYPE_CONTROL = 1, TYPE_BYTE = 2, TYPE_UNKNOWN = 3 };
@@ -63,11 +64,154 @@ void slm_tokenizer_free(slm_tokenizer *t) {
     free(t);
 }
 
+/* Allocates a tokenizer for `count` pieces of `bytes` total (NULs included). */
+static slm_tokenizer *tok_alloc(int count, size_t bytes, int max_len) {
+    slm_tokenizer *t = calloc(1, sizeof *t);
+    uint32_t table_size = 1;
+    while (table_size < (uint32_t)count * 2) table_size <<= 1;
+    if (t) {
+        t->pieces = malloc((size_t)count * sizeof *t->pieces);
+        t->lengths = malloc((size_t)count * sizeof *t->lengths);
+        t->scores = malloc((size_t)count * sizeof *t->scores);
+        t->types = malloc((size_t)count);
+        t->table = malloc(table_size * sizeof *t->table);
+        t->storage = malloc(bytes ? bytes : 1);
+    }
+    if (!t || !t->pieces || !t->lengths || !t->scores || !t->types || !t->table || !t->storage) {
+        slm_tokenizer_free(t);
+        return NULL;
+    }
+    t->vocab_size = count;
+    t->max_token_length = max_len;
+    t->unk = 0, t->bos = 1, t->eos = 2;
+    t->table_mask = table_size - 1;
+    memset(t->table, 0xff, table_size * sizeof *t->table);
+    for (int i = 0; i < 256; i++) t->byte_id[i] = -1, t->byte_chars[i] = (char)i;
+    return t;
+}
+
+/* GGUF token types */
+enum { GGUF_TOKEN_NORMAL = 1, GGUF_TOKEN_UNKNOWN = 2, GGUF_TOKEN_CONTROL = 3, GGUF_TOKEN_USER = 4,
+       GGUF_TOKEN_UNUSED = 5, GGUF_TOKEN_BYTE = 6 };
+
+/* Stores piece i at p (copied, NUL-terminated; with `marker`, SentencePiece's U+2581 becomes ' ')
+ * and classifies it: gguf_type -1 infers the type as llama2.c's tokenizer.bin implies (0 <unk>,
+ * 1 BOS, 2 EOS, <0xHH> bytes). Returns the next free byte of storage. */
+static char *tok_set(slm_tokenizer *t, int i, char *p, const char *s, size_t len, float score, int gguf_type, int marker) {
+    size_t n = 0;
+    for (size_t k = 0; k < len; k++) {
+        if (marker && k + 2 < len && (unsigned char)s[k] == 0xE2 && (unsigned char)s[k + 1] == 0x96 &&
+            (unsigned char)s[k + 2] == 0x81) {
+            p[n++] = ' ';
+            k += 2;
+        } else
+            p[n++] = s[k];
+    }
+    p[n] = '\0';
+    t->pieces[i] = p;
+    t->lengths[i] = (int)n;
+    t->scores[i] = score;
+    int hi, lo;
+    int is_byte = n == 6 && p[0] == '<' && p[1] == '0' && p[2] == 'x' && (hi = hex_value(p[3])) >= 0 &&
+                  (lo = hex_value(p[4])) >= 0 && p[5] == '>';
+    if (gguf_type < 0)
+        gguf_type = i == t->unk ? GGUF_TOKEN_UNKNOWN : (i == t->bos || i == t->eos) ? GGUF_TOKEN_CONTROL
+                    : is_byte ? GGUF_TOKEN_BYTE : GGUF_TOKEN_NORMAL;
+    if (gguf_type == GGUF_TOKEN_BYTE && is_byte && t->byte_id[hi * 16 + lo] < 0) {
+        t->types[i] = TYPE_BYTE;
+        t->byte_id[hi * 16 + lo] = i;
+    } else if (gguf_type == GGUF_TOKEN_UNKNOWN) {
+        t->types[i] = TYPE_UNKNOWN;
+    } else if (gguf_type == GGUF_TOKEN_CONTROL || gguf_type == GGUF_TOKEN_BYTE) {
+        t->types[i] = TYPE_CONTROL;
+    } else {
+        t->types[i] = TYPE_NORMAL;
+        if (n > 0 && lookup(t, p, n) < 0) { /* first of duplicates wins */
+            uint32_t h = hash_bytes(p, n) & t->table_mask;
+            while (t->table[h] >= 0) h = (h + 1) & t->table_mask;
+            t->table[h] = i;
+        }
+    }
+    return p + n + 1;
+}
+
+/* The tokenizer stored in a GGUF file's metadata (tokenizer.ggml.*). */
+static slm_status load_gguf(const void *data, size_t size, const char *name, int vocab_size, slm_tokenizer **out,
+                            slm_error *err) {
+    gguf_file g;
+    slm_status st = slm_gguf_open(data, size, name, &g, err);
+    if (st != SLM_OK) return st;
+    slm_tokenizer *t = NULL;
+    const char *model;
+    size_t model_len;
+    const gguf_kv *tokens, *scores, *types;
+#define FAIL(status, ...)                              \
+    do {                                               \
+        st = slm_fail(err, status, __VA_ARGS__);       \
+        goto done;                                     \
+    } while (0)
+    if ((st = slm_gguf_get_str(&g, "tokenizer.ggml.model", &model, &model_len, err))) goto done;
+    if (model_len != 5 || memcmp(model, "llama", 5))
+        FAIL(SLM_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model = %.*s is not supported yet (llama)", name,
+             (int)(model_len > 32 ? 32 : model_len), model);
+    tokens = slm_gguf_find(&g, "tokenizer.ggml.tokens");
+    if (!tokens || tokens->type != GGUF_TYPE_ARRAY || tokens->elem_type != GGUF_TYPE_STRING || tokens->count < 3 ||
+        tokens->count > (1 << 22))
+        FAIL(SLM_ERR_FORMAT, "%s: tokenizer.ggml.tokens must be an array of 3 to 4194304 strings", name);
+    int n = (int)tokens->count;
+    if (vocab_size > 0 && n != vocab_size)
+        FAIL(SLM_ERR_MISMATCH, "%s: tokenizer has %d entries but the model's vocab_size is %d", name, n, vocab_size);
+    scores = slm_gguf_find(&g, "tokenizer.ggml.scores");
+    types = slm_gguf_find(&g, "tokenizer.ggml.token_type");
+    if (scores && (scores->type != GGUF_TYPE_ARRAY || scores->elem_type != GGUF_TYPE_FLOAT32 || scores->count != tokens->count))
+        FAIL(SLM_ERR_FORMAT, "%s: tokenizer.ggml.scores must be %d floats", name, n);
+    if (types && (types->type != GGUF_TYPE_ARRAY || types->elem_type != GGUF_TYPE_INT32 || types->count != tokens->count))
+        FAIL(SLM_ERR_FORMAT, "%s: tokenizer.ggml.token_type must be %d int32s", name, n);
+    size_t bytes = 0, len;
+    int max_len = 1;
+    const uint8_t *it = tokens->value;
+    for (int i = 0; i < n; i++) {
+        slm_gguf_next_str(&it, &len);
+        if (len > 65536) FAIL(SLM_ERR_FORMAT, "%s: token %d is %zu bytes long", name, i, len);
+        bytes += len + 1;
+        if ((int)len > max_len) max_len = (int)len;
+    }
+    if (!(t = tok_alloc(n, bytes, max_len))) FAIL(SLM_ERR_NOMEM, "%s: out of memory", name);
+    static const char *const id_keys[3] = {"tokenizer.ggml.unknown_token_id", "tokenizer.ggml.bos_token_id",
+                                           "tokenizer.ggml.eos_token_id"};
+    int *ids[3] = {&t->unk, &t->bos, &t->eos};
+    for (int k = 0; k < 3; k++) {
+        int64_t v;
+        if (!slm_gguf_find(&g, id_keys[k])) continue;
+        if ((st = slm_gguf_get_int(&g, id_keys[k], 0, n - 1, &v, err))) goto done;
+        *ids[k] = (int)v;
+    }
+    it = tokens->value;
+    char *p = t->storage;
+    for (int i = 0; i < n; i++) {
+        const char *s = slm_gguf_next_str(&it, &len);
+        float score = 0.0f;
+        int32_t type = -1;
+        if (scores) memcpy(&score, scores->value + 4 * (size_t)i, 4);
+        if (types) memcpy(&type, types->value + 4 * (size_t)i, 4);
+        if (score != score) FAIL(SLM_ERR_FORMAT, "%s: token %d: score is NaN", name, i);
+        p = tok_set(t, i, p, s, len, score, type < 1 || type > 6 ? -1 : type, 1);
+    }
+    *out = t;
+    t = NULL;
+done:
+#undef FAIL
+    slm_tokenizer_free(t);
+    slm_gguf_close(&g);
+    return st;
+}
+
 slm_status slm_tokenizer_load_memory(const void *data, size_t size, const char *name, int vocab_size,
                                      slm_tokenizer **out, slm_error *err) {
     if (!data || !out) return slm_fail(err, SLM_ERR_ARG, "slm_tokenizer_load_memory: NULL argument");
     if (!name) name = "<memory>";
     *out = NULL;
+    if (slm_gguf_is(data, size)) return load_gguf(data, size, name, vocab_size, out, err);
     slm_reader r = {data, size, 0};
     int32_t max_len;
     if (!slm_reader_i32(&r, &max_len))
@@ -98,55 +242,17 @@ slm_status slm_tokenizer_load_memory(const void *data, size_t size, const char *
     if (vocab_size > 0 && count != vocab_size)
         return slm_fail(err, SLM_ERR_MISMATCH, "%s: tokenizer has %d entries but the model's vocab_size is %d",
                         name, count, vocab_size);
-    slm_tokenizer *t = calloc(1, sizeof *t);
-    uint32_t table_size = 1;
-    while (table_size < (uint32_t)count * 2) table_size <<= 1;
-    if (t) {
-        t->pieces = malloc((size_t)count * sizeof *t->pieces);
-        t->lengths = malloc((size_t)count * sizeof *t->lengths);
-        t->scores = malloc((size_t)count * sizeof *t->scores);
-        t->types = malloc((size_t)count);
-        t->table = malloc(table_size * sizeof *t->table);
-        t->storage = malloc(bytes);
-    }
-    if (!t || !t->pieces || !t->lengths || !t->scores || !t->types || !t->table || !t->storage) {
-        slm_tokenizer_free(t);
-        return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", name);
-    }
-    t->vocab_size = count;
-    t->max_token_length = max_len;
-    t->unk = 0, t->bos = 1, t->eos = 2;
-    t->table_mask = table_size - 1;
-    memset(t->table, 0xff, table_size * sizeof *t->table);
-    for (int i = 0; i < 256; i++) t->byte_id[i] = -1, t->byte_chars[i] = (char)i;
+    slm_tokenizer *t = tok_alloc(count, bytes, max_len);
+    if (!t) return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", name);
     /* pass 2: fill */
     r.pos = 4;
     char *p = t->storage;
     for (int i = 0; i < count; i++) {
         int32_t len;
-        slm_reader_f32(&r, &t->scores[i]);
+        float score;
+        slm_reader_f32(&r, &score);
         slm_reader_i32(&r, &len);
-        memcpy(p, slm_reader_take(&r, (size_t)len), (size_t)len);
-        p[len] = '\0';
-        t->pieces[i] = p;
-        t->lengths[i] = len;
-        p += len + 1;
-        const char *s = t->pieces[i];
-        int hi, lo;
-        if (i == t->unk) t->types[i] = TYPE_UNKNOWN;
-        else if (i == t->bos || i == t->eos) t->types[i] = TYPE_CONTROL;
-        else if (len == 6 && s[0] == '<' && s[1] == '0' && s[2] == 'x' && (hi = hex_value(s[3])) >= 0 &&
-                 (lo = hex_value(s[4])) >= 0 && s[5] == '>' && t->byte_id[hi * 16 + lo] < 0) {
-            t->types[i] = TYPE_BYTE;
-            t->byte_id[hi * 16 + lo] = i;
-        } else {
-            t->types[i] = TYPE_NORMAL;
-            if (len > 0 && lookup(t, s, (size_t)len) < 0) { /* first of duplicates wins */
-                uint32_t h = hash_bytes(s, (size_t)len) & t->table_mask;
-                while (t->table[h] >= 0) h = (h + 1) & t->table_mask;
-                t->table[h] = i;
-            }
-        }
+        p = tok_set(t, i, p, slm_reader_take(&r, (size_t)len), (size_t)len, score, -1, 0);
     }
     *out = t;
     return SLM_OK;
