@@ -10,8 +10,9 @@
 static const char HELP[] =
     "usage: slm generate -m MODEL [options]\n"
     "\n"
-    "  -m, --model FILE        model (llama2.c .bin v0/v1/v2)\n"
-    "  -z, --tokenizer FILE    tokenizer.bin (default: tokenizer.bin or tok<vocab>.bin beside the model)\n"
+    "  -m, --model FILE        model (llama2.c .bin v0/v1/v2, or GGUF)\n"
+    "  -z, --tokenizer FILE    tokenizer.bin or GGUF (default: a GGUF model's own, else tok<vocab>.bin or\n"
+    "                          tokenizer.bin beside the model)\n"
     "  -p, --prompt TEXT       prompt (default: empty, generation starts from BOS)\n"
     "  -f, --file FILE         read the prompt from a file\n"
     "  -n, --n-predict N       tokens to generate (default 256; -1 = until the context is full)\n"

@@ -14,10 +14,11 @@ static const char USAGE[] =
     "  info        a model's format, config, parameters and memory needs\n"
     "  tokenize    text -> token ids (or pieces)\n"
     "  detokenize  token ids -> text\n"
-    "  convert     write a model in another format (llama2.c v0 / v1 / v2 Q8_0)\n"
+    "  convert     write a model in another format (llama2.c v0 / v1 / v2 Q8_0, GGUF f32 / f16 / bf16)\n"
     "  init        create a model with random weights (for benchmarks and tests)\n"
     "\n"
-    "Models: llama2.c checkpoints (.bin v0, v1, v2/Q8_0) with llama2.c tokenizer.bin files.\n"
+    "Models: llama2.c checkpoints (.bin v0, v1, v2/Q8_0) with llama2.c tokenizer.bin files, and GGUF\n"
+    "(arch llama; F32/F16/BF16 tensors; the tokenizer is read from its metadata).\n"
     "Environment: SLM_NO_SIMD=1 forces the portable scalar kernels.\n";
 
 int main(int argc, char **argv) {
