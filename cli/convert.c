@@ -10,8 +10,9 @@ static const char HELP_CONVERT[] =
     "  --to llama2c-v0     legacy fp32 (llama2.c run.c)\n"
     "  --to llama2c-v1     \"ak42\" version 1, fp32\n"
     "  --to llama2c-q80    \"ak42\" version 2: int8 weights, one fp32 scale per group (llama2.c runq.c)\n"
-    "  --to gguf-f32 | gguf-f16 | gguf-bf16\n"
-    "                      GGUF v3, arch llama (llama.cpp); norms stay f32 (no tokenizer embedded yet)\n"
+    "  --to gguf-f32 | gguf-f16 | gguf-bf16 | gguf-q8_0 | gguf-q4_0 | gguf-q4_1\n"
+    "                      GGUF v3, arch llama (llama.cpp); norms stay f32 (no tokenizer embedded yet);\n"
+    "                      a matrix whose rows are not whole q blocks (32 values) is written as f16\n"
     "  --group-size N      Q8_0 group size; must divide dim and hidden_dim. Default: the largest\n"
     "                      size <= 64 that does (stories260K: hidden_dim 172 -> 4)\n"
     "\n"
@@ -24,6 +25,9 @@ static int parse_format(const char *s, slm_save_format *f) {
     else if (!strcmp(s, "gguf") || !strcmp(s, "gguf-f32")) *f = SLM_SAVE_GGUF_F32;
     else if (!strcmp(s, "gguf-f16")) *f = SLM_SAVE_GGUF_F16;
     else if (!strcmp(s, "gguf-bf16")) *f = SLM_SAVE_GGUF_BF16;
+    else if (!strcmp(s, "gguf-q8_0")) *f = SLM_SAVE_GGUF_Q8_0;
+    else if (!strcmp(s, "gguf-q4_0")) *f = SLM_SAVE_GGUF_Q4_0;
+    else if (!strcmp(s, "gguf-q4_1")) *f = SLM_SAVE_GGUF_Q4_1;
     else return 0;
     return 1;
 }
@@ -47,7 +51,7 @@ int cmd_convert(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (!parse_format(to, &f)) {
-        cli_error(a.cmd, "unknown format '%s' (llama2c-v0, llama2c-v1, llama2c-q80, gguf-f32, gguf-f16, gguf-bf16)", to);
+        cli_error(a.cmd, "unknown format '%s' (llama2c-v0, llama2c-v1, llama2c-q80, gguf-f32, gguf-f16, gguf-bf16, gguf-q8_0, gguf-q4_0, gguf-q4_1)", to);
         return EXIT_USAGE;
     }
     slm_model *m = cli_load_model(a.cmd, in);

@@ -51,7 +51,12 @@ typedef enum slm_dtype {
     SLM_DTYPE_F32 = 0,
     SLM_DTYPE_Q8_G = 1, /* int8 weights with one fp32 scale per `group_size` values (llama2.c v2) */
     SLM_DTYPE_F16 = 2,  /* IEEE half */
-    SLM_DTYPE_BF16 = 3  /* bfloat16: the top 16 bits of an fp32 */
+    SLM_DTYPE_BF16 = 3, /* bfloat16: the top 16 bits of an fp32 */
+    SLM_DTYPE_Q8_0 = 4, /* ggml blocks of 32: f16 scale + 32 int8 */
+    SLM_DTYPE_Q4_0 = 5, /* ggml blocks of 32: f16 scale + 32 nibbles, offset 8 */
+    SLM_DTYPE_Q4_1 = 6, /* ggml blocks of 32: f16 scale, f16 min + 32 nibbles */
+    SLM_DTYPE_Q4_K = 7, /* ggml super-blocks of 256: 8 sub-blocks with 6-bit scales/mins, nibbles */
+    SLM_DTYPE_Q6_K = 8  /* ggml super-blocks of 256: 16 int8 scales, 6-bit values */
 } slm_dtype;
 
 typedef struct slm_config {
@@ -106,7 +111,10 @@ typedef enum slm_save_format {
     SLM_SAVE_LLAMA2C_Q80 = 2, /* "ak42" v2, int8 weights with fp32 group scales (runq.c) */
     SLM_SAVE_GGUF_F32 = 3,    /* GGUF v3, arch llama (llama.cpp), matrices f32 */
     SLM_SAVE_GGUF_F16 = 4,    /* ... matrices f16 */
-    SLM_SAVE_GGUF_BF16 = 5    /* ... matrices bf16 */
+    SLM_SAVE_GGUF_BF16 = 5,   /* ... matrices bf16 */
+    SLM_SAVE_GGUF_Q8_0 = 6,   /* ... matrices q8_0 (rows: multiples of 32) */
+    SLM_SAVE_GGUF_Q4_0 = 7,   /* ... matrices q4_0 */
+    SLM_SAVE_GGUF_Q4_1 = 8    /* ... matrices q4_1 */
 } slm_save_format;
 
 /* Writes the model to `path` atomically (temporary file, fsync, rename). For Q80, group_size

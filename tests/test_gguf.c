@@ -7,6 +7,7 @@
 
 #include "../src/formats/formats.h"
 #include "../src/kernels/kernels.h"
+#include "../src/kernels/quant.h"
 #include "test.h"
 #include "tests.h"
 
@@ -137,7 +138,8 @@ void gguf_corrupt_files_rejected(void) {
         {"g-dim-huge.gguf", "token_embd.weight", 12, 8, (uint64_t)1 << 50, "dimension 1 is truncated, zero or too large"},
         {"g-offset-misaligned.gguf", "token_embd.weight", 24, 8, 3, "offset 3 is not a multiple of the alignment 32"},
         {"g-offset-past-end.gguf", "token_embd.weight", 24, 8, (uint64_t)1 << 32, "truncated: tensor token_embd.weight needs"},
-        {"g-tensor-type.gguf", "token_embd.weight", 20, 4, 2, "has type q4_0, which slm does not run yet"},
+        {"g-tensor-type.gguf", "token_embd.weight", 20, 4, 13, "has type q5_k, which slm does not run yet"},
+        {"g-tensor-blocks.gguf", "token_embd.weight", 20, 4, 12, "is not a whole number of q4_k blocks"},
         {"g-block-count.gguf", "llama.block_count", 4, 4, 3, "tensor blk.2.attn_norm.weight is missing"},
         {"g-heads.gguf", "llama.attention.head_count\x04", 3, 4, 5, "n_heads = 5 does not divide dim = 32"},
         {"g-vocab.gguf", "llama.vocab_size", 4, 4, 51, "llama.vocab_size = 51 but token_embd.weight has 50 rows"},
@@ -171,4 +173,76 @@ void gguf_corrupt_files_rejected(void) {
         free(errs);
     }
     free(base);
+}
+
+void kernels_block_quant_types(void) {
+    const slm_kernels *tabs[4];
+    int nt = slm_kernels_available(tabs, 4);
+    /* our quantizers: dequantized values are within half a step of the input */
+    float x[256], y[256];
+    uint8_t blk[4 * 34 * 8];
+    for (int i = 0; i < 256; i++) x[i] = sinf((float)i * 0.7f) * (1.0f + (float)(i % 7));
+    slm_quantize_row_q8_0(x, blk, 256);
+    slm_dequantize_block_row(SLM_DTYPE_Q8_0, blk, 256, 0, y);
+    for (int i = 0; i < 256; i++) CHECK(fabsf(y[i] - x[i]) <= 7.0f / 127 * 0.51f + 1e-3f, "q8_0 %d: %g vs %g", i, y[i], x[i]);
+    slm_quantize_row_q4_0(x, blk, 256);
+    slm_dequantize_block_row(SLM_DTYPE_Q4_0, blk, 256, 0, y);
+    for (int i = 0; i < 256; i++) CHECK(fabsf(y[i] - x[i]) <= 7.0f / 8 + 1e-2f, "q4_0 %d: %g vs %g", i, y[i], x[i]); /* clipped side: one step */
+    slm_quantize_row_q4_1(x, blk, 256);
+    slm_dequantize_block_row(SLM_DTYPE_Q4_1, blk, 256, 0, y);
+    for (int i = 0; i < 256; i++) CHECK(fabsf(y[i] - x[i]) <= 14.0f / 15 * 0.51f + 1e-2f, "q4_1 %d: %g vs %g", i, y[i], x[i]);
+    /* every block type: the SIMD matvec agrees with the scalar reference, on random blocks */
+    const slm_dtype types[5] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q4_K, SLM_DTYPE_Q6_K};
+    uint64_t rng = 12345;
+    for (int k = 0; k < 5; k++) {
+        int rows = 5, n = 512;
+        size_t bytes = (size_t)rows * 2 * 210 * 8;
+        uint8_t *w = malloc(bytes);
+        for (size_t i = 0; i < bytes; i++) rng = rng * 6364136223846793005ULL + 1442695040888963407ULL, w[i] = (uint8_t)(rng >> 56);
+        /* keep the f16 scales finite and small: rewrite them in every block */
+        int bb = k == 3 ? 144 : k == 4 ? 210 : k == 0 ? 34 : k == 1 ? 18 : 20, bs = k >= 3 ? 256 : 32;
+        uint16_t d = slm_f32_to_f16(0.01f);
+        for (int b = 0; b < rows * n / bs; b++) {
+            uint8_t *p = w + (size_t)b * bb;
+            if (k == 4) memcpy(p + 208, &d, 2);
+            else memcpy(p, &d, 2);
+            if (k == 2 || k == 3) memcpy(p + 2, &d, 2);
+        }
+        float xs[512], ref[5], out[5];
+        for (int i = 0; i < n; i++) xs[i] = cosf((float)i);
+        slm_matvec_block_scalar(types[k], ref, xs, w, n, 0, rows);
+        for (int t = 0; t < nt; t++) {
+            tabs[t]->matvec_block((int)types[k], out, xs, w, n, 0, rows);
+            for (int r = 0; r < rows; r++)
+                CHECK(fabsf(out[r] - ref[r]) <= 1e-4f * (1 + fabsf(ref[r])), "%s type %d row %d: %g vs %g", tabs[t]->name,
+                      k, r, out[r], ref[r]);
+        }
+        free(w);
+    }
+}
+
+void gguf_quantized_writer_round_trip(void) {
+    slm_config c = {128, 256, 2, 1, 4, 2, 32, 320, 32, 1, 1e-5f, 10000.0f};
+    slm_model *m, *q;
+    slm_error err;
+    CHECK(slm_model_init_random(&c, 11, 0.05f, &m, &err) == SLM_OK);
+    int32_t toks[10] = {1, 5, 300, 77, 8, 8, 150, 2, 0, 319};
+    float *ref = logits_of(m, toks, 10, 1);
+    const slm_save_format f[3] = {SLM_SAVE_GGUF_Q8_0, SLM_SAVE_GGUF_Q4_0, SLM_SAVE_GGUF_Q4_1};
+    const char *names[3] = {"q8_0", "q4_0", "q4_1"};
+    const double tol[3] = {0.1, 0.8, 0.8};
+    for (int k = 0; k < 3; k++) {
+        CHECK(slm_model_save(m, tmp_path("q.gguf"), f[k], 0, &err) == SLM_OK, "%s", err.msg);
+        CHECK(slm_model_load_file(tmp_path("q.gguf"), &q, &err) == SLM_OK, "%s", err.msg);
+        if (T.failed) break;
+        float *lg = logits_of(q, toks, 10, 2);
+        double d = 0, mag = 0;
+        for (int i = 0; i < 10 * 320; i++) d = fmax(d, fabs((double)lg[i] - ref[i])), mag = fmax(mag, fabs(ref[i]));
+        printf("    gguf %s: max |logit diff| vs f32 %.3e (max |logit| %.2f)\n", names[k], d, mag);
+        CHECK(d <= tol[k], "%s: %g", names[k], d);
+        free(lg);
+        slm_model_free(q);
+    }
+    free(ref);
+    slm_model_free(m);
 }

@@ -15,6 +15,7 @@ extern const test_case all_tests[];
     X(kernels_simd_attention_matches_scalar)          \
     X(kernels_simd_swiglu_rmsnorm_match_scalar)       \
     X(kernels_f16_bf16_conversions_and_matvec)        \
+    X(kernels_block_quant_types)                      \
     X(utf8_validation_and_stream_never_splits)        \
     X(golden_stories260K_greedy_library)              \
     X(golden_stories260K_greedy_cli)                  \
@@ -24,6 +25,7 @@ extern const test_case all_tests[];
     X(llama2c_v0_v1_identical_logits)                 \
     X(model_load_from_memory_block)                   \
     X(gguf_writer_round_trips_logits)                 \
+    X(gguf_quantized_writer_round_trip)               \
     X(gguf_corrupt_files_rejected)                    \
     X(llama2c_q80_stories260K_greedy_and_logprob)     \
     X(llama2c_q80_group_size_must_divide_rows)        \

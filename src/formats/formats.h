@@ -19,10 +19,7 @@ slm_status slm_llama2c_write(const slm_model *m, const char *path, slm_llama2c_v
 /* The largest group size <= wanted that divides every row length of the model (>= 1). */
 int slm_llama2c_pick_group_size(const slm_config *cfg, int wanted);
 
-/* Writes `m` as GGUF v3 (arch llama) with matrices as F32, F16 or BF16, atomically. */
+/* Writes `m` as GGUF v3 (arch llama) with matrices as F32, F16, BF16, Q8_0, Q4_0 or Q4_1, atomically. */
 slm_status slm_gguf_write(const slm_model *m, const char *path, slm_dtype matrix_dtype, slm_error *err);
-/* Round-to-nearest-even conversions. */
-uint16_t slm_f32_to_f16(float f);
-uint16_t slm_f32_to_bf16(float f);
 
 #endif

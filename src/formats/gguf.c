@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/quant.h"
 #include "../model/model.h"
 #include "gguf.h"
 
@@ -68,14 +69,31 @@ const gguf_kv *slm_gguf_find(const gguf_file *g, const char *key) {
     return NULL;
 }
 
-/* Bytes of one row of ne0 values of a ggml type, or 0 for a type slm does not know. */
-static size_t type_row_bytes(uint32_t type, uint64_t ne0) {
+/* The slm dtype of a ggml type; -1 for a type slm does not know. */
+static int dtype_of_ggml(uint32_t type) {
     switch (type) {
-    case GGML_TYPE_F32: return (size_t)ne0 * 4;
-    case GGML_TYPE_F16:
-    case GGML_TYPE_BF16: return (size_t)ne0 * 2;
-    default: return 0;
+    case GGML_TYPE_F32: return SLM_DTYPE_F32;
+    case GGML_TYPE_F16: return SLM_DTYPE_F16;
+    case GGML_TYPE_BF16: return SLM_DTYPE_BF16;
+    case GGML_TYPE_Q8_0: return SLM_DTYPE_Q8_0;
+    case GGML_TYPE_Q4_0: return SLM_DTYPE_Q4_0;
+    case GGML_TYPE_Q4_1: return SLM_DTYPE_Q4_1;
+    case GGML_TYPE_Q4_K: return SLM_DTYPE_Q4_K;
+    case GGML_TYPE_Q6_K: return SLM_DTYPE_Q6_K;
+    default: return -1;
     }
+}
+
+/* Bytes of one row of ne0 values of a ggml type, or 0 for an unknown type or a row that is not
+ * a whole number of blocks. */
+static size_t type_row_bytes(uint32_t type, uint64_t ne0) {
+    int dt = dtype_of_ggml(type);
+    if (dt < 0) return 0;
+    if (dt == SLM_DTYPE_F32) return (size_t)ne0 * 4;
+    if (dt == SLM_DTYPE_F16 || dt == SLM_DTYPE_BF16) return (size_t)ne0 * 2;
+    const slm_block_type *bt = slm_block_type_of((slm_dtype)dt);
+    if (ne0 % (uint64_t)bt->block_size) return 0;
+    return (size_t)(ne0 / (uint64_t)bt->block_size) * (size_t)bt->block_bytes;
 }
 
 static const char *type_name(uint32_t t) {
@@ -252,13 +270,15 @@ const char *slm_gguf_next_str(const uint8_t **p, size_t *len) {
 /* ---------------------------------------------------------------- model */
 
 static slm_status dtype_of(const gguf_file *g, const gguf_tensor *t, slm_dtype *d, slm_error *err) {
-    switch (t->type) {
-    case GGML_TYPE_F32: *d = SLM_DTYPE_F32; return SLM_OK;
-    case GGML_TYPE_F16: *d = SLM_DTYPE_F16; return SLM_OK;
-    case GGML_TYPE_BF16: *d = SLM_DTYPE_BF16; return SLM_OK;
-    }
-    return slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: tensor %.*s has type %s, which slm does not run yet", g->src,
-                    (int)t->name_len, t->name, type_name(t->type));
+    int dt = dtype_of_ggml(t->type);
+    if (dt < 0)
+        return slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: tensor %.*s has type %s, which slm does not run yet", g->src,
+                        (int)t->name_len, t->name, type_name(t->type));
+    if (!t->nbytes)
+        return slm_fail(err, SLM_ERR_FORMAT, "%s: tensor %.*s: its row of %llu values is not a whole number of %s blocks",
+                        g->src, (int)t->name_len, t->name, (unsigned long long)t->ne[0], type_name(t->type));
+    *d = (slm_dtype)dt;
+    return SLM_OK;
 }
 
 slm_status slm_gguf_load_model(const void *data, size_t size, const char *src, slm_model **out, slm_error *err) {
@@ -342,7 +362,7 @@ slm_status slm_gguf_load_model(const void *data, size_t size, const char *src, s
         slm_dtype dt = SLM_DTYPE_F32;
         if ((st = dtype_of(&g, t, &dt, err))) goto done;
         const uint8_t *p = g.base + g.data_offset + t->offset;
-        if ((uintptr_t)p % (dt == SLM_DTYPE_F32 ? 4 : 2)) {
+        if ((uintptr_t)p % (dt == SLM_DTYPE_F32 ? 4 : dt == SLM_DTYPE_F16 || dt == SLM_DTYPE_BF16 ? 2 : 1)) {
             st = slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: tensor %s data is not aligned to its element size", src, name);
             goto done;
         }

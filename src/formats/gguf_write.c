@@ -8,33 +8,44 @@
 #include "../kernels/kernels.h"
 #include "formats.h"
 #include "gguf.h"
+#include "../kernels/quant.h"
 
 enum { ALIGNMENT = 32 };
 
-uint16_t slm_f32_to_f16(float f) {
-    union { float f; uint32_t u; } v = {f};
-    uint32_t u = v.u, sign = (u >> 16) & 0x8000;
-    int32_t exp = (int32_t)((u >> 23) & 0xff) - 127 + 15;
-    uint32_t man = u & 0x7fffff;
-    if (((u >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0)); /* inf, nan */
-    if (exp >= 31) return (uint16_t)(sign | 0x7c00);                                      /* overflow */
-    if (exp <= 0) {                                                                         /* subnormal or 0 */
-        if (exp < -10) return (uint16_t)sign;
-        man |= 0x800000;
-        int shift = 14 - exp;
-        uint32_t half = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
-        if (rem > mid || (rem == mid && (half & 1))) half++;
-        return (uint16_t)(sign | half);
+static uint32_t ggml_type_of(slm_dtype dt) {
+    switch (dt) {
+    case SLM_DTYPE_F16: return GGML_TYPE_F16;
+    case SLM_DTYPE_BF16: return GGML_TYPE_BF16;
+    case SLM_DTYPE_Q8_0: return GGML_TYPE_Q8_0;
+    case SLM_DTYPE_Q4_0: return GGML_TYPE_Q4_0;
+    case SLM_DTYPE_Q4_1: return GGML_TYPE_Q4_1;
+    default: return GGML_TYPE_F32;
     }
-    uint32_t half = sign | (uint32_t)exp << 10 | man >> 13, rem = man & 0x1fff;
-    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++; /* may carry into the exponent: correct */
-    return (uint16_t)half;
 }
 
-uint16_t slm_f32_to_bf16(float f) {
-    union { float f; uint32_t u; } v = {f};
-    if ((v.u & 0x7fffffff) > 0x7f800000) return (uint16_t)((v.u >> 16) | 0x40); /* quiet nan */
-    return (uint16_t)((v.u + 0x7fff + ((v.u >> 16) & 1)) >> 16);
+/* Bytes of a row of n values of dt (n a whole number of blocks for block types). */
+static size_t row_bytes(slm_dtype dt, int64_t n) {
+    const slm_block_type *bt = slm_block_type_of(dt);
+    if (bt) return (size_t)(n / bt->block_size) * (size_t)bt->block_bytes;
+    return (size_t)n * (dt == SLM_DTYPE_F32 ? 4 : 2);
+}
+
+/* Encodes a row of n floats as dt into out (f32 rows are written from `row` directly). */
+static void encode_row(slm_dtype dt, const float *row, int n, uint8_t *out) {
+    uint16_t h;
+    switch (dt) {
+    case SLM_DTYPE_F16:
+    case SLM_DTYPE_BF16:
+        for (int k = 0; k < n; k++) {
+            h = dt == SLM_DTYPE_F16 ? slm_f32_to_f16(row[k]) : slm_f32_to_bf16(row[k]);
+            memcpy(out + 2 * k, &h, 2);
+        }
+        break;
+    case SLM_DTYPE_Q8_0: slm_quantize_row_q8_0(row, out, n); break;
+    case SLM_DTYPE_Q4_0: slm_quantize_row_q4_0(row, out, n); break;
+    case SLM_DTYPE_Q4_1: slm_quantize_row_q4_1(row, out, n); break;
+    default: break;
+    }
 }
 
 typedef struct {
@@ -67,9 +78,20 @@ static void kv_u32(bytes *b, const char *k, uint32_t v) { put_str(b, k), put_u32
 static void kv_f32(bytes *b, const char *k, float v) { put_str(b, k), put_u32(b, GGUF_TYPE_FLOAT32), put(b, &v, 4); }
 static void kv_str(bytes *b, const char *k, const char *v) { put_str(b, k), put_u32(b, GGUF_TYPE_STRING), put_str(b, v); }
 
+/* The type a tensor is written as: norms f32; matrices `mdt`, or f16 where a row is not a whole
+ * number of mdt's blocks (as llama.cpp's quantizer falls back). */
+static slm_dtype written_type(const slm_tensor *t, slm_dtype mdt) {
+    if (t->n_dims != 2) return SLM_DTYPE_F32;
+    const slm_block_type *bt = slm_block_type_of(mdt);
+    if (bt && t->shape[1] % bt->block_size) return SLM_DTYPE_F16;
+    return mdt;
+}
+
 slm_status slm_gguf_write(const slm_model *m, const char *path, slm_dtype mdt, slm_error *err) {
-    if (mdt != SLM_DTYPE_F32 && mdt != SLM_DTYPE_F16 && mdt != SLM_DTYPE_BF16)
-        return slm_fail(err, SLM_ERR_ARG, "%s: GGUF matrices can be written as f32, f16 or bf16", path);
+    if (mdt != SLM_DTYPE_F32 && mdt != SLM_DTYPE_F16 && mdt != SLM_DTYPE_BF16 && mdt != SLM_DTYPE_Q8_0 &&
+        mdt != SLM_DTYPE_Q4_0 && mdt != SLM_DTYPE_Q4_1)
+        return slm_fail(err, SLM_ERR_ARG, "%s: GGUF matrices can be written as f32, f16, bf16, q8_0, q4_0 or q4_1", path);
+
     const slm_config *c = &m->cfg;
     bytes h = {0};
     uint32_t n_kv = 14 + (c->block_repeat > 1);
@@ -77,7 +99,9 @@ slm_status slm_gguf_write(const slm_model *m, const char *path, slm_dtype mdt, s
     kv_str(&h, "general.architecture", "llama");
     kv_str(&h, "general.name", "slm");
     kv_u32(&h, "general.alignment", ALIGNMENT);
-    kv_u32(&h, "general.file_type", mdt == SLM_DTYPE_F32 ? 0 : mdt == SLM_DTYPE_F16 ? 1 : 32);
+    /* llama.cpp's file types: all f32 0, mostly f16 1, q4_0 2, q4_1 3, q8_0 7, bf16 32 */
+    kv_u32(&h, "general.file_type", mdt == SLM_DTYPE_F32 ? 0 : mdt == SLM_DTYPE_F16 ? 1 : mdt == SLM_DTYPE_BF16 ? 32
+                                    : mdt == SLM_DTYPE_Q4_0 ? 2 : mdt == SLM_DTYPE_Q4_1 ? 3 : 7);
     kv_u32(&h, "llama.vocab_size", (uint32_t)c->vocab_size);
     kv_u32(&h, "llama.context_length", (uint32_t)c->seq_len);
     kv_u32(&h, "llama.embedding_length", (uint32_t)c->dim);
@@ -94,14 +118,15 @@ slm_status slm_gguf_write(const slm_model *m, const char *path, slm_dtype mdt, s
     for (int i = 0; i < m->n_tensors; i++) {
         const slm_tensor *t = &m->tensors[i];
         int matrix = t->n_dims == 2;
-        slm_dtype dt = matrix ? mdt : SLM_DTYPE_F32;
+        slm_dtype dt = written_type(t, mdt);
         put_str(&h, t->name);
         put_u32(&h, (uint32_t)t->n_dims);
         if (matrix) put_u64(&h, (uint64_t)t->shape[1]), put_u64(&h, (uint64_t)t->shape[0]);
         else put_u64(&h, (uint64_t)t->shape[0]);
-        put_u32(&h, dt == SLM_DTYPE_F32 ? GGML_TYPE_F32 : dt == SLM_DTYPE_F16 ? GGML_TYPE_F16 : GGML_TYPE_BF16);
+        put_u32(&h, ggml_type_of(dt));
         put_u64(&h, offset);
-        offset += slm_align_up((size_t)slm_tensor_numel(t) * (dt == SLM_DTYPE_F32 ? 4 : 2), ALIGNMENT);
+        offset += slm_align_up(row_bytes(dt, matrix ? t->shape[1] : t->shape[0]) * (size_t)(matrix ? t->shape[0] : 1),
+                               ALIGNMENT);
     }
     static const uint8_t zeros[ALIGNMENT] = {0};
     put(&h, zeros, slm_align_up(h.len, ALIGNMENT) - h.len);
@@ -115,25 +140,21 @@ slm_status slm_gguf_write(const slm_model *m, const char *path, slm_dtype mdt, s
     free(h.buf);
     int maxc = c->dim > c->hidden_dim ? c->dim : c->hidden_dim;
     float *row = malloc((size_t)maxc * 4);
-    uint16_t *hrow = malloc((size_t)maxc * 2);
+    uint8_t *hrow = malloc((size_t)maxc * 2 + 64);
     if (st == SLM_OK && (!row || !hrow)) st = slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", path);
     for (int i = 0; i < m->n_tensors && st == SLM_OK; i++) {
         const slm_tensor *t = &m->tensors[i];
         int matrix = t->n_dims == 2;
-        slm_dtype dt = matrix ? mdt : SLM_DTYPE_F32;
+        slm_dtype dt = written_type(t, mdt);
         int64_t rows = matrix ? t->shape[0] : 1, cols = matrix ? t->shape[1] : t->shape[0];
         size_t written = 0;
         for (int64_t r = 0; r < rows && st == SLM_OK; r++) {
             if (matrix) slm_tensor_row_f32(t, r, row);
             else memcpy(row, t->data, (size_t)cols * 4);
-            if (dt == SLM_DTYPE_F32) {
-                st = slm_writer_write(w, row, (size_t)cols * 4, err);
-                written += (size_t)cols * 4;
-            } else {
-                for (int64_t k = 0; k < cols; k++) hrow[k] = dt == SLM_DTYPE_F16 ? slm_f32_to_f16(row[k]) : slm_f32_to_bf16(row[k]);
-                st = slm_writer_write(w, hrow, (size_t)cols * 2, err);
-                written += (size_t)cols * 2;
-            }
+            size_t rb = row_bytes(dt, cols);
+            encode_row(dt, row, (int)cols, hrow);
+            st = slm_writer_write(w, dt == SLM_DTYPE_F32 ? (const void *)row : hrow, rb, err);
+            written += rb;
         }
         if (st == SLM_OK) st = slm_writer_write(w, zeros, slm_align_up(written, ALIGNMENT) - written, err);
     }

@@ -37,6 +37,9 @@ slm_status slm_model_save(const slm_model *m, const char *path, slm_save_format 
     case SLM_SAVE_GGUF_F32: return slm_gguf_write(m, path, SLM_DTYPE_F32, err);
     case SLM_SAVE_GGUF_F16: return slm_gguf_write(m, path, SLM_DTYPE_F16, err);
     case SLM_SAVE_GGUF_BF16: return slm_gguf_write(m, path, SLM_DTYPE_BF16, err);
+    case SLM_SAVE_GGUF_Q8_0: return slm_gguf_write(m, path, SLM_DTYPE_Q8_0, err);
+    case SLM_SAVE_GGUF_Q4_0: return slm_gguf_write(m, path, SLM_DTYPE_Q4_0, err);
+    case SLM_SAVE_GGUF_Q4_1: return slm_gguf_write(m, path, SLM_DTYPE_Q4_1, err);
     case SLM_SAVE_LLAMA2C_Q80:
         if (group_size == 0) group_size = slm_llama2c_pick_group_size(&m->cfg, 64);
         return slm_llama2c_write(m, path, SLM_LLAMA2C_V2, group_size, err);

@@ -31,9 +31,13 @@ typedef void (*slm_rmsnorm_fn)(float *out, const float *x, const float *w, int n
 /* The same over 16-bit weights (F16 or BF16 by the table entry). W (rows, n) as uint16. */
 typedef void (*slm_matvec_h_fn)(float *out, const float *x, const uint16_t *w, int n, int r0, int r1);
 
+/* The same over ggml block-quantized weights of `dtype` (Q8_0, Q4_0, Q4_1, Q4_K, Q6_K). */
+typedef void (*slm_matvec_block_fn)(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1);
+
 typedef struct slm_kernels {
     const char *name; /* "scalar", "avx2" */
     slm_matvec_f32_fn matvec_f32;
+    slm_matvec_block_fn matvec_block;
     slm_matvec_h_fn matvec_f16;
     slm_matvec_h_fn matvec_bf16;
     slm_matvec_q8_fn matvec_q8;
@@ -72,6 +76,9 @@ void slm_dequantize_q8_row(float *out, const int8_t *w, const float *ws, int n, 
 /* The scalar attention reference (see slm_attention_fn). */
 void slm_attention_scalar(float *out, float *scores, const float *q, const float *k, const float *v, int stride,
                           int n, int hd, float scale);
+/* float to IEEE half / bfloat16, rounding to nearest even (overflow to inf, NaN kept). */
+uint16_t slm_f32_to_f16(float f);
+uint16_t slm_f32_to_bf16(float f);
 /* IEEE half and bfloat16 to float (exact). */
 float slm_f16_to_f32(uint16_t h);
 static inline float slm_bf16_to_f32(uint16_t h) {

@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "kernels.h"
+#include "quant.h"
 
 float slm_dot_f32(const float *a, const float *b, int n) {
     float s = 0.0f;
@@ -25,6 +26,32 @@ float slm_f16_to_f32(uint16_t h) {
     }
     union { uint32_t u; float f; } v = {bits};
     return v.f;
+}
+
+uint16_t slm_f32_to_f16(float f) {
+    union { float f; uint32_t u; } v = {f};
+    uint32_t u = v.u, sign = (u >> 16) & 0x8000;
+    int32_t exp = (int32_t)((u >> 23) & 0xff) - 127 + 15;
+    uint32_t man = u & 0x7fffff;
+    if (((u >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0)); /* inf, nan */
+    if (exp >= 31) return (uint16_t)(sign | 0x7c00);                                      /* overflow */
+    if (exp <= 0) {                                                                         /* subnormal or 0 */
+        if (exp < -10) return (uint16_t)sign;
+        man |= 0x800000;
+        int shift = 14 - exp;
+        uint32_t half = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | (uint32_t)exp << 10 | man >> 13, rem = man & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++; /* may carry into the exponent: correct */
+    return (uint16_t)half;
+}
+
+uint16_t slm_f32_to_bf16(float f) {
+    union { float f; uint32_t u; } v = {f};
+    if ((v.u & 0x7fffffff) > 0x7f800000) return (uint16_t)((v.u >> 16) | 0x40); /* quiet nan */
+    return (uint16_t)((v.u + 0x7fff + ((v.u >> 16) & 1)) >> 16);
 }
 
 static void matvec_f16_scalar(float *out, const float *x, const uint16_t *w, int n, int r0, int r1) {
@@ -80,7 +107,11 @@ void slm_swiglu(float *gate, const float *up, int n) {
     }
 }
 
-static const slm_kernels scalar_kernels = {"scalar", matvec_f32_scalar, matvec_f16_scalar, matvec_bf16_scalar,
+static void matvec_block_scalar(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1) {
+    slm_matvec_block_scalar((slm_dtype)dtype, out, x, w, n, r0, r1);
+}
+
+static const slm_kernels scalar_kernels = {"scalar", matvec_f32_scalar, matvec_block_scalar, matvec_f16_scalar, matvec_bf16_scalar,
                                            matvec_q8_scalar, slm_attention_scalar, slm_swiglu, slm_rmsnorm};
 
 const slm_kernels *slm_kernels_scalar(void) { return &scalar_kernels; }

@@ -205,6 +205,7 @@ static void matvec_worker(void *arg, int t, int nt) {
             case SLM_DTYPE_Q8_G:
                 j->k->matvec_q8(j->out[i], j->qx, j->xs, w->data, w->scales, j->n, w->group_size, r0, r1);
                 break;
+            default: j->k->matvec_block((int)w->dtype, j->out[i], j->x, w->data, j->n, r0, r1); break;
             }
         }
         off += rows;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../kernels/kernels.h"
+#include "../kernels/quant.h"
 #include "model.h"
 
 /* Limits far above any small model, low enough that products of them fit comfortably. */
@@ -127,6 +128,10 @@ slm_status slm_model_bind(slm_model *m, slm_error *err) {
 #undef NEED
     for (int i = 0; i < m->n_tensors; i++) {
         const slm_tensor *t = &m->tensors[i];
+        const slm_block_type *bt = slm_block_type_of(t->dtype);
+        if (bt && (t->n_dims != 2 || t->shape[1] % bt->block_size != 0))
+            return slm_fail(err, SLM_ERR_FORMAT, "%s: tensor %s: %s needs rows that are multiples of %d values",
+                            m->source, t->name, bt->name, bt->block_size);
         if (t->dtype == SLM_DTYPE_Q8_G) {
             int64_t cols = t->n_dims == 2 ? t->shape[1] : t->shape[0];
             if (t->group_size <= 0 || cols % t->group_size != 0)
@@ -148,7 +153,11 @@ size_t slm_tensor_nbytes(const slm_tensor *t) {
     case SLM_DTYPE_Q8_G: return n + n / (size_t)t->group_size * sizeof(float);
     case SLM_DTYPE_F16:
     case SLM_DTYPE_BF16: return n * 2;
-    default: return n * sizeof(float);
+    case SLM_DTYPE_F32: return n * sizeof(float);
+    default: {
+        const slm_block_type *bt = slm_block_type_of(t->dtype);
+        return n / (size_t)bt->block_size * (size_t)bt->block_bytes;
+    }
     }
 }
 
@@ -160,6 +169,7 @@ void slm_tensor_row_f32(const slm_tensor *t, int64_t row, float *out) {
     case SLM_DTYPE_Q8_G: slm_dequantize_q8_row(out, t->data, t->scales, n, t->group_size, (int)row); break;
     case SLM_DTYPE_F16: for (int i = 0; i < n; i++) out[i] = slm_f16_to_f32(h[i]); break;
     case SLM_DTYPE_BF16: for (int i = 0; i < n; i++) out[i] = slm_bf16_to_f32(h[i]); break;
+    default: slm_dequantize_block_row(t->dtype, t->data, n, row, out); break;
     }
 }
 

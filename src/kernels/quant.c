@@ -1,0 +1,190 @@
+/* quant.c — ggml block types: layouts, scalar dequantizers, reference matvec, simple quantizers.
+ *
+ *   q8_0  32 values:  f16 d, int8 q[32]                       x = q * d
+ *   q4_0  32 values:  f16 d, u8 q[16]  (low nibbles: values 0..15, high: 16..31)   x = (q - 8) * d
+ *   q4_1  32 values:  f16 d, f16 m, u8 q[16] (as q4_0)         x = q * d + m
+ *   q4_k  256 values: f16 d, f16 dmin, u8 scales[12], u8 q[128]; eight sub-blocks of 32 with 6-bit
+ *         scale s and min m packed in `scales`; x = d*s * q - dmin*m, q a nibble (64 values per
+ *         32 bytes: low nibbles the first sub-block, high nibbles the second)
+ *   q6_k  256 values: u8 ql[128], u8 qh[64], int8 scales[16], f16 d; a 6-bit q = 4 low bits from ql
+ *         and 2 high bits from qh, x = d * scales[i/16] * (q - 32), in two halves of 128. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "quant.h"
+
+static float f16_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return slm_f16_to_f32(h);
+}
+
+static void dequant_q8_0(const void *blk, float *y) {
+    const uint8_t *b = blk;
+    float d = f16_at(b);
+    const int8_t *q = (const int8_t *)(b + 2);
+    for (int i = 0; i < 32; i++) y[i] = (float)q[i] * d;
+}
+
+static void dequant_q4_0(const void *blk, float *y) {
+    const uint8_t *b = blk;
+    float d = f16_at(b);
+    const uint8_t *q = b + 2;
+    for (int i = 0; i < 16; i++) {
+        y[i] = (float)((q[i] & 15) - 8) * d;
+        y[i + 16] = (float)((q[i] >> 4) - 8) * d;
+    }
+}
+
+static void dequant_q4_1(const void *blk, float *y) {
+    const uint8_t *b = blk;
+    float d = f16_at(b), m = f16_at(b + 2);
+    const uint8_t *q = b + 4;
+    for (int i = 0; i < 16; i++) {
+        y[i] = (float)(q[i] & 15) * d + m;
+        y[i + 16] = (float)(q[i] >> 4) * d + m;
+    }
+}
+
+/* The 6-bit scale and min of sub-block j (0..7) of a q4_k block. */
+static void q4k_scale_min(const uint8_t *s, int j, int *sc, int *m) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+static void dequant_q4_k(const void *blk, float *y) {
+    const uint8_t *b = blk;
+    float d = f16_at(b), dmin = f16_at(b + 2);
+    const uint8_t *scales = b + 4, *q = b + 16;
+    for (int c = 0; c < 4; c++) { /* 64 values from 32 bytes */
+        int s1, m1, s2, m2;
+        q4k_scale_min(scales, 2 * c, &s1, &m1);
+        q4k_scale_min(scales, 2 * c + 1, &s2, &m2);
+        float d1 = d * (float)s1, o1 = dmin * (float)m1, d2 = d * (float)s2, o2 = dmin * (float)m2;
+        for (int l = 0; l < 32; l++) {
+            y[l] = d1 * (float)(q[l] & 15) - o1;
+            y[l + 32] = d2 * (float)(q[l] >> 4) - o2;
+        }
+        y += 64;
+        q += 32;
+    }
+}
+
+static void dequant_q6_k(const void *blk, float *y) {
+    const uint8_t *b = blk;
+    const uint8_t *ql = b, *qh = b + 128;
+    const int8_t *sc = (const int8_t *)(b + 192);
+    float d = f16_at(b + 208);
+    for (int half = 0; half < 2; half++) {
+        for (int l = 0; l < 32; l++) {
+            int is = l / 16;
+            int q1 = ((ql[l] & 15) | ((qh[l] & 3) << 4)) - 32;
+            int q2 = ((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) - 32;
+            int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+            int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+            y[l] = d * (float)sc[is] * (float)q1;
+            y[l + 32] = d * (float)sc[is + 2] * (float)q2;
+            y[l + 64] = d * (float)sc[is + 4] * (float)q3;
+            y[l + 96] = d * (float)sc[is + 6] * (float)q4;
+        }
+        y += 128;
+        ql += 64;
+        qh += 32;
+        sc += 8;
+    }
+}
+
+static const slm_block_type BLOCK_TYPES[] = {
+    {"q8_0", 32, 34, dequant_q8_0},   {"q4_0", 32, 18, dequant_q4_0},   {"q4_1", 32, 20, dequant_q4_1},
+    {"q4_k", 256, 144, dequant_q4_k}, {"q6_k", 256, 210, dequant_q6_k},
+};
+
+const slm_block_type *slm_block_type_of(slm_dtype dtype) {
+    switch (dtype) {
+    case SLM_DTYPE_Q8_0: return &BLOCK_TYPES[0];
+    case SLM_DTYPE_Q4_0: return &BLOCK_TYPES[1];
+    case SLM_DTYPE_Q4_1: return &BLOCK_TYPES[2];
+    case SLM_DTYPE_Q4_K: return &BLOCK_TYPES[3];
+    case SLM_DTYPE_Q6_K: return &BLOCK_TYPES[4];
+    default: return NULL;
+    }
+}
+
+void slm_dequantize_block_row(slm_dtype dtype, const void *w, int n, int64_t row, float *out) {
+    const slm_block_type *bt = slm_block_type_of(dtype);
+    int nb = n / bt->block_size;
+    const uint8_t *p = (const uint8_t *)w + (size_t)row * (size_t)nb * (size_t)bt->block_bytes;
+    for (int b = 0; b < nb; b++) bt->dequantize(p + (size_t)b * bt->block_bytes, out + (size_t)b * bt->block_size);
+}
+
+void slm_matvec_block_scalar(slm_dtype dtype, float *out, const float *x, const void *w, int n, int r0, int r1) {
+    const slm_block_type *bt = slm_block_type_of(dtype);
+    int nb = n / bt->block_size, bs = bt->block_size;
+    float tmp[256];
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nb * (size_t)bt->block_bytes;
+        float s = 0.0f;
+        for (int b = 0; b < nb; b++) {
+            bt->dequantize(p + (size_t)b * bt->block_bytes, tmp);
+            const float *xb = x + (size_t)b * bs;
+            for (int i = 0; i < bs; i++) s += tmp[i] * xb[i];
+        }
+        out[r] = s;
+    }
+}
+
+/* ---------------------------------------------------------------- quantizers */
+
+static void put_f16(uint8_t *p, float f) {
+    uint16_t h = slm_f32_to_f16(f);
+    memcpy(p, &h, 2);
+}
+
+void slm_quantize_row_q8_0(const float *x, void *out, int n) {
+    uint8_t *o = out;
+    for (int b = 0; b < n / 32; b++, x += 32, o += 34) {
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
+        float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+        put_f16(o, d);
+        for (int i = 0; i < 32; i++) o[2 + i] = (uint8_t)slm_round_to_i8(x[i] * id);
+    }
+}
+
+void slm_quantize_row_q4_0(const float *x, void *out, int n) {
+    uint8_t *o = out;
+    for (int b = 0; b < n / 32; b++, x += 32, o += 18) {
+        float max = 0.0f, amax = 0.0f; /* the value of largest magnitude, with its sign */
+        for (int i = 0; i < 32; i++)
+            if (fabsf(x[i]) > amax) amax = fabsf(x[i]), max = x[i];
+        float d = max / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        put_f16(o, d);
+        for (int i = 0; i < 16; i++) {
+            int a = (int)fminf(15.0f, fmaxf(0.0f, roundf(x[i] * id + 8.0f)));
+            int c = (int)fminf(15.0f, fmaxf(0.0f, roundf(x[i + 16] * id + 8.0f)));
+            o[2 + i] = (uint8_t)(a | c << 4);
+        }
+    }
+}
+
+void slm_quantize_row_q4_1(const float *x, void *out, int n) {
+    uint8_t *o = out;
+    for (int b = 0; b < n / 32; b++, x += 32, o += 20) {
+        float lo = x[0], hi = x[0];
+        for (int i = 1; i < 32; i++) lo = fminf(lo, x[i]), hi = fmaxf(hi, x[i]);
+        float d = (hi - lo) / 15.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+        put_f16(o, d);
+        put_f16(o + 2, lo);
+        for (int i = 0; i < 16; i++) {
+            int a = (int)fminf(15.0f, fmaxf(0.0f, roundf((x[i] - lo) * id)));
+            int c = (int)fminf(15.0f, fmaxf(0.0f, roundf((x[i + 16] - lo) * id)));
+            o[4 + i] = (uint8_t)(a | c << 4);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+/* quant.h — ggml block quantization types as rows of one trait table: block size, bytes per
+ * block, and a scalar dequantizer (the reference). Layouts follow GGUF/ggml's definitions. */
+#ifndef SLM_QUANT_H
+#define SLM_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slm.h"
+
+typedef struct slm_block_type {
+    const char *name;     /* "q8_0", ... */
+    int block_size;       /* values per block */
+    int block_bytes;      /* bytes per block */
+    /* dequantizes one block into out (block_size) */
+    void (*dequantize)(const void *block, float *out);
+} slm_block_type;
+
+/* The trait row of a block-quantized dtype, or NULL for F32/F16/BF16/Q8_G. */
+const slm_block_type *slm_block_type_of(slm_dtype dtype);
+
+/* Dequantizes row `row` of a block-quantized matrix (rows, n) into out (n). */
+void slm_dequantize_block_row(slm_dtype dtype, const void *w, int n, int64_t row, float *out);
+
+/* out[r] = dot(dequantized W[r, :], x) for r in [r0, r1): the scalar reference. */
+void slm_matvec_block_scalar(slm_dtype dtype, float *out, const float *x, const void *w, int n, int r0, int r1);
+
+/* Quantizes n values (a multiple of the block size) to Q8_0 / Q4_0 / Q4_1 as ggml does (round to
+ * nearest; scale = max|x|/127, or for Q4_0 the value of largest magnitude / -8). Used by writers
+ * and tests; K-quants are read-only for now. */
+void slm_quantize_row_q8_0(const float *x, void *out, int n);
+void slm_quantize_row_q4_0(const float *x, void *out, int n);
+void slm_quantize_row_q4_1(const float *x, void *out, int n);
+
+#endif
