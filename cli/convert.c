@@ -11,8 +11,10 @@ static const char HELP_CONVERT[] =
     "  --to llama2c-v1     \"ak42\" version 1, fp32\n"
     "  --to llama2c-q80    \"ak42\" version 2: int8 weights, one fp32 scale per group (llama2.c runq.c)\n"
     "  --to gguf-f32 | gguf-f16 | gguf-bf16 | gguf-q8_0 | gguf-q4_0 | gguf-q4_1\n"
-    "                      GGUF v3, arch llama (llama.cpp); norms stay f32 (no tokenizer embedded yet);\n"
+    "                      GGUF v3, arch llama (llama.cpp), tokenizer embedded; norms stay f32;\n"
     "                      a matrix whose rows are not whole q blocks (32 values) is written as f16\n"
+    "  -z, --tokenizer TOK the tokenizer a GGUF output embeds (default: the input's own if it is GGUF,\n"
+    "                      else tok<vocab>.bin or tokenizer.bin beside the input; none if not found)\n"
     "  --group-size N      Q8_0 group size; must divide dim and hidden_dim. Default: the largest\n"
     "                      size <= 64 that does (stories260K: hidden_dim 172 -> 4)\n"
     "\n"
@@ -34,12 +36,13 @@ static int parse_format(const char *s, slm_save_format *f) {
 
 int cmd_convert(int argc, char **argv) {
     cli_args a = {"convert", argc, 0, argv, 0};
-    const char *in = NULL, *out = NULL, *to = NULL, *arg;
+    const char *in = NULL, *out = NULL, *to = NULL, *tok_path = NULL, *arg;
     int gs = 0;
     while (!a.failed && (arg = cli_next(&a))) {
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) { fputs(HELP_CONVERT, stdout); return 0; }
         else if (!strcmp(arg, "--to")) to = cli_value(&a, arg);
         else if (!strcmp(arg, "--group-size")) gs = cli_int(&a, arg, 1, 1 << 16);
+        else if (!strcmp(arg, "-z") || !strcmp(arg, "--tokenizer")) tok_path = cli_value(&a, arg);
         else if (arg[0] != '-' && !in) in = arg;
         else if (arg[0] != '-' && !out) out = arg;
         else cli_unknown(&a, arg);
@@ -58,7 +61,18 @@ int cmd_convert(int argc, char **argv) {
     if (!m) return EXIT_FAIL;
     slm_error err;
     int rc = 0;
-    if (slm_model_save(m, out, f, gs, &err) != SLM_OK) {
+    /* GGUF holds the tokenizer: -z, the input's own (GGUF), or one found beside the input */
+    slm_tokenizer *tok = NULL;
+    if (f >= SLM_SAVE_GGUF_F32) {
+        if (tok_path) {
+            if (!(tok = cli_load_tokenizer(a.cmd, tok_path, in, slm_model_config(m)->vocab_size))) {
+                slm_model_free(m);
+                return EXIT_FAIL;
+            }
+        } else if (!(tok = cli_load_tokenizer(NULL, NULL, in, slm_model_config(m)->vocab_size)))
+            fprintf(stderr, "slm convert: no tokenizer found (-z TOKENIZER adds one): %s gets none\n", out);
+    }
+    if (slm_model_save_with_tokenizer(m, tok, out, f, gs, &err) != SLM_OK) {
         cli_error(a.cmd, "%s", err.msg);
         rc = EXIT_FAIL;
     } else {
@@ -70,6 +84,7 @@ int cmd_convert(int argc, char **argv) {
             fprintf(stderr, "slm convert: wrote %s (%s)\n", out, slm_model_format(check));
         slm_model_free(check);
     }
+    slm_tokenizer_free(tok);
     slm_model_free(m);
     return rc;
 }

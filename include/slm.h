@@ -122,6 +122,13 @@ typedef enum slm_save_format {
 slm_status slm_model_save(const slm_model *model, const char *path, slm_save_format format,
                           int group_size, slm_error *err);
 
+struct slm_tokenizer;
+/* The same, embedding `tok` (may be NULL) in formats that hold a tokenizer (GGUF); its vocabulary
+ * must match the model's. */
+slm_status slm_model_save_with_tokenizer(const slm_model *model, const struct slm_tokenizer *tok,
+                                         const char *path, slm_save_format format, int group_size,
+                                         slm_error *err);
+
 /* Creates a model with freshly allocated weights: matrices ~ N(0, std), norms 1 (cfg.head_dim
  * is derived from dim / n_heads). Deterministic for a seed. */
 slm_status slm_model_init_random(const slm_config *cfg, uint64_t seed, float std, slm_model **out,

@@ -246,3 +246,43 @@ void gguf_quantized_writer_round_trip(void) {
     free(ref);
     slm_model_free(m);
 }
+
+void gguf_with_tokenizer_runs_golden_story(void) {
+    const char *mp = shared_path("models/stories260K.bin"), *gp = shared_path("models/stories260K.greedy.txt"),
+               *lt = shared_path("models/tokenizer.bin");
+    if (!mp || !gp || !lt) SKIP("../shared/models is missing");
+    char args[2048], *out = NULL, *errs = NULL;
+    /* llama2.c -> GGUF f32 with the tok512.bin found beside the model embedded; no -z afterwards */
+    snprintf(args, sizeof args, "convert %s %s --to gguf-f32", mp, tmp_path("s.gguf"));
+    CHECK(run_slm(args, NULL, &errs) == 0, "%s", errs ? errs : "");
+    free(errs);
+    size_t glen;
+    char *golden = read_all(gp, &glen);
+    snprintf(args, sizeof args, "generate -m %s --temp 0 -n 1000", tmp_path("s.gguf"));
+    CHECK(run_slm(args, &out, NULL) == 0 && out && strlen(out) == glen && !memcmp(out, golden, glen), "golden via GGUF");
+    free(out), free(golden);
+    /* the embedded tokenizer encodes exactly as the file it came from */
+    slm_tokenizer *a, *b;
+    slm_error err;
+    CHECK(slm_tokenizer_load_file(tmp_path("s.gguf"), 512, &a, &err) == SLM_OK, "%s", err.msg);
+    CHECK(slm_tokenizer_load_file(shared_path("models/tok512.bin"), 512, &b, &err) == SLM_OK);
+    const char *text = "  Once upon a time,\tthere was a naïve 🐱 named Lily.\n\nThe end ";
+    int32_t ia[256], ib[256];
+    int na, nb;
+    slm_tokenizer_encode(a, text, strlen(text), 1, 0, ia, 256, &na);
+    slm_tokenizer_encode(b, text, strlen(text), 1, 0, ib, 256, &nb);
+    CHECK(na == nb && !memcmp(ia, ib, sizeof(int32_t) * (size_t)na), "embedded tokenizer differs");
+    slm_tokenizer_free(a), slm_tokenizer_free(b);
+    /* a 32000-token vocabulary survives the trip too (spaces as U+2581 and back) */
+    slm_model *m;
+    slm_config c = {32, 64, 1, 1, 4, 4, 8, 32000, 16, 1, 1e-5f, 10000.0f};
+    CHECK(slm_model_init_random(&c, 1, 0.02f, &m, &err) == SLM_OK);
+    CHECK(slm_tokenizer_load_file(lt, 32000, &b, &err) == SLM_OK);
+    CHECK(slm_model_save_with_tokenizer(m, b, tmp_path("v.gguf"), SLM_SAVE_GGUF_F16, 0, &err) == SLM_OK, "%s", err.msg);
+    CHECK(slm_tokenizer_load_file(tmp_path("v.gguf"), 32000, &a, &err) == SLM_OK, "%s", err.msg);
+    slm_tokenizer_encode(a, text, strlen(text), 1, 0, ia, 256, &na);
+    slm_tokenizer_encode(b, text, strlen(text), 1, 0, ib, 256, &nb);
+    CHECK(na == nb && !memcmp(ia, ib, sizeof(int32_t) * (size_t)na), "32000-token vocabulary differs after GGUF");
+    slm_tokenizer_free(a), slm_tokenizer_free(b);
+    slm_model_free(m);
+}

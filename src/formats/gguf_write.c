@@ -7,8 +7,9 @@
 
 #include "../kernels/kernels.h"
 #include "formats.h"
-#include "gguf.h"
 #include "../kernels/quant.h"
+#include "../tokenizer/tokenizer.h"
+#include "gguf.h"
 
 enum { ALIGNMENT = 32 };
 
@@ -87,14 +88,46 @@ static slm_dtype written_type(const slm_tensor *t, slm_dtype mdt) {
     return mdt;
 }
 
-slm_status slm_gguf_write(const slm_model *m, const char *path, slm_dtype mdt, slm_error *err) {
+/* tokenizer.ggml.*: the pieces with spaces written back as SentencePiece's U+2581 */
+static void put_tokenizer(bytes *h, const slm_tokenizer *tok) {
+    int n = slm_tokenizer_vocab_size(tok);
+    kv_str(h, "tokenizer.ggml.model", "llama");
+    put_str(h, "tokenizer.ggml.tokens"), put_u32(h, GGUF_TYPE_ARRAY), put_u32(h, GGUF_TYPE_STRING), put_u64(h, (uint64_t)n);
+    for (int i = 0; i < n; i++) {
+        const char *p = slm_tokenizer_token(tok, i);
+        size_t len = strlen(p), spaces = 0;
+        for (size_t k = 0; k < len; k++) spaces += p[k] == ' ';
+        put_u64(h, len + 2 * spaces);
+        for (size_t k = 0; k < len; k++) {
+            if (p[k] == ' ') put(h, "\xe2\x96\x81", 3);
+            else put(h, p + k, 1);
+        }
+    }
+    put_str(h, "tokenizer.ggml.scores"), put_u32(h, GGUF_TYPE_ARRAY), put_u32(h, GGUF_TYPE_FLOAT32), put_u64(h, (uint64_t)n);
+    for (int i = 0; i < n; i++) {
+        float sc = slm_tokenizer_score(tok, i);
+        put(h, &sc, 4);
+    }
+    put_str(h, "tokenizer.ggml.token_type"), put_u32(h, GGUF_TYPE_ARRAY), put_u32(h, GGUF_TYPE_INT32), put_u64(h, (uint64_t)n);
+    for (int i = 0; i < n; i++) {
+        int32_t ty = slm_tokenizer_gguf_type(tok, i);
+        put(h, &ty, 4);
+    }
+    kv_u32(h, "tokenizer.ggml.bos_token_id", (uint32_t)slm_tokenizer_bos(tok));
+    kv_u32(h, "tokenizer.ggml.eos_token_id", (uint32_t)slm_tokenizer_eos(tok));
+    kv_u32(h, "tokenizer.ggml.unknown_token_id", (uint32_t)slm_tokenizer_unk(tok));
+    put_str(h, "tokenizer.ggml.add_bos_token"), put_u32(h, GGUF_TYPE_BOOL), put(h, "\1", 1);
+    put_str(h, "tokenizer.ggml.add_eos_token"), put_u32(h, GGUF_TYPE_BOOL), put(h, "\0", 1);
+}
+
+slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const char *path, slm_dtype mdt, slm_error *err) {
     if (mdt != SLM_DTYPE_F32 && mdt != SLM_DTYPE_F16 && mdt != SLM_DTYPE_BF16 && mdt != SLM_DTYPE_Q8_0 &&
         mdt != SLM_DTYPE_Q4_0 && mdt != SLM_DTYPE_Q4_1)
         return slm_fail(err, SLM_ERR_ARG, "%s: GGUF matrices can be written as f32, f16, bf16, q8_0, q4_0 or q4_1", path);
 
     const slm_config *c = &m->cfg;
     bytes h = {0};
-    uint32_t n_kv = 14 + (c->block_repeat > 1);
+    uint32_t n_kv = 14 + (c->block_repeat > 1) + (tok ? 9 : 0);
     put(&h, "GGUF", 4), put_u32(&h, 3), put_u64(&h, (uint64_t)m->n_tensors - 0), put_u64(&h, n_kv);
     kv_str(&h, "general.architecture", "llama");
     kv_str(&h, "general.name", "slm");
@@ -113,6 +146,7 @@ slm_status slm_gguf_write(const slm_model *m, const char *path, slm_dtype mdt, s
     kv_f32(&h, "llama.attention.layer_norm_rms_epsilon", c->norm_eps);
     kv_f32(&h, "llama.rope.freq_base", c->rope_theta);
     if (c->block_repeat > 1) kv_u32(&h, "slm.block_repeat", (uint32_t)c->block_repeat);
+    if (tok) put_tokenizer(&h, tok);
     /* tensor infos */
     uint64_t offset = 0;
     for (int i = 0; i < m->n_tensors; i++) {

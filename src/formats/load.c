@@ -30,16 +30,24 @@ slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err
 
 slm_status slm_model_save(const slm_model *m, const char *path, slm_save_format format, int group_size,
                           slm_error *err) {
+    return slm_model_save_with_tokenizer(m, NULL, path, format, group_size, err);
+}
+
+slm_status slm_model_save_with_tokenizer(const slm_model *m, const slm_tokenizer *tok, const char *path,
+                                         slm_save_format format, int group_size, slm_error *err) {
     if (!m || !path) return slm_fail(err, SLM_ERR_ARG, "slm_model_save: NULL argument");
+    if (tok && slm_tokenizer_vocab_size(tok) != m->cfg.vocab_size)
+        return slm_fail(err, SLM_ERR_MISMATCH, "%s: tokenizer has %d tokens but the model's vocab_size is %d", path,
+                        slm_tokenizer_vocab_size(tok), m->cfg.vocab_size);
     switch (format) {
     case SLM_SAVE_LLAMA2C_V0: return slm_llama2c_write(m, path, SLM_LLAMA2C_V0, 0, err);
     case SLM_SAVE_LLAMA2C_V1: return slm_llama2c_write(m, path, SLM_LLAMA2C_V1, 0, err);
-    case SLM_SAVE_GGUF_F32: return slm_gguf_write(m, path, SLM_DTYPE_F32, err);
-    case SLM_SAVE_GGUF_F16: return slm_gguf_write(m, path, SLM_DTYPE_F16, err);
-    case SLM_SAVE_GGUF_BF16: return slm_gguf_write(m, path, SLM_DTYPE_BF16, err);
-    case SLM_SAVE_GGUF_Q8_0: return slm_gguf_write(m, path, SLM_DTYPE_Q8_0, err);
-    case SLM_SAVE_GGUF_Q4_0: return slm_gguf_write(m, path, SLM_DTYPE_Q4_0, err);
-    case SLM_SAVE_GGUF_Q4_1: return slm_gguf_write(m, path, SLM_DTYPE_Q4_1, err);
+    case SLM_SAVE_GGUF_F32: return slm_gguf_write(m, tok, path, SLM_DTYPE_F32, err);
+    case SLM_SAVE_GGUF_F16: return slm_gguf_write(m, tok, path, SLM_DTYPE_F16, err);
+    case SLM_SAVE_GGUF_BF16: return slm_gguf_write(m, tok, path, SLM_DTYPE_BF16, err);
+    case SLM_SAVE_GGUF_Q8_0: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q8_0, err);
+    case SLM_SAVE_GGUF_Q4_0: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q4_0, err);
+    case SLM_SAVE_GGUF_Q4_1: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q4_1, err);
     case SLM_SAVE_LLAMA2C_Q80:
         if (group_size == 0) group_size = slm_llama2c_pick_group_size(&m->cfg, 64);
         return slm_llama2c_write(m, path, SLM_LLAMA2C_V2, group_size, err);

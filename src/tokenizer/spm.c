@@ -270,6 +270,16 @@ slm_status slm_tokenizer_load_file(const char *path, int vocab_size, slm_tokeniz
 }
 
 int slm_tokenizer_max_piece_len(const slm_tokenizer *t) { return t->max_token_length; }
+float slm_tokenizer_score(const slm_tokenizer *t, int32_t id) { return t->scores[id]; }
+int32_t slm_tokenizer_unk(const slm_tokenizer *t) { return t->unk; }
+int slm_tokenizer_gguf_type(const slm_tokenizer *t, int32_t id) {
+    switch (t->types[id]) {
+    case TYPE_CONTROL: return GGUF_TOKEN_CONTROL;
+    case TYPE_BYTE: return GGUF_TOKEN_BYTE;
+    case TYPE_UNKNOWN: return GGUF_TOKEN_UNKNOWN;
+    default: return GGUF_TOKEN_NORMAL;
+    }
+}
 int slm_tokenizer_vocab_size(const slm_tokenizer *t) { return t->vocab_size; }
 int32_t slm_tokenizer_bos(const slm_tokenizer *t) { return t->bos; }
 int32_t slm_tokenizer_eos(const slm_tokenizer *t) { return t->eos; }

@@ -25,5 +25,10 @@ size_t slm_utf8_stream_flush(slm_utf8_stream *s, char *out);
 typedef struct slm_tokenizer slm_tokenizer;
 /* The longest piece in bytes (max_token_length). */
 int slm_tokenizer_max_piece_len(const slm_tokenizer *tok);
+/* For writers: the score of a token, its GGUF token type (1 normal, 2 unknown, 3 control, 6 byte),
+ * and the unknown token's id. */
+float slm_tokenizer_score(const slm_tokenizer *tok, int32_t id);
+int slm_tokenizer_gguf_type(const slm_tokenizer *tok, int32_t id);
+int32_t slm_tokenizer_unk(const slm_tokenizer *tok);
 
 #endif
