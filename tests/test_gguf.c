@@ -8,6 +8,7 @@
 #include "../src/formats/formats.h"
 #include "../src/kernels/kernels.h"
 #include "../src/kernels/quant.h"
+#include "../src/model/model.h"
 #include "test.h"
 #include "tests.h"
 
@@ -285,4 +286,52 @@ void gguf_with_tokenizer_runs_golden_story(void) {
     CHECK(na == nb && !memcmp(ia, ib, sizeof(int32_t) * (size_t)na), "32000-token vocabulary differs after GGUF");
     slm_tokenizer_free(a), slm_tokenizer_free(b);
     slm_model_free(m);
+}
+
+/* K-quant files made by llama.cpp's own quantizer (tests/data/llamacpp/README.md): every tensor
+ * dequantized by slm is within that type's quantization error of the fp32 weights they came from.
+ * A wrong block layout gives errors of order 1. */
+void gguf_llamacpp_kquants_dequantize_to_source(void) {
+    slm_config c = {256, 256, 1, 1, 2, 1, 128, 32, 32, 1, 1e-5f, 10000.0f};
+    slm_model *src;
+    slm_error err;
+    CHECK(slm_model_init_random(&c, 42, 0.05f, &src, &err) == SLM_OK);
+    const char *files[2] = {"tests/data/llamacpp/random256-Q4_K.gguf", "tests/data/llamacpp/random256-Q6_K.gguf"};
+    const slm_dtype want[2] = {SLM_DTYPE_Q4_K, SLM_DTYPE_Q6_K};
+    const double lo[2] = {0.05, 0.01}, hi[2] = {0.09, 0.025};
+    float a[256], b[256];
+    for (int f = 0; f < 2; f++) {
+        slm_model *q;
+        CHECK(slm_model_load_file(files[f], &q, &err) == SLM_OK, "%s", err.msg);
+        if (T.failed) break;
+        int checked = 0;
+        for (int i = 0; i < slm_model_n_tensors(q); i++) {
+            slm_tensor_info ti;
+            slm_model_tensor_info(q, i, &ti);
+            if (ti.n_dims != 2) continue;
+            CHECK(ti.dtype == want[f], "%s: %s has dtype %d", files[f], ti.name, ti.dtype);
+            const slm_tensor *tq = slm_model_find(q, ti.name), *ts = slm_model_find(src, ti.name);
+            double num = 0, den = 0;
+            for (int64_t r = 0; r < ti.shape[0]; r++) {
+                slm_tensor_row_f32(ts, r, a);
+                slm_tensor_row_f32(tq, r, b);
+                for (int k = 0; k < (int)ti.shape[1]; k++) num += (double)(a[k] - b[k]) * (a[k] - b[k]), den += (double)a[k] * a[k];
+            }
+            double rel = sqrt(num / den);
+            CHECK(rel >= lo[f] && rel <= hi[f], "%s: %s relative rms error %.4f outside [%g, %g]", files[f], ti.name, rel,
+                  lo[f], hi[f]);
+            checked++;
+        }
+        CHECK(checked == 8, "%d matrices", checked);
+        /* and the model runs: logits close to the fp32 model's */
+        int32_t toks[6] = {1, 5, 9, 31, 0, 17};
+        float *lq = logits_of(q, toks, 6, 2), *ls = logits_of(src, toks, 6, 1);
+        double d = 0;
+        for (int i = 0; i < 6 * 32; i++) d = fmax(d, fabs((double)lq[i] - ls[i]));
+        printf("    %s: max |logit diff| vs fp32 %.3e\n", files[f] + 20, d);
+        CHECK(d < (f == 0 ? 1.0 : 0.3), "logits differ by %g", d);
+        free(lq), free(ls);
+        slm_model_free(q);
+    }
+    slm_model_free(src);
 }
