@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# bench/llamacpp_check.sh — GGUF interoperability with llama.cpp, both directions, on stories260K.
+#   LLAMACPP=../baselines/llama.cpp/build/bin bench/llamacpp_check.sh
+# 1. slm writes stories260K as GGUF (f32 and q8_0... where rows allow; tokenizer embedded);
+#    llama.cpp's llama-cli generates greedily from it; the text must equal the golden story.
+# 2. llama.cpp's llama-convert-llama2c-to-ggml writes stories260K as GGUF; slm generates from it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+L=${LLAMACPP:-../baselines/llama.cpp/build/bin}
+S=${SHARED:-../shared}/models
+OUT=${OUT:-build/llamacpp}
+mkdir -p "$OUT"
+[ -x build/slm ] || make -j2 >/dev/null
+golden=$S/stories260K.greedy.txt
+same_prefix() { python3 -c "
+import sys; a=open(sys.argv[1],'rb').read().lstrip(b' '); g=open(sys.argv[2],'rb').read()
+n=0
+while n<min(len(a),len(g)) and a[n]==g[n]: n+=1
+print(f'{n} identical bytes of {len(g)} (output {len(a)} bytes)')" "$1" "$golden"; }
+
+for t in f32 f16; do
+  build/slm convert "$S/stories260K.bin" "$OUT/s260K.$t.gguf" --to gguf-$t 2>/dev/null
+  "$L/llama-cli" -m "$OUT/s260K.$t.gguf" -p "" -n 400 --temp 0 -c 512 -no-cnv --no-warmup --no-display-prompt \
+    </dev/null >"$OUT/llamacpp.$t.txt" 2>/dev/null
+  build/slm generate -m "$OUT/s260K.$t.gguf" --temp 0 -n 1000 >"$OUT/slm.$t.txt" 2>/dev/null
+  echo "slm-written GGUF $t -> llama.cpp: $(same_prefix "$OUT/llamacpp.$t.txt")"
+  echo "slm-written GGUF $t -> slm:       $(same_prefix "$OUT/slm.$t.txt")"
+done
+"$L/llama-convert-llama2c-to-ggml" --copy-vocab-from-model "$S/tok512.bin" --llama2c-model "$S/stories260K.bin" \
+  --llama2c-output-model "$OUT/s260K.llamacpp.gguf" >/dev/null 2>&1
+build/slm generate -m "$OUT/s260K.llamacpp.gguf" --temp 0 -n 1000 >"$OUT/slm.llamacpp.txt" 2>/dev/null || true
+echo "llama.cpp-written GGUF -> slm:     $(same_prefix "$OUT/slm.llamacpp.txt") (its context_length is 128)"
