@@ -189,8 +189,9 @@ const slm_model *slm_ctx_model(const slm_ctx *ctx);
 
 typedef struct slm_tokenizer slm_tokenizer;
 
-/* Loads a llama2.c tokenizer.bin. If vocab_size > 0 the file must hold exactly that many
- * entries (SLM_ERR_MISMATCH otherwise). */
+/* Loads a tokenizer: a llama2.c tokenizer.bin, a SentencePiece BPE tokenizer.model (protobuf), or
+ * the tokenizer.ggml.* metadata of a GGUF file. If vocab_size > 0 the file must hold exactly that
+ * many entries (SLM_ERR_MISMATCH otherwise). */
 slm_status slm_tokenizer_load_file(const char *path, int vocab_size, slm_tokenizer **out,
                                    slm_error *err);
 slm_status slm_tokenizer_load_memory(const void *data, size_t size, const char *name,

@@ -37,9 +37,36 @@ static int expect_ids(const slm_tokenizer *t, const char *text, size_t len, cons
     return ok;
 }
 
+static void spm_corpus(slm_tokenizer *t, const char *what);
+
 void tokenizer_spm_exact_on_corpus(void) {
-    slm_tokenizer *t = llama_tokenizer();
-    if (!t) SKIP("../shared/models/tokenizer.bin is missing");
+    slm_tokenizer *t = llama_tokenizer(), *m = NULL;
+    const char *mp = shared_path("models/tokenizer.model");
+    slm_error err;
+    if (!t || !mp) {
+        slm_tokenizer_free(t);
+        SKIP("../shared/models/tokenizer.bin or tokenizer.model is missing");
+    }
+    spm_corpus(t, "tokenizer.bin");
+    /* the SentencePiece model itself (protobuf), read directly */
+    CHECK(slm_tokenizer_load_file(mp, 32000, &m, &err) == SLM_OK, "%s", err.msg);
+    if (m) spm_corpus(m, "tokenizer.model");
+    slm_tokenizer_free(m);
+    /* a cut protobuf is refused with a message, wherever it is cut */
+    size_t len;
+    char *raw = read_all(mp, &len);
+    const size_t cuts[] = {5, 1000, len / 2, len - 1};
+    for (int i = 0; i < 4; i++) {
+        m = NULL;
+        CHECK(slm_tokenizer_load_memory(raw, cuts[i], "cut.model", 0, &m, &err) != SLM_OK && !m, "cut at %zu accepted", cuts[i]);
+        CHECK(strstr(err.msg, "cut.model") && strstr(err.msg, "malformed"), "cut at %zu: %s", cuts[i], err.msg);
+        slm_tokenizer_free(m);
+    }
+    free(raw);
+    slm_tokenizer_free(t);
+}
+
+static void spm_corpus(slm_tokenizer *t, const char *what) {
     size_t len;
     char *cases = read_all("tests/data/spm_llama2_cases.txt", &len);
     CHECK(cases != NULL, "tests/data/spm_llama2_cases.txt must be readable (run from the repository root)");
@@ -61,10 +88,9 @@ void tokenizer_spm_exact_on_corpus(void) {
         if (!end) break;
         line = end + 1;
     }
-    printf("    %d/%d SentencePiece cases identical\n", n_ok, n_cases);
+    printf("    %d/%d SentencePiece cases identical (%s)\n", n_ok, n_cases, what);
     CHECK(n_cases >= 100 && n_ok == n_cases);
     free(cases);
-    slm_tokenizer_free(t);
 }
 
 static void llama_spm_vectors(slm_tokenizer *t, const char *ip, const char *op, const char *label);

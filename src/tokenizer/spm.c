@@ -34,6 +34,8 @@ struct slm_tokenizer {
     uint32_t table_mask;
     char *storage;       /* all piece bytes */
     int bos, eos, unk;
+    int add_dummy_prefix;  /* prepend a space to non-empty text (SentencePiece's default) */
+    int remove_extra_ws;   /* drop leading/trailing spaces and collapse runs (off for Llama) */
 };
 
 static uint32_t hash_bytes(const char *s, size_t n) {
@@ -84,6 +86,7 @@ static slm_tokenizer *tok_alloc(int count, size_t bytes, int max_len) {
     t->vocab_size = count;
     t->max_token_length = max_len;
     t->unk = 0, t->bos = 1, t->eos = 2;
+    t->add_dummy_prefix = 1;
     t->table_mask = table_size - 1;
     memset(t->table, 0xff, table_size * sizeof *t->table);
     for (int i = 0; i < 256; i++) t->byte_id[i] = -1, t->byte_chars[i] = (char)i;
@@ -133,6 +136,133 @@ static char *tok_set(slm_tokenizer *t, int i, char *p, const char *s, size_t len
         }
     }
     return p + n + 1;
+}
+
+/* ---------------------------------------------------------------- SentencePiece .model */
+
+/* Protobuf wire reading over a bounded range. */
+static int pb_varint(slm_reader *r, uint64_t *v) {
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        const uint8_t *b = slm_reader_take(r, 1);
+        if (!b) return 0;
+        *v |= (uint64_t)(*b & 0x7f) << shift;
+        if (!(*b & 0x80)) return 1;
+    }
+    return 0;
+}
+
+/* Reads one field header and, for length-delimited fields, the sub-range; skips what it does
+ * not return. Returns 0 at a malformed field. */
+static int pb_field(slm_reader *r, uint32_t *field, uint32_t *wire, uint64_t *value, slm_reader *sub) {
+    uint64_t key;
+    if (!pb_varint(r, &key) || key >> 3 == 0 || key >> 3 > 536870911u) return 0;
+    *field = (uint32_t)(key >> 3), *wire = (uint32_t)(key & 7);
+    switch (*wire) {
+    case 0: return pb_varint(r, value);
+    case 1: return slm_reader_take(r, 8) != NULL;
+    case 5: {
+        uint32_t u;
+        if (!slm_reader_u32(r, &u)) return 0;
+        *value = u;
+        return 1;
+    }
+    case 2: {
+        uint64_t n;
+        if (!pb_varint(r, &n) || n > r->size - r->pos) return 0;
+        sub->base = r->base + r->pos, sub->size = (size_t)n, sub->pos = 0;
+        r->pos += (size_t)n;
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
+/* Is this the start of a SentencePiece ModelProto (field 1, a piece message, first)? */
+static int is_spm_proto(const uint8_t *d, size_t size) { return size >= 4 && d[0] == 0x0a && d[1] != 0 && d[2] == 0x0a; }
+
+/* A SentencePiece BPE model (tokenizer.model): pieces (1: piece, 2: score, 3: type), trainer spec
+ * (3: model_type, 40-42: unk/bos/eos ids), normalizer spec (1: name, 3: add_dummy_prefix,
+ * 4: remove_extra_whitespaces). Only the identity normalization is supported. */
+static slm_status load_spm_proto(const void *data, size_t size, const char *name, int vocab_size, slm_tokenizer **out,
+                                 slm_error *err) {
+    slm_reader r = {data, size, 0}, sub, p;
+    uint32_t field, wire, f2, w2;
+    uint64_t v, v2;
+    int count = 0, max_len = 1, model_type = 2, add_prefix = 1, remove_ws = 1, ids[3] = {0, 1, 2};
+    size_t bytes = 0;
+    /* pass 1: count pieces, read the specs */
+    while (r.pos < r.size) {
+        if (!pb_field(&r, &field, &wire, &v, &sub))
+            return slm_fail(err, SLM_ERR_FORMAT, "%s: malformed protobuf at byte %zu", name, r.pos);
+        if (field == 1 && wire == 2) {
+            size_t len = 0;
+            while (sub.pos < sub.size) {
+                if (!pb_field(&sub, &f2, &w2, &v2, &p))
+                    return slm_fail(err, SLM_ERR_FORMAT, "%s: piece %d is malformed", name, count);
+                if (f2 == 1 && w2 == 2) len = p.size;
+            }
+            if (len > 65536) return slm_fail(err, SLM_ERR_FORMAT, "%s: piece %d is %zu bytes long", name, count, len);
+            bytes += len + 1;
+            if ((int)len > max_len) max_len = (int)len;
+            if (++count > (1 << 22)) return slm_fail(err, SLM_ERR_FORMAT, "%s: more than 4194304 pieces", name);
+        } else if ((field == 2 || field == 3) && wire == 2) {
+            while (sub.pos < sub.size) {
+                if (!pb_field(&sub, &f2, &w2, &v2, &p))
+                    return slm_fail(err, SLM_ERR_FORMAT, "%s: %s spec is malformed", name, field == 2 ? "trainer" : "normalizer");
+                if (field == 2 && f2 == 3 && w2 == 0) model_type = (int)v2;
+                if (field == 2 && f2 >= 40 && f2 <= 42 && w2 == 0) ids[f2 - 40] = (int)(int32_t)v2;
+                if (field == 3 && f2 == 1 && w2 == 2 && !(p.size == 8 && !memcmp(p.base, "identity", 8)))
+                    return slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: normalizer %.*s is not supported (identity only)", name,
+                                    (int)(p.size > 32 ? 32 : p.size), (const char *)p.base);
+                if (field == 3 && f2 == 3 && w2 == 0) add_prefix = v2 != 0;
+                if (field == 3 && f2 == 4 && w2 == 0) remove_ws = v2 != 0;
+            }
+        }
+    }
+    if (model_type != 2)
+        return slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: model_type = %d is not supported (BPE = 2; unigram is not)", name,
+                        model_type);
+    if (count < 3) return slm_fail(err, SLM_ERR_FORMAT, "%s: only %d pieces", name, count);
+    if (vocab_size > 0 && count != vocab_size)
+        return slm_fail(err, SLM_ERR_MISMATCH, "%s: tokenizer has %d entries but the model's vocab_size is %d", name,
+                        count, vocab_size);
+    for (int k = 0; k < 3; k++)
+        if (ids[k] < -1 || ids[k] >= count)
+            return slm_fail(err, SLM_ERR_FORMAT, "%s: %s id %d is outside the vocabulary", name,
+                            k == 0 ? "unk" : k == 1 ? "bos" : "eos", ids[k]);
+    slm_tokenizer *t = tok_alloc(count, bytes, max_len);
+    if (!t) return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", name);
+    t->unk = ids[0] < 0 ? 0 : ids[0], t->bos = ids[1] < 0 ? 1 : ids[1], t->eos = ids[2] < 0 ? 2 : ids[2];
+    t->add_dummy_prefix = add_prefix;
+    t->remove_extra_ws = remove_ws;
+    /* pass 2: the pieces */
+    r.pos = 0;
+    char *store = t->storage;
+    for (int i = 0; r.pos < r.size;) {
+        pb_field(&r, &field, &wire, &v, &sub);
+        if (field != 1 || wire != 2) continue;
+        const char *piece = "";
+        size_t len = 0;
+        float score = 0.0f;
+        int type = 1;
+        while (sub.pos < sub.size) {
+            pb_field(&sub, &f2, &w2, &v2, &p);
+            if (f2 == 1 && w2 == 2) piece = (const char *)p.base, len = p.size;
+            if (f2 == 2 && w2 == 5) {
+                uint32_t u = (uint32_t)v2;
+                memcpy(&score, &u, 4);
+            }
+            if (f2 == 3 && w2 == 0) type = (int)v2;
+        }
+        if (score != score) {
+            slm_tokenizer_free(t);
+            return slm_fail(err, SLM_ERR_FORMAT, "%s: piece %d: score is NaN", name, i);
+        }
+        store = tok_set(t, i++, store, piece, len, score, type >= 1 && type <= 6 ? type : 1, 1);
+    }
+    *out = t;
+    return SLM_OK;
 }
 
 /* The tokenizer stored in a GGUF file's metadata (tokenizer.ggml.*). */
@@ -212,6 +342,7 @@ slm_status slm_tokenizer_load_memory(const void *data, size_t size, const char *
     if (!name) name = "<memory>";
     *out = NULL;
     if (slm_gguf_is(data, size)) return load_gguf(data, size, name, vocab_size, out, err);
+    if (is_spm_proto(data, size)) return load_spm_proto(data, size, name, vocab_size, out, err);
     slm_reader r = {data, size, 0};
     int32_t max_len;
     if (!slm_reader_i32(&r, &max_len))
@@ -389,13 +520,21 @@ slm_status slm_tokenizer_encode(const slm_tokenizer *t, const char *text, size_t
     }
     /* 1-2: dummy prefix, U+FFFD for invalid bytes, one symbol per character */
     int n_sym = 0;
-    size_t nl = 0;
-    if (len > 0) {
+    size_t nl = 0, i = 0, end = len;
+    if (t->remove_extra_ws) {
+        while (i < end && text[i] == ' ') i++;
+        while (end > i && text[end - 1] == ' ') end--;
+    }
+    if (i < end && t->add_dummy_prefix) {
         norm[nl++] = ' ';
         sym[n_sym++] = (symbol){0, 1, -1, -1};
     }
-    for (size_t i = 0; i < len;) {
-        int cl = slm_utf8_char_len((const unsigned char *)text + i, len - i);
+    while (i < end) {
+        if (t->remove_extra_ws && text[i] == ' ' && text[i - 1] == ' ') { /* i > start: text[start] != ' ' */
+            i++;
+            continue;
+        }
+        int cl = slm_utf8_char_len((const unsigned char *)text + i, end - i);
         sym[n_sym] = (symbol){(int)nl, cl ? cl : 3, n_sym - 1, -1};
         if (cl) memcpy(norm + nl, text + i, (size_t)cl), nl += (size_t)cl, i += (size_t)cl;
         else memcpy(norm + nl, FFFD, 3), nl += 3, i += 1;
@@ -404,7 +543,7 @@ slm_status slm_tokenizer_encode(const slm_tokenizer *t, const char *text, size_t
     }
     /* 3: merge the best pair until none is left */
     int n_heap = 0;
-    for (int i = 0; i + 1 < n_sym; i++) try_pair(t, norm, sym, i, i + 1, heap, &n_heap);
+    for (int k = 0; k + 1 < n_sym; k++) try_pair(t, norm, sym, k, k + 1, heap, &n_heap);
     while (n_heap > 0) {
         pair p = heap_pop(heap, &n_heap);
         symbol *l = &sym[p.left], *r = &sym[p.right];
@@ -420,14 +559,14 @@ slm_status slm_tokenizer_encode(const slm_tokenizer *t, const char *text, size_t
     int n = 0;
 #define EMIT(id) do { if (n < cap) ids[n] = (id); n++; } while (0)
     if (add_bos) EMIT(t->bos);
-    for (int i = n_sym > 0 ? 0 : -1; i >= 0; i = sym[i].next) {
-        int id = lookup(t, norm + sym[i].start, (size_t)sym[i].len);
+    for (int k = n_sym > 0 ? 0 : -1; k >= 0; k = sym[k].next) {
+        int id = lookup(t, norm + sym[k].start, (size_t)sym[k].len);
         if (id >= 0) {
             EMIT(id);
             continue;
         }
-        for (int b = 0; b < sym[i].len; b++) {
-            int bid = t->byte_id[(unsigned char)norm[sym[i].start + b]];
+        for (int b = 0; b < sym[k].len; b++) {
+            int bid = t->byte_id[(unsigned char)norm[sym[k].start + b]];
             EMIT(bid >= 0 ? bid : t->unk);
         }
     }
