@@ -120,16 +120,19 @@ slm_tokenizer *cli_load_tokenizer(const char *cmd, const char *path, const char 
             return NULL;
         }
     }
-    /* beside the model: tok<vocab>.bin (the tinyllamas naming), then tokenizer.bin */
-    char guess[2][4096];
+    /* beside the model: tok<vocab>.bin (the tinyllamas naming), tokenizer.bin, tokenizer.model */
+    static const char *names[3] = {"tok%d.bin", "tokenizer.bin", "tokenizer.model"};
+    char guess[3][4096];
     const char *slash = strrchr(model_path, '/');
     int dir = slash ? (int)(slash - model_path) + 1 : 0;
-    snprintf(guess[0], sizeof guess[0], "%.*stok%d.bin", dir, model_path, vocab_size);
-    snprintf(guess[1], sizeof guess[1], "%.*stokenizer.bin", dir, model_path);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++) {
+        char leaf[64];
+        snprintf(leaf, sizeof leaf, names[i], vocab_size);
+        snprintf(guess[i], sizeof guess[i], "%.*s%s", dir, model_path, leaf);
         if (file_exists(guess[i]) && slm_tokenizer_load_file(guess[i], vocab_size, &t, &err) == SLM_OK) return t;
-    cli_error(cmd, "no -z TOKENIZER given and no tokenizer with %d tokens beside the model (looked for %s and %s)",
-              vocab_size, guess[0], guess[1]);
+    }
+    cli_error(cmd, "no -z TOKENIZER given and no tokenizer with %d tokens beside the model (looked for %s, %s, %s)",
+              vocab_size, guess[0], guess[1], guess[2]);
     return NULL;
 }
 
