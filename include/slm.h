@@ -72,6 +72,8 @@ typedef struct slm_config {
     int tied_classifier; /* 1: the classifier is the token embedding */
     float norm_eps;   /* RMSNorm epsilon */
     float rope_theta; /* RoPE base */
+    int rope_half;    /* RoPE pairs: 0 = interleaved (2i, 2i+1) as Meta/llama2.c/GGUF store Q and K;
+                         1 = half-split (i, i + head_dim/2) as Hugging Face checkpoints do */
 } slm_config;
 
 typedef struct slm_tensor_info {

@@ -335,3 +335,58 @@ void gguf_llamacpp_kquants_dequantize_to_source(void) {
     }
     slm_model_free(src);
 }
+
+/* Hugging Face checkpoints rotate pairs (i, i + head_dim/2); Meta, llama2.c and GGUF store Q/K so
+ * that pairs (2i, 2i+1) rotate. A model with its Q/K rows permuted to the half-split order and
+ * rope_half = 1 must give the same logits as the original, and the writers must store it back in
+ * the interleaved order. */
+void rope_half_split_matches_interleaved(void) {
+    slm_config c = {96, 256, 2, 1, 6, 2, 16, 300, 32, 0, 1e-5f, 10000.0f, 0};
+    slm_model *m, *h;
+    slm_error err;
+    CHECK(slm_model_init_random(&c, 21, 0.1f, &m, &err) == SLM_OK);
+    slm_config hc = c;
+    hc.rope_half = 1;
+    CHECK(slm_model_alloc(&hc, "half", &h, &err) == SLM_OK);
+    float *perm = malloc(sizeof(float) * 2 * (96 * 96 + 32 * 96));
+    float *next = perm;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const slm_tensor *t = &m->tensors[i];
+        const void *data = t->data;
+        size_t n = strlen(t->name);
+        if (n > 14 && (!strcmp(t->name + n - 14, ".attn_q.weight") || !strcmp(t->name + n - 14, ".attn_k.weight"))) {
+            int rows = (int)t->shape[0], cols = (int)t->shape[1], hd = 16;
+            for (int r = 0; r < rows; r++) { /* half-split row (head, j) holds interleaved row (head, 2j or 2(j-hd/2)+1) */
+                int head = r / hd, j = r % hd, src = head * hd + (j < hd / 2 ? 2 * j : 2 * (j - hd / 2) + 1);
+                memcpy(next + (size_t)r * cols, (const float *)t->data + (size_t)src * cols, sizeof(float) * (size_t)cols);
+            }
+            data = next;
+            next += (size_t)rows * cols;
+        }
+        slm_model_add(h, t->name, t->dtype, t->n_dims == 2 ? t->shape[0] : 0, t->n_dims == 2 ? t->shape[1] : t->shape[0],
+                      data, NULL, 0);
+    }
+    CHECK(slm_model_bind(h, &err) == SLM_OK, "%s", err.msg);
+    int32_t toks[9] = {1, 17, 299, 4, 4, 100, 250, 3, 8};
+    float *a = logits_of(m, toks, 9, 1), *b = logits_of(h, toks, 9, 2);
+    double d = 0;
+    for (int i = 0; i < 9 * 300; i++) d = fmax(d, fabs((double)a[i] - b[i]));
+    CHECK(d <= 1e-5, "half-split vs interleaved: %g", d);
+    /* written out, the half model becomes an ordinary interleaved file with the same logits */
+    const slm_save_format f[2] = {SLM_SAVE_GGUF_F32, SLM_SAVE_LLAMA2C_V1};
+    for (int k = 0; k < 2; k++) {
+        slm_model *w;
+        CHECK(slm_model_save(h, tmp_path("half.out"), f[k], 0, &err) == SLM_OK, "%s", err.msg);
+        CHECK(slm_model_load_file(tmp_path("half.out"), &w, &err) == SLM_OK, "%s", err.msg);
+        CHECK(!slm_model_config(w)->rope_half);
+        float *l = logits_of(w, toks, 9, 1);
+        double dw = 0;
+        for (int i = 0; i < 9 * 300; i++) dw = fmax(dw, fabs((double)a[i] - l[i]));
+        CHECK(dw <= 1e-5, "written as %s: %g", k ? "llama2.c v1" : "GGUF", dw);
+        free(l);
+        slm_model_free(w);
+    }
+    free(a), free(b), free(perm);
+    slm_model_free(h);
+    slm_model_free(m);
+}

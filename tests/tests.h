@@ -28,6 +28,7 @@ extern const test_case all_tests[];
     X(gguf_quantized_writer_round_trip)               \
     X(gguf_with_tokenizer_runs_golden_story)          \
     X(gguf_llamacpp_kquants_dequantize_to_source)     \
+    X(rope_half_split_matches_interleaved)            \
     X(gguf_corrupt_files_rejected)                    \
     X(llama2c_q80_stories260K_greedy_and_logprob)     \
     X(llama2c_q80_group_size_must_divide_rows)        \

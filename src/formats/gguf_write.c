@@ -1,6 +1,7 @@
 /* gguf_write.c — writes the in-memory model as GGUF v3 (arch llama), readable by llama.cpp.
- * Norms stay F32; matrices are written as F32, F16 or BF16 (round to nearest even). Q/K rows are
- * already in the interleaved-pair RoPE layout that llama.cpp's LLAMA_ROPE_TYPE_NORM expects. */
+ * Norms stay F32; matrices are written as F32, F16, BF16 or a block type. Q/K rows are written in
+ * the interleaved-pair RoPE layout that llama.cpp's LLAMA_ROPE_TYPE_NORM expects (a rope_half
+ * model's rows are reordered as they are written). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,7 +184,7 @@ slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const ch
         int64_t rows = matrix ? t->shape[0] : 1, cols = matrix ? t->shape[1] : t->shape[0];
         size_t written = 0;
         for (int64_t r = 0; r < rows && st == SLM_OK; r++) {
-            if (matrix) slm_tensor_row_f32(t, r, row);
+            if (matrix) slm_tensor_row_interleaved(m, t, r, row);
             else memcpy(row, t->data, (size_t)cols * 4);
             size_t rb = row_bytes(dt, cols);
             encode_row(dt, row, (int)cols, hrow);

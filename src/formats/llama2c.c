@@ -206,6 +206,7 @@ int slm_llama2c_pick_group_size(const slm_config *cfg, int wanted) {
 }
 
 typedef struct {
+    const slm_model *m;
     slm_file_writer *w;
     slm_error *err;
     float *row;   /* (max cols) scratch */
@@ -220,11 +221,12 @@ static slm_status put_i32(writer *wr, int32_t v) {
     return put(wr, b, 4);
 }
 
-/* Writes a tensor as fp32 rows (dequantizing if needed). */
+/* Writes a tensor as fp32 rows (dequantizing, and reordering rope_half Q/K rows, if needed). */
 static slm_status put_f32(writer *wr, const slm_tensor *t) {
-    if (t->dtype == SLM_DTYPE_F32) return put(wr, t->data, (size_t)slm_tensor_numel(t) * 4);
+    if (t->dtype == SLM_DTYPE_F32 && (t->n_dims == 1 || !wr->m->cfg.rope_half))
+        return put(wr, t->data, (size_t)slm_tensor_numel(t) * 4);
     for (int64_t r = 0; r < t->shape[0]; r++) {
-        slm_tensor_row_f32(t, r, wr->row);
+        slm_tensor_row_interleaved(wr->m, t, r, wr->row);
         slm_status st = put(wr, wr->row, (size_t)t->shape[1] * 4);
         if (st != SLM_OK) return st;
     }
@@ -238,7 +240,7 @@ static slm_status put_q8(writer *wr, const slm_tensor *t, int gs) {
     slm_status st;
     for (int pass = 0; pass < 2; pass++) {
         for (int64_t r = 0; r < rows; r++) {
-            slm_tensor_row_f32(t, r, wr->row);
+            slm_tensor_row_interleaved(wr->m, t, r, wr->row);
             for (int64_t g = 0; g < cols / gs; g++) {
                 const float *x = wr->row + g * gs;
                 float amax = 0.0f;
@@ -273,7 +275,7 @@ slm_status slm_llama2c_write(const slm_model *m, const char *path, slm_llama2c_v
         return slm_fail(err, SLM_ERR_ARG, "%s: group size %d must divide dim %d and hidden_dim %d", path, gs,
                         c->dim, c->hidden_dim);
     int maxc = c->dim > c->hidden_dim ? c->dim : c->hidden_dim;
-    writer wr = {NULL, err, malloc((size_t)maxc * 4), malloc((size_t)maxc), malloc((size_t)maxc * 4)};
+    writer wr = {m, NULL, err, malloc((size_t)maxc * 4), malloc((size_t)maxc), malloc((size_t)maxc * 4)};
     slm_status st;
     if (!wr.row || !wr.qrow || !wr.srow) {
         st = slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", path);

@@ -4,7 +4,8 @@
  *   x = tok_emb[token]
  *   for each applied layer l (stored block l / block_repeat):
  *     xb = rmsnorm(x) * attn_norm;  q = wq xb;  k, v = wk xb, wv xb  -> cache[l][pos]
- *     RoPE on q and k (interleaved pairs (2i, 2i+1), angle pos * theta^(-2i/head_dim))
+ *     RoPE on q and k: pairs (2i, 2i+1), or (i, i + head_dim/2) for rope_half models, rotated by
+ *     pos * theta^(-2i/head_dim)
  *     each head h attends over cache positions 0..pos of kv head h / (n_heads / n_kv_heads)
  *     x += wo (attention output)
  *     xb = rmsnorm(x) * ffn_norm;  x += w2 (silu(w1 xb) * (w3 xb))
@@ -266,13 +267,15 @@ static void attention_worker(void *arg, int t, int nt) {
 
 /* Rotates pairs (2i, 2i+1) of each head of vec (n_heads * head_dim) by the angles in ctx->rope. */
 static void rope_apply(const slm_ctx *ctx, float *vec, int n_heads, int hd) {
+    int half = ctx->model->cfg.rope_half;
     for (int h = 0; h < n_heads; h++) {
         float *v = vec + h * hd;
         for (int i = 0; i < hd / 2; i++) {
             float c = ctx->rope[2 * i], s = ctx->rope[2 * i + 1];
-            float v0 = v[2 * i], v1 = v[2 * i + 1];
-            v[2 * i] = v0 * c - v1 * s;
-            v[2 * i + 1] = v0 * s + v1 * c;
+            int a = half ? i : 2 * i, b = half ? i + hd / 2 : 2 * i + 1; /* the pair rotated by angle i */
+            float v0 = v[a], v1 = v[b];
+            v[a] = v0 * c - v1 * s;
+            v[b] = v0 * s + v1 * c;
         }
     }
 }

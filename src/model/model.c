@@ -173,6 +173,20 @@ void slm_tensor_row_f32(const slm_tensor *t, int64_t row, float *out) {
     }
 }
 
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+void slm_tensor_row_interleaved(const slm_model *m, const slm_tensor *t, int64_t row, float *out) {
+    if (m->cfg.rope_half && (ends_with(t->name, ".attn_q.weight") || ends_with(t->name, ".attn_k.weight"))) {
+        int hd = m->cfg.head_dim;
+        int64_t head = row / hd, j = row % hd;
+        row = head * hd + (j % 2 ? hd / 2 + j / 2 : j / 2);
+    }
+    slm_tensor_row_f32(t, row, out);
+}
+
 /* ---- public accessors */
 
 void slm_model_free(slm_model *m) {

@@ -60,5 +60,9 @@ int64_t slm_tensor_numel(const slm_tensor *t);
 size_t slm_tensor_nbytes(const slm_tensor *t);
 /* Row `row` of a matrix tensor as fp32 into out (cols). */
 void slm_tensor_row_f32(const slm_tensor *t, int64_t row, float *out);
+/* Row `row` as a writer of interleaved-RoPE formats (llama2.c, GGUF llama) must store it: for a
+ * rope_half model the rows of attn_q / attn_k are taken in interleaved order ((i, i + hd/2) of each
+ * head become rows 2i, 2i+1); other tensors and models are unchanged. */
+void slm_tensor_row_interleaved(const slm_model *m, const slm_tensor *t, int64_t row, float *out);
 
 #endif
