@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -125,10 +126,13 @@ slm_tokenizer *cli_load_tokenizer(const char *cmd, const char *path, const char 
     char guess[3][4096];
     const char *slash = strrchr(model_path, '/');
     int dir = slash ? (int)(slash - model_path) + 1 : 0;
+    struct stat sb;
+    int is_dir = stat(model_path, &sb) == 0 && S_ISDIR(sb.st_mode); /* a Hugging Face folder */
     for (int i = 0; i < 3; i++) {
         char leaf[64];
         snprintf(leaf, sizeof leaf, names[i], vocab_size);
-        snprintf(guess[i], sizeof guess[i], "%.*s%s", dir, model_path, leaf);
+        if (is_dir) snprintf(guess[i], sizeof guess[i], "%s/%s", model_path, leaf);
+        else snprintf(guess[i], sizeof guess[i], "%.*s%s", dir, model_path, leaf);
         if (file_exists(guess[i]) && slm_tokenizer_load_file(guess[i], vocab_size, &t, &err) == SLM_OK) return t;
     }
     cli_error(cmd, "no -z TOKENIZER given and no tokenizer with %d tokens beside the model (looked for %s, %s, %s)",

@@ -11,6 +11,10 @@ slm_status slm_llama2c_load(const void *data, size_t size, const char *source, s
 
 typedef enum slm_llama2c_version { SLM_LLAMA2C_V0 = 0, SLM_LLAMA2C_V1 = 1, SLM_LLAMA2C_V2 = 2 } slm_llama2c_version;
 
+/* Hugging Face folders (config.json + model.safetensors or shards). */
+int slm_hf_is_path(const char *path);
+slm_status slm_hf_load(const char *path, slm_model **out, slm_error *err);
+
 /* Writes `m` as a llama2.c checkpoint, atomically. For v2, group_size must divide dim and
  * hidden_dim (see slm_llama2c_pick_group_size). */
 slm_status slm_llama2c_write(const slm_model *m, const char *path, slm_llama2c_version version,

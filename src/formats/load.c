@@ -14,6 +14,7 @@ slm_status slm_model_load_memory(const void *data, size_t size, const char *name
 slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err) {
     if (!path || !out) return slm_fail(err, SLM_ERR_ARG, "slm_model_load_file: NULL argument");
     *out = NULL;
+    if (slm_hf_is_path(path)) return slm_hf_load(path, out, err);
     const void *data;
     size_t size;
     slm_status st = slm_map_file(path, &data, &size, err);

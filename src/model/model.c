@@ -192,6 +192,8 @@ void slm_tensor_row_interleaved(const slm_model *m, const slm_tensor *t, int64_t
 void slm_model_free(slm_model *m) {
     if (!m) return;
     slm_unmap(m->map, m->map_size);
+    for (int i = 0; i < m->n_extra_maps; i++) slm_unmap(m->extra_maps[i].data, m->extra_maps[i].size);
+    free(m->extra_maps);
     free(m->owned);
     free(m->tensors);
     free(m->layers);

@@ -35,6 +35,8 @@ struct slm_model {
     const void *map;     /* mapped file (owned) or NULL */
     size_t map_size;
     void *owned;         /* weights allocated by slm (slm_model_init_random) or NULL */
+    struct { const void *data; size_t size; } *extra_maps; /* (n_extra_maps) more mapped files: shards */
+    int n_extra_maps;
     slm_tensor *tensors; /* (n_tensors) */
     int n_tensors, cap_tensors;
     slm_layer *layers;   /* (n_layers), bound by slm_model_bind */

@@ -1,0 +1,199 @@
+/* test_hf.c — Hugging Face folders: a random model written by a test helper as config.json +
+ * safetensors (Q/K rows in Hugging Face's half-split order, single file and shards, F32 and BF16)
+ * gives the logits of the original; corrupt folders give messages. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "../src/kernels/kernels.h"
+#include "../src/model/model.h"
+#include "test.h"
+#include "tests.h"
+
+static const char *HF_NAMES[][2] = {
+    {"attn_norm.weight", "input_layernorm.weight"}, {"attn_q.weight", "self_attn.q_proj.weight"},
+    {"attn_k.weight", "self_attn.k_proj.weight"},   {"attn_v.weight", "self_attn.v_proj.weight"},
+    {"attn_output.weight", "self_attn.o_proj.weight"}, {"ffn_norm.weight", "post_attention_layernorm.weight"},
+    {"ffn_gate.weight", "mlp.gate_proj.weight"},    {"ffn_up.weight", "mlp.up_proj.weight"},
+    {"ffn_down.weight", "mlp.down_proj.weight"}};
+
+static void hf_name(const char *ours, char *out, size_t cap) {
+    int layer, used;
+    if (!strcmp(ours, "token_embd.weight")) snprintf(out, cap, "model.embed_tokens.weight");
+    else if (!strcmp(ours, "output_norm.weight")) snprintf(out, cap, "model.norm.weight");
+    else if (!strcmp(ours, "output.weight")) snprintf(out, cap, "lm_head.weight");
+    else if (sscanf(ours, "blk.%d.%n", &layer, &used) == 1)
+        for (int i = 0; i < 9; i++)
+            if (!strcmp(ours + used, HF_NAMES[i][0])) snprintf(out, cap, "model.layers.%d.%s", layer, HF_NAMES[i][1]);
+}
+
+/* Writes tensors [first, last) of m to a safetensors file (bf16: matrices as BF16), Q/K rows
+ * permuted to the half-split order. skip: a tensor name to leave out. */
+static void write_safetensors(const slm_model *m, const char *path, int first, int last, int bf16, const char *skip) {
+    char *json = malloc(1 << 16);
+    size_t jl = 0, off = 0;
+    jl += (size_t)sprintf(json + jl, "{\"__metadata__\":{\"format\":\"pt\"}");
+    for (int i = first; i < last; i++) {
+        const slm_tensor *t = &m->tensors[i];
+        char name[96];
+        hf_name(t->name, name, sizeof name);
+        if (skip && !strcmp(name, skip)) continue;
+        int two = t->n_dims == 2, h = bf16 && two;
+        size_t bytes = (size_t)slm_tensor_numel(t) * (h ? 2 : 4);
+        if (two) jl += (size_t)sprintf(json + jl, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld,%lld],\"data_offsets\":[%zu,%zu]}", name,
+                                       h ? "BF16" : "F32", (long long)t->shape[0], (long long)t->shape[1], off, off + bytes);
+        else jl += (size_t)sprintf(json + jl, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%lld],\"data_offsets\":[%zu,%zu]}", name,
+                                   (long long)t->shape[0], off, off + bytes);
+        off += bytes;
+    }
+    json[jl++] = '}';
+    while ((8 + jl) % 8) json[jl++] = ' '; /* keep the data 8-byte aligned, as safetensors does */
+    FILE *f = fopen(path, "wb");
+    uint64_t n = jl;
+    fwrite(&n, 8, 1, f);
+    fwrite(json, 1, jl, f);
+    for (int i = first; i < last; i++) {
+        const slm_tensor *t = &m->tensors[i];
+        char name[96];
+        hf_name(t->name, name, sizeof name);
+        if (skip && !strcmp(name, skip)) continue;
+        size_t len = strlen(t->name);
+        int qk = len > 14 && (!strcmp(t->name + len - 14, ".attn_q.weight") || !strcmp(t->name + len - 14, ".attn_k.weight"));
+        if (t->n_dims == 1) {
+            fwrite(t->data, 4, (size_t)t->shape[0], f);
+            continue;
+        }
+        int rows = (int)t->shape[0], cols = (int)t->shape[1], hd = m->cfg.head_dim;
+        for (int r = 0; r < rows; r++) {
+            int src = r;
+            if (qk) { /* half-split row (head, j) holds interleaved row (head, 2j) or (head, 2(j - hd/2) + 1) */
+                int head = r / hd, j = r % hd;
+                src = head * hd + (j < hd / 2 ? 2 * j : 2 * (j - hd / 2) + 1);
+            }
+            const float *row = (const float *)t->data + (size_t)src * cols;
+            if (!bf16) fwrite(row, 4, (size_t)cols, f);
+            else
+                for (int k = 0; k < cols; k++) {
+                    uint16_t b = slm_f32_to_bf16(row[k]);
+                    fwrite(&b, 2, 1, f);
+                }
+        }
+    }
+    fclose(f);
+    free(json);
+}
+
+static void write_config(const char *dir, const slm_config *c, const char *extra) {
+    char path[512], text[2048];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    snprintf(text, sizeof text,
+             "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": %d, \"intermediate_size\": %d, "
+             "\"num_hidden_layers\": %d, \"num_attention_heads\": %d, \"num_key_value_heads\": %d, \"vocab_size\": %d, "
+             "\"max_position_embeddings\": %d, \"rms_norm_eps\": 1e-05, \"rope_theta\": %g, \"tie_word_embeddings\": %s, "
+             "\"rope_scaling\": null, \"torch_dtype\": \"float32\"%s}",
+             c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len, c->rope_theta,
+             c->tied_classifier ? "true" : "false", extra ? extra : "");
+    write_all(path, text, strlen(text));
+}
+
+static float *hf_logits(const slm_model *m, const int32_t *t, int n) {
+    slm_ctx_params p = {0, 1, 0};
+    slm_ctx *ctx;
+    slm_error err;
+    if (slm_ctx_create(m, &p, &ctx, &err) != SLM_OK) return NULL;
+    float *out = malloc(sizeof(float) * (size_t)n * slm_model_config(m)->vocab_size);
+    slm_ctx_eval(ctx, t, n, 0, out, &err);
+    slm_ctx_free(ctx);
+    return out;
+}
+
+void hf_safetensors_folders_match_original(void) {
+    slm_config c = {96, 256, 2, 1, 6, 2, 16, 300, 32, 0, 1e-5f, 500000.0f, 0};
+    slm_model *m;
+    slm_error err;
+    CHECK(slm_model_init_random(&c, 31, 0.1f, &m, &err) == SLM_OK);
+    int32_t toks[9] = {1, 17, 299, 4, 4, 100, 250, 3, 8};
+    float *ref = hf_logits(m, toks, 9);
+    const char *dirs[3] = {tmp_path("hf-f32"), tmp_path("hf-bf16"), tmp_path("hf-shards")};
+    for (int k = 0; k < 3; k++) {
+        char path[512];
+        mkdir(dirs[k], 0700);
+        write_config(dirs[k], &c, NULL);
+        if (k < 2) {
+            snprintf(path, sizeof path, "%s/model.safetensors", dirs[k]);
+            write_safetensors(m, path, 0, m->n_tensors, k == 1, NULL);
+        } else { /* two shards and an index */
+            int half = m->n_tensors / 2;
+            char idx[8192];
+            size_t il = (size_t)sprintf(idx, "{\"metadata\": {}, \"weight_map\": {");
+            for (int i = 0; i < m->n_tensors; i++) {
+                char name[96];
+                hf_name(m->tensors[i].name, name, sizeof name);
+                il += (size_t)sprintf(idx + il, "%s\"%s\": \"model-0000%d-of-00002.safetensors\"", i ? ", " : "", name,
+                                      i < half ? 1 : 2);
+            }
+            il += (size_t)sprintf(idx + il, "}}");
+            snprintf(path, sizeof path, "%s/model.safetensors.index.json", dirs[k]);
+            write_all(path, idx, il);
+            snprintf(path, sizeof path, "%s/model-00001-of-00002.safetensors", dirs[k]);
+            write_safetensors(m, path, 0, half, 0, NULL);
+            snprintf(path, sizeof path, "%s/model-00002-of-00002.safetensors", dirs[k]);
+            write_safetensors(m, path, half, m->n_tensors, 0, NULL);
+        }
+        slm_model *h;
+        CHECK(slm_model_load_file(dirs[k], &h, &err) == SLM_OK, "%s", err.msg);
+        if (T.failed) break;
+        CHECK(slm_model_config(h)->rope_half == 1 && slm_model_config(h)->rope_theta == 500000.0f);
+        float *l = hf_logits(h, toks, 9);
+        double d = 0;
+        for (int i = 0; i < 9 * 300; i++) d = fmax(d, fabs((double)l[i] - ref[i]));
+        printf("    Hugging Face %s: max |logit diff| vs the original %.2e\n", k == 0 ? "f32" : k == 1 ? "bf16" : "f32 shards", d);
+        CHECK(d <= (k == 1 ? 0.1 : 1e-5), "folder %d: %g", k, d);
+        free(l);
+        slm_model_free(h);
+    }
+    /* corrupt folders */
+    const char *bad = tmp_path("hf-bad");
+    mkdir(bad, 0700);
+    char st_path[512];
+    snprintf(st_path, sizeof st_path, "%s/model.safetensors", bad);
+    struct { const char *extra, *skip, *expect; int patch; } cases[] = {
+        {NULL, "model.layers.1.mlp.up_proj.weight", "tensor blk.1.ffn_up.weight is missing", 0},
+        {", \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}", NULL, "rope_scaling is not supported", 0},
+        {NULL, NULL, "header length", 1},
+        {NULL, NULL, "not a JSON object", 2},
+        {NULL, NULL, "do not hold", 3},
+        {NULL, NULL, "dtype I8 is not supported", 4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_config(bad, &c, cases[i].extra);
+        if (cases[i].extra) { /* rope_scaling appears twice: cJSON takes the first; put ours first instead */
+            char path[512], text[2048];
+            snprintf(path, sizeof path, "%s/config.json", bad);
+            snprintf(text, sizeof text, "{\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}, \"architectures\": "
+                     "[\"LlamaForCausalLM\"], \"hidden_size\": 96, \"intermediate_size\": 256, \"num_hidden_layers\": 2, "
+                     "\"num_attention_heads\": 6, \"vocab_size\": 300}");
+            write_all(path, text, strlen(text));
+        }
+        write_safetensors(m, st_path, 0, m->n_tensors, 0, cases[i].skip);
+        size_t len;
+        char *raw = read_all(st_path, &len);
+        if (cases[i].patch == 1) { uint64_t huge = (uint64_t)1 << 40; memcpy(raw, &huge, 8); }
+        if (cases[i].patch == 2) raw[8] = '[';
+        if (cases[i].patch == 3) { char *p = strstr(raw + 8, "[0,"); if (p) p[1] = '8'; }
+        if (cases[i].patch == 4) { char *p = strstr(raw + 8, "\"F32\""); if (p) memcpy(p, "\"I8\" ", 5); }
+        write_all(st_path, raw, len);
+        free(raw);
+        slm_model *h = NULL;
+        slm_error e = {0, ""};
+        CHECK(slm_model_load_file(bad, &h, &e) != SLM_OK && !h, "case %zu accepted", i);
+        CHECK(strstr(e.msg, cases[i].expect) != NULL, "case %zu: '%s' lacks '%s'", i, e.msg, cases[i].expect);
+        char args[1024], *errs = NULL;
+        snprintf(args, sizeof args, "info %s", bad);
+        CHECK(run_slm(args, NULL, &errs) == 1 && errs && strstr(errs, cases[i].expect), "case %zu via slm info", i);
+        free(errs);
+    }
+    free(ref);
+    slm_model_free(m);
+}
