@@ -53,7 +53,7 @@ static char *base_bytes[3];
 static size_t base_len[3];
 
 static int make_bases(void) {
-    slm_config c = {64, 128, 2, 1, 4, 2, 16, 300, 32, 1, 1e-5f, 10000.0f};
+    slm_config c = {64, 128, 2, 1, 4, 2, 16, 300, 32, 1, 1e-5f, 10000.0f, 0};
     slm_model *m;
     slm_error err;
     if (slm_model_init_random(&c, 7, 0.05f, &m, &err) != SLM_OK) return 0;

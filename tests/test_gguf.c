@@ -62,7 +62,7 @@ void kernels_f16_bf16_conversions_and_matvec(void) {
 }
 
 void gguf_writer_round_trips_logits(void) {
-    slm_config c = {96, 256, 2, 1, 6, 2, 16, 300, 32, 0, 1e-5f, 500000.0f};
+    slm_config c = {96, 256, 2, 1, 6, 2, 16, 300, 32, 0, 1e-5f, 500000.0f, 0};
     slm_model *m, *g;
     slm_error err;
     CHECK(slm_model_init_random(&c, 5, 0.1f, &m, &err) == SLM_OK);
@@ -114,7 +114,7 @@ typedef struct {
 } gguf_case;
 
 void gguf_corrupt_files_rejected(void) {
-    slm_config c = {32, 64, 2, 1, 4, 2, 8, 50, 16, 1, 1e-5f, 10000.0f};
+    slm_config c = {32, 64, 2, 1, 4, 2, 8, 50, 16, 1, 1e-5f, 10000.0f, 0};
     slm_model *m;
     slm_error err;
     CHECK(slm_model_init_random(&c, 9, 0.1f, &m, &err) == SLM_OK);
@@ -223,7 +223,7 @@ void kernels_block_quant_types(void) {
 }
 
 void gguf_quantized_writer_round_trip(void) {
-    slm_config c = {128, 256, 2, 1, 4, 2, 32, 320, 32, 1, 1e-5f, 10000.0f};
+    slm_config c = {128, 256, 2, 1, 4, 2, 32, 320, 32, 1, 1e-5f, 10000.0f, 0};
     slm_model *m, *q;
     slm_error err;
     CHECK(slm_model_init_random(&c, 11, 0.05f, &m, &err) == SLM_OK);
@@ -276,7 +276,7 @@ void gguf_with_tokenizer_runs_golden_story(void) {
     slm_tokenizer_free(a), slm_tokenizer_free(b);
     /* a 32000-token vocabulary survives the trip too (spaces as U+2581 and back) */
     slm_model *m;
-    slm_config c = {32, 64, 1, 1, 4, 4, 8, 32000, 16, 1, 1e-5f, 10000.0f};
+    slm_config c = {32, 64, 1, 1, 4, 4, 8, 32000, 16, 1, 1e-5f, 10000.0f, 0};
     CHECK(slm_model_init_random(&c, 1, 0.02f, &m, &err) == SLM_OK);
     CHECK(slm_tokenizer_load_file(lt, 32000, &b, &err) == SLM_OK);
     CHECK(slm_model_save_with_tokenizer(m, b, tmp_path("v.gguf"), SLM_SAVE_GGUF_F16, 0, &err) == SLM_OK, "%s", err.msg);
@@ -292,7 +292,7 @@ void gguf_with_tokenizer_runs_golden_story(void) {
  * dequantized by slm is within that type's quantization error of the fp32 weights they came from.
  * A wrong block layout gives errors of order 1. */
 void gguf_llamacpp_kquants_dequantize_to_source(void) {
-    slm_config c = {256, 256, 1, 1, 2, 1, 128, 32, 32, 1, 1e-5f, 10000.0f};
+    slm_config c = {256, 256, 1, 1, 2, 1, 128, 32, 32, 1, 1e-5f, 10000.0f, 0};
     slm_model *src;
     slm_error err;
     CHECK(slm_model_init_random(&c, 42, 0.05f, &src, &err) == SLM_OK);

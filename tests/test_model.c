@@ -17,7 +17,7 @@ static float frand(void) { /* uniform in [-1, 1) */
 
 static slm_model *random_model(int dim, int hidden, int layers, int heads, int kv, int vocab, int seq, int tied,
                                uint64_t seed) {
-    slm_config c = {dim, hidden, layers, 1, heads, kv, dim / heads, vocab, seq, tied, 1e-5f, 10000.0f};
+    slm_config c = {dim, hidden, layers, 1, heads, kv, dim / heads, vocab, seq, tied, 1e-5f, 10000.0f, 0};
     slm_model *m = NULL;
     slm_error err;
     if (slm_model_init_random(&c, seed, 0.1f, &m, &err) != SLM_OK) fprintf(stderr, "init: %s\n", err.msg);
