@@ -117,7 +117,7 @@ fuzz:
 	printf 'Hello, world! \xf0\x9f\x8d\x95 \xc3' > build-fuzz/corpus-tok/text
 	@test ! -f ../shared/models/tok512.bin || cp ../shared/models/tok512.bin build-fuzz/corpus-tok/
 	for t in model tokenizer; do \
-	  clang $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer tests/fuzz/fuzz_$$t.c build-fuzz/libslm.a -lm -lpthread \
+	  clang $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer tests/fuzz/fuzz_$$t.c build-fuzz/libslm.a $(LDLIBS) \
 	    -o build-fuzz/fuzz_$$t || exit 1; done
 	build-fuzz/fuzz_model -max_total_time=$(FUZZ_SECONDS) -max_len=16384 build-fuzz/corpus-model
 	build-fuzz/fuzz_tokenizer -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build-fuzz/corpus-tok
