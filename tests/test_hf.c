@@ -39,12 +39,12 @@ static void write_safetensors(const slm_model *m, const char *path, int first, i
         char name[96];
         hf_name(t->name, name, sizeof name);
         if (skip && !strcmp(name, skip)) continue;
-        int two = t->n_dims == 2, h = bf16 && two;
+        int two = t->n_dims == 2, h = bf16; /* bf16 checkpoints store norms in bf16 too */
         size_t bytes = (size_t)slm_tensor_numel(t) * (h ? 2 : 4);
         if (two) jl += (size_t)sprintf(json + jl, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld,%lld],\"data_offsets\":[%zu,%zu]}", name,
                                        h ? "BF16" : "F32", (long long)t->shape[0], (long long)t->shape[1], off, off + bytes);
-        else jl += (size_t)sprintf(json + jl, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%lld],\"data_offsets\":[%zu,%zu]}", name,
-                                   (long long)t->shape[0], off, off + bytes);
+        else jl += (size_t)sprintf(json + jl, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld],\"data_offsets\":[%zu,%zu]}", name,
+                                   h ? "BF16" : "F32", (long long)t->shape[0], off, off + bytes);
         off += bytes;
     }
     json[jl++] = '}';
@@ -61,7 +61,12 @@ static void write_safetensors(const slm_model *m, const char *path, int first, i
         size_t len = strlen(t->name);
         int qk = len > 14 && (!strcmp(t->name + len - 14, ".attn_q.weight") || !strcmp(t->name + len - 14, ".attn_k.weight"));
         if (t->n_dims == 1) {
-            fwrite(t->data, 4, (size_t)t->shape[0], f);
+            for (int k = 0; k < t->shape[0]; k++) {
+                float v = ((const float *)t->data)[k];
+                uint16_t b = slm_f32_to_bf16(v);
+                if (bf16) fwrite(&b, 2, 1, f);
+                else fwrite(&v, 4, 1, f);
+            }
             continue;
         }
         int rows = (int)t->shape[0], cols = (int)t->shape[1], hd = m->cfg.head_dim;

@@ -4,6 +4,7 @@
  *   x = tok_emb[token]
  *   for each applied layer l (stored block l / block_repeat):
  *     xb = rmsnorm(x) * attn_norm;  q = wq xb;  k, v = wk xb, wv xb  -> cache[l][pos]
+ *     (+ q/k/v biases for Qwen2)
  *     RoPE on q and k: pairs (2i, 2i+1), or (i, i + head_dim/2) for rope_half models, rotated by
  *     pos * theta^(-2i/head_dim)
  *     each head h attends over cache positions 0..pos of kv head h / (n_heads / n_kv_heads)
@@ -301,6 +302,11 @@ static void forward_token(slm_ctx *ctx, int32_t token, int pos) {
         const slm_tensor *qkv[3] = {L->wq, L->wk, L->wv};
         float *qkv_out[3] = {ctx->q, k, v};
         matvec_n(ctx, ctx->xb, D, 3, qkv, qkv_out);
+        if (L->bq) {
+            const float *bq = L->bq->data, *bk = L->bk->data, *bv = L->bv->data;
+            for (int i = 0; i < D; i++) ctx->q[i] += bq[i];
+            for (int i = 0; i < kv_dim; i++) k[i] += bk[i], v[i] += bv[i];
+        }
         rope_apply(ctx, ctx->q, c->n_heads, hd);
         rope_apply(ctx, k, c->n_kv_heads, hd);
 

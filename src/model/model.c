@@ -46,7 +46,7 @@ slm_status slm_model_alloc(const slm_config *cfg, const char *source, slm_model 
     slm_status st = slm_config_validate(cfg, source, err);
     if (st != SLM_OK) return st;
     slm_model *m = calloc(1, sizeof *m);
-    int cap = 9 * cfg->n_layers + 16; /* room for a few tensors slm does not use */
+    int cap = 12 * cfg->n_layers + 16; /* 9 per layer, 3 optional biases, a few tensors slm does not use */
     if (m) m->tensors = calloc((size_t)cap, sizeof *m->tensors);
     if (m) m->layers = calloc((size_t)cfg->n_layers, sizeof *m->layers);
     if (!m || !m->tensors || !m->layers) {
@@ -99,8 +99,32 @@ static slm_status need(const slm_model *m, const char *name, int64_t rows, int64
     return SLM_OK;
 }
 
+/* Norms and biases are used as fp32 vectors: 16-bit ones (Hugging Face bf16 checkpoints) are
+ * widened once into m->vectors. Matrices are never copied. */
+static slm_status widen_vectors(slm_model *m, slm_error *err) {
+    size_t total = 0;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const slm_tensor *t = &m->tensors[i];
+        if (t->n_dims == 1 && (t->dtype == SLM_DTYPE_F16 || t->dtype == SLM_DTYPE_BF16)) total += (size_t)t->shape[0];
+    }
+    if (!total || m->vectors) return SLM_OK;
+    if (!(m->vectors = malloc(total * sizeof(float)))) return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", m->source);
+    float *p = m->vectors;
+    for (int i = 0; i < m->n_tensors; i++) {
+        slm_tensor *t = &m->tensors[i];
+        if (t->n_dims != 1 || (t->dtype != SLM_DTYPE_F16 && t->dtype != SLM_DTYPE_BF16)) continue;
+        const uint16_t *h = t->data;
+        for (int64_t k = 0; k < t->shape[0]; k++) p[k] = t->dtype == SLM_DTYPE_F16 ? slm_f16_to_f32(h[k]) : slm_bf16_to_f32(h[k]);
+        t->data = p, t->dtype = SLM_DTYPE_F32;
+        p += t->shape[0];
+    }
+    return SLM_OK;
+}
+
 slm_status slm_model_bind(slm_model *m, slm_error *err) {
     const slm_config *c = &m->cfg;
+    slm_status wst = widen_vectors(m, err);
+    if (wst != SLM_OK) return wst;
     int kv_dim = c->head_dim * c->n_kv_heads;
     char name[64];
     slm_status st;
@@ -124,6 +148,15 @@ slm_status slm_model_bind(slm_model *m, slm_error *err) {
         NEED(L->w1, c->hidden_dim, c->dim, 0, "blk.%d.ffn_gate.weight", l);
         NEED(L->w2, c->dim, c->hidden_dim, 0, "blk.%d.ffn_down.weight", l);
         NEED(L->w3, c->hidden_dim, c->dim, 0, "blk.%d.ffn_up.weight", l);
+        /* Qwen2's q/k/v biases: all or none */
+        snprintf(name, sizeof name, "blk.%d.attn_q.bias", l);
+        if (slm_model_find(m, name) || m->has_attn_bias) {
+            if (l == 0) m->has_attn_bias = 1;
+            else if (!m->has_attn_bias) return slm_fail(err, SLM_ERR_FORMAT, "%s: only some layers have attention biases", m->source);
+            NEED(L->bq, 0, c->dim, 1, "blk.%d.attn_q.bias", l);
+            NEED(L->bk, 0, kv_dim, 1, "blk.%d.attn_k.bias", l);
+            NEED(L->bv, 0, kv_dim, 1, "blk.%d.attn_v.bias", l);
+        }
     }
 #undef NEED
     for (int i = 0; i < m->n_tensors; i++) {
@@ -195,6 +228,7 @@ void slm_model_free(slm_model *m) {
     for (int i = 0; i < m->n_extra_maps; i++) slm_unmap(m->extra_maps[i].data, m->extra_maps[i].size);
     free(m->extra_maps);
     free(m->owned);
+    free(m->vectors);
     free(m->tensors);
     free(m->layers);
     free(m);

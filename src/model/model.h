@@ -26,6 +26,7 @@ typedef struct slm_layer {
     const slm_tensor *w1;        /* (hidden_dim, dim)     gate */
     const slm_tensor *w2;        /* (dim, hidden_dim)     down */
     const slm_tensor *w3;        /* (hidden_dim, dim)     up */
+    const slm_tensor *bq, *bk, *bv; /* (dim), (kv_dim), (kv_dim) attention biases (Qwen2), or NULL */
 } slm_layer;
 
 struct slm_model {
@@ -35,6 +36,7 @@ struct slm_model {
     const void *map;     /* mapped file (owned) or NULL */
     size_t map_size;
     void *owned;         /* weights allocated by slm (slm_model_init_random) or NULL */
+    float *vectors;      /* fp32 copies of 16-bit norm and bias vectors (never matrices) */
     struct { const void *data; size_t size; } *extra_maps; /* (n_extra_maps) more mapped files: shards */
     int n_extra_maps;
     slm_tensor *tensors; /* (n_tensors) */
@@ -43,6 +45,7 @@ struct slm_model {
     const slm_tensor *tok_emb;    /* (vocab, dim) */
     const slm_tensor *out_norm;   /* (dim) */
     const slm_tensor *classifier; /* (vocab, dim); == tok_emb when tied */
+    int has_attn_bias;            /* every layer has bq, bk, bv (Qwen2) */
 };
 
 /* Checks every config field; `source` names the file in the message. */
