@@ -30,3 +30,14 @@ done
   --llama2c-output-model "$OUT/s260K.llamacpp.gguf" >/dev/null 2>&1
 build/slm generate -m "$OUT/s260K.llamacpp.gguf" --temp 0 -n 1000 >"$OUT/slm.llamacpp.txt" 2>/dev/null || true
 echo "llama.cpp-written GGUF -> slm:     $(same_prefix "$OUT/slm.llamacpp.txt") (its context_length is 128)"
+
+# 3. a random Qwen2-style model (q/k/v biases, half-split RoPE, GQA): same greedy text in both
+cc -O1 -Iinclude bench/make_qwen2.c build/libslm.a -lm -lpthread -lcjson -o "$OUT/make_qwen2"
+"$OUT/make_qwen2" "$S/tok512.bin" "$OUT/qwen2.gguf"
+"$L/llama-cli" -m "$OUT/qwen2.gguf" -p "Once upon a time" -n 40 --temp 0 -c 128 -no-cnv --no-warmup --no-display-prompt \
+  </dev/null >"$OUT/qwen2.llamacpp.txt" 2>/dev/null
+build/slm generate -m "$OUT/qwen2.gguf" -p "Once upon a time" -n 40 --temp 0 >"$OUT/qwen2.slm.txt" 2>/dev/null
+python3 -c "
+import sys; a=open(sys.argv[1],'rb').read().strip(); b=open(sys.argv[2],'rb').read().strip()
+print('random qwen2 GGUF: slm and llama.cpp texts are', 'identical' if a == b else 'DIFFERENT', f'({len(b)} bytes)')" \
+  "$OUT/qwen2.llamacpp.txt" "$OUT/qwen2.slm.txt"

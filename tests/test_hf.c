@@ -12,6 +12,7 @@
 #include "tests.h"
 
 static const char *HF_NAMES[][2] = {
+    {"attn_q.bias", "self_attn.q_proj.bias"}, {"attn_k.bias", "self_attn.k_proj.bias"}, {"attn_v.bias", "self_attn.v_proj.bias"},
     {"attn_norm.weight", "input_layernorm.weight"}, {"attn_q.weight", "self_attn.q_proj.weight"},
     {"attn_k.weight", "self_attn.k_proj.weight"},   {"attn_v.weight", "self_attn.v_proj.weight"},
     {"attn_output.weight", "self_attn.o_proj.weight"}, {"ffn_norm.weight", "post_attention_layernorm.weight"},
@@ -24,13 +25,21 @@ static void hf_name(const char *ours, char *out, size_t cap) {
     else if (!strcmp(ours, "output_norm.weight")) snprintf(out, cap, "model.norm.weight");
     else if (!strcmp(ours, "output.weight")) snprintf(out, cap, "lm_head.weight");
     else if (sscanf(ours, "blk.%d.%n", &layer, &used) == 1)
-        for (int i = 0; i < 9; i++)
+        for (size_t i = 0; i < sizeof HF_NAMES / sizeof HF_NAMES[0]; i++)
             if (!strcmp(ours + used, HF_NAMES[i][0])) snprintf(out, cap, "model.layers.%d.%s", layer, HF_NAMES[i][1]);
 }
 
 /* Writes tensors [first, last) of m to a safetensors file (bf16: matrices as BF16), Q/K rows
  * permuted to the half-split order. skip: a tensor name to leave out. */
+static void write_safetensors_as(const slm_model *m, const char *path, int first, int last, int bf16, const char *skip,
+                                 int permute);
 static void write_safetensors(const slm_model *m, const char *path, int first, int last, int bf16, const char *skip) {
+    write_safetensors_as(m, path, first, last, bf16, skip, 1);
+}
+
+/* permute: Q/K rows of an interleaved model are reordered to Hugging Face's half-split order */
+static void write_safetensors_as(const slm_model *m, const char *path, int first, int last, int bf16, const char *skip,
+                                 int permute) {
     char *json = malloc(1 << 16);
     size_t jl = 0, off = 0;
     jl += (size_t)sprintf(json + jl, "{\"__metadata__\":{\"format\":\"pt\"}");
@@ -59,7 +68,8 @@ static void write_safetensors(const slm_model *m, const char *path, int first, i
         hf_name(t->name, name, sizeof name);
         if (skip && !strcmp(name, skip)) continue;
         size_t len = strlen(t->name);
-        int qk = len > 14 && (!strcmp(t->name + len - 14, ".attn_q.weight") || !strcmp(t->name + len - 14, ".attn_k.weight"));
+        int qk = permute && len > 14 &&
+                 (!strcmp(t->name + len - 14, ".attn_q.weight") || !strcmp(t->name + len - 14, ".attn_k.weight"));
         if (t->n_dims == 1) {
             for (int k = 0; k < t->shape[0]; k++) {
                 float v = ((const float *)t->data)[k];
@@ -201,4 +211,73 @@ void hf_safetensors_folders_match_original(void) {
     }
     free(ref);
     slm_model_free(m);
+}
+
+/* A Qwen2-style model: half-split RoPE and q/k/v biases. Zero biases change nothing; the
+ * biased model survives GGUF (arch qwen2) and a Hugging Face folder unchanged. */
+void qwen2_biases_through_gguf_and_hf(void) {
+    slm_config c = {64, 128, 2, 1, 4, 2, 16, 200, 32, 1, 1e-6f, 1000000.0f, 1};
+    slm_model *base, *q, *z;
+    slm_error err;
+    CHECK(slm_model_init_random(&c, 77, 0.1f, &base, &err) == SLM_OK);
+    float *bias = malloc(sizeof(float) * 2 * (64 + 32 + 32)), *zeros = calloc(2 * (64 + 32 + 32), sizeof(float));
+    for (int i = 0; i < 2 * (64 + 32 + 32); i++) bias[i] = 0.2f * sinf((float)i);
+    for (int pass = 0; pass < 2; pass++) {
+        slm_model **out = pass ? &q : &z;
+        const float *src = pass ? bias : zeros;
+        CHECK(slm_model_alloc(&c, pass ? "qwen2" : "qwen2-zero", out, &err) == SLM_OK);
+        for (int i = 0; i < base->n_tensors; i++) {
+            const slm_tensor *t = &base->tensors[i];
+            slm_model_add(*out, t->name, t->dtype, t->n_dims == 2 ? t->shape[0] : 0, t->n_dims == 2 ? t->shape[1] : t->shape[0],
+                          t->data, NULL, 0);
+        }
+        for (int l = 0; l < 2; l++) {
+            char name[48];
+            const float *b = src + l * 128;
+            snprintf(name, sizeof name, "blk.%d.attn_q.bias", l), slm_model_add(*out, name, SLM_DTYPE_F32, 0, 64, b, NULL, 0);
+            snprintf(name, sizeof name, "blk.%d.attn_k.bias", l), slm_model_add(*out, name, SLM_DTYPE_F32, 0, 32, b + 64, NULL, 0);
+            snprintf(name, sizeof name, "blk.%d.attn_v.bias", l), slm_model_add(*out, name, SLM_DTYPE_F32, 0, 32, b + 96, NULL, 0);
+        }
+        CHECK(slm_model_bind(*out, &err) == SLM_OK, "%s", err.msg);
+    }
+    int32_t toks[7] = {1, 50, 199, 3, 3, 120, 7};
+    float *lb = hf_logits(base, toks, 7), *lz = hf_logits(z, toks, 7), *lq = hf_logits(q, toks, 7);
+    CHECK(!memcmp(lb, lz, sizeof(float) * 7 * 200), "zero biases must change nothing");
+    double moved = 0;
+    for (int i = 0; i < 7 * 200; i++) moved = fmax(moved, fabs((double)lq[i] - lb[i]));
+    CHECK(moved > 1e-3, "biases must change the logits (%g)", moved);
+    /* GGUF: written as arch qwen2 with Q/K as stored (half-split) */
+    slm_model *g;
+    CHECK(slm_model_save(q, tmp_path("q2.gguf"), SLM_SAVE_GGUF_F32, 0, &err) == SLM_OK, "%s", err.msg);
+    CHECK(slm_model_load_file(tmp_path("q2.gguf"), &g, &err) == SLM_OK, "%s", err.msg);
+    if (!T.failed) {
+        CHECK(strstr(slm_model_format(g), "qwen2") && slm_model_config(g)->rope_half);
+        float *lg = hf_logits(g, toks, 7);
+        CHECK(lg && !memcmp(lg, lq, sizeof(float) * 7 * 200), "qwen2 GGUF logits differ");
+        free(lg);
+        slm_model_free(g);
+    }
+    /* Hugging Face Qwen2 folder: Q/K already half-split, so written as stored */
+    const char *dir = tmp_path("hf-qwen2");
+    char path[512], text[1024];
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    snprintf(text, sizeof text, "{\"architectures\": [\"Qwen2ForCausalLM\"], \"hidden_size\": 64, \"intermediate_size\": 128, "
+             "\"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"vocab_size\": 200, "
+             "\"max_position_embeddings\": 32, \"rms_norm_eps\": 1e-06, \"rope_theta\": 1000000.0, "
+             "\"tie_word_embeddings\": true, \"use_sliding_window\": false}");
+    write_all(path, text, strlen(text));
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    write_safetensors_as(q, path, 0, q->n_tensors, 0, NULL, 0);
+    CHECK(slm_model_load_file(dir, &g, &err) == SLM_OK, "%s", err.msg);
+    if (!T.failed) {
+        float *lg = hf_logits(g, toks, 7);
+        double d = 0;
+        for (int i = 0; i < 7 * 200; i++) d = fmax(d, fabs((double)lg[i] - lq[i]));
+        CHECK(d <= 1e-5, "Hugging Face Qwen2 folder: %g", d);
+        free(lg);
+        slm_model_free(g);
+    }
+    free(lb), free(lz), free(lq), free(bias), free(zeros);
+    slm_model_free(q), slm_model_free(z), slm_model_free(base);
 }

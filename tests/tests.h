@@ -30,6 +30,7 @@ extern const test_case all_tests[];
     X(gguf_llamacpp_kquants_dequantize_to_source)     \
     X(rope_half_split_matches_interleaved)            \
     X(hf_safetensors_folders_match_original)          \
+    X(qwen2_biases_through_gguf_and_hf)               \
     X(gguf_corrupt_files_rejected)                    \
     X(llama2c_q80_stories260K_greedy_and_logprob)     \
     X(llama2c_q80_group_size_must_divide_rows)        \

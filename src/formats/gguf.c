@@ -292,36 +292,42 @@ slm_status slm_gguf_load_model(const void *data, size_t size, const char *src, s
     int64_t v;
     slm_model *m = NULL;
     if ((st = slm_gguf_get_str(&g, "general.architecture", &arch, &arch_len, err))) goto done;
-    if (arch_len != 5 || memcmp(arch, "llama", 5) != 0) {
-        st = slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: general.architecture = %.*s is not supported (llama)", src,
+    /* llama: Q/K stored for interleaved-pair RoPE (ROPE_TYPE_NORM); qwen2: half-split pairs
+     * (ROPE_TYPE_NEOX) and q/k/v biases. Both use the same keys under their own prefix. */
+    int qwen2 = arch_len == 5 && !memcmp(arch, "qwen2", 5);
+    if (!qwen2 && (arch_len != 5 || memcmp(arch, "llama", 5) != 0)) {
+        st = slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: general.architecture = %.*s is not supported (llama, qwen2)", src,
                       (int)(arch_len > 64 ? 64 : arch_len), arch);
         goto done;
     }
-#define INT_KEY(field, key, lo, hi)                                                 \
-    if ((st = slm_gguf_get_int(&g, key, lo, hi, &v, err))) goto done;              \
+    char key[96];
+#define K(suffix) (snprintf(key, sizeof key, "%s.%s", qwen2 ? "qwen2" : "llama", suffix), key)
+#define INT_KEY(field, suffix, lo, hi)                                              \
+    if ((st = slm_gguf_get_int(&g, K(suffix), lo, hi, &v, err))) goto done;        \
     c.field = (int)v;
-    INT_KEY(dim, "llama.embedding_length", 1, 1 << 16)
-    INT_KEY(hidden_dim, "llama.feed_forward_length", 1, 1 << 18)
-    INT_KEY(n_layers, "llama.block_count", 1, 4096)
-    INT_KEY(n_heads, "llama.attention.head_count", 1, 1 << 16)
-    INT_KEY(seq_len, "llama.context_length", 1, 1 << 22)
+    INT_KEY(dim, "embedding_length", 1, 1 << 16)
+    INT_KEY(hidden_dim, "feed_forward_length", 1, 1 << 18)
+    INT_KEY(n_layers, "block_count", 1, 4096)
+    INT_KEY(n_heads, "attention.head_count", 1, 1 << 16)
+    INT_KEY(seq_len, "context_length", 1, 1 << 22)
     c.n_kv_heads = c.n_heads;
-    if (slm_gguf_find(&g, "llama.attention.head_count_kv")) {
-        INT_KEY(n_kv_heads, "llama.attention.head_count_kv", 1, 1 << 16)
+    if (slm_gguf_find(&g, K("attention.head_count_kv"))) {
+        INT_KEY(n_kv_heads, "attention.head_count_kv", 1, 1 << 16)
     }
     c.block_repeat = 1;
     if (slm_gguf_find(&g, "slm.block_repeat")) {
-        INT_KEY(block_repeat, "slm.block_repeat", 1, 64)
+        if ((st = slm_gguf_get_int(&g, "slm.block_repeat", 1, 64, &v, err))) goto done;
+        c.block_repeat = (int)v;
     }
+    c.rope_half = qwen2;
 #undef INT_KEY
     c.head_dim = c.dim / c.n_heads;
     c.norm_eps = 1e-5f;
     c.rope_theta = 10000.0f;
-    if (slm_gguf_find(&g, "llama.attention.layer_norm_rms_epsilon") &&
-        (st = slm_gguf_get_f32(&g, "llama.attention.layer_norm_rms_epsilon", &c.norm_eps, err)))
+    if (slm_gguf_find(&g, K("attention.layer_norm_rms_epsilon")) &&
+        (st = slm_gguf_get_f32(&g, key, &c.norm_eps, err)))
         goto done;
-    if (slm_gguf_find(&g, "llama.rope.freq_base") && (st = slm_gguf_get_f32(&g, "llama.rope.freq_base", &c.rope_theta, err)))
-        goto done;
+    if (slm_gguf_find(&g, K("rope.freq_base")) && (st = slm_gguf_get_f32(&g, key, &c.rope_theta, err))) goto done;
     /* vocabulary: the embedding's rows (llama.vocab_size, when present, must agree) */
     const gguf_tensor *emb = NULL;
     int has_output = 0;
@@ -335,25 +341,25 @@ slm_status slm_gguf_load_model(const void *data, size_t size, const char *src, s
         goto done;
     }
     c.vocab_size = (int)emb->ne[1];
-    if (slm_gguf_find(&g, "llama.vocab_size")) {
-        if ((st = slm_gguf_get_int(&g, "llama.vocab_size", 1, 1 << 22, &v, err))) goto done;
+    if (slm_gguf_find(&g, K("vocab_size"))) {
+        if ((st = slm_gguf_get_int(&g, key, 1, 1 << 22, &v, err))) goto done;
         if (v != c.vocab_size) {
-            st = slm_fail(err, SLM_ERR_FORMAT, "%s: llama.vocab_size = %lld but token_embd.weight has %d rows", src,
+            st = slm_fail(err, SLM_ERR_FORMAT, "%s: %s = %lld but token_embd.weight has %d rows", src, key,
                           (long long)v, c.vocab_size);
             goto done;
         }
     }
     c.tied_classifier = !has_output;
     if ((st = slm_model_alloc(&c, src, &m, err))) goto done; /* validates the config */
-    if (slm_gguf_find(&g, "llama.rope.dimension_count")) {
-        if ((st = slm_gguf_get_int(&g, "llama.rope.dimension_count", 1, 1 << 16, &v, err))) goto done;
+    if (slm_gguf_find(&g, K("rope.dimension_count"))) {
+        if ((st = slm_gguf_get_int(&g, key, 1, 1 << 16, &v, err))) goto done;
         if (v != c.head_dim) {
-            st = slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: llama.rope.dimension_count = %lld differs from head_dim %d "
+            st = slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: rope.dimension_count = %lld differs from head_dim %d "
                           "(partial rotary embeddings are not supported)", src, (long long)v, c.head_dim);
             goto done;
         }
     }
-    snprintf(m->format, sizeof m->format, "GGUF v%u", g.version);
+    snprintf(m->format, sizeof m->format, "GGUF v%u (%s)", g.version, qwen2 ? "qwen2" : "llama");
     for (uint64_t i = 0; i < g.n_tensors; i++) {
         const gguf_tensor *t = &g.tensors[i];
         char name[64];
@@ -381,3 +387,4 @@ done:
     *out = m;
     return SLM_OK;
 }
+#undef K

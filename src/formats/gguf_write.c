@@ -3,6 +3,7 @@
  * the interleaved-pair RoPE layout that llama.cpp's LLAMA_ROPE_TYPE_NORM expects (a rope_half
  * model's rows are reordered as they are written). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,22 +131,33 @@ slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const ch
     bytes h = {0};
     uint32_t n_kv = 14 + (c->block_repeat > 1) + (tok ? 9 : 0);
     put(&h, "GGUF", 4), put_u32(&h, 3), put_u64(&h, (uint64_t)m->n_tensors - 0), put_u64(&h, n_kv);
-    kv_str(&h, "general.architecture", "llama");
+    /* A model with attention biases is written as arch qwen2, whose RoPE pairs are half-split
+     * (llama.cpp ROPE_TYPE_NEOX); others as llama, with interleaved Q/K rows. */
+    int qwen2 = m->has_attn_bias;
+    if (qwen2 && !c->rope_half) {
+        free(h.buf);
+        return slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: a model with attention biases and interleaved RoPE has no GGUF arch", path);
+    }
+    const char *arch = qwen2 ? "qwen2" : "llama";
+    char key[96];
+#define K(suffix) (snprintf(key, sizeof key, "%s.%s", arch, suffix), key)
+    kv_str(&h, "general.architecture", arch);
     kv_str(&h, "general.name", "slm");
     kv_u32(&h, "general.alignment", ALIGNMENT);
     /* llama.cpp's file types: all f32 0, mostly f16 1, q4_0 2, q4_1 3, q8_0 7, bf16 32 */
     kv_u32(&h, "general.file_type", mdt == SLM_DTYPE_F32 ? 0 : mdt == SLM_DTYPE_F16 ? 1 : mdt == SLM_DTYPE_BF16 ? 32
                                     : mdt == SLM_DTYPE_Q4_0 ? 2 : mdt == SLM_DTYPE_Q4_1 ? 3 : 7);
-    kv_u32(&h, "llama.vocab_size", (uint32_t)c->vocab_size);
-    kv_u32(&h, "llama.context_length", (uint32_t)c->seq_len);
-    kv_u32(&h, "llama.embedding_length", (uint32_t)c->dim);
-    kv_u32(&h, "llama.block_count", (uint32_t)c->n_layers);
-    kv_u32(&h, "llama.feed_forward_length", (uint32_t)c->hidden_dim);
-    kv_u32(&h, "llama.attention.head_count", (uint32_t)c->n_heads);
-    kv_u32(&h, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
-    kv_u32(&h, "llama.rope.dimension_count", (uint32_t)c->head_dim);
-    kv_f32(&h, "llama.attention.layer_norm_rms_epsilon", c->norm_eps);
-    kv_f32(&h, "llama.rope.freq_base", c->rope_theta);
+    kv_u32(&h, K("vocab_size"), (uint32_t)c->vocab_size);
+    kv_u32(&h, K("context_length"), (uint32_t)c->seq_len);
+    kv_u32(&h, K("embedding_length"), (uint32_t)c->dim);
+    kv_u32(&h, K("block_count"), (uint32_t)c->n_layers);
+    kv_u32(&h, K("feed_forward_length"), (uint32_t)c->hidden_dim);
+    kv_u32(&h, K("attention.head_count"), (uint32_t)c->n_heads);
+    kv_u32(&h, K("attention.head_count_kv"), (uint32_t)c->n_kv_heads);
+    kv_u32(&h, K("rope.dimension_count"), (uint32_t)c->head_dim);
+    kv_f32(&h, K("attention.layer_norm_rms_epsilon"), c->norm_eps);
+    kv_f32(&h, K("rope.freq_base"), c->rope_theta);
+#undef K
     if (c->block_repeat > 1) kv_u32(&h, "slm.block_repeat", (uint32_t)c->block_repeat);
     if (tok) put_tokenizer(&h, tok);
     /* tensor infos */
@@ -184,7 +196,8 @@ slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const ch
         int64_t rows = matrix ? t->shape[0] : 1, cols = matrix ? t->shape[1] : t->shape[0];
         size_t written = 0;
         for (int64_t r = 0; r < rows && st == SLM_OK; r++) {
-            if (matrix) slm_tensor_row_interleaved(m, t, r, row);
+            if (matrix && qwen2) slm_tensor_row_f32(t, r, row);
+            else if (matrix) slm_tensor_row_interleaved(m, t, r, row);
             else memcpy(row, t->data, (size_t)cols * 4);
             size_t rb = row_bytes(dt, cols);
             encode_row(dt, row, (int)cols, hrow);

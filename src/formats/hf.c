@@ -1,5 +1,6 @@
-/* hf.c — Hugging Face checkpoints: a folder with config.json and model.safetensors (or shards
- * listed in model.safetensors.index.json), F32/F16/BF16, used in place from the mapped files.
+/* hf.c — Hugging Face checkpoints (LlamaForCausalLM, MobileLLMForCausalLM, Qwen2ForCausalLM with
+ * its q/k/v biases): a folder with config.json and model.safetensors (or shards listed in
+ * model.safetensors.index.json), F32/F16/BF16, used in place from the mapped files.
  *
  * safetensors: u64 header length N, N bytes of JSON {name: {dtype, shape, data_offsets: [b, e]},
  * "__metadata__": {...}}, then the data; offsets are relative to the end of the header.
@@ -58,7 +59,8 @@ static int map_name(const char *hf, char *out, size_t cap) {
         {"self_attn.k_proj.weight", "attn_k.weight"},   {"self_attn.v_proj.weight", "attn_v.weight"},
         {"self_attn.o_proj.weight", "attn_output.weight"}, {"post_attention_layernorm.weight", "ffn_norm.weight"},
         {"mlp.gate_proj.weight", "ffn_gate.weight"},    {"mlp.up_proj.weight", "ffn_up.weight"},
-        {"mlp.down_proj.weight", "ffn_down.weight"}};
+        {"mlp.down_proj.weight", "ffn_down.weight"},    {"self_attn.q_proj.bias", "attn_q.bias"},
+        {"self_attn.k_proj.bias", "attn_k.bias"},       {"self_attn.v_proj.bias", "attn_v.bias"}};
     int layer, used;
     if (!strcmp(hf, "model.embed_tokens.weight")) return snprintf(out, cap, "token_embd.weight"), 1;
     if (!strcmp(hf, "model.norm.weight")) return snprintf(out, cap, "output_norm.weight"), 1;
@@ -170,9 +172,13 @@ slm_status slm_hf_load(const char *path, slm_model **out, slm_error *err) {
     slm_config c;
     memset(&c, 0, sizeof c);
     int head_dim = 0;
-    if (strcmp(a, "LlamaForCausalLM") && strcmp(a, "MobileLLMForCausalLM")) {
+    if (strcmp(a, "LlamaForCausalLM") && strcmp(a, "MobileLLMForCausalLM") && strcmp(a, "Qwen2ForCausalLM")) {
         st = slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: architecture \"%.64s\" is not supported (LlamaForCausalLM, "
-                      "MobileLLMForCausalLM)", file, a);
+                      "MobileLLMForCausalLM, Qwen2ForCausalLM)", file, a);
+        goto done;
+    }
+    if (json_bool(cfg, "use_sliding_window", 0)) {
+        st = slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: use_sliding_window is not supported", file);
         goto done;
     }
     if (!json_int(cfg, "hidden_size", 0, &c.dim) || !json_int(cfg, "intermediate_size", 0, &c.hidden_dim) ||
