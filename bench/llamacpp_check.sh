@@ -38,6 +38,19 @@ cc -O1 -Iinclude bench/make_qwen2.c build/libslm.a -lm -lpthread -lcjson -o "$OU
   </dev/null >"$OUT/qwen2.llamacpp.txt" 2>/dev/null
 build/slm generate -m "$OUT/qwen2.gguf" -p "Once upon a time" -n 40 --temp 0 >"$OUT/qwen2.slm.txt" 2>/dev/null
 python3 -c "
-import sys; a=open(sys.argv[1],'rb').read().strip(); b=open(sys.argv[2],'rb').read().strip()
-print('random qwen2 GGUF: slm and llama.cpp texts are', 'identical' if a == b else 'DIFFERENT', f'({len(b)} bytes)')" \
+import sys
+def slm_view(raw):  # slm prints each byte that does not start a valid UTF-8 character as U+FFFD
+    out, i = [], 0
+    while i < len(raw):
+        for n in (1, 2, 3, 4):
+            try:
+                out.append(raw[i:i + n].decode('utf-8')); i += n; break
+            except UnicodeDecodeError:
+                pass
+        else:
+            out.append(chr(0xfffd)); i += 1
+    return ''.join(out).strip()
+a = slm_view(open(sys.argv[1],'rb').read()); b = open(sys.argv[2],'rb').read().decode('utf-8').strip()
+print('random qwen2 GGUF: slm and llama.cpp texts are', 'identical' if a == b else 'DIFFERENT', f'({len(b)} characters;',
+      'invalid UTF-8 shown as U+FFFD as slm prints it)')" \
   "$OUT/qwen2.llamacpp.txt" "$OUT/qwen2.slm.txt"
