@@ -30,6 +30,7 @@ ifeq ($(NO_HF),1)
 else
   LDLIBS += -lcjson
 endif
+LDLIBS += -lpcre2-8
 ifeq ($(NATIVE),1)
   OPT += -march=native
 endif
@@ -47,14 +48,19 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 .PHONY: all test install uninstall clean bench run valgrind deps fuzz
 all: $(BUILD)/libslm.a $(BUILD)/libslm.so $(BUILD)/slm $(BUILD)/examples/generate
 
-# A fresh Debian machine may lack the compiler or cJSON (Hugging Face config.json and
-# safetensors headers; NO_HF=1 builds without): install them when root, else name the command.
+# A fresh Debian machine may lack the compiler, PCRE2 (byte-level BPE pre-tokenizer regexes) or
+# cJSON (Hugging Face config.json and safetensors headers; NO_HF=1 builds without): install them
+# when root, else name the command.
 APT_PKG = $(if $(findstring clang,$(CC)),clang,gcc)
 deps:
 	@command -v $(firstword $(CC)) >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "slm: $(CC) is missing; installing $(APT_PKG)"; apt-get update -q && apt-get install -y -q $(APT_PKG); \
 	  else echo "slm: $(CC) is missing; install it with: sudo apt-get install -y $(APT_PKG)"; exit 1; fi; }
+	@[ -f /usr/include/pcre2.h ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "slm: PCRE2 is missing; installing libpcre2-dev"; apt-get update -q && apt-get install -y -q libpcre2-dev; \
+	  else echo "slm: PCRE2 is missing; install it with: sudo apt-get install -y libpcre2-dev"; exit 1; fi; }
 	@[ "$(NO_HF)" = 1 ] || [ -f /usr/include/cjson/cJSON.h ] || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "slm: cJSON is missing; installing libcjson-dev"; apt-get update -q && apt-get install -y -q libcjson-dev; \
@@ -123,7 +129,7 @@ fuzz:
 	build-fuzz/fuzz_tokenizer -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build-fuzz/corpus-tok
 
 slm.pc: Makefile
-	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: slm\nDescription: small language models: run, train, quantize, evaluate\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lslm\nLibs.private: -lm -lpthread -lcjson\n' '$(PREFIX)' '$(VERSION)' > $@
+	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: slm\nDescription: small language models: run, train, quantize, evaluate\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lslm\nLibs.private: -lm -lpthread -lcjson -lpcre2-8\n' '$(PREFIX)' '$(VERSION)' > $@
 
 install: all slm.pc
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

@@ -131,9 +131,41 @@ static void llama_spm_vectors(slm_tokenizer *t, const char *ip, const char *op, 
         o++;
         p = e + strlen(sep);
     }
-    printf("    %d/%d llama-spm vectors identical (%s)\n", ok, n, what);
+    printf("    %d/%d vectors identical (%s)\n", ok, n, what);
     CHECK(n > 20 && ok == n);
     free(inp), free(out);
+}
+
+/* Byte-level BPE vocabularies with llama.cpp's test vectors, read from their GGUF files. */
+void tokenizer_bpe_vectors(void) {
+    const char *names[] = {"gpt-2", "starcoder"};
+    int ran = 0;
+    for (int k = 0; k < 2; k++) {
+        char g[256], in[256], out[256];
+        snprintf(g, sizeof g, "data/tokenizer-tests/ggml-vocab-%s.gguf", names[k]);
+        snprintf(in, sizeof in, "data/tokenizer-tests/ggml-vocab-%s.gguf.inp", names[k]);
+        snprintf(out, sizeof out, "data/tokenizer-tests/ggml-vocab-%s.gguf.out", names[k]);
+        const char *gp = shared_path(g), *ip = shared_path(in), *op = shared_path(out);
+        if (!gp || !ip || !op) continue;
+        slm_tokenizer *t = NULL;
+        slm_error err;
+        CHECK(slm_tokenizer_load_file(gp, 0, &t, &err) == SLM_OK, "%s", err.msg);
+        if (t) llama_spm_vectors(t, ip, op, names[k]);
+        /* decoding gives the text back, byte for byte */
+        if (t) {
+            const char *text = "Hello world!\n\tcafé 🍕  123456 ";
+            int32_t ids[128];
+            int n;
+            char back[256];
+            size_t len;
+            slm_tokenizer_encode(t, text, strlen(text), 0, 0, ids, 128, &n);
+            slm_tokenizer_decode(t, ids, n, back, sizeof back, &len);
+            CHECK(len == strlen(text) && !memcmp(back, text, len), "%s decode: '%s'", names[k], back);
+        }
+        slm_tokenizer_free(t);
+        ran++;
+    }
+    if (!ran) SKIP("../shared/data/tokenizer-tests gpt-2 / starcoder vectors are missing");
 }
 
 void tokenizer_roundtrip_and_decode(void) {

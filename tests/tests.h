@@ -42,6 +42,7 @@ extern const test_case all_tests[];
     X(sampler_seeded_and_greedy)                      \
     X(tokenizer_spm_exact_on_corpus)                  \
     X(tokenizer_llama_spm_vectors)                    \
+    X(tokenizer_bpe_vectors)                          \
     X(tokenizer_roundtrip_and_decode)                 \
     X(tokenizer_100kb_prompt)                         \
     X(corrupt_model_files_rejected)                   \

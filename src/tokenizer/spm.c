@@ -19,25 +19,6 @@
 #include "../formats/gguf.h"
 #include "tokenizer.h"
 
-enum { TYPE_NORMAL = 0, TYPE_CONTROL = 1, TYPE_BYTE = 2, TYPE_UNKNOWN = 3 };
-
-struct slm_tokenizer {
-    int vocab_size;
-    int max_token_length;
-    char **pieces;       /* (vocab) NUL-terminated */
-    int *lengths;        /* (vocab) */
-    float *scores;       /* (vocab) */
-    unsigned char *types;/* (vocab) */
-    int byte_id[256];    /* -1 where the vocabulary has no <0xXX> token */
-    char byte_chars[256];/* byte_chars[b] == b: what a byte token decodes to */
-    int32_t *table;      /* (table_size) open-addressing hash of normal pieces -> id, -1 empty */
-    uint32_t table_mask;
-    char *storage;       /* all piece bytes */
-    int bos, eos, unk;
-    int add_dummy_prefix;  /* prepend a space to non-empty text (SentencePiece's default) */
-    int remove_extra_ws;   /* drop leading/trailing spaces and collapse runs (off for Llama) */
-};
-
 static uint32_t hash_bytes(const char *s, size_t n) {
     uint32_t h = 2166136261u; /* FNV-1a */
     for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
@@ -45,7 +26,9 @@ static uint32_t hash_bytes(const char *s, size_t n) {
 }
 
 /* Id of the normal piece s[0..n), or -1. */
-static int lookup(const slm_tokenizer *t, const char *s, size_t n) {
+int slm_tok_lookup(const slm_tokenizer *t, const char *s, size_t n);
+#define lookup slm_tok_lookup
+int slm_tok_lookup(const slm_tokenizer *t, const char *s, size_t n) {
     for (uint32_t i = hash_bytes(s, n) & t->table_mask;; i = (i + 1) & t->table_mask) {
         int id = t->table[i];
         if (id < 0) return -1;
@@ -62,6 +45,7 @@ static int hex_value(char c) {
 
 void slm_tokenizer_free(slm_tokenizer *t) {
     if (!t) return;
+    slm_bpe_free(t->bpe);
     free(t->pieces), free(t->lengths), free(t->scores), free(t->types), free(t->table), free(t->storage);
     free(t);
 }
@@ -281,8 +265,9 @@ static slm_status load_gguf(const void *data, size_t size, const char *name, int
         goto done;                                     \
     } while (0)
     if ((st = slm_gguf_get_str(&g, "tokenizer.ggml.model", &model, &model_len, err))) goto done;
-    if (model_len != 5 || memcmp(model, "llama", 5))
-        FAIL(SLM_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model = %.*s is not supported yet (llama)", name,
+    int gpt2 = model_len == 4 && !memcmp(model, "gpt2", 4);
+    if (!gpt2 && (model_len != 5 || memcmp(model, "llama", 5)))
+        FAIL(SLM_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model = %.*s is not supported yet (llama, gpt2)", name,
              (int)(model_len > 32 ? 32 : model_len), model);
     tokens = slm_gguf_find(&g, "tokenizer.ggml.tokens");
     if (!tokens || tokens->type != GGUF_TYPE_ARRAY || tokens->elem_type != GGUF_TYPE_STRING || tokens->count < 3 ||
@@ -325,7 +310,11 @@ static slm_status load_gguf(const void *data, size_t size, const char *name, int
         if (scores) memcpy(&score, scores->value + 4 * (size_t)i, 4);
         if (types) memcpy(&type, types->value + 4 * (size_t)i, 4);
         if (score != score) FAIL(SLM_ERR_FORMAT, "%s: token %d: score is NaN", name, i);
-        p = tok_set(t, i, p, s, len, score, type < 1 || type > 6 ? -1 : type, 1);
+        p = tok_set(t, i, p, s, len, score, gpt2 && (type < 1 || type > 6) ? 1 : type < 1 || type > 6 ? -1 : type, !gpt2);
+    }
+    if (gpt2) {
+        t->add_dummy_prefix = 0;
+        if ((st = slm_bpe_load(t, &g, name, err)) != SLM_OK) goto done;
     }
     *out = t;
     t = NULL;
@@ -421,6 +410,7 @@ const char *slm_tokenizer_token(const slm_tokenizer *t, int32_t id) {
 
 const char *slm_tokenizer_piece(const slm_tokenizer *t, int32_t prev, int32_t id, size_t *len) {
     if (id < 0 || id >= t->vocab_size) return NULL;
+    if (t->bpe) return slm_bpe_piece(t, id, len);
     const char *s = t->pieces[id];
     size_t n = (size_t)t->lengths[id];
     if (t->types[id] == TYPE_CONTROL) {
@@ -509,6 +499,7 @@ slm_status slm_tokenizer_encode(const slm_tokenizer *t, const char *text, size_t
                                 int32_t *ids, int cap, int *n_ids) {
     if (!t || (!text && len > 0) || !n_ids || cap < 0) return SLM_ERR_ARG;
     if (len > (size_t)1 << 28) return SLM_ERR_RANGE;
+    if (t->bpe) return slm_bpe_encode(t, text, len, add_bos, add_eos, ids, cap, n_ids);
     static const char FFFD[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
     size_t norm_cap = 3 * len + 1;
     char *norm = malloc(norm_cap);

@@ -22,7 +22,42 @@ size_t slm_utf8_stream_feed(slm_utf8_stream *s, const char *bytes, size_t len, c
 /* Flushes what is pending (as U+FFFD) into out (needs 12 bytes); returns the length. */
 size_t slm_utf8_stream_flush(slm_utf8_stream *s, char *out);
 
-typedef struct slm_tokenizer slm_tokenizer;
+#include "slm.h"
+
+/* The tokenizer: one vocabulary, encoded either SentencePiece-style (scores, byte fallback) or
+ * byte-level BPE (merge ranks over GPT-2's byte-to-unicode alphabet; `bpe` not NULL). */
+enum { TYPE_NORMAL = 0, TYPE_CONTROL = 1, TYPE_BYTE = 2, TYPE_UNKNOWN = 3 };
+
+struct slm_tokenizer {
+    int vocab_size;
+    int max_token_length;
+    char **pieces;       /* (vocab) NUL-terminated */
+    int *lengths;        /* (vocab) */
+    float *scores;       /* (vocab) */
+    unsigned char *types;/* (vocab) */
+    int byte_id[256];    /* -1 where the vocabulary has no <0xXX> token */
+    char byte_chars[256];/* byte_chars[b] == b: what a byte token decodes to */
+    int32_t *table;      /* (table_size) open-addressing hash of normal pieces -> id, -1 empty */
+    uint32_t table_mask;
+    char *storage;       /* all piece bytes */
+    int bos, eos, unk;
+    int add_dummy_prefix;  /* prepend a space to non-empty text (SentencePiece's default) */
+    int remove_extra_ws;   /* drop leading/trailing spaces and collapse runs (off for Llama) */
+    struct slm_bpe *bpe;   /* byte-level BPE (GPT-2 style) state, or NULL for SentencePiece BPE */
+};
+
+/* Id of the normal (mergeable) piece s[0..n), or -1. */
+int slm_tok_lookup(const slm_tokenizer *t, const char *s, size_t n);
+
+/* Byte-level BPE (bpe.c). `g` is an open GGUF whose tokens are already in t. */
+struct gguf_file;
+slm_status slm_bpe_load(slm_tokenizer *t, const struct gguf_file *g, const char *name, slm_error *err);
+void slm_bpe_free(struct slm_bpe *b);
+slm_status slm_bpe_encode(const slm_tokenizer *t, const char *text, size_t len, int add_bos, int add_eos, int32_t *ids,
+                          int cap, int *n_ids);
+/* The bytes a byte-level BPE token stands for (control tokens: empty). */
+const char *slm_bpe_piece(const slm_tokenizer *t, int32_t id, size_t *len);
+
 /* The longest piece in bytes (max_token_length). */
 int slm_tokenizer_max_piece_len(const slm_tokenizer *tok);
 /* For writers: the score of a token, its GGUF token type (1 normal, 2 unknown, 3 control, 6 byte),

@@ -1,0 +1,341 @@
+/* bpe.c — byte-level BPE (GPT-2, StarCoder/SmolLM, ...): text is split by the pre-tokenizer's
+ * regular expressions (PCRE2, with Unicode properties), each piece's
+ * bytes are written in GPT-2's byte-to-unicode alphabet, and adjacent symbols merge by rank
+ * (lowest first, leftmost on ties) until no listed merge applies. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/core.h"
+#include "../formats/gguf.h"
+#include "tokenizer.h"
+
+enum { MAX_REGEX = 4 };
+
+struct slm_bpe {
+    int32_t *merge_table;  /* open-addressing hash: index of merge -> rank, -1 empty */
+    uint32_t merge_mask;
+    const char **merges;   /* (n_merges) "left right", pointing into the file copy below */
+    size_t *merge_len;
+    int n_merges;
+    char *merge_text;      /* copies of the merge strings */
+    pcre2_code *re[MAX_REGEX];
+    int n_re;
+    char **decoded;        /* (vocab) bytes each token stands for */
+    int *decoded_len;
+    uint16_t byte_to_cp[256];
+    int16_t cp_to_byte[324]; /* GPT-2's map only uses code points < 324 */
+};
+
+static uint32_t hash_str(const char *s, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* GPT-2's printable alphabet: bytes that are printable keep their code point, the others take
+ * 256, 257, ... in order. */
+static void build_byte_map(struct slm_bpe *b) {
+    int next = 256;
+    for (int i = 0; i < 324; i++) b->cp_to_byte[i] = -1;
+    for (int c = 0; c < 256; c++) {
+        int printable = (c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 255);
+        b->byte_to_cp[c] = (uint16_t)(printable ? c : next++);
+        b->cp_to_byte[b->byte_to_cp[c]] = (int16_t)c;
+    }
+}
+
+static int put_cp(char *out, unsigned cp) {
+    if (cp < 0x80) return out[0] = (char)cp, 1;
+    out[0] = (char)(0xC0 | (cp >> 6));
+    out[1] = (char)(0x80 | (cp & 63));
+    return 2; /* every code point of the map is < 0x800 */
+}
+
+/* Rank of merging symbols a and b, or -1. */
+static int merge_rank(const struct slm_bpe *b, const char *a, size_t na, const char *c, size_t nc) {
+    char key[512];
+    if (na + nc + 1 > sizeof key) return -1;
+    memcpy(key, a, na);
+    key[na] = ' ';
+    memcpy(key + na + 1, c, nc);
+    size_t n = na + nc + 1;
+    for (uint32_t i = hash_str(key, n) & b->merge_mask;; i = (i + 1) & b->merge_mask) {
+        int r = b->merge_table[i];
+        if (r < 0) return -1;
+        if (b->merge_len[r] == n && !memcmp(b->merges[r], key, n)) return r;
+    }
+}
+
+void slm_bpe_free(struct slm_bpe *b) {
+    if (!b) return;
+    for (int i = 0; i < b->n_re; i++) pcre2_code_free(b->re[i]);
+    if (b->decoded) free(b->decoded[0]);
+    free(b->decoded), free(b->decoded_len);
+    free(b->merge_table), free(b->merges), free(b->merge_len), free(b->merge_text);
+    free(b);
+}
+
+/* The pre-tokenizer regexes for tokenizer.ggml.pre (applied one after another). */
+static int pre_regexes(const char *pre, size_t n, const char **out) {
+    static const char GPT2[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+    if ((n == 5 && !memcmp(pre, "gpt-2", 5)) || (n == 7 && !memcmp(pre, "default", 7)) || n == 0) {
+        out[0] = GPT2;
+        return 1;
+    }
+    if ((n == 9 && !memcmp(pre, "starcoder", 9)) || (n == 7 && !memcmp(pre, "smollm", 6)) || (n == 6 && !memcmp(pre, "smollm", 6))) {
+        out[0] = "\\p{N}"; /* every digit its own piece, then GPT-2's split */
+        out[1] = GPT2;
+        return 2;
+    }
+    return 0;
+}
+
+slm_status slm_bpe_load(slm_tokenizer *t, const gguf_file *g, const char *name, slm_error *err) {
+    struct slm_bpe *b = calloc(1, sizeof *b);
+    if (!b) return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", name);
+    build_byte_map(b);
+    slm_status st = SLM_OK;
+    const char *pre = "";
+    size_t pre_len = 0;
+    if (slm_gguf_find(g, "tokenizer.ggml.pre") && (st = slm_gguf_get_str(g, "tokenizer.ggml.pre", &pre, &pre_len, err)))
+        goto fail;
+    const char *exprs[MAX_REGEX];
+    b->n_re = pre_regexes(pre, pre_len, exprs);
+    if (!b->n_re) {
+        st = slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: pre-tokenizer %.*s is not supported (gpt-2, default, starcoder, smollm)",
+                      name, (int)(pre_len > 32 ? 32 : pre_len), pre);
+        b->n_re = 0;
+        goto fail;
+    }
+    for (int i = 0; i < b->n_re; i++) {
+        int code;
+        PCRE2_SIZE off;
+        b->re[i] = pcre2_compile((PCRE2_SPTR)exprs[i], PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF,
+                                 &code, &off, NULL);
+        if (!b->re[i]) {
+            b->n_re = i;
+            st = slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: cannot compile the pre-tokenizer regex", name);
+            goto fail;
+        }
+        pcre2_jit_compile(b->re[i], PCRE2_JIT_COMPLETE); /* optional: plain matching works without */
+    }
+    /* merges: "left right", rank = position */
+    const gguf_kv *mk = slm_gguf_find(g, "tokenizer.ggml.merges");
+    if (!mk || mk->type != GGUF_TYPE_ARRAY || mk->elem_type != GGUF_TYPE_STRING || mk->count > (1 << 22)) {
+        st = slm_fail(err, SLM_ERR_FORMAT, "%s: tokenizer.ggml.merges must be an array of strings", name);
+        goto fail;
+    }
+    b->n_merges = (int)mk->count;
+    size_t total = 0, len;
+    const uint8_t *it = mk->value;
+    for (int i = 0; i < b->n_merges; i++) slm_gguf_next_str(&it, &len), total += len;
+    uint32_t size = 1;
+    while (size < (uint32_t)b->n_merges * 2 + 2) size <<= 1;
+    b->merge_table = malloc(size * sizeof *b->merge_table);
+    b->merges = malloc(((size_t)b->n_merges + 1) * sizeof *b->merges);
+    b->merge_len = malloc(((size_t)b->n_merges + 1) * sizeof *b->merge_len);
+    b->merge_text = malloc(total + 1);
+    if (!b->merge_table || !b->merges || !b->merge_len || !b->merge_text) {
+        st = slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", name);
+        goto fail;
+    }
+    b->merge_mask = size - 1;
+    memset(b->merge_table, 0xff, size * sizeof *b->merge_table);
+    it = mk->value;
+    char *p = b->merge_text;
+    for (int i = 0; i < b->n_merges; i++) {
+        const char *s = slm_gguf_next_str(&it, &len);
+        memcpy(p, s, len);
+        b->merges[i] = p, b->merge_len[i] = len;
+        p += len;
+        uint32_t h = hash_str(b->merges[i], len) & b->merge_mask;
+        int dup = 0;
+        for (; b->merge_table[h] >= 0; h = (h + 1) & b->merge_mask)
+            if (b->merge_len[b->merge_table[h]] == len && !memcmp(b->merges[b->merge_table[h]], b->merges[i], len)) dup = 1;
+        if (!dup) b->merge_table[h] = i; /* the first (lowest rank) of duplicates wins */
+    }
+    /* what each token stands for, and the special tokens matched before the regexes */
+    int n = t->vocab_size;
+    b->decoded = malloc((size_t)n * sizeof *b->decoded);
+    b->decoded_len = malloc((size_t)n * sizeof *b->decoded_len);
+    size_t bytes = 0;
+    for (int i = 0; i < n; i++) bytes += (size_t)t->lengths[i] + 1;
+    char *store = b->decoded ? malloc(bytes) : NULL;
+    if (!b->decoded || !b->decoded_len || !store) {
+        free(store);
+        if (b->decoded) b->decoded[0] = NULL;
+        st = slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", name);
+        goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        const unsigned char *s = (const unsigned char *)t->pieces[i];
+        int k = 0, ok = 1;
+        b->decoded[i] = store;
+        for (int j = 0; j < t->lengths[i];) {
+            int cl = slm_utf8_char_len(s + j, (size_t)(t->lengths[i] - j)), cp = -1;
+            if (cl == 1) cp = s[j];
+            else if (cl == 2) cp = (s[j] & 31) << 6 | (s[j + 1] & 63);
+            if (cp >= 0 && cp < 324 && b->cp_to_byte[cp] >= 0) store[k++] = (char)b->cp_to_byte[cp];
+            else ok = 0;
+            j += cl ? cl : 1;
+        }
+        if (!ok || t->types[i] == TYPE_CONTROL) { /* special or foreign text: shown as itself */
+            memcpy(store, s, (size_t)t->lengths[i]);
+            k = t->lengths[i];
+        }
+        b->decoded_len[i] = k;
+        store[k] = '\0';
+        store += k + 1;
+    }
+    t->bpe = b;
+    return SLM_OK;
+fail:
+    slm_bpe_free(b);
+    return st;
+}
+
+const char *slm_bpe_piece(const slm_tokenizer *t, int32_t id, size_t *len) {
+    if (t->types[id] == TYPE_CONTROL) {
+        *len = 0;
+        return "";
+    }
+    *len = (size_t)t->bpe->decoded_len[id];
+    return t->bpe->decoded[id];
+}
+
+/* ---------------------------------------------------------------- encode */
+
+typedef struct {
+    int32_t *ids;
+    int cap, n;
+} emitter;
+
+static void emit(emitter *e, int32_t id) {
+    if (e->n < e->cap) e->ids[e->n] = id;
+    e->n++;
+}
+
+typedef struct {
+    int rank, left, right, size;
+} candidate;
+
+static int before(const candidate *a, const candidate *b) {
+    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
+}
+
+static void push(candidate *h, int *n, candidate c) {
+    int i = (*n)++;
+    while (i > 0 && before(&c, &h[(i - 1) / 2])) h[i] = h[(i - 1) / 2], i = (i - 1) / 2;
+    h[i] = c;
+}
+
+static candidate pop(candidate *h, int *n) {
+    candidate top = h[0], last = h[--(*n)];
+    int i = 0;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && before(&h[c + 1], &h[c])) c++;
+        if (!before(&h[c], &last)) break;
+        h[i] = h[c], i = c;
+    }
+    if (*n > 0) h[i] = last;
+    return top;
+}
+
+typedef struct {
+    int start, len, prev, next;
+} sym;
+
+static void consider(const struct slm_bpe *b, const char *m, const sym *s, int l, int r, candidate *h, int *nh) {
+    if (l < 0 || r < 0) return;
+    int rank = merge_rank(b, m + s[l].start, (size_t)s[l].len, m + s[r].start, (size_t)s[r].len);
+    if (rank >= 0) push(h, nh, (candidate){rank, l, r, s[l].len + s[r].len});
+}
+
+/* BPE over one pre-tokenized word of n bytes: symbols in GPT-2's alphabet, then the merge of
+ * lowest rank (leftmost on ties) again and again, with a heap of candidate pairs (O(n log n)). */
+static slm_status bpe_word(const slm_tokenizer *t, const unsigned char *w, size_t n, emitter *e) {
+    const struct slm_bpe *b = t->bpe;
+    char *m = malloc(n * 2);
+    sym *s = malloc(n * sizeof *s);
+    candidate *h = malloc(3 * n * sizeof *h + sizeof *h);
+    if (!m || !s || !h) {
+        free(m), free(s), free(h);
+        return SLM_ERR_NOMEM;
+    }
+    int ns = 0, ml = 0, nh = 0;
+    for (size_t i = 0; i < n; i++) {
+        s[ns] = (sym){ml, put_cp(m + ml, b->byte_to_cp[w[i]]), ns - 1, (size_t)ns + 1 < n ? ns + 1 : -1};
+        ml += s[ns++].len;
+    }
+    for (int i = 0; i + 1 < ns; i++) consider(b, m, s, i, i + 1, h, &nh);
+    while (nh > 0) {
+        candidate c = pop(h, &nh);
+        sym *l = &s[c.left], *r = &s[c.right];
+        if (l->len == 0 || r->len == 0 || l->next != c.right || l->len + r->len != c.size) continue;
+        l->len += r->len;
+        r->len = 0;
+        l->next = r->next;
+        if (r->next >= 0) s[r->next].prev = c.left;
+        consider(b, m, s, l->prev, c.left, h, &nh);
+        consider(b, m, s, c.left, l->next, h, &nh);
+    }
+    for (int i = 0; i >= 0 && ns > 0; i = s[i].next) {
+        int id = slm_tok_lookup(t, m + s[i].start, (size_t)s[i].len);
+        if (id >= 0) {
+            emit(e, id);
+            continue;
+        }
+        /* not in the vocabulary: its characters one by one (each byte's symbol is a token) */
+        for (int k = 0; k < s[i].len;) {
+            int cl = (unsigned char)m[s[i].start + k] < 0x80 ? 1 : 2;
+            int cid = slm_tok_lookup(t, m + s[i].start + k, (size_t)cl);
+            emit(e, cid >= 0 ? cid : t->unk);
+            k += cl;
+        }
+    }
+    free(m), free(s), free(h);
+    return SLM_OK;
+}
+
+/* Splits text[0..n) by regex r (matches and the gaps between them are pieces), passing each piece
+ * to the next regex, and the last regex's pieces to BPE. */
+static slm_status split(const slm_tokenizer *t, int r, const char *text, size_t n, pcre2_match_data *md, emitter *e) {
+    if (n == 0) return SLM_OK;
+    if (r == t->bpe->n_re) return bpe_word(t, (const unsigned char *)text, n, e);
+    size_t pos = 0, gap = 0;
+    slm_status st;
+    while (pos < n) {
+        int rc = pcre2_match(t->bpe->re[r], (PCRE2_SPTR)text, n, pos, 0, md, NULL);
+        if (rc < 0) break;
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        size_t s = ov[0], end = ov[1];
+        if (end == s) { /* empty match: step over one character */
+            pos = s + 1;
+            while (pos < n && ((unsigned char)text[pos] & 0xC0) == 0x80) pos++;
+            continue;
+        }
+        if ((st = split(t, r + 1, text + gap, s - gap, md, e)) != SLM_OK) return st;
+        if ((st = split(t, r + 1, text + s, end - s, md, e)) != SLM_OK) return st;
+        gap = pos = end;
+    }
+    return split(t, r + 1, text + gap, n - gap, md, e);
+}
+
+/* Special tokens written in the text are not matched (they come from chat templates as ids). */
+slm_status slm_bpe_encode(const slm_tokenizer *t, const char *text, size_t len, int add_bos, int add_eos, int32_t *ids,
+                          int cap, int *n_ids) {
+    emitter e = {ids, cap, 0};
+    pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+    if (!md) return SLM_ERR_NOMEM;
+    if (add_bos) emit(&e, t->bos);
+    slm_status st = split(t, 0, text, len, md, &e);
+    if (add_eos) emit(&e, t->eos);
+    pcre2_match_data_free(md);
+    *n_ids = e.n;
+    if (st != SLM_OK) return st;
+    return e.n <= cap ? SLM_OK : SLM_ERR_NOMEM;
+}
