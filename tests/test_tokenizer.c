@@ -138,9 +138,9 @@ static void llama_spm_vectors(slm_tokenizer *t, const char *ip, const char *op, 
 
 /* Byte-level BPE vocabularies with llama.cpp's test vectors, read from their GGUF files. */
 void tokenizer_bpe_vectors(void) {
-    const char *names[] = {"gpt-2", "starcoder"};
+    const char *names[] = {"gpt-2", "starcoder", "mpt", "refact", "falcon", "phi-3"};
     int ran = 0;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 6; k++) {
         char g[256], in[256], out[256];
         snprintf(g, sizeof g, "data/tokenizer-tests/ggml-vocab-%s.gguf", names[k]);
         snprintf(in, sizeof in, "data/tokenizer-tests/ggml-vocab-%s.gguf.inp", names[k]);
@@ -161,6 +161,18 @@ void tokenizer_bpe_vectors(void) {
             slm_tokenizer_encode(t, text, strlen(text), 0, 0, ids, 128, &n);
             slm_tokenizer_decode(t, ids, n, back, sizeof back, &len);
             CHECK(len == strlen(text) && !memcmp(back, text, len), "%s decode: '%s'", names[k], back);
+        }
+        /* embedded by slm's GGUF writer and read back, the vocabulary encodes the same */
+        if (t && k == 0) {
+            slm_config c = {16, 32, 1, 1, 2, 2, 8, slm_tokenizer_vocab_size(t), 16, 1, 1e-5f, 10000.0f, 0};
+            slm_model *m;
+            slm_tokenizer *back = NULL;
+            CHECK(slm_model_init_random(&c, 1, 0.02f, &m, &err) == SLM_OK);
+            CHECK(slm_model_save_with_tokenizer(m, t, tmp_path("bpe.gguf"), SLM_SAVE_GGUF_F16, 0, &err) == SLM_OK, "%s", err.msg);
+            CHECK(slm_tokenizer_load_file(tmp_path("bpe.gguf"), c.vocab_size, &back, &err) == SLM_OK, "%s", err.msg);
+            if (back) llama_spm_vectors(back, ip, op, "gpt-2 written by slm");
+            slm_tokenizer_free(back);
+            slm_model_free(m);
         }
         slm_tokenizer_free(t);
         ran++;

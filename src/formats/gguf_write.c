@@ -90,36 +90,56 @@ static slm_dtype written_type(const slm_tensor *t, slm_dtype mdt) {
     return mdt;
 }
 
-/* tokenizer.ggml.*: the pieces with spaces written back as SentencePiece's U+2581 */
-static void put_tokenizer(bytes *h, const slm_tokenizer *tok) {
-    int n = slm_tokenizer_vocab_size(tok);
-    kv_str(h, "tokenizer.ggml.model", "llama");
+/* tokenizer.ggml.*: SentencePiece vocabularies as model "llama" with spaces written back as
+ * U+2581; byte-level BPE ones as model "gpt2" with their pieces as stored, merges and
+ * pre-tokenizer. Returns the number of metadata entries written. */
+static uint32_t put_tokenizer(bytes *h, const slm_tokenizer *tok) {
+    int n = slm_tokenizer_vocab_size(tok), bpe = tok->bpe != NULL;
+    uint32_t entries = 0;
+    kv_str(h, "tokenizer.ggml.model", bpe ? "gpt2" : "llama"), entries++;
+    if (bpe) kv_str(h, "tokenizer.ggml.pre", slm_bpe_pre(tok)), entries++;
     put_str(h, "tokenizer.ggml.tokens"), put_u32(h, GGUF_TYPE_ARRAY), put_u32(h, GGUF_TYPE_STRING), put_u64(h, (uint64_t)n);
+    entries++;
     for (int i = 0; i < n; i++) {
         const char *p = slm_tokenizer_token(tok, i);
         size_t len = strlen(p), spaces = 0;
-        for (size_t k = 0; k < len; k++) spaces += p[k] == ' ';
+        for (size_t k = 0; !bpe && k < len; k++) spaces += p[k] == ' ';
         put_u64(h, len + 2 * spaces);
         for (size_t k = 0; k < len; k++) {
-            if (p[k] == ' ') put(h, "\xe2\x96\x81", 3);
+            if (!bpe && p[k] == ' ') put(h, "\xe2\x96\x81", 3);
             else put(h, p + k, 1);
         }
     }
-    put_str(h, "tokenizer.ggml.scores"), put_u32(h, GGUF_TYPE_ARRAY), put_u32(h, GGUF_TYPE_FLOAT32), put_u64(h, (uint64_t)n);
-    for (int i = 0; i < n; i++) {
-        float sc = slm_tokenizer_score(tok, i);
-        put(h, &sc, 4);
+    if (!bpe) {
+        put_str(h, "tokenizer.ggml.scores"), put_u32(h, GGUF_TYPE_ARRAY), put_u32(h, GGUF_TYPE_FLOAT32), put_u64(h, (uint64_t)n);
+        entries++;
+        for (int i = 0; i < n; i++) {
+            float sc = slm_tokenizer_score(tok, i);
+            put(h, &sc, 4);
+        }
+    } else {
+        int nm = slm_bpe_n_merges(tok);
+        put_str(h, "tokenizer.ggml.merges"), put_u32(h, GGUF_TYPE_ARRAY), put_u32(h, GGUF_TYPE_STRING), put_u64(h, (uint64_t)nm);
+        entries++;
+        for (int i = 0; i < nm; i++) {
+            size_t len;
+            const char *mstr = slm_bpe_merge(tok, i, &len);
+            put_u64(h, len);
+            put(h, mstr, len);
+        }
     }
     put_str(h, "tokenizer.ggml.token_type"), put_u32(h, GGUF_TYPE_ARRAY), put_u32(h, GGUF_TYPE_INT32), put_u64(h, (uint64_t)n);
+    entries++;
     for (int i = 0; i < n; i++) {
         int32_t ty = slm_tokenizer_gguf_type(tok, i);
         put(h, &ty, 4);
     }
-    kv_u32(h, "tokenizer.ggml.bos_token_id", (uint32_t)slm_tokenizer_bos(tok));
-    kv_u32(h, "tokenizer.ggml.eos_token_id", (uint32_t)slm_tokenizer_eos(tok));
-    kv_u32(h, "tokenizer.ggml.unknown_token_id", (uint32_t)slm_tokenizer_unk(tok));
-    put_str(h, "tokenizer.ggml.add_bos_token"), put_u32(h, GGUF_TYPE_BOOL), put(h, "\1", 1);
-    put_str(h, "tokenizer.ggml.add_eos_token"), put_u32(h, GGUF_TYPE_BOOL), put(h, "\0", 1);
+    kv_u32(h, "tokenizer.ggml.bos_token_id", (uint32_t)slm_tokenizer_bos(tok)), entries++;
+    kv_u32(h, "tokenizer.ggml.eos_token_id", (uint32_t)slm_tokenizer_eos(tok)), entries++;
+    kv_u32(h, "tokenizer.ggml.unknown_token_id", (uint32_t)slm_tokenizer_unk(tok)), entries++;
+    put_str(h, "tokenizer.ggml.add_bos_token"), put_u32(h, GGUF_TYPE_BOOL), put(h, bpe ? "\0" : "\1", 1), entries++;
+    put_str(h, "tokenizer.ggml.add_eos_token"), put_u32(h, GGUF_TYPE_BOOL), put(h, "\0", 1), entries++;
+    return entries;
 }
 
 slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const char *path, slm_dtype mdt, slm_error *err) {
@@ -129,7 +149,7 @@ slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const ch
 
     const slm_config *c = &m->cfg;
     bytes h = {0};
-    uint32_t n_kv = 14 + (c->block_repeat > 1) + (tok ? 9 : 0);
+    uint32_t n_kv = 14 + (c->block_repeat > 1); /* + the tokenizer's, patched in below */
     put(&h, "GGUF", 4), put_u32(&h, 3), put_u64(&h, (uint64_t)m->n_tensors - 0), put_u64(&h, n_kv);
     /* A model with attention biases is written as arch qwen2, whose RoPE pairs are half-split
      * (llama.cpp ROPE_TYPE_NEOX); others as llama, with interleaved Q/K rows. */
@@ -159,7 +179,10 @@ slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const ch
     kv_f32(&h, K("rope.freq_base"), c->rope_theta);
 #undef K
     if (c->block_repeat > 1) kv_u32(&h, "slm.block_repeat", (uint32_t)c->block_repeat);
-    if (tok) put_tokenizer(&h, tok);
+    if (tok && !h.failed) {
+        uint64_t total = n_kv + put_tokenizer(&h, tok);
+        if (!h.failed) memcpy(h.buf + 16, &total, 8);
+    }
     /* tensor infos */
     uint64_t offset = 0;
     for (int i = 0; i < m->n_tensors; i++) {

@@ -4,6 +4,7 @@
  * (lowest first, leftmost on ties) until no listed merge applies. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,9 @@ struct slm_bpe {
     int n_re;
     char **decoded;        /* (vocab) bytes each token stands for */
     int *decoded_len;
+    char pre[64];          /* tokenizer.ggml.pre, for writers */
+    int *user;             /* (n_user) user-defined tokens, matched in the text before anything else */
+    int n_user;
     uint16_t byte_to_cp[256];
     int16_t cp_to_byte[324]; /* GPT-2's map only uses code points < 324 */
 };
@@ -72,23 +76,32 @@ void slm_bpe_free(struct slm_bpe *b) {
     if (!b) return;
     for (int i = 0; i < b->n_re; i++) pcre2_code_free(b->re[i]);
     if (b->decoded) free(b->decoded[0]);
-    free(b->decoded), free(b->decoded_len);
+    free(b->decoded), free(b->decoded_len), free(b->user);
     free(b->merge_table), free(b->merges), free(b->merge_len), free(b->merge_text);
     free(b);
 }
 
-/* The pre-tokenizer regexes for tokenizer.ggml.pre (applied one after another). */
+/* The pre-tokenizer regexes for tokenizer.ggml.pre (applied one after another; what one leaves
+ * between its matches is passed on as pieces too). */
 static int pre_regexes(const char *pre, size_t n, const char **out) {
     static const char GPT2[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-    if ((n == 5 && !memcmp(pre, "gpt-2", 5)) || (n == 7 && !memcmp(pre, "default", 7)) || n == 0) {
+#define IS(name) (n == sizeof name - 1 && !memcmp(pre, name, n))
+    if (n == 0 || IS("gpt-2") || IS("default") || IS("mpt") || IS("olmo")) {
         out[0] = GPT2;
         return 1;
     }
-    if ((n == 9 && !memcmp(pre, "starcoder", 9)) || (n == 7 && !memcmp(pre, "smollm", 6)) || (n == 6 && !memcmp(pre, "smollm", 6))) {
+    if (IS("starcoder") || IS("smollm") || IS("refact") || IS("codeshell")) {
         out[0] = "\\p{N}"; /* every digit its own piece, then GPT-2's split */
         out[1] = GPT2;
         return 2;
     }
+    if (IS("falcon")) { /* punctuation runs, GPT-2's split, then digits in threes */
+        out[0] = "[\\p{P}\\$\\+<=>\\^~\\|`]+";
+        out[1] = GPT2;
+        out[2] = "[0-9][0-9][0-9]";
+        return 3;
+    }
+#undef IS
     return 0;
 }
 
@@ -102,9 +115,10 @@ slm_status slm_bpe_load(slm_tokenizer *t, const gguf_file *g, const char *name, 
     if (slm_gguf_find(g, "tokenizer.ggml.pre") && (st = slm_gguf_get_str(g, "tokenizer.ggml.pre", &pre, &pre_len, err)))
         goto fail;
     const char *exprs[MAX_REGEX];
+    snprintf(b->pre, sizeof b->pre, "%.*s", (int)(pre_len < 63 ? pre_len : 63), pre);
     b->n_re = pre_regexes(pre, pre_len, exprs);
     if (!b->n_re) {
-        st = slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: pre-tokenizer %.*s is not supported (gpt-2, default, starcoder, smollm)",
+        st = slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: pre-tokenizer %.*s is not supported (gpt-2, default, mpt, olmo, starcoder, smollm, refact, codeshell, falcon)",
                       name, (int)(pre_len > 32 ? 32 : pre_len), pre);
         b->n_re = 0;
         goto fail;
@@ -189,6 +203,14 @@ slm_status slm_bpe_load(slm_tokenizer *t, const gguf_file *g, const char *name, 
         store[k] = '\0';
         store += k + 1;
     }
+    for (int i = 0; i < n; i++) b->n_user += t->types[i] == TYPE_USER && t->lengths[i] > 0;
+    if (b->n_user && !(b->user = malloc(sizeof(int) * (size_t)b->n_user))) {
+        st = slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", name);
+        goto fail;
+    }
+    b->n_user = 0;
+    for (int i = 0; i < n; i++)
+        if (t->types[i] == TYPE_USER && t->lengths[i] > 0) b->user[b->n_user++] = i;
     t->bpe = b;
     return SLM_OK;
 fail:
@@ -325,17 +347,44 @@ static slm_status split(const slm_tokenizer *t, int r, const char *text, size_t 
     return split(t, r + 1, text + gap, n - gap, md, e);
 }
 
-/* Special tokens written in the text are not matched (they come from chat templates as ids). */
+/* User-defined tokens (e.g. runs of spaces in MPT's vocabulary) are cut out of the text first,
+ * longest match first; control tokens written in the text are not matched (chat templates give
+ * them as ids). */
 slm_status slm_bpe_encode(const slm_tokenizer *t, const char *text, size_t len, int add_bos, int add_eos, int32_t *ids,
                           int cap, int *n_ids) {
+    const struct slm_bpe *b = t->bpe;
     emitter e = {ids, cap, 0};
     pcre2_match_data *md = pcre2_match_data_create(4, NULL);
     if (!md) return SLM_ERR_NOMEM;
     if (add_bos) emit(&e, t->bos);
-    slm_status st = split(t, 0, text, len, md, &e);
+    slm_status st = SLM_OK;
+    size_t from = 0, i = 0;
+    while (b->n_user && i < len && st == SLM_OK) {
+        int hit = -1, hit_len = 0;
+        for (int k = 0; k < b->n_user; k++) {
+            int id = b->user[k], l = t->lengths[id];
+            if (l > hit_len && (size_t)l <= len - i && !memcmp(text + i, t->pieces[id], (size_t)l)) hit = id, hit_len = l;
+        }
+        if (hit < 0) {
+            i++;
+            continue;
+        }
+        st = split(t, 0, text + from, i - from, md, &e);
+        emit(&e, hit);
+        i += (size_t)hit_len;
+        from = i;
+    }
+    if (st == SLM_OK) st = split(t, 0, text + from, len - from, md, &e);
     if (add_eos) emit(&e, t->eos);
     pcre2_match_data_free(md);
     *n_ids = e.n;
     if (st != SLM_OK) return st;
     return e.n <= cap ? SLM_OK : SLM_ERR_NOMEM;
+}
+
+const char *slm_bpe_pre(const slm_tokenizer *t) { return t->bpe->pre; }
+int slm_bpe_n_merges(const slm_tokenizer *t) { return t->bpe->n_merges; }
+const char *slm_bpe_merge(const slm_tokenizer *t, int i, size_t *len) {
+    *len = t->bpe->merge_len[i];
+    return t->bpe->merges[i];
 }

@@ -112,7 +112,7 @@ static char *tok_set(slm_tokenizer *t, int i, char *p, const char *s, size_t len
     } else if (gguf_type == GGUF_TOKEN_CONTROL || gguf_type == GGUF_TOKEN_BYTE) {
         t->types[i] = TYPE_CONTROL;
     } else {
-        t->types[i] = TYPE_NORMAL;
+        t->types[i] = gguf_type == GGUF_TOKEN_USER ? TYPE_USER : TYPE_NORMAL;
         if (n > 0 && lookup(t, p, n) < 0) { /* first of duplicates wins */
             uint32_t h = hash_bytes(p, n) & t->table_mask;
             while (t->table[h] >= 0) h = (h + 1) & t->table_mask;
@@ -397,6 +397,7 @@ int slm_tokenizer_gguf_type(const slm_tokenizer *t, int32_t id) {
     case TYPE_CONTROL: return GGUF_TOKEN_CONTROL;
     case TYPE_BYTE: return GGUF_TOKEN_BYTE;
     case TYPE_UNKNOWN: return GGUF_TOKEN_UNKNOWN;
+    case TYPE_USER: return GGUF_TOKEN_USER;
     default: return GGUF_TOKEN_NORMAL;
     }
 }

@@ -26,7 +26,7 @@ size_t slm_utf8_stream_flush(slm_utf8_stream *s, char *out);
 
 /* The tokenizer: one vocabulary, encoded either SentencePiece-style (scores, byte fallback) or
  * byte-level BPE (merge ranks over GPT-2's byte-to-unicode alphabet; `bpe` not NULL). */
-enum { TYPE_NORMAL = 0, TYPE_CONTROL = 1, TYPE_BYTE = 2, TYPE_UNKNOWN = 3 };
+enum { TYPE_NORMAL = 0, TYPE_CONTROL = 1, TYPE_BYTE = 2, TYPE_UNKNOWN = 3, TYPE_USER = 4 };
 
 struct slm_tokenizer {
     int vocab_size;
@@ -55,6 +55,10 @@ slm_status slm_bpe_load(slm_tokenizer *t, const struct gguf_file *g, const char 
 void slm_bpe_free(struct slm_bpe *b);
 slm_status slm_bpe_encode(const slm_tokenizer *t, const char *text, size_t len, int add_bos, int add_eos, int32_t *ids,
                           int cap, int *n_ids);
+/* For writers: the pre-tokenizer name and the merges ("left right", in rank order). */
+const char *slm_bpe_pre(const slm_tokenizer *t);
+int slm_bpe_n_merges(const slm_tokenizer *t);
+const char *slm_bpe_merge(const slm_tokenizer *t, int i, size_t *len);
 /* The bytes a byte-level BPE token stands for (control tokens: empty). */
 const char *slm_bpe_piece(const slm_tokenizer *t, int32_t id, size_t *len);
 
