@@ -26,6 +26,9 @@ static const char HELP[] =
     "  -t, --threads N         threads (default 1)\n"
     "  -c, --ctx-size N        context length (default: the model's seq_len)\n"
     "      --no-simd           use the portable scalar kernels\n"
+    "      --chat              wrap the prompt in the model's chat template (as a user message)\n"
+    "      --chat-template N   chatml | smollm2 | llama2 | zephyr | plain (implies --chat)\n"
+    "      --system TEXT       system prompt for --chat\n"
     "\n"
     "Text goes to stdout; statistics (tokens, tok/s, peak memory) to stderr.\n";
 
@@ -43,7 +46,8 @@ int cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *prompt = "", *prompt_file = NULL;
     int n_predict = 256, threads = 1, n_ctx = 0, no_simd = getenv("SLM_NO_SIMD") != NULL;
     slm_sampler_params sp = slm_sampler_default_params();
-    int seed_given = 0;
+    int seed_given = 0, chat = 0;
+    const char *tpl = NULL, *system_prompt = NULL;
     const char *arg;
     while (!a.failed && (arg = cli_next(&a))) {
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) { fputs(HELP, stdout); return 0; }
@@ -62,6 +66,9 @@ int cmd_generate(int argc, char **argv) {
         else if (!strcmp(arg, "-t") || !strcmp(arg, "--threads")) threads = cli_int(&a, arg, 1, 1024);
         else if (!strcmp(arg, "-c") || !strcmp(arg, "--ctx-size")) n_ctx = cli_int(&a, arg, 1, 1 << 22);
         else if (!strcmp(arg, "--no-simd")) no_simd = 1;
+        else if (!strcmp(arg, "--chat")) chat = 1;
+        else if (!strcmp(arg, "--chat-template")) tpl = cli_value(&a, arg), chat = 1;
+        else if (!strcmp(arg, "--system")) system_prompt = cli_value(&a, arg);
         else cli_unknown(&a, arg);
     }
     if (a.failed) return EXIT_USAGE;
@@ -93,7 +100,28 @@ int cmd_generate(int argc, char **argv) {
     }
     if (n_predict < 0) n_predict = slm_ctx_n_ctx(ctx);
     slm_generate_stats stats;
-    slm_status st = slm_generate(ctx, tok, sampler, prompt, n_predict, print_token, NULL, &stats, &err);
+    slm_status st;
+    if (chat) {
+        if (!tpl && !(tpl = slm_chat_template_guess(slm_tokenizer_chat_template(tok)))) {
+            cli_error(a.cmd, "%s has no recognised chat template; choose one with --chat-template "
+                      "(chatml, smollm2, llama2, zephyr, plain)", model_path);
+            goto done;
+        }
+        slm_chat_message msgs[2];
+        int nm = 0, n, cap = 3 * (int)strlen(prompt) + 64 + (system_prompt ? 3 * (int)strlen(system_prompt) : 0) + 256;
+        if (system_prompt) msgs[nm++] = (slm_chat_message){"system", system_prompt};
+        msgs[nm++] = (slm_chat_message){"user", prompt};
+        int32_t *ids = malloc(sizeof *ids * (size_t)cap);
+        if (!ids || slm_chat_encode(tok, tpl, msgs, nm, 1, 1, ids, cap, &n, &err) != SLM_OK) {
+            if (ids) cli_error(a.cmd, "%s", err.msg);
+            free(ids);
+            goto done;
+        }
+        st = slm_generate_tokens(ctx, tok, sampler, ids, n, 0, n_predict, slm_chat_end_of_turn(tok, tpl), print_token, NULL,
+                                 &stats, &err);
+        free(ids);
+    } else
+        st = slm_generate(ctx, tok, sampler, prompt, n_predict, print_token, NULL, &stats, &err);
     fputc('\n', stdout); /* end the text with a newline, as llama2.c's run does */
     fflush(stdout);
     if (st != SLM_OK) {

@@ -10,6 +10,7 @@ static const char USAGE[] =
     "\n"
     "commands:\n"
     "  generate    generate text from a prompt, streamed to stdout\n"
+    "  chat        an interactive conversation (chat templates, KV cache kept across turns)\n"
     "  score       per-token log-probabilities, perplexity and bits per byte of a text\n"
     "  info        a model's format, config, parameters and memory needs\n"
     "  tokenize    text -> token ids (or pieces)\n"
@@ -40,7 +41,7 @@ int main(int argc, char **argv) {
         int (*fn)(int, char **);
     } cmds[] = {{"generate", cmd_generate}, {"score", cmd_score},       {"info", cmd_info},
                 {"tokenize", cmd_tokenize}, {"detokenize", cmd_detokenize}, {"convert", cmd_convert},
-                {"init", cmd_init}};
+                {"init", cmd_init}, {"chat", cmd_chat}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(c, cmds[i].name)) return cmds[i].fn(argc - 2, argv + 2);
     cli_error(NULL, "unknown command '%s' (see slm --help)", c);

@@ -221,6 +221,35 @@ const char *slm_tokenizer_token(const slm_tokenizer *tok, int32_t id);
 slm_status slm_tokenizer_decode(const slm_tokenizer *tok, const int32_t *ids, int n, char *out,
                                 size_t cap, size_t *len);
 
+/* ---------------------------------------------------------------- chat */
+
+typedef struct slm_chat_message {
+    const char *role;    /* "system", "user" or "assistant" */
+    const char *content;
+} slm_chat_message;
+
+/* Template names: "chatml", "smollm2" (ChatML with SmolLM2's default system prompt), "llama2",
+ * "zephyr" (TinyLlama-chat), "plain". */
+/* The template a Jinja chat template (GGUF tokenizer.chat_template) is, or NULL if unrecognised. */
+const char *slm_chat_template_guess(const char *jinja);
+/* The tokenizer's chat template text (GGUF tokenizer.chat_template), or NULL. */
+const char *slm_tokenizer_chat_template(const slm_tokenizer *tok);
+/* Renders messages as text, special tokens written as their pieces (for display and tests). With
+ * add_assistant, the prompt for the assistant's reply follows. */
+slm_status slm_chat_render_text(const char *template_name, const slm_chat_message *msgs, int n,
+                                int add_assistant, char *out, size_t cap, size_t *len, slm_error *err);
+/* Encodes messages: text through the tokenizer, special tokens as their ids. `first`: the
+ * conversation starts here (BOS and a default system prompt go only there); later turns encode
+ * just their new messages, so a context's KV cache carries the conversation. */
+slm_status slm_chat_encode(const slm_tokenizer *tok, const char *template_name, const slm_chat_message *msgs,
+                           int n, int add_assistant, int first, int32_t *ids, int cap, int *n_ids,
+                           slm_error *err);
+/* The tokens that close an assistant turn (e.g. <|im_end|> and a newline) into ids (cap >= 8). */
+slm_status slm_chat_encode_close(const slm_tokenizer *tok, const char *template_name, int32_t *ids, int cap,
+                                 int *n_ids, slm_error *err);
+/* The token that ends an assistant turn in this template (e.g. <|im_end|>; else EOS), or -1. */
+int32_t slm_chat_end_of_turn(const slm_tokenizer *tok, const char *template_name);
+
 /* ---------------------------------------------------------------- sampler */
 
 typedef struct slm_sampler slm_sampler;
@@ -257,7 +286,8 @@ typedef struct slm_generate_stats {
     int n_generated;    /* tokens sampled */
     double prompt_seconds;
     double gen_seconds;
-    int stopped_by;     /* 0: n_predict reached, 1: EOS/BOS, 2: context full, 3: callback */
+    int stopped_by;     /* 0: n_predict reached, 1: EOS/BOS/stop token, 2: context full, 3: callback */
+    int end_pos;        /* the next free position of the context (tokens evaluated so far) */
 } slm_generate_stats;
 
 /* Encodes `prompt` (with BOS), evaluates it, then samples up to n_predict tokens, stopping at
@@ -265,6 +295,13 @@ typedef struct slm_generate_stats {
 slm_status slm_generate(slm_ctx *ctx, const slm_tokenizer *tok, slm_sampler *sampler,
                         const char *prompt, int n_predict, slm_token_fn fn, void *user,
                         slm_generate_stats *stats, slm_error *err);
+
+/* The same from token ids evaluated at position `pos` of a context that already holds pos tokens
+ * (a chat continues its conversation this way); stop_token (>= 0) also ends generation. The
+ * sampled stop token is not evaluated; stats.end_pos is where the next turn starts. */
+slm_status slm_generate_tokens(slm_ctx *ctx, const slm_tokenizer *tok, slm_sampler *sampler, const int32_t *ids,
+                               int n, int pos, int n_predict, int32_t stop_token, slm_token_fn fn, void *user,
+                               slm_generate_stats *stats, slm_error *err);
 
 #ifdef __cplusplus
 }

@@ -45,6 +45,9 @@ extern const test_case all_tests[];
     X(tokenizer_bpe_vectors)                          \
     X(tokenizer_roundtrip_and_decode)                 \
     X(tokenizer_100kb_prompt)                         \
+    X(chat_templates_render_expected_text)            \
+    X(chat_encode_specials_as_ids)                    \
+    X(chat_cli_keeps_the_conversation)                \
     X(corrupt_model_files_rejected)                   \
     X(corrupt_tokenizer_files_rejected)               \
     X(cli_rejects_bad_flags)                          \

@@ -46,6 +46,7 @@ static int hex_value(char c) {
 void slm_tokenizer_free(slm_tokenizer *t) {
     if (!t) return;
     slm_bpe_free(t->bpe);
+    free(t->chat_template);
     free(t->pieces), free(t->lengths), free(t->scores), free(t->types), free(t->table), free(t->storage);
     free(t);
 }
@@ -312,6 +313,13 @@ static slm_status load_gguf(const void *data, size_t size, const char *name, int
         if (score != score) FAIL(SLM_ERR_FORMAT, "%s: token %d: score is NaN", name, i);
         p = tok_set(t, i, p, s, len, score, gpt2 && (type < 1 || type > 6) ? 1 : type < 1 || type > 6 ? -1 : type, !gpt2);
     }
+    const gguf_kv *ct = slm_gguf_find(&g, "tokenizer.chat_template");
+    if (ct && ct->type == GGUF_TYPE_STRING) {
+        size_t cl;
+        const uint8_t *cp = ct->value;
+        const char *cs = slm_gguf_next_str(&cp, &cl);
+        if ((t->chat_template = malloc(cl + 1))) memcpy(t->chat_template, cs, cl), t->chat_template[cl] = '\0';
+    }
     if (gpt2) {
         t->add_dummy_prefix = 0;
         if ((st = slm_bpe_load(t, &g, name, err)) != SLM_OK) goto done;
@@ -390,6 +398,7 @@ slm_status slm_tokenizer_load_file(const char *path, int vocab_size, slm_tokeniz
 }
 
 int slm_tokenizer_max_piece_len(const slm_tokenizer *t) { return t->max_token_length; }
+const char *slm_tokenizer_chat_template(const slm_tokenizer *t) { return t->chat_template; }
 float slm_tokenizer_score(const slm_tokenizer *t, int32_t id) { return t->scores[id]; }
 int32_t slm_tokenizer_unk(const slm_tokenizer *t) { return t->unk; }
 int slm_tokenizer_gguf_type(const slm_tokenizer *t, int32_t id) {

@@ -44,6 +44,7 @@ struct slm_tokenizer {
     int add_dummy_prefix;  /* prepend a space to non-empty text (SentencePiece's default) */
     int remove_extra_ws;   /* drop leading/trailing spaces and collapse runs (off for Llama) */
     struct slm_bpe *bpe;   /* byte-level BPE (GPT-2 style) state, or NULL for SentencePiece BPE */
+    char *chat_template;   /* tokenizer.chat_template (Jinja text) or NULL */
 };
 
 /* Id of the normal (mergeable) piece s[0..n), or -1. */
