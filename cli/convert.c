@@ -6,6 +6,7 @@
 
 static const char HELP_CONVERT[] =
     "usage: slm convert IN OUT --to FORMAT [--group-size N]\n"
+    "       slm convert IN OUT.gguf [--type f32|f16|bf16|q8_0|q4_0|q4_1] [--expand-shared]\n"
     "\n"
     "  --to llama2c-v0     legacy fp32 (llama2.c run.c)\n"
     "  --to llama2c-v1     \"ak42\" version 1, fp32\n"
@@ -13,6 +14,8 @@ static const char HELP_CONVERT[] =
     "  --to gguf-f32 | gguf-f16 | gguf-bf16 | gguf-q8_0 | gguf-q4_0 | gguf-q4_1\n"
     "                      GGUF v3, arch llama (llama.cpp), tokenizer embedded; norms stay f32;\n"
     "                      a matrix whose rows are not whole q blocks (32 values) is written as f16\n"
+    "  --expand-shared     write a block-sharing (MobileLLM-LS) model's blocks as expanded copies, for\n"
+    "                      llama.cpp; without it the GGUF records the sharing as slm.block_repeat\n"
     "  -z, --tokenizer TOK the tokenizer a GGUF output embeds (default: the input's own if it is GGUF,\n"
     "                      else tok<vocab>.bin or tokenizer.bin beside the input; none if not found)\n"
     "  --group-size N      Q8_0 group size; must divide dim and hidden_dim. Default: the largest\n"
@@ -36,21 +39,33 @@ static int parse_format(const char *s, slm_save_format *f) {
 
 int cmd_convert(int argc, char **argv) {
     cli_args a = {"convert", argc, 0, argv, 0};
-    const char *in = NULL, *out = NULL, *to = NULL, *tok_path = NULL, *arg;
-    int gs = 0;
+    const char *in = NULL, *out = NULL, *to = NULL, *tok_path = NULL, *type = NULL, *arg;
+    int gs = 0, expand = 0;
     while (!a.failed && (arg = cli_next(&a))) {
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) { fputs(HELP_CONVERT, stdout); return 0; }
         else if (!strcmp(arg, "--to")) to = cli_value(&a, arg);
         else if (!strcmp(arg, "--group-size")) gs = cli_int(&a, arg, 1, 1 << 16);
         else if (!strcmp(arg, "-z") || !strcmp(arg, "--tokenizer")) tok_path = cli_value(&a, arg);
+        else if (!strcmp(arg, "--type")) type = cli_value(&a, arg);
+        else if (!strcmp(arg, "--expand-shared")) expand = 1;
         else if (arg[0] != '-' && !in) in = arg;
         else if (arg[0] != '-' && !out) out = arg;
         else cli_unknown(&a, arg);
     }
     if (a.failed) return EXIT_USAGE;
     slm_save_format f;
+    /* OUT.gguf with --type T means --to gguf-T (f32 when no type is given) */
+    char to_buf[32];
+    size_t out_len = out ? strlen(out) : 0;
+    if (!to && out && out_len > 5 && !strcmp(out + out_len - 5, ".gguf")) {
+        snprintf(to_buf, sizeof to_buf, "gguf-%s", type ? type : "f32");
+        to = to_buf;
+    } else if (type && to) {
+        cli_error(a.cmd, "give --type with an OUT.gguf name, or --to FORMAT, not both");
+        return EXIT_USAGE;
+    }
     if (!in || !out || !to) {
-        cli_error(a.cmd, "need IN, OUT and --to FORMAT (see slm convert --help)");
+        cli_error(a.cmd, "need IN, OUT and --to FORMAT (or an OUT.gguf name) (see slm convert --help)");
         return EXIT_USAGE;
     }
     if (!parse_format(to, &f)) {
@@ -72,6 +87,7 @@ int cmd_convert(int argc, char **argv) {
         } else if (!(tok = cli_load_tokenizer(NULL, NULL, in, slm_model_config(m)->vocab_size)))
             fprintf(stderr, "slm convert: no tokenizer found (-z TOKENIZER adds one): %s gets none\n", out);
     }
+    if (expand) f = (slm_save_format)(f | SLM_SAVE_EXPAND_SHARED);
     if (slm_model_save_with_tokenizer(m, tok, out, f, gs, &err) != SLM_OK) {
         cli_error(a.cmd, "%s", err.msg);
         rc = EXIT_FAIL;

@@ -29,7 +29,8 @@ int cmd_info(int argc, char **argv) {
     printf("dim:           %d\n", c->dim);
     printf("hidden_dim:    %d\n", c->hidden_dim);
     printf("n_layers:      %d\n", c->n_layers);
-    printf("block_repeat:  %d\n", c->block_repeat);
+    printf("block_repeat:  %d%s\n", c->block_repeat,
+           c->block_repeat > 1 ? " (each stored block runs that many times in a row; one copy of its weights)" : "");
     printf("n_heads:       %d\n", c->n_heads);
     printf("n_kv_heads:    %d\n", c->n_kv_heads);
     printf("head_dim:      %d\n", c->head_dim);
@@ -64,6 +65,17 @@ int cmd_info(int argc, char **argv) {
     int ctx_len = n_ctx ? n_ctx : c->seq_len;
     printf("memory at %d positions:\n", ctx_len);
     printf("  weights      %12zu bytes (%.2f MiB, mapped from the file)\n", weights, weights / 1048576.0);
+    if (c->block_repeat > 1) {
+        size_t blocks = 0;
+        for (int i = 0; i < slm_model_n_tensors(m); i++) {
+            slm_tensor_info ti;
+            slm_model_tensor_info(m, i, &ti);
+            if (!strncmp(ti.name, "blk.", 4)) blocks += ti.nbytes;
+        }
+        size_t saved = blocks * (size_t)(c->block_repeat - 1);
+        printf("  sharing      %12zu bytes saved (%d applied layers from %d stored blocks; expanded: %.2f MiB)\n", saved,
+               c->n_layers * c->block_repeat, c->n_layers, (weights + saved) / 1048576.0);
+    }
     printf("  kv cache     %12zu bytes (%.2f MiB)\n", plan.kv_cache, plan.kv_cache / 1048576.0);
     printf("  activations  %12zu bytes (%.2f MiB)\n", plan.activations, plan.activations / 1048576.0);
     printf("  context      %12zu bytes (one block: kv + activations + %zu overhead)\n", plan.total, plan.overhead);

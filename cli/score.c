@@ -111,7 +111,7 @@ int cmd_score(int argc, char **argv) {
         }
         int cap = (int)(3 * text_len + 3);
         ids = malloc((size_t)cap * sizeof *ids);
-        if (!ids || slm_tokenizer_encode(tok, t, text_len, 1, 0, ids, cap, &n) != SLM_OK) {
+        if (!ids || slm_tokenizer_encode(tok, t, text_len, 1, 0, ids, cap, &n) != SLM_OK) { /* BOS: the first token is context */
             cli_error(a.cmd, "cannot tokenize the text");
             goto done;
         }

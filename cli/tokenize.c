@@ -13,9 +13,10 @@ static const char HELP_TOK[] =
     "BOS is included unless --no-bos. Pieces are printed as stored (spaces as ' ').\n";
 
 static const char HELP_DETOK[] =
-    "usage: slm detokenize -z TOKENIZER ID...\n"
+    "usage: slm detokenize -z TOKENIZER [--special] ID...\n"
     "\n"
-    "Prints the text of the token ids (BOS/EOS dropped, byte tokens as bytes).\n";
+    "Prints the text of the token ids (byte tokens as bytes; control tokens such as BOS/EOS are\n"
+    "dropped, or shown with --special).\n";
 
 int cmd_tokenize(int argc, char **argv) {
     cli_args a = {"tokenize", argc, 0, argv, 0};
@@ -70,11 +71,12 @@ int cmd_detokenize(int argc, char **argv) {
     cli_args a = {"detokenize", argc, 0, argv, 0};
     const char *tok_path = NULL, *arg;
     int32_t *ids = malloc(((size_t)argc + 1) * sizeof *ids);
-    int n = 0;
+    int n = 0, special = 0;
     if (!ids) return EXIT_FAIL;
     while (!a.failed && (arg = cli_next(&a))) {
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) { fputs(HELP_DETOK, stdout); free(ids); return 0; }
         else if (!strcmp(arg, "-z") || !strcmp(arg, "--tokenizer")) tok_path = cli_value(&a, arg);
+        else if (!strcmp(arg, "--special")) special = 1;
         else if (arg[0] >= '0' && arg[0] <= '9') {
             char *end;
             errno = 0;
@@ -94,6 +96,7 @@ int cmd_detokenize(int argc, char **argv) {
     slm_tokenizer *tok = cli_load_tokenizer(a.cmd, tok_path, NULL, 0);
     int rc = EXIT_FAIL;
     if (!tok) goto done;
+    slm_tokenizer_show_special(tok, special);
     for (int i = 0; i < n; i++)
         if (ids[i] >= slm_tokenizer_vocab_size(tok)) {
             cli_error(a.cmd, "token id %d is outside the vocabulary [0, %d)", ids[i], slm_tokenizer_vocab_size(tok));

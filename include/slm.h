@@ -116,7 +116,10 @@ typedef enum slm_save_format {
     SLM_SAVE_GGUF_BF16 = 5,   /* ... matrices bf16 */
     SLM_SAVE_GGUF_Q8_0 = 6,   /* ... matrices q8_0 (rows: multiples of 32) */
     SLM_SAVE_GGUF_Q4_0 = 7,   /* ... matrices q4_0 */
-    SLM_SAVE_GGUF_Q4_1 = 8    /* ... matrices q4_1 */
+    SLM_SAVE_GGUF_Q4_1 = 8,   /* ... matrices q4_1 */
+    /* OR-ed into a GGUF format: write a block_repeat model's shared blocks as expanded copies
+     * (for llama.cpp, which has no key for sharing); otherwise slm.block_repeat records it */
+    SLM_SAVE_EXPAND_SHARED = 256
 } slm_save_format;
 
 /* Writes the model to `path` atomically (temporary file, fsync, rename). For Q80, group_size
@@ -201,6 +204,10 @@ slm_status slm_tokenizer_load_memory(const void *data, size_t size, const char *
 void slm_tokenizer_free(slm_tokenizer *tok);
 
 int slm_tokenizer_vocab_size(const slm_tokenizer *tok);
+/* Whether prompts start with BOS (GGUF tokenizer.ggml.add_bos_token; SentencePiece files: 1). */
+int slm_tokenizer_add_bos(const slm_tokenizer *tok);
+/* Decode control tokens (BOS, EOS, <|im_end|>, ...) as their text (1) or as nothing (0, default). */
+void slm_tokenizer_show_special(slm_tokenizer *tok, int show);
 int32_t slm_tokenizer_bos(const slm_tokenizer *tok);
 int32_t slm_tokenizer_eos(const slm_tokenizer *tok);
 
@@ -217,7 +224,7 @@ const char *slm_tokenizer_piece(const slm_tokenizer *tok, int32_t prev, int32_t 
 const char *slm_tokenizer_token(const slm_tokenizer *tok, int32_t id);
 
 /* Decodes ids into `out` (cap bytes, NUL-terminated when cap > 0); returns the full length
- * needed in *len. BOS/EOS are dropped. */
+ * needed in *len. Control tokens (BOS, EOS, ...) are dropped unless slm_tokenizer_show_special. */
 slm_status slm_tokenizer_decode(const slm_tokenizer *tok, const int32_t *ids, int n, char *out,
                                 size_t cap, size_t *len);
 

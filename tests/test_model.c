@@ -401,6 +401,30 @@ void block_repeat_matches_expanded_reference(void) {
     slm_mem_plan plan;
     slm_ctx_plan(shared, &p, &plan, &err);
     CHECK(plan.kv_cache == (size_t)2 * 4 * c.seq_len * c.head_dim * c.n_kv_heads * 4, "one KV cache per applied layer");
+    /* GGUF keeps the sharing (slm.block_repeat) or, for llama.cpp, writes expanded copies */
+    for (int expand = 0; expand < 2; expand++) {
+        const char *path = tmp_path(expand ? "c5-expanded.gguf" : "c5-shared.gguf");
+        slm_save_format f = expand ? (slm_save_format)(SLM_SAVE_GGUF_F32 | SLM_SAVE_EXPAND_SHARED) : SLM_SAVE_GGUF_F32;
+        slm_model *g;
+        CHECK(slm_model_save(shared, path, f, 0, &err) == SLM_OK, "%s", err.msg);
+        CHECK(slm_model_load_file(path, &g, &err) == SLM_OK, "%s", err.msg);
+        if (T.failed) break;
+        CHECK(slm_model_config(g)->block_repeat == (expand ? 1 : 2) && slm_model_config(g)->n_layers == (expand ? 4 : 2));
+        int n;
+        int32_t *toks = json_ints(json_get(&seqs->items[1], "tokens"), &n);
+        size_t off = (size_t)json_get(&seqs->items[1], "logits_offset_floats")->num;
+        float *lg = all_logits(g, toks, n, 1, 0);
+        CHECK(lg && max_abs_diff(lg, ref + off, (size_t)n * c.vocab_size) <= 1e-4, "%s", path);
+        free(lg), free(toks);
+        slm_model_free(g);
+        if (!expand) {
+            char args[1024], *out = NULL;
+            snprintf(args, sizeof args, "info %s", path);
+            CHECK(run_slm(args, &out, NULL) == 0 && out && strstr(out, "block_repeat:  2") && strstr(out, "bytes saved (4 applied"),
+                  "%s", out ? out : "");
+            free(out);
+        }
+    }
     slm_model_free(shared);
     slm_model_free(file);
     json_delete(j);

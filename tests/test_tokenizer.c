@@ -162,6 +162,19 @@ void tokenizer_bpe_vectors(void) {
             slm_tokenizer_decode(t, ids, n, back, sizeof back, &len);
             CHECK(len == strlen(text) && !memcmp(back, text, len), "%s decode: '%s'", names[k], back);
         }
+        /* control tokens are hidden in decoded text unless asked for */
+        if (t && k == 0) {
+            int32_t eot[2] = {15496, 50256};
+            char txt[64];
+            size_t tl;
+            slm_tokenizer_decode(t, eot, 2, txt, sizeof txt, &tl);
+            CHECK(tl == 5 && !memcmp(txt, "Hello", 5), "[%s]", txt);
+            slm_tokenizer_show_special(t, 1);
+            slm_tokenizer_decode(t, eot, 2, txt, sizeof txt, &tl);
+            CHECK(!strcmp(txt, "Hello<|endoftext|>"), "[%s]", txt);
+            slm_tokenizer_show_special(t, 0);
+            CHECK(slm_tokenizer_add_bos(t) == 0, "GPT-2 prompts do not start with BOS");
+        }
         /* embedded by slm's GGUF writer and read back, the vocabulary encodes the same */
         if (t && k == 0) {
             slm_config c = {16, 32, 1, 1, 2, 2, 8, slm_tokenizer_vocab_size(t), 16, 1, 1e-5f, 10000.0f, 0};

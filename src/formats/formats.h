@@ -25,6 +25,6 @@ int slm_llama2c_pick_group_size(const slm_config *cfg, int wanted);
 
 /* Writes `m` as GGUF v3 (arch llama) with matrices as F32, F16, BF16, Q8_0, Q4_0 or Q4_1, atomically. */
 slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const char *path, slm_dtype matrix_dtype,
-                          slm_error *err);
+                          int expand_shared, slm_error *err);
 
 #endif

@@ -137,25 +137,57 @@ static uint32_t put_tokenizer(bytes *h, const slm_tokenizer *tok) {
     kv_u32(h, "tokenizer.ggml.bos_token_id", (uint32_t)slm_tokenizer_bos(tok)), entries++;
     kv_u32(h, "tokenizer.ggml.eos_token_id", (uint32_t)slm_tokenizer_eos(tok)), entries++;
     kv_u32(h, "tokenizer.ggml.unknown_token_id", (uint32_t)slm_tokenizer_unk(tok)), entries++;
-    put_str(h, "tokenizer.ggml.add_bos_token"), put_u32(h, GGUF_TYPE_BOOL), put(h, bpe ? "\0" : "\1", 1), entries++;
+    put_str(h, "tokenizer.ggml.add_bos_token"), put_u32(h, GGUF_TYPE_BOOL), put(h, tok->add_bos ? "\1" : "\0", 1), entries++;
     put_str(h, "tokenizer.ggml.add_eos_token"), put_u32(h, GGUF_TYPE_BOOL), put(h, "\0", 1), entries++;
     return entries;
 }
 
-slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const char *path, slm_dtype mdt, slm_error *err) {
+/* One tensor as written: its source and the name it gets. With expand, each block of a
+ * block_repeat model is written once per application (blk.N -> blk.N*k .. blk.N*k+k-1). */
+typedef struct {
+    const slm_tensor *t;
+    char name[64];
+} out_tensor;
+
+static out_tensor *plan_tensors(const slm_model *m, int expand, int *n_out) {
+    int k = expand ? m->cfg.block_repeat : 1, n = 0;
+    out_tensor *o = malloc(sizeof *o * ((size_t)m->n_tensors * (size_t)k + 1));
+    for (int i = 0; o && i < m->n_tensors; i++) {
+        const slm_tensor *t = &m->tensors[i];
+        int layer, used;
+        if (k > 1 && sscanf(t->name, "blk.%d.%n", &layer, &used) == 1)
+            for (int r = 0; r < k; r++) {
+                o[n].t = t;
+                snprintf(o[n++].name, sizeof o->name, "blk.%d.%s", layer * k + r, t->name + used);
+            }
+        else {
+            o[n].t = t;
+            snprintf(o[n++].name, sizeof o->name, "%s", t->name);
+        }
+    }
+    *n_out = n;
+    return o;
+}
+
+slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const char *path, slm_dtype mdt, int expand,
+                          slm_error *err) {
     if (mdt != SLM_DTYPE_F32 && mdt != SLM_DTYPE_F16 && mdt != SLM_DTYPE_BF16 && mdt != SLM_DTYPE_Q8_0 &&
         mdt != SLM_DTYPE_Q4_0 && mdt != SLM_DTYPE_Q4_1)
         return slm_fail(err, SLM_ERR_ARG, "%s: GGUF matrices can be written as f32, f16, bf16, q8_0, q4_0 or q4_1", path);
 
     const slm_config *c = &m->cfg;
     bytes h = {0};
-    uint32_t n_kv = 14 + (c->block_repeat > 1); /* + the tokenizer's, patched in below */
-    put(&h, "GGUF", 4), put_u32(&h, 3), put_u64(&h, (uint64_t)m->n_tensors - 0), put_u64(&h, n_kv);
+    expand = expand && c->block_repeat > 1;
+    int n_out;
+    out_tensor *outs = plan_tensors(m, expand, &n_out);
+    if (!outs) return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", path);
+    uint32_t n_kv = 14 + (c->block_repeat > 1 && !expand); /* + the tokenizer's, patched in below */
+    put(&h, "GGUF", 4), put_u32(&h, 3), put_u64(&h, (uint64_t)n_out), put_u64(&h, n_kv);
     /* A model with attention biases is written as arch qwen2, whose RoPE pairs are half-split
      * (llama.cpp ROPE_TYPE_NEOX); others as llama, with interleaved Q/K rows. */
     int qwen2 = m->has_attn_bias;
     if (qwen2 && !c->rope_half) {
-        free(h.buf);
+        free(h.buf), free(outs);
         return slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: a model with attention biases and interleaved RoPE has no GGUF arch", path);
     }
     const char *arch = qwen2 ? "qwen2" : "llama";
@@ -170,7 +202,7 @@ slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const ch
     kv_u32(&h, K("vocab_size"), (uint32_t)c->vocab_size);
     kv_u32(&h, K("context_length"), (uint32_t)c->seq_len);
     kv_u32(&h, K("embedding_length"), (uint32_t)c->dim);
-    kv_u32(&h, K("block_count"), (uint32_t)c->n_layers);
+    kv_u32(&h, K("block_count"), (uint32_t)(c->n_layers * (expand ? c->block_repeat : 1)));
     kv_u32(&h, K("feed_forward_length"), (uint32_t)c->hidden_dim);
     kv_u32(&h, K("attention.head_count"), (uint32_t)c->n_heads);
     kv_u32(&h, K("attention.head_count_kv"), (uint32_t)c->n_kv_heads);
@@ -178,18 +210,18 @@ slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const ch
     kv_f32(&h, K("attention.layer_norm_rms_epsilon"), c->norm_eps);
     kv_f32(&h, K("rope.freq_base"), c->rope_theta);
 #undef K
-    if (c->block_repeat > 1) kv_u32(&h, "slm.block_repeat", (uint32_t)c->block_repeat);
+    if (c->block_repeat > 1 && !expand) kv_u32(&h, "slm.block_repeat", (uint32_t)c->block_repeat);
     if (tok && !h.failed) {
         uint64_t total = n_kv + put_tokenizer(&h, tok);
         if (!h.failed) memcpy(h.buf + 16, &total, 8);
     }
     /* tensor infos */
     uint64_t offset = 0;
-    for (int i = 0; i < m->n_tensors; i++) {
-        const slm_tensor *t = &m->tensors[i];
+    for (int i = 0; i < n_out; i++) {
+        const slm_tensor *t = outs[i].t;
         int matrix = t->n_dims == 2;
         slm_dtype dt = written_type(t, mdt);
-        put_str(&h, t->name);
+        put_str(&h, outs[i].name);
         put_u32(&h, (uint32_t)t->n_dims);
         if (matrix) put_u64(&h, (uint64_t)t->shape[1]), put_u64(&h, (uint64_t)t->shape[0]);
         else put_u64(&h, (uint64_t)t->shape[0]);
@@ -201,7 +233,7 @@ slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const ch
     static const uint8_t zeros[ALIGNMENT] = {0};
     put(&h, zeros, slm_align_up(h.len, ALIGNMENT) - h.len);
     if (h.failed) {
-        free(h.buf);
+        free(h.buf), free(outs);
         return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", path);
     }
     slm_file_writer *w;
@@ -212,8 +244,8 @@ slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const ch
     float *row = malloc((size_t)maxc * 4);
     uint8_t *hrow = malloc((size_t)maxc * 2 + 64);
     if (st == SLM_OK && (!row || !hrow)) st = slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", path);
-    for (int i = 0; i < m->n_tensors && st == SLM_OK; i++) {
-        const slm_tensor *t = &m->tensors[i];
+    for (int i = 0; i < n_out && st == SLM_OK; i++) {
+        const slm_tensor *t = outs[i].t;
         int matrix = t->n_dims == 2;
         slm_dtype dt = written_type(t, mdt);
         int64_t rows = matrix ? t->shape[0] : 1, cols = matrix ? t->shape[1] : t->shape[0];
@@ -229,7 +261,7 @@ slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const ch
         }
         if (st == SLM_OK) st = slm_writer_write(w, zeros, slm_align_up(written, ALIGNMENT) - written, err);
     }
-    free(row), free(hrow);
+    free(row), free(hrow), free(outs);
     if (st == SLM_OK) return slm_writer_commit(w, err);
     if (w) slm_writer_abort(w);
     return st;

@@ -40,15 +40,20 @@ slm_status slm_model_save_with_tokenizer(const slm_model *m, const slm_tokenizer
     if (tok && slm_tokenizer_vocab_size(tok) != m->cfg.vocab_size)
         return slm_fail(err, SLM_ERR_MISMATCH, "%s: tokenizer has %d tokens but the model's vocab_size is %d", path,
                         slm_tokenizer_vocab_size(tok), m->cfg.vocab_size);
+    int expand = (format & SLM_SAVE_EXPAND_SHARED) != 0;
+    format = (slm_save_format)(format & ~SLM_SAVE_EXPAND_SHARED);
+    if (expand && format < SLM_SAVE_GGUF_F32)
+        return slm_fail(err, SLM_ERR_ARG, "%s: --expand-shared applies to GGUF output", path);
     switch (format) {
     case SLM_SAVE_LLAMA2C_V0: return slm_llama2c_write(m, path, SLM_LLAMA2C_V0, 0, err);
     case SLM_SAVE_LLAMA2C_V1: return slm_llama2c_write(m, path, SLM_LLAMA2C_V1, 0, err);
-    case SLM_SAVE_GGUF_F32: return slm_gguf_write(m, tok, path, SLM_DTYPE_F32, err);
-    case SLM_SAVE_GGUF_F16: return slm_gguf_write(m, tok, path, SLM_DTYPE_F16, err);
-    case SLM_SAVE_GGUF_BF16: return slm_gguf_write(m, tok, path, SLM_DTYPE_BF16, err);
-    case SLM_SAVE_GGUF_Q8_0: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q8_0, err);
-    case SLM_SAVE_GGUF_Q4_0: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q4_0, err);
-    case SLM_SAVE_GGUF_Q4_1: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q4_1, err);
+    case SLM_SAVE_GGUF_F32: return slm_gguf_write(m, tok, path, SLM_DTYPE_F32, expand, err);
+    case SLM_SAVE_GGUF_F16: return slm_gguf_write(m, tok, path, SLM_DTYPE_F16, expand, err);
+    case SLM_SAVE_GGUF_BF16: return slm_gguf_write(m, tok, path, SLM_DTYPE_BF16, expand, err);
+    case SLM_SAVE_GGUF_Q8_0: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q8_0, expand, err);
+    case SLM_SAVE_GGUF_Q4_0: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q4_0, expand, err);
+    case SLM_SAVE_GGUF_Q4_1: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q4_1, expand, err);
+    case SLM_SAVE_EXPAND_SHARED: break;
     case SLM_SAVE_LLAMA2C_Q80:
         if (group_size == 0) group_size = slm_llama2c_pick_group_size(&m->cfg, 64);
         return slm_llama2c_write(m, path, SLM_LLAMA2C_V2, group_size, err);

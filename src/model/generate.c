@@ -12,7 +12,8 @@ slm_status slm_generate(slm_ctx *ctx, const slm_tokenizer *tok, slm_sampler *sam
     int n_ctx = slm_ctx_n_ctx(ctx), cap = (int)(plen < (size_t)n_ctx ? 3 * plen + 3 : (size_t)3 * n_ctx + 3), n;
     int32_t *ids = malloc((size_t)cap * sizeof *ids);
     if (!ids) return slm_fail(err, SLM_ERR_NOMEM, "out of memory for %d prompt tokens", cap);
-    slm_status st = slm_tokenizer_encode(tok, prompt ? prompt : "", plen, 1, 0, ids, cap, &n);
+    slm_status st = slm_tokenizer_encode(tok, prompt ? prompt : "", plen, slm_tokenizer_add_bos(tok), 0, ids, cap, &n);
+    if (st == SLM_OK && n == 0) ids[n++] = slm_tokenizer_bos(tok); /* an empty prompt still needs a first token */
     if (st == SLM_ERR_NOMEM) {
         free(ids);
         return slm_fail(err, SLM_ERR_RANGE, "prompt has more than %d tokens but the context holds %d", cap, n_ctx);

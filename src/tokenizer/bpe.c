@@ -220,8 +220,8 @@ fail:
 
 const char *slm_bpe_piece(const slm_tokenizer *t, int32_t id, size_t *len) {
     if (t->types[id] == TYPE_CONTROL) {
-        *len = 0;
-        return "";
+        *len = t->show_special ? (size_t)t->lengths[id] : 0;
+        return t->show_special ? t->pieces[id] : "";
     }
     *len = (size_t)t->bpe->decoded_len[id];
     return t->bpe->decoded[id];

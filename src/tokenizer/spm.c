@@ -72,6 +72,7 @@ static slm_tokenizer *tok_alloc(int count, size_t bytes, int max_len) {
     t->max_token_length = max_len;
     t->unk = 0, t->bos = 1, t->eos = 2;
     t->add_dummy_prefix = 1;
+    t->add_bos = 1;
     t->table_mask = table_size - 1;
     memset(t->table, 0xff, table_size * sizeof *t->table);
     for (int i = 0; i < 256; i++) t->byte_id[i] = -1, t->byte_chars[i] = (char)i;
@@ -320,6 +321,9 @@ static slm_status load_gguf(const void *data, size_t size, const char *name, int
         const char *cs = slm_gguf_next_str(&cp, &cl);
         if ((t->chat_template = malloc(cl + 1))) memcpy(t->chat_template, cs, cl), t->chat_template[cl] = '\0';
     }
+    t->add_bos = !gpt2;
+    const gguf_kv *ab = slm_gguf_find(&g, "tokenizer.ggml.add_bos_token");
+    if (ab && ab->type == GGUF_TYPE_BOOL) t->add_bos = ab->value[0] != 0;
     if (gpt2) {
         t->add_dummy_prefix = 0;
         if ((st = slm_bpe_load(t, &g, name, err)) != SLM_OK) goto done;
@@ -399,6 +403,8 @@ slm_status slm_tokenizer_load_file(const char *path, int vocab_size, slm_tokeniz
 
 int slm_tokenizer_max_piece_len(const slm_tokenizer *t) { return t->max_token_length; }
 const char *slm_tokenizer_chat_template(const slm_tokenizer *t) { return t->chat_template; }
+int slm_tokenizer_add_bos(const slm_tokenizer *t) { return t->add_bos; }
+void slm_tokenizer_show_special(slm_tokenizer *t, int show) { t->show_special = show != 0; }
 float slm_tokenizer_score(const slm_tokenizer *t, int32_t id) { return t->scores[id]; }
 int32_t slm_tokenizer_unk(const slm_tokenizer *t) { return t->unk; }
 int slm_tokenizer_gguf_type(const slm_tokenizer *t, int32_t id) {
@@ -424,8 +430,8 @@ const char *slm_tokenizer_piece(const slm_tokenizer *t, int32_t prev, int32_t id
     const char *s = t->pieces[id];
     size_t n = (size_t)t->lengths[id];
     if (t->types[id] == TYPE_CONTROL) {
-        *len = 0;
-        return "";
+        *len = t->show_special ? n : 0;
+        return t->show_special ? s : "";
     }
     if (t->types[id] == TYPE_BYTE) {
         *len = 1;

@@ -45,6 +45,8 @@ struct slm_tokenizer {
     int remove_extra_ws;   /* drop leading/trailing spaces and collapse runs (off for Llama) */
     struct slm_bpe *bpe;   /* byte-level BPE (GPT-2 style) state, or NULL for SentencePiece BPE */
     char *chat_template;   /* tokenizer.chat_template (Jinja text) or NULL */
+    int add_bos;           /* prompts start with BOS (tokenizer.ggml.add_bos_token; SentencePiece: yes) */
+    int show_special;      /* decode control tokens as their text instead of nothing */
 };
 
 /* Id of the normal (mergeable) piece s[0..n), or -1. */
