@@ -121,22 +121,23 @@ slm_tokenizer *cli_load_tokenizer(const char *cmd, const char *path, const char 
             return NULL;
         }
     }
-    /* beside the model: tok<vocab>.bin (the tinyllamas naming), tokenizer.bin, tokenizer.model */
-    static const char *names[3] = {"tok%d.bin", "tokenizer.bin", "tokenizer.model"};
-    char guess[3][4096];
+    /* beside the model: tok<vocab>.bin (the tinyllamas naming), tokenizer.bin, tokenizer.model,
+     * tokenizer.json (Hugging Face) */
+    static const char *names[4] = {"tok%d.bin", "tokenizer.bin", "tokenizer.model", "tokenizer.json"};
+    char guess[4][4096];
     const char *slash = strrchr(model_path, '/');
     int dir = slash ? (int)(slash - model_path) + 1 : 0;
     struct stat sb;
     int is_dir = stat(model_path, &sb) == 0 && S_ISDIR(sb.st_mode); /* a Hugging Face folder */
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         char leaf[64];
         snprintf(leaf, sizeof leaf, names[i], vocab_size);
         if (is_dir) snprintf(guess[i], sizeof guess[i], "%s/%s", model_path, leaf);
         else snprintf(guess[i], sizeof guess[i], "%.*s%s", dir, model_path, leaf);
         if (file_exists(guess[i]) && slm_tokenizer_load_file(guess[i], vocab_size, &t, &err) == SLM_OK) return t;
     }
-    cli_error(cmd, "no -z TOKENIZER given and no tokenizer with %d tokens beside the model (looked for %s, %s, %s)",
-              vocab_size, guess[0], guess[1], guess[2]);
+    cli_error(cmd, "no -z TOKENIZER given and no tokenizer with %d tokens beside the model (looked for %s, %s, %s, %s)",
+              vocab_size, guess[0], guess[1], guess[2], guess[3]);
     return NULL;
 }
 

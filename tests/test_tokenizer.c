@@ -249,3 +249,106 @@ void tokenizer_100kb_prompt(void) {
     free(ids), free(text);
     slm_tokenizer_free(t);
 }
+
+#ifndef SLM_NO_HF
+#include <cjson/cJSON.h>
+
+#include "../src/tokenizer/tokenizer.h"
+
+/* Writes a tokenizer.json for a byte-level BPE vocabulary read from GGUF: vocab, merges (strings,
+ * or [a, b] pairs), control tokens as special added tokens, and the pre-tokenizer. */
+static void write_tokenizer_json(const slm_tokenizer *t, const char *path, int pairs, int digits) {
+    cJSON *root = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(root, "model"), *vocab, *merges, *added;
+    cJSON_AddStringToObject(model, "type", "BPE");
+    cJSON_AddFalseToObject(model, "byte_fallback");
+    vocab = cJSON_AddObjectToObject(model, "vocab");
+    added = cJSON_AddArrayToObject(root, "added_tokens");
+    for (int i = 0; i < t->vocab_size; i++) {
+        if (t->types[i] == TYPE_CONTROL) {
+            cJSON *a = cJSON_CreateObject();
+            cJSON_AddNumberToObject(a, "id", i);
+            cJSON_AddStringToObject(a, "content", t->pieces[i]);
+            cJSON_AddTrueToObject(a, "special");
+            cJSON_AddItemToArray(added, a);
+        } else
+            cJSON_AddNumberToObject(vocab, t->pieces[i], i);
+    }
+    merges = cJSON_AddArrayToObject(model, "merges");
+    for (int i = 0; i < slm_bpe_n_merges(t); i++) {
+        size_t len;
+        const char *m = slm_bpe_merge(t, i, &len);
+        char buf[512];
+        snprintf(buf, sizeof buf, "%.*s", (int)len, m);
+        if (!pairs) cJSON_AddItemToArray(merges, cJSON_CreateString(buf));
+        else {
+            char *sp = strchr(buf, ' ');
+            *sp = '\0';
+            cJSON *pr = cJSON_CreateArray();
+            cJSON_AddItemToArray(pr, cJSON_CreateString(buf));
+            cJSON_AddItemToArray(pr, cJSON_CreateString(sp + 1));
+            cJSON_AddItemToArray(merges, pr);
+        }
+    }
+    cJSON *pre = cJSON_AddObjectToObject(root, "pre_tokenizer");
+    cJSON_AddStringToObject(pre, "type", "Sequence");
+    cJSON *list = cJSON_AddArrayToObject(pre, "pretokenizers"), *d, *bl;
+    if (digits) {
+        d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "type", "Digits");
+        cJSON_AddTrueToObject(d, "individual_digits");
+        cJSON_AddItemToArray(list, d);
+    }
+    bl = cJSON_CreateObject();
+    cJSON_AddStringToObject(bl, "type", "ByteLevel");
+    cJSON_AddFalseToObject(bl, "add_prefix_space");
+    cJSON_AddTrueToObject(bl, "use_regex");
+    cJSON_AddItemToArray(list, bl);
+    char *text = cJSON_PrintUnformatted(root);
+    write_all(path, text, strlen(text));
+    free(text);
+    cJSON_Delete(root);
+}
+
+void tokenizer_json_byte_level(void) {
+    const char *names[2] = {"gpt-2", "starcoder"};
+    int ran = 0;
+    for (int k = 0; k < 2; k++) {
+        char g[256], in[256], out[256];
+        snprintf(g, sizeof g, "data/tokenizer-tests/ggml-vocab-%s.gguf", names[k]);
+        snprintf(in, sizeof in, "data/tokenizer-tests/ggml-vocab-%s.gguf.inp", names[k]);
+        snprintf(out, sizeof out, "data/tokenizer-tests/ggml-vocab-%s.gguf.out", names[k]);
+        const char *gp = shared_path(g), *ip = shared_path(in), *op = shared_path(out);
+        if (!gp || !ip || !op) continue;
+        slm_tokenizer *t = NULL, *j = NULL;
+        slm_error err;
+        CHECK(slm_tokenizer_load_file(gp, 0, &t, &err) == SLM_OK);
+        if (!t) continue;
+        write_tokenizer_json(t, tmp_path("tokenizer.json"), k == 1, k == 1);
+        const char *cfg = "{\"add_bos_token\": false, \"eos_token\": {\"content\": \"<|endoftext|>\"}, "
+                          "\"chat_template\": \"{% for m in messages %}<|im_start|>{{ m.role }}...\"}";
+        write_all(tmp_path("tokenizer_config.json"), cfg, strlen(cfg));
+        CHECK(slm_tokenizer_load_file(tmp_path("tokenizer.json"), slm_tokenizer_vocab_size(t), &j, &err) == SLM_OK, "%s", err.msg);
+        char label[64];
+        snprintf(label, sizeof label, "%s as tokenizer.json", names[k]);
+        if (j) llama_spm_vectors(j, ip, op, label);
+        if (j) { /* tokenizer_config.json beside it gives the chat template and EOS */
+            CHECK(slm_tokenizer_chat_template(j) && !strcmp(slm_chat_template_guess(slm_tokenizer_chat_template(j)), "chatml"));
+            CHECK(!strcmp(slm_tokenizer_token(j, slm_tokenizer_eos(j)), "<|endoftext|>") && !slm_tokenizer_add_bos(j));
+        }
+        slm_tokenizer_free(j), slm_tokenizer_free(t);
+        ran++;
+    }
+    if (!ran) SKIP("../shared/data/tokenizer-tests gpt-2 / starcoder files are missing");
+    /* refusals */
+    slm_tokenizer *t = NULL;
+    slm_error err;
+    const char *bf = "{\"model\": {\"type\": \"BPE\", \"byte_fallback\": true, \"vocab\": {}, \"merges\": []}}";
+    CHECK(slm_tokenizer_load_memory(bf, strlen(bf), "sp.json", 0, &t, &err) == SLM_ERR_UNSUPPORTED && strstr(err.msg, "tokenizer.model"));
+    const char *wp = "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}}";
+    CHECK(slm_tokenizer_load_memory(wp, strlen(wp), "wp.json", 0, &t, &err) == SLM_ERR_UNSUPPORTED && strstr(err.msg, "WordPiece"));
+    const char *bad = "{\"model\": {\"type\": \"BPE\", \"vocab\": ";
+    CHECK(slm_tokenizer_load_memory(bad, strlen(bad), "bad.json", 0, &t, &err) == SLM_ERR_FORMAT && strstr(err.msg, "not valid JSON"));
+}
+#else
+void tokenizer_json_byte_level(void) { SKIP("built with NO_HF=1"); }
+#endif

@@ -105,46 +105,37 @@ static int pre_regexes(const char *pre, size_t n, const char **out) {
     return 0;
 }
 
-slm_status slm_bpe_load(slm_tokenizer *t, const gguf_file *g, const char *name, slm_error *err) {
+slm_status slm_bpe_create(slm_tokenizer *t, const char *name, const char *pre_name, const char *const *exprs, int n_re,
+                          const char *const *merges, const size_t *merge_lens, int n_merges, slm_error *err) {
     struct slm_bpe *b = calloc(1, sizeof *b);
     if (!b) return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", name);
     build_byte_map(b);
     slm_status st = SLM_OK;
-    const char *pre = "";
-    size_t pre_len = 0;
-    if (slm_gguf_find(g, "tokenizer.ggml.pre") && (st = slm_gguf_get_str(g, "tokenizer.ggml.pre", &pre, &pre_len, err)))
-        goto fail;
-    const char *exprs[MAX_REGEX];
-    snprintf(b->pre, sizeof b->pre, "%.*s", (int)(pre_len < 63 ? pre_len : 63), pre);
-    b->n_re = pre_regexes(pre, pre_len, exprs);
-    if (!b->n_re) {
-        st = slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: pre-tokenizer %.*s is not supported (gpt-2, default, mpt, olmo, starcoder, smollm, refact, codeshell, falcon)",
-                      name, (int)(pre_len > 32 ? 32 : pre_len), pre);
-        b->n_re = 0;
+    snprintf(b->pre, sizeof b->pre, "%s", pre_name);
+    if (n_re < 1 || n_re > MAX_REGEX) {
+        st = slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: %d pre-tokenizer expressions (1 to %d supported)", name, n_re, MAX_REGEX);
         goto fail;
     }
-    for (int i = 0; i < b->n_re; i++) {
+    for (int i = 0; i < n_re; i++) {
         int code;
         PCRE2_SIZE off;
         b->re[i] = pcre2_compile((PCRE2_SPTR)exprs[i], PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF,
                                  &code, &off, NULL);
         if (!b->re[i]) {
-            b->n_re = i;
-            st = slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: cannot compile the pre-tokenizer regex", name);
+            st = slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: cannot compile the pre-tokenizer regex %.60s", name, exprs[i]);
             goto fail;
         }
+        b->n_re = i + 1;
         pcre2_jit_compile(b->re[i], PCRE2_JIT_COMPLETE); /* optional: plain matching works without */
     }
     /* merges: "left right", rank = position */
-    const gguf_kv *mk = slm_gguf_find(g, "tokenizer.ggml.merges");
-    if (!mk || mk->type != GGUF_TYPE_ARRAY || mk->elem_type != GGUF_TYPE_STRING || mk->count > (1 << 22)) {
-        st = slm_fail(err, SLM_ERR_FORMAT, "%s: tokenizer.ggml.merges must be an array of strings", name);
+    if (n_merges < 0 || n_merges > (1 << 22)) {
+        st = slm_fail(err, SLM_ERR_FORMAT, "%s: %d merges", name, n_merges);
         goto fail;
     }
-    b->n_merges = (int)mk->count;
+    b->n_merges = n_merges;
     size_t total = 0, len;
-    const uint8_t *it = mk->value;
-    for (int i = 0; i < b->n_merges; i++) slm_gguf_next_str(&it, &len), total += len;
+    for (int i = 0; i < n_merges; i++) total += merge_lens[i];
     uint32_t size = 1;
     while (size < (uint32_t)b->n_merges * 2 + 2) size <<= 1;
     b->merge_table = malloc(size * sizeof *b->merge_table);
@@ -157,11 +148,10 @@ slm_status slm_bpe_load(slm_tokenizer *t, const gguf_file *g, const char *name, 
     }
     b->merge_mask = size - 1;
     memset(b->merge_table, 0xff, size * sizeof *b->merge_table);
-    it = mk->value;
     char *p = b->merge_text;
     for (int i = 0; i < b->n_merges; i++) {
-        const char *s = slm_gguf_next_str(&it, &len);
-        memcpy(p, s, len);
+        len = merge_lens[i];
+        memcpy(p, merges[i], len);
         b->merges[i] = p, b->merge_len[i] = len;
         p += len;
         uint32_t h = hash_str(b->merges[i], len) & b->merge_mask;
@@ -388,3 +378,37 @@ const char *slm_bpe_merge(const slm_tokenizer *t, int i, size_t *len) {
     *len = t->bpe->merge_len[i];
     return t->bpe->merges[i];
 }
+
+slm_status slm_bpe_load(slm_tokenizer *t, const gguf_file *g, const char *name, slm_error *err) {
+    const char *pre = "";
+    size_t pre_len = 0;
+    slm_status st;
+    if (slm_gguf_find(g, "tokenizer.ggml.pre") && (st = slm_gguf_get_str(g, "tokenizer.ggml.pre", &pre, &pre_len, err)))
+        return st;
+    const char *exprs[MAX_REGEX];
+    int n_re = pre_regexes(pre, pre_len, exprs);
+    if (!n_re)
+        return slm_fail(err, SLM_ERR_UNSUPPORTED,
+                        "%s: pre-tokenizer %.*s is not supported (gpt-2, default, mpt, olmo, starcoder, smollm, refact, "
+                        "codeshell, falcon)", name, (int)(pre_len > 32 ? 32 : pre_len), pre);
+    const gguf_kv *mk = slm_gguf_find(g, "tokenizer.ggml.merges");
+    if (!mk || mk->type != GGUF_TYPE_ARRAY || mk->elem_type != GGUF_TYPE_STRING || mk->count > (1 << 22))
+        return slm_fail(err, SLM_ERR_FORMAT, "%s: tokenizer.ggml.merges must be an array of strings", name);
+    int n = (int)mk->count;
+    const char **m = malloc(sizeof *m * ((size_t)n + 1));
+    size_t *ml = malloc(sizeof *ml * ((size_t)n + 1));
+    if (!m || !ml) {
+        free(m), free(ml);
+        return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", name);
+    }
+    const uint8_t *it = mk->value;
+    for (int i = 0; i < n; i++) m[i] = slm_gguf_next_str(&it, &ml[i]);
+    char pre_name[64];
+    snprintf(pre_name, sizeof pre_name, "%.*s", (int)(pre_len < 63 ? pre_len : 63), pre);
+    st = slm_bpe_create(t, name, pre_name, exprs, n_re, m, ml, n, err);
+    free(m), free(ml);
+    return st;
+}
+
+/* The regexes of a named pre-tokenizer (for tokenizer.json's ByteLevel: "gpt-2"). */
+int slm_bpe_named_regexes(const char *name, const char **out) { return pre_regexes(name, strlen(name), out); }

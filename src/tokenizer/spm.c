@@ -52,7 +52,7 @@ void slm_tokenizer_free(slm_tokenizer *t) {
 }
 
 /* Allocates a tokenizer for `count` pieces of `bytes` total (NULs included). */
-static slm_tokenizer *tok_alloc(int count, size_t bytes, int max_len) {
+slm_tokenizer *slm_tok_alloc(int count, size_t bytes, int max_len) {
     slm_tokenizer *t = calloc(1, sizeof *t);
     uint32_t table_size = 1;
     while (table_size < (uint32_t)count * 2) table_size <<= 1;
@@ -86,7 +86,7 @@ enum { GGUF_TOKEN_NORMAL = 1, GGUF_TOKEN_UNKNOWN = 2, GGUF_TOKEN_CONTROL = 3, GG
 /* Stores piece i at p (copied, NUL-terminated; with `marker`, SentencePiece's U+2581 becomes ' ')
  * and classifies it: gguf_type -1 infers the type as llama2.c's tokenizer.bin implies (0 <unk>,
  * 1 BOS, 2 EOS, <0xHH> bytes). Returns the next free byte of storage. */
-static char *tok_set(slm_tokenizer *t, int i, char *p, const char *s, size_t len, float score, int gguf_type, int marker) {
+char *slm_tok_set(slm_tokenizer *t, int i, char *p, const char *s, size_t len, float score, int gguf_type, int marker) {
     size_t n = 0;
     for (size_t k = 0; k < len; k++) {
         if (marker && k + 2 < len && (unsigned char)s[k] == 0xE2 && (unsigned char)s[k + 1] == 0x96 &&
@@ -217,7 +217,7 @@ static slm_status load_spm_proto(const void *data, size_t size, const char *name
         if (ids[k] < -1 || ids[k] >= count)
             return slm_fail(err, SLM_ERR_FORMAT, "%s: %s id %d is outside the vocabulary", name,
                             k == 0 ? "unk" : k == 1 ? "bos" : "eos", ids[k]);
-    slm_tokenizer *t = tok_alloc(count, bytes, max_len);
+    slm_tokenizer *t = slm_tok_alloc(count, bytes, max_len);
     if (!t) return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", name);
     t->unk = ids[0] < 0 ? 0 : ids[0], t->bos = ids[1] < 0 ? 1 : ids[1], t->eos = ids[2] < 0 ? 2 : ids[2];
     t->add_dummy_prefix = add_prefix;
@@ -245,7 +245,7 @@ static slm_status load_spm_proto(const void *data, size_t size, const char *name
             slm_tokenizer_free(t);
             return slm_fail(err, SLM_ERR_FORMAT, "%s: piece %d: score is NaN", name, i);
         }
-        store = tok_set(t, i++, store, piece, len, score, type >= 1 && type <= 6 ? type : 1, 1);
+        store = slm_tok_set(t, i++, store, piece, len, score, type >= 1 && type <= 6 ? type : 1, 1);
     }
     *out = t;
     return SLM_OK;
@@ -293,7 +293,7 @@ static slm_status load_gguf(const void *data, size_t size, const char *name, int
         bytes += len + 1;
         if ((int)len > max_len) max_len = (int)len;
     }
-    if (!(t = tok_alloc(n, bytes, max_len))) FAIL(SLM_ERR_NOMEM, "%s: out of memory", name);
+    if (!(t = slm_tok_alloc(n, bytes, max_len))) FAIL(SLM_ERR_NOMEM, "%s: out of memory", name);
     static const char *const id_keys[3] = {"tokenizer.ggml.unknown_token_id", "tokenizer.ggml.bos_token_id",
                                            "tokenizer.ggml.eos_token_id"};
     int *ids[3] = {&t->unk, &t->bos, &t->eos};
@@ -312,7 +312,7 @@ static slm_status load_gguf(const void *data, size_t size, const char *name, int
         if (scores) memcpy(&score, scores->value + 4 * (size_t)i, 4);
         if (types) memcpy(&type, types->value + 4 * (size_t)i, 4);
         if (score != score) FAIL(SLM_ERR_FORMAT, "%s: token %d: score is NaN", name, i);
-        p = tok_set(t, i, p, s, len, score, gpt2 && (type < 1 || type > 6) ? 1 : type < 1 || type > 6 ? -1 : type, !gpt2);
+        p = slm_tok_set(t, i, p, s, len, score, gpt2 && (type < 1 || type > 6) ? 1 : type < 1 || type > 6 ? -1 : type, !gpt2);
     }
     const gguf_kv *ct = slm_gguf_find(&g, "tokenizer.chat_template");
     if (ct && ct->type == GGUF_TYPE_STRING) {
@@ -344,6 +344,7 @@ slm_status slm_tokenizer_load_memory(const void *data, size_t size, const char *
     *out = NULL;
     if (slm_gguf_is(data, size)) return load_gguf(data, size, name, vocab_size, out, err);
     if (is_spm_proto(data, size)) return load_spm_proto(data, size, name, vocab_size, out, err);
+    if (slm_hf_tokenizer_is(data, size)) return slm_hf_tokenizer_load(data, size, name, vocab_size, out, err);
     slm_reader r = {data, size, 0};
     int32_t max_len;
     if (!slm_reader_i32(&r, &max_len))
@@ -374,7 +375,7 @@ slm_status slm_tokenizer_load_memory(const void *data, size_t size, const char *
     if (vocab_size > 0 && count != vocab_size)
         return slm_fail(err, SLM_ERR_MISMATCH, "%s: tokenizer has %d entries but the model's vocab_size is %d",
                         name, count, vocab_size);
-    slm_tokenizer *t = tok_alloc(count, bytes, max_len);
+    slm_tokenizer *t = slm_tok_alloc(count, bytes, max_len);
     if (!t) return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", name);
     /* pass 2: fill */
     r.pos = 4;
@@ -384,7 +385,7 @@ slm_status slm_tokenizer_load_memory(const void *data, size_t size, const char *
         float score;
         slm_reader_f32(&r, &score);
         slm_reader_i32(&r, &len);
-        p = tok_set(t, i, p, slm_reader_take(&r, (size_t)len), (size_t)len, score, -1, 0);
+        p = slm_tok_set(t, i, p, slm_reader_take(&r, (size_t)len), (size_t)len, score, -1, 0);
     }
     *out = t;
     return SLM_OK;
@@ -396,8 +397,10 @@ slm_status slm_tokenizer_load_file(const char *path, int vocab_size, slm_tokeniz
     if (!path || !out) return slm_fail(err, SLM_ERR_ARG, "slm_tokenizer_load_file: NULL argument");
     slm_status st = slm_map_file(path, &data, &size, err);
     if (st != SLM_OK) return st;
+    int hf = slm_hf_tokenizer_is(data, size);
     st = slm_tokenizer_load_memory(data, size, path, vocab_size, out, err);
     slm_unmap(data, size);
+    if (st == SLM_OK && hf) slm_hf_tokenizer_config(*out, path);
     return st;
 }
 

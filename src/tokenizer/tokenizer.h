@@ -49,6 +49,17 @@ struct slm_tokenizer {
     int show_special;      /* decode control tokens as their text instead of nothing */
 };
 
+/* Building blocks of the loaders (spm.c): allocate for count pieces of `bytes` bytes in all, and
+ * store piece i at p (with `marker`, U+2581 becomes ' '), classified by its GGUF token type
+ * (-1: infer as llama2.c's tokenizer.bin implies); returns the next free storage byte. */
+slm_tokenizer *slm_tok_alloc(int count, size_t bytes, int max_len);
+char *slm_tok_set(slm_tokenizer *t, int i, char *p, const char *s, size_t len, float score, int gguf_type, int marker);
+/* Hugging Face tokenizer.json (hf_json.c; needs cJSON, absent in NO_HF builds). */
+int slm_hf_tokenizer_is(const void *data, size_t size);
+slm_status slm_hf_tokenizer_load(const void *data, size_t size, const char *name, int vocab_size, slm_tokenizer **out,
+                                 slm_error *err);
+/* Reads the tokenizer_config.json beside a tokenizer.json, if any (chat template, BOS/EOS). */
+void slm_hf_tokenizer_config(slm_tokenizer *t, const char *tokenizer_path);
 /* Id of the normal (mergeable) piece s[0..n), or -1. */
 int slm_tok_lookup(const slm_tokenizer *t, const char *s, size_t n);
 
@@ -56,6 +67,11 @@ int slm_tok_lookup(const slm_tokenizer *t, const char *s, size_t n);
 struct gguf_file;
 slm_status slm_bpe_load(slm_tokenizer *t, const struct gguf_file *g, const char *name, slm_error *err);
 void slm_bpe_free(struct slm_bpe *b);
+/* Byte-level BPE from its parts: t already holds the vocabulary (pieces in GPT-2's alphabet);
+ * exprs are PCRE2 patterns applied in order; merges are "left right" in rank order. */
+slm_status slm_bpe_create(slm_tokenizer *t, const char *name, const char *pre_name, const char *const *exprs, int n_re,
+                          const char *const *merges, const size_t *merge_lens, int n_merges, slm_error *err);
+int slm_bpe_named_regexes(const char *name, const char **out);
 slm_status slm_bpe_encode(const slm_tokenizer *t, const char *text, size_t len, int add_bos, int add_eos, int32_t *ids,
                           int cap, int *n_ids);
 /* For writers: the pre-tokenizer name and the merges ("left right", in rank order). */

@@ -1,0 +1,225 @@
+/* hf_json.c — Hugging Face tokenizer.json with a byte-level BPE model (GPT-2, SmolLM, Qwen2,
+ * Llama-3 style): model.vocab and model.merges (strings "a b" or pairs), added_tokens (special ones
+ * become control tokens, the others user-defined, cut out of the text first), and the pre-tokenizer
+ * (Sequence of Split regex / Digits / ByteLevel) turned into the PCRE2 expressions bpe.c applies.
+ * SentencePiece-style tokenizer.json (byte_fallback) is refused for now: such folders carry a
+ * tokenizer.model, which slm reads directly. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/core.h"
+#include "tokenizer.h"
+
+int slm_hf_tokenizer_is(const void *data, size_t size) {
+    const char *s = data;
+    size_t i = 0;
+    while (i < size && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t')) i++;
+    if (i >= size || s[i] != '{') return 0;
+    /* a tokenizer.json names its model; look in the first 4 MiB only */
+    size_t n = size < ((size_t)4 << 20) ? size : ((size_t)4 << 20);
+    for (size_t k = i; k + 7 <= n; k++)
+        if (!memcmp(s + k, "\"model\"", 7)) return 1;
+    return 0;
+}
+
+#ifndef SLM_NO_HF
+#include <cjson/cJSON.h>
+
+enum { MAX_EXPRS = 4 };
+
+/* Appends the expressions of one pre-tokenizer node; returns 0 for an unsupported node. */
+static int pre_exprs(const cJSON *node, const char **out, int *n, int *byte_level) {
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(node, "type");
+    if (!cJSON_IsString(type)) return 0;
+    const char *ty = type->valuestring;
+    if (!strcmp(ty, "Sequence")) {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(node, "pretokenizers")) if (!pre_exprs(e, out, n, byte_level)) return 0;
+        return 1;
+    }
+    if (*n >= MAX_EXPRS) return 0;
+    if (!strcmp(ty, "Split")) {
+        const cJSON *re = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "pattern"), "Regex");
+        const cJSON *beh = cJSON_GetObjectItemCaseSensitive(node, "behavior");
+        if (!cJSON_IsString(re) || (cJSON_IsString(beh) && strcmp(beh->valuestring, "Isolated"))) return 0;
+        out[(*n)++] = re->valuestring;
+        return 1;
+    }
+    if (!strcmp(ty, "Digits")) {
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(node, "individual_digits"))) return 0;
+        out[(*n)++] = "\\p{N}";
+        return 1;
+    }
+    if (!strcmp(ty, "ByteLevel")) {
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(node, "add_prefix_space"))) return 0;
+        *byte_level = 1;
+        const cJSON *use = cJSON_GetObjectItemCaseSensitive(node, "use_regex");
+        if (!use || cJSON_IsTrue(use)) {
+            const char *g[MAX_EXPRS];
+            int k = slm_bpe_named_regexes("gpt-2", g);
+            for (int i = 0; i < k && *n < MAX_EXPRS; i++) out[(*n)++] = g[i];
+        }
+        return 1;
+    }
+    return 0;
+}
+
+slm_status slm_hf_tokenizer_load(const void *data, size_t size, const char *name, int vocab_size, slm_tokenizer **out,
+                                 slm_error *err) {
+    cJSON *root = cJSON_ParseWithLength(data, size);
+    slm_status st = SLM_OK;
+    slm_tokenizer *t = NULL;
+    const char **merges = NULL;
+    size_t *merge_lens = NULL;
+    char **owned = NULL;
+    int n_owned = 0, n_merges = 0;
+#define FAIL(status, ...)                          \
+    do {                                           \
+        st = slm_fail(err, status, __VA_ARGS__);   \
+        goto done;                                 \
+    } while (0)
+    if (!root) FAIL(SLM_ERR_FORMAT, "%s: not valid JSON", name);
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *mtype = cJSON_GetObjectItemCaseSensitive(model, "type");
+    if (!cJSON_IsString(mtype) || strcmp(mtype->valuestring, "BPE"))
+        FAIL(SLM_ERR_UNSUPPORTED, "%s: model type %s is not supported (BPE)", name, cJSON_IsString(mtype) ? mtype->valuestring : "(missing)");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback")))
+        FAIL(SLM_ERR_UNSUPPORTED, "%s: SentencePiece-style tokenizer.json (byte_fallback) is not read yet; use the folder's "
+             "tokenizer.model", name);
+    const char *exprs[MAX_EXPRS];
+    int n_exprs = 0, byte_level = 0;
+    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
+    if (!pre || !pre_exprs(pre, exprs, &n_exprs, &byte_level) || !byte_level || !n_exprs)
+        FAIL(SLM_ERR_UNSUPPORTED, "%s: pre_tokenizer is not a byte-level one slm supports (Split/Digits/ByteLevel)", name);
+    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab"), *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), *e;
+    if (!cJSON_IsObject(vocab)) FAIL(SLM_ERR_FORMAT, "%s: model.vocab is not an object", name);
+    int n = 0;
+    cJSON_ArrayForEach(e, vocab) {
+        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= (1 << 22)) FAIL(SLM_ERR_FORMAT, "%s: vocab id of %.40s", name, e->string);
+        if ((int)e->valuedouble + 1 > n) n = (int)e->valuedouble + 1;
+    }
+    cJSON_ArrayForEach(e, added) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id"), *content = cJSON_GetObjectItemCaseSensitive(e, "content");
+        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= (1 << 22) || !cJSON_IsString(content))
+            FAIL(SLM_ERR_FORMAT, "%s: an added token lacks an id or content", name);
+        if ((int)id->valuedouble + 1 > n) n = (int)id->valuedouble + 1;
+    }
+    if (n < 1) FAIL(SLM_ERR_FORMAT, "%s: empty vocabulary", name);
+    if (vocab_size > 0 && n != vocab_size)
+        FAIL(SLM_ERR_MISMATCH, "%s: tokenizer has %d entries but the model's vocab_size is %d", name, n, vocab_size);
+    /* pieces by id, with their GGUF-style types */
+    const char **piece = calloc((size_t)n, sizeof *piece);
+    int *type = calloc((size_t)n, sizeof *type);
+    size_t bytes = 0;
+    int max_len = 1;
+    if (!piece || !type) {
+        free(piece), free(type);
+        FAIL(SLM_ERR_NOMEM, "%s: out of memory", name);
+    }
+    cJSON_ArrayForEach(e, vocab) piece[(int)e->valuedouble] = e->string, type[(int)e->valuedouble] = 1;
+    cJSON_ArrayForEach(e, added) {
+        int id = (int)cJSON_GetObjectItemCaseSensitive(e, "id")->valuedouble;
+        piece[id] = cJSON_GetObjectItemCaseSensitive(e, "content")->valuestring;
+        type[id] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "special")) ? 3 : 4;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t l = piece[i] ? strlen(piece[i]) : 0;
+        bytes += l + 1;
+        if ((int)l > max_len) max_len = (int)l;
+    }
+    if (!(t = slm_tok_alloc(n, bytes, max_len))) {
+        free(piece), free(type);
+        FAIL(SLM_ERR_NOMEM, "%s: out of memory", name);
+    }
+    char *p = t->storage;
+    for (int i = 0; i < n; i++) /* unlisted ids: empty control entries */
+        p = slm_tok_set(t, i, p, piece[i] ? piece[i] : "", piece[i] ? strlen(piece[i]) : 0, 0.0f, piece[i] ? type[i] : 3, 0);
+    free(piece), free(type);
+    t->add_dummy_prefix = 0, t->add_bos = 0;
+    t->bos = t->eos = t->unk = 0;
+    /* merges: "a b" strings, or ["a", "b"] pairs (newer files) */
+    const cJSON *mj = cJSON_GetObjectItemCaseSensitive(model, "merges");
+    int count = cJSON_GetArraySize(mj);
+    merges = malloc(sizeof *merges * ((size_t)count + 1));
+    merge_lens = malloc(sizeof *merge_lens * ((size_t)count + 1));
+    owned = malloc(sizeof *owned * ((size_t)count + 1));
+    if (!merges || !merge_lens || !owned) FAIL(SLM_ERR_NOMEM, "%s: out of memory", name);
+    cJSON_ArrayForEach(e, mj) {
+        if (cJSON_IsString(e)) {
+            merges[n_merges] = e->valuestring, merge_lens[n_merges++] = strlen(e->valuestring);
+        } else if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 && cJSON_IsString(cJSON_GetArrayItem(e, 0)) &&
+                   cJSON_IsString(cJSON_GetArrayItem(e, 1))) {
+            const char *a = cJSON_GetArrayItem(e, 0)->valuestring, *b = cJSON_GetArrayItem(e, 1)->valuestring;
+            size_t la = strlen(a), lb = strlen(b);
+            char *m = malloc(la + lb + 2);
+            if (!m) FAIL(SLM_ERR_NOMEM, "%s: out of memory", name);
+            memcpy(m, a, la), m[la] = ' ', memcpy(m + la + 1, b, lb + 1);
+            owned[n_owned++] = m;
+            merges[n_merges] = m, merge_lens[n_merges++] = la + lb + 1;
+        } else
+            FAIL(SLM_ERR_FORMAT, "%s: merge %d is neither \"a b\" nor [a, b]", name, n_merges);
+    }
+    if ((st = slm_bpe_create(t, name, "tokenizer.json", exprs, n_exprs, merges, merge_lens, n_merges, err)) != SLM_OK) goto done;
+    /* special tokens: BOS/EOS by their usual names */
+    static const char *const eos_names[] = {"<|endoftext|>", "<|im_end|>", "</s>", "<|end_of_text|>", "<|eot_id|>"};
+    static const char *const bos_names[] = {"<|begin_of_text|>", "<s>", "<|endoftext|>", "<|im_start|>"};
+    for (int k = (int)(sizeof eos_names / sizeof eos_names[0]) - 1; k >= 0; k--)
+        for (int i = 0; i < n; i++)
+            if (t->types[i] == TYPE_CONTROL && !strcmp(t->pieces[i], eos_names[k])) t->eos = i;
+    for (int k = (int)(sizeof bos_names / sizeof bos_names[0]) - 1; k >= 0; k--)
+        for (int i = 0; i < n; i++)
+            if (t->types[i] == TYPE_CONTROL && !strcmp(t->pieces[i], bos_names[k])) t->bos = i;
+    *out = t;
+    t = NULL;
+done:
+#undef FAIL
+    for (int i = 0; i < n_owned; i++) free(owned[i]);
+    free(owned), free(merges), free(merge_lens);
+    slm_tokenizer_free(t);
+    cJSON_Delete(root);
+    return st;
+}
+
+/* tokenizer_config.json beside a tokenizer.json: chat_template, bos_token / eos_token (strings or
+ * {"content": ...}), add_bos_token. */
+void slm_hf_tokenizer_config(slm_tokenizer *t, const char *tokenizer_path) {
+    const char *slash = strrchr(tokenizer_path, '/');
+    char path[4200];
+    snprintf(path, sizeof path, "%.*stokenizer_config.json", slash ? (int)(slash - tokenizer_path) + 1 : 0, tokenizer_path);
+    const void *data;
+    size_t size;
+    if (slm_map_file(path, &data, &size, NULL) != SLM_OK) return;
+    cJSON *c = cJSON_ParseWithLength(data, size);
+    slm_unmap(data, size);
+    if (!c) return;
+    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(c, "chat_template");
+    if (cJSON_IsString(ct) && !t->chat_template) {
+        size_t n = strlen(ct->valuestring);
+        if ((t->chat_template = malloc(n + 1))) memcpy(t->chat_template, ct->valuestring, n + 1);
+    }
+    const char *keys[2] = {"bos_token", "eos_token"};
+    int32_t *ids[2] = {&t->bos, &t->eos};
+    for (int k = 0; k < 2; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, keys[k]);
+        if (cJSON_IsObject(v)) v = cJSON_GetObjectItemCaseSensitive(v, "content");
+        if (!cJSON_IsString(v)) continue;
+        for (int i = 0; i < t->vocab_size; i++)
+            if (!strcmp(t->pieces[i], v->valuestring)) {
+                *ids[k] = i;
+                break;
+            }
+    }
+    const cJSON *ab = cJSON_GetObjectItemCaseSensitive(c, "add_bos_token");
+    if (cJSON_IsBool(ab)) t->add_bos = cJSON_IsTrue(ab);
+    cJSON_Delete(c);
+}
+
+#else
+void slm_hf_tokenizer_config(slm_tokenizer *t, const char *tokenizer_path) { (void)t, (void)tokenizer_path; }
+slm_status slm_hf_tokenizer_load(const void *data, size_t size, const char *name, int vocab_size, slm_tokenizer **out,
+                                 slm_error *err) {
+    (void)data, (void)size, (void)vocab_size, (void)out;
+    return slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: this build reads no tokenizer.json (built with NO_HF=1)", name);
+}
+#endif
