@@ -95,6 +95,18 @@ static int pre_regexes(const char *pre, size_t n, const char **out) {
         out[1] = GPT2;
         return 2;
     }
+    /* Llama 3 and Qwen2 (their published regexes; llama.cpp's vectors for them exist but their
+     * vocabularies are not at hand here, so these two are not yet checked against vectors) */
+    if (IS("llama-bpe") || IS("llama3") || IS("smaug-bpe")) {
+        out[0] = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?"
+                 "[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+        return 1;
+    }
+    if (IS("qwen2") || IS("deepseek-r1-qwen")) {
+        out[0] = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?"
+                 "[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+        return 1;
+    }
     if (IS("falcon")) { /* punctuation runs, GPT-2's split, then digits in threes */
         out[0] = "[\\p{P}\\$\\+<=>\\^~\\|`]+";
         out[1] = GPT2;
@@ -390,7 +402,7 @@ slm_status slm_bpe_load(slm_tokenizer *t, const gguf_file *g, const char *name, 
     if (!n_re)
         return slm_fail(err, SLM_ERR_UNSUPPORTED,
                         "%s: pre-tokenizer %.*s is not supported (gpt-2, default, mpt, olmo, starcoder, smollm, refact, "
-                        "codeshell, falcon)", name, (int)(pre_len > 32 ? 32 : pre_len), pre);
+                        "codeshell, falcon, llama-bpe, qwen2)", name, (int)(pre_len > 32 ? 32 : pre_len), pre);
     const gguf_kv *mk = slm_gguf_find(g, "tokenizer.ggml.merges");
     if (!mk || mk->type != GGUF_TYPE_ARRAY || mk->elem_type != GGUF_TYPE_STRING || mk->count > (1 << 22))
         return slm_fail(err, SLM_ERR_FORMAT, "%s: tokenizer.ggml.merges must be an array of strings", name);
