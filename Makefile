@@ -108,7 +108,8 @@ run: all
 	  $(BUILD)/slm generate -m ../shared/models/stories260K.bin -z ../shared/models/tok512.bin -p "Once upon a time" -n 200; \
 	else echo "No model yet: see README.md, 'Run a model', to download stories260K.bin and tok512.bin."; fi
 
-# libFuzzer targets for the model and tokenizer parsers (clang; Debian: clang libclang-rt-14-dev),
+# libFuzzer targets for the model (llama2.c, GGUF), tokenizer (tokenizer.bin, .model, GGUF, JSON)
+# and safetensors parsers (clang; Debian: clang libclang-rt-14-dev),
 # each run for FUZZ_SECONDS from a seed corpus of small valid files slm writes itself.
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -122,11 +123,15 @@ fuzz:
 	  --to gguf-$$f 2>/dev/null; done
 	printf 'Hello, world! \xf0\x9f\x8d\x95 \xc3' > build-fuzz/corpus-tok/text
 	@test ! -f ../shared/models/tok512.bin || cp ../shared/models/tok512.bin build-fuzz/corpus-tok/
-	for t in model tokenizer; do \
+	mkdir -p build-fuzz/corpus-safetensors
+	build-fuzz/slm convert build-fuzz/corpus-model/v1.bin build-fuzz/corpus-model/seed.gguf --to gguf-f32 2>/dev/null
+	cp tests/fuzz/seeds/model.safetensors build-fuzz/corpus-safetensors/
+	for t in model tokenizer safetensors; do \
 	  clang $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer tests/fuzz/fuzz_$$t.c build-fuzz/libslm.a $(LDLIBS) \
 	    -o build-fuzz/fuzz_$$t || exit 1; done
 	build-fuzz/fuzz_model -max_total_time=$(FUZZ_SECONDS) -max_len=16384 build-fuzz/corpus-model
 	build-fuzz/fuzz_tokenizer -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build-fuzz/corpus-tok
+	build-fuzz/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus-safetensors
 
 slm.pc: Makefile
 	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: slm\nDescription: small language models: run, train, quantize, evaluate\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lslm\nLibs.private: -lm -lpthread -lcjson -lpcre2-8\n' '$(PREFIX)' '$(VERSION)' > $@

@@ -20,11 +20,11 @@ static const char *HF_NAMES[][2] = {
     {"ffn_down.weight", "mlp.down_proj.weight"}};
 
 static void hf_name(const char *ours, char *out, size_t cap) {
-    int layer, used;
+    int layer, used = 0;
     if (!strcmp(ours, "token_embd.weight")) snprintf(out, cap, "model.embed_tokens.weight");
     else if (!strcmp(ours, "output_norm.weight")) snprintf(out, cap, "model.norm.weight");
     else if (!strcmp(ours, "output.weight")) snprintf(out, cap, "lm_head.weight");
-    else if (sscanf(ours, "blk.%d.%n", &layer, &used) == 1)
+    else if (sscanf(ours, "blk.%d.%n", &layer, &used) == 1 && used > 0)
         for (size_t i = 0; i < sizeof HF_NAMES / sizeof HF_NAMES[0]; i++)
             if (!strcmp(ours + used, HF_NAMES[i][0])) snprintf(out, cap, "model.layers.%d.%s", layer, HF_NAMES[i][1]);
 }
@@ -208,6 +208,20 @@ void hf_safetensors_folders_match_original(void) {
         snprintf(args, sizeof args, "info %s", bad);
         CHECK(run_slm(args, NULL, &errs) == 1 && errs && strstr(errs, cases[i].expect), "case %zu via slm info", i);
         free(errs);
+    }
+    /* found by the fuzzer: a tensor named "model.layers.12" (no trailing part) must not be misread */
+    {
+        const char *hdr = "{\"model.layers.12\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        uint64_t hl = strlen(hdr);
+        char buf[256];
+        memcpy(buf, &hl, 8);
+        memcpy(buf + 8, hdr, hl);
+        memset(buf + 8 + hl, 0, 4);
+        write_all(st_path, buf, 8 + hl + 4);
+        write_config(bad, &c, NULL);
+        slm_model *h = NULL;
+        slm_error e;
+        CHECK(slm_model_load_file(bad, &h, &e) != SLM_OK && strstr(e.msg, "is missing"), "%s", e.msg);
     }
     free(ref);
     slm_model_free(m);

@@ -154,8 +154,8 @@ static out_tensor *plan_tensors(const slm_model *m, int expand, int *n_out) {
     out_tensor *o = malloc(sizeof *o * ((size_t)m->n_tensors * (size_t)k + 1));
     for (int i = 0; o && i < m->n_tensors; i++) {
         const slm_tensor *t = &m->tensors[i];
-        int layer, used;
-        if (k > 1 && sscanf(t->name, "blk.%d.%n", &layer, &used) == 1)
+        int layer, used = 0;
+        if (k > 1 && sscanf(t->name, "blk.%d.%n", &layer, &used) == 1 && used > 0)
             for (int r = 0; r < k; r++) {
                 o[n].t = t;
                 snprintf(o[n++].name, sizeof o->name, "blk.%d.%s", layer * k + r, t->name + used);
