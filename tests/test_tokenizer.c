@@ -327,13 +327,16 @@ void tokenizer_json_byte_level(void) {
         const char *cfg = "{\"add_bos_token\": false, \"eos_token\": {\"content\": \"<|endoftext|>\"}, "
                           "\"chat_template\": \"{% for m in messages %}<|im_start|>{{ m.role }}...\"}";
         write_all(tmp_path("tokenizer_config.json"), cfg, strlen(cfg));
+        const char *gen = "{\"bos_token_id\": 1, \"eos_token_id\": [0, 50256]}";
+        write_all(tmp_path("generation_config.json"), gen, strlen(gen));
         CHECK(slm_tokenizer_load_file(tmp_path("tokenizer.json"), slm_tokenizer_vocab_size(t), &j, &err) == SLM_OK, "%s", err.msg);
         char label[64];
         snprintf(label, sizeof label, "%s as tokenizer.json", names[k]);
         if (j) llama_spm_vectors(j, ip, op, label);
         if (j) { /* tokenizer_config.json beside it gives the chat template and EOS */
             CHECK(slm_tokenizer_chat_template(j) && !strcmp(slm_chat_template_guess(slm_tokenizer_chat_template(j)), "chatml"));
-            CHECK(!strcmp(slm_tokenizer_token(j, slm_tokenizer_eos(j)), "<|endoftext|>") && !slm_tokenizer_add_bos(j));
+            CHECK(slm_tokenizer_eos(j) == 0 && slm_tokenizer_bos(j) == 1 && !slm_tokenizer_add_bos(j),
+                  "generation_config.json ids: bos %d eos %d", slm_tokenizer_bos(j), slm_tokenizer_eos(j));
         }
         slm_tokenizer_free(j), slm_tokenizer_free(t);
         ran++;

@@ -182,7 +182,7 @@ done:
 }
 
 /* tokenizer_config.json beside a tokenizer.json: chat_template, bos_token / eos_token (strings or
- * {"content": ...}), add_bos_token. */
+ * {"content": ...}), add_bos_token; then generation_config.json's bos/eos ids, which win. */
 void slm_hf_tokenizer_config(slm_tokenizer *t, const char *tokenizer_path) {
     const char *slash = strrchr(tokenizer_path, '/');
     char path[4200];
@@ -212,6 +212,18 @@ void slm_hf_tokenizer_config(slm_tokenizer *t, const char *tokenizer_path) {
     }
     const cJSON *ab = cJSON_GetObjectItemCaseSensitive(c, "add_bos_token");
     if (cJSON_IsBool(ab)) t->add_bos = cJSON_IsTrue(ab);
+    cJSON_Delete(c);
+    /* generation_config.json: bos_token_id / eos_token_id (a number, or a list whose first counts) */
+    snprintf(path, sizeof path, "%.*sgeneration_config.json", slash ? (int)(slash - tokenizer_path) + 1 : 0, tokenizer_path);
+    if (slm_map_file(path, &data, &size, NULL) != SLM_OK) return;
+    c = cJSON_ParseWithLength(data, size);
+    slm_unmap(data, size);
+    const char *id_keys[2] = {"bos_token_id", "eos_token_id"};
+    for (int k = 0; c && k < 2; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, id_keys[k]);
+        if (cJSON_IsArray(v)) v = cJSON_GetArrayItem(v, 0);
+        if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < t->vocab_size) *ids[k] = (int)v->valuedouble;
+    }
     cJSON_Delete(c);
 }
 
