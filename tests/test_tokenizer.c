@@ -352,6 +352,113 @@ void tokenizer_json_byte_level(void) {
     const char *bad = "{\"model\": {\"type\": \"BPE\", \"vocab\": ";
     CHECK(slm_tokenizer_load_memory(bad, strlen(bad), "bad.json", 0, &t, &err) == SLM_ERR_FORMAT && strstr(err.msg, "not valid JSON"));
 }
+typedef struct {
+    float score;
+    int id, l, r;
+} merge_rec;
+
+static int by_score(const void *a, const void *b) {
+    const merge_rec *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    if (x->id != y->id) return x->id - y->id;
+    if (x->l != y->l) return x->l - y->l;
+    return x->r - y->r;
+}
+
+/* Writes the Llama 2 vocabulary as a SentencePiece-style tokenizer.json, its merges made the way
+ * Hugging Face's converter makes them: every split of a piece into two pieces, ordered by the
+ * merged piece's score. */
+static void write_spm_tokenizer_json(const slm_tokenizer *t, const char *path) {
+    cJSON *root = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(root, "model");
+    cJSON_AddStringToObject(model, "type", "BPE");
+    cJSON_AddTrueToObject(model, "byte_fallback");
+    cJSON_AddStringToObject(model, "unk_token", "<unk>");
+    cJSON *vocab = cJSON_AddObjectToObject(model, "vocab"), *added = cJSON_AddArrayToObject(root, "added_tokens");
+    char buf[512];
+    for (int i = 0; i < t->vocab_size; i++) {
+        const char *p = i == 0 ? "<unk>" : i == 1 ? "<s>" : i == 2 ? "</s>" : t->pieces[i];
+        size_t o = 0;
+        for (const char *q = p; *q && o + 4 < sizeof buf; q++) {
+            if (*q == ' ') memcpy(buf + o, "\xe2\x96\x81", 3), o += 3;
+            else buf[o++] = *q;
+        }
+        buf[o] = '\0';
+        cJSON_AddNumberToObject(vocab, buf, i);
+        if (i < 3) {
+            cJSON *a = cJSON_CreateObject();
+            cJSON_AddNumberToObject(a, "id", i);
+            cJSON_AddStringToObject(a, "content", buf);
+            cJSON_AddTrueToObject(a, "special");
+            cJSON_AddItemToArray(added, a);
+        }
+    }
+    int cap = 1 << 18, n = 0;
+    merge_rec *m = malloc(sizeof *m * (size_t)cap);
+    for (int i = 3; i < t->vocab_size; i++) {
+        if (t->types[i] != TYPE_NORMAL) continue;
+        const char *p = t->pieces[i];
+        int len = t->lengths[i];
+        for (int k = 1; k < len; k++) {
+            if (((unsigned char)p[k] & 0xC0) == 0x80) continue; /* split at character boundaries */
+            int l = slm_tok_lookup(t, p, (size_t)k), r = slm_tok_lookup(t, p + k, (size_t)(len - k));
+            if (l >= 0 && r >= 0 && n < cap) m[n++] = (merge_rec){t->scores[i], i, l, r};
+        }
+    }
+    qsort(m, (size_t)n, sizeof *m, by_score);
+    cJSON *merges = cJSON_AddArrayToObject(model, "merges");
+    for (int i = 0; i < n; i++) {
+        char a[256], b[256];
+        size_t o = 0;
+        for (const char *q = t->pieces[m[i].l]; *q; q++) {
+            if (*q == ' ') memcpy(a + o, "\xe2\x96\x81", 3), o += 3;
+            else a[o++] = *q;
+        }
+        a[o] = '\0', o = 0;
+        for (const char *q = t->pieces[m[i].r]; *q; q++) {
+            if (*q == ' ') memcpy(b + o, "\xe2\x96\x81", 3), o += 3;
+            else b[o++] = *q;
+        }
+        b[o] = '\0';
+        snprintf(buf, sizeof buf, "%s %s", a, b);
+        cJSON_AddItemToArray(merges, cJSON_CreateString(buf));
+    }
+    free(m);
+    cJSON *norm = cJSON_AddObjectToObject(root, "normalizer"), *list, *x;
+    cJSON_AddStringToObject(norm, "type", "Sequence");
+    list = cJSON_AddArrayToObject(norm, "normalizers");
+    x = cJSON_CreateObject();
+    cJSON_AddStringToObject(x, "type", "Prepend");
+    cJSON_AddStringToObject(x, "prepend", "\xe2\x96\x81");
+    cJSON_AddItemToArray(list, x);
+    x = cJSON_CreateObject();
+    cJSON_AddStringToObject(x, "type", "Replace");
+    cJSON_AddItemToArray(list, x);
+    cJSON_AddNullToObject(root, "pre_tokenizer");
+    char *text = cJSON_PrintUnformatted(root);
+    write_all(path, text, strlen(text));
+    free(text);
+    cJSON_Delete(root);
+}
+
+void tokenizer_json_sentencepiece_style(void) {
+    slm_tokenizer *t = llama_tokenizer(), *j = NULL;
+    const char *ip = shared_path("data/tokenizer-tests/ggml-vocab-llama-spm.gguf.inp"),
+               *op = shared_path("data/tokenizer-tests/ggml-vocab-llama-spm.gguf.out");
+    if (!t || !ip || !op) {
+        slm_tokenizer_free(t);
+        SKIP("../shared/models/tokenizer.bin or the llama-spm vectors are missing");
+    }
+    slm_error err;
+    write_spm_tokenizer_json(t, tmp_path("spm-tokenizer.json"));
+    CHECK(slm_tokenizer_load_file(tmp_path("spm-tokenizer.json"), 32000, &j, &err) == SLM_OK, "%s", err.msg);
+    if (j) {
+        spm_corpus(j, "Llama 2 as tokenizer.json");
+        llama_spm_vectors(j, ip, op, "Llama 2 as tokenizer.json");
+    }
+    slm_tokenizer_free(j);
+    slm_tokenizer_free(t);
+}
 #else
 void tokenizer_json_byte_level(void) { SKIP("built with NO_HF=1"); }
+void tokenizer_json_sentencepiece_style(void) { SKIP("built with NO_HF=1"); }
 #endif

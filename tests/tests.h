@@ -44,6 +44,7 @@ extern const test_case all_tests[];
     X(tokenizer_llama_spm_vectors)                    \
     X(tokenizer_bpe_vectors)                          \
     X(tokenizer_json_byte_level)                      \
+    X(tokenizer_json_sentencepiece_style)             \
     X(tokenizer_roundtrip_and_decode)                 \
     X(tokenizer_100kb_prompt)                         \
     X(chat_templates_render_expected_text)            \

@@ -2,8 +2,8 @@
  * Llama-3 style): model.vocab and model.merges (strings "a b" or pairs), added_tokens (special ones
  * become control tokens, the others user-defined, cut out of the text first), and the pre-tokenizer
  * (Sequence of Split regex / Digits / ByteLevel) turned into the PCRE2 expressions bpe.c applies.
- * SentencePiece-style tokenizer.json (byte_fallback) is refused for now: such folders carry a
- * tokenizer.model, which slm reads directly. */
+ * SentencePiece-style tokenizer.json (byte_fallback BPE with U+2581 spaces) goes to slm's
+ * SentencePiece encoder with scores derived from the merge ranks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +65,142 @@ static int pre_exprs(const cJSON *node, const char **out, int *n, int *byte_leve
     return 0;
 }
 
+/* Does the tokenizer.json write spaces as U+2581 and prepend one (SentencePiece-style)? Normalizer
+ * Sequence[Prepend("▁"), Replace(" " -> "▁")], or a Metaspace pre-tokenizer. Returns 0 when the
+ * spaces are not replaced (unsupported), else 1 and *prefix. */
+static int metaspace(const cJSON *root, int *prefix) {
+    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer"), *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(norm, "normalizers"), *e;
+    int replace = 0;
+    *prefix = 0;
+    if (norm && !list) list = NULL;
+    cJSON_ArrayForEach(e, list) {
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(e, "type");
+        if (!cJSON_IsString(ty)) continue;
+        if (!strcmp(ty->valuestring, "Prepend")) *prefix = 1;
+        if (!strcmp(ty->valuestring, "Replace")) replace = 1;
+    }
+    const cJSON *pty = cJSON_GetObjectItemCaseSensitive(pre, "type");
+    if (cJSON_IsString(pty) && !strcmp(pty->valuestring, "Metaspace")) {
+        replace = 1;
+        const cJSON *ap = cJSON_GetObjectItemCaseSensitive(pre, "add_prefix_space"), *ps = cJSON_GetObjectItemCaseSensitive(pre, "prepend_scheme");
+        *prefix = cJSON_IsTrue(ap) || (cJSON_IsString(ps) && strcmp(ps->valuestring, "never"));
+    }
+    return replace;
+}
+
+/* SentencePiece-style BPE with byte fallback (Llama, TinyLlama, MobileLLM): encoded by slm's
+ * SentencePiece encoder with each piece scored by minus the rank of the first merge that makes it,
+ * so that the merge of lowest rank (leftmost on ties) always goes first, as Hugging Face's BPE
+ * does. Pieces no merge makes get the lowest scores. */
+static slm_status load_spm_style(const void *data, size_t size, const char *name, int vocab_size, slm_tokenizer **out,
+                                 slm_error *err) {
+    cJSON *root = cJSON_ParseWithLength(data, size);
+    slm_status st = SLM_OK;
+    slm_tokenizer *t = NULL;
+    const char **piece = NULL;
+    int *type = NULL, n = 0, prefix = 0;
+    float *score = NULL;
+#define FAIL(status, ...)                          \
+    do {                                           \
+        st = slm_fail(err, status, __VA_ARGS__);   \
+        goto done;                                 \
+    } while (0)
+    if (!root) FAIL(SLM_ERR_FORMAT, "%s: not valid JSON", name);
+    if (!metaspace(root, &prefix)) FAIL(SLM_ERR_UNSUPPORTED, "%s: byte_fallback tokenizer without U+2581 spaces", name);
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model"), *e;
+    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab"), *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
+    const cJSON *unk = cJSON_GetObjectItemCaseSensitive(model, "unk_token");
+    if (!cJSON_IsObject(vocab)) FAIL(SLM_ERR_FORMAT, "%s: model.vocab is not an object", name);
+    cJSON_ArrayForEach(e, vocab) {
+        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= (1 << 22)) FAIL(SLM_ERR_FORMAT, "%s: vocab id of %.40s", name, e->string);
+        if ((int)e->valuedouble + 1 > n) n = (int)e->valuedouble + 1;
+    }
+    cJSON_ArrayForEach(e, added) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= (1 << 22)) FAIL(SLM_ERR_FORMAT, "%s: added token id", name);
+        if ((int)id->valuedouble + 1 > n) n = (int)id->valuedouble + 1;
+    }
+    if (n < 3) FAIL(SLM_ERR_FORMAT, "%s: vocabulary of %d", name, n);
+    if (vocab_size > 0 && n != vocab_size)
+        FAIL(SLM_ERR_MISMATCH, "%s: tokenizer has %d entries but the model's vocab_size is %d", name, n, vocab_size);
+    piece = calloc((size_t)n, sizeof *piece), type = calloc((size_t)n, sizeof *type), score = malloc(sizeof *score * (size_t)n);
+    if (!piece || !type || !score) FAIL(SLM_ERR_NOMEM, "%s: out of memory", name);
+    cJSON_ArrayForEach(e, vocab) {
+        int id = (int)e->valuedouble;
+        const char *p = e->string;
+        piece[id] = p;
+        type[id] = (strlen(p) == 6 && !strncmp(p, "<0x", 3) && p[5] == '>') ? 6 : 1;
+        if (cJSON_IsString(unk) && !strcmp(p, unk->valuestring)) type[id] = 2;
+    }
+    cJSON_ArrayForEach(e, added) {
+        int id = (int)cJSON_GetObjectItemCaseSensitive(e, "id")->valuedouble;
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "content");
+        if (cJSON_IsString(c)) piece[id] = c->valuestring;
+        if (type[id] != 2) type[id] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "special")) ? 3 : 4;
+    }
+    /* scores: minus the rank of the first merge producing the piece */
+    for (int i = 0; i < n; i++) score[i] = -1e9f - (float)i;
+    size_t bytes = 0;
+    int max_len = 1;
+    for (int i = 0; i < n; i++) {
+        size_t l = piece[i] ? strlen(piece[i]) : 0;
+        bytes += l + 1;
+        if ((int)l > max_len) max_len = (int)l;
+    }
+    if (!(t = slm_tok_alloc(n, bytes, max_len))) FAIL(SLM_ERR_NOMEM, "%s: out of memory", name);
+    /* first pass: store pieces so that lookup works; scores are patched after the merges */
+    char *p = t->storage;
+    for (int i = 0; i < n; i++) p = slm_tok_set(t, i, p, piece[i] ? piece[i] : "", piece[i] ? strlen(piece[i]) : 0, 0.0f, piece[i] ? type[i] : 3, 1);
+    for (int i = 0; i < n; i++) t->scores[i] = score[i];
+    const cJSON *mj = cJSON_GetObjectItemCaseSensitive(model, "merges");
+    int rank = 0;
+    char buf[1024];
+    cJSON_ArrayForEach(e, mj) {
+        const char *a, *b;
+        char *sp = NULL;
+        if (cJSON_IsString(e)) {
+            snprintf(buf, sizeof buf, "%s", e->valuestring);
+            sp = strchr(buf, ' ');
+            if (!sp) FAIL(SLM_ERR_FORMAT, "%s: merge %d has no space", name, rank);
+            *sp = '\0', a = buf, b = sp + 1;
+        } else if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 && cJSON_IsString(cJSON_GetArrayItem(e, 0)) &&
+                   cJSON_IsString(cJSON_GetArrayItem(e, 1))) {
+            a = cJSON_GetArrayItem(e, 0)->valuestring, b = cJSON_GetArrayItem(e, 1)->valuestring;
+        } else
+            FAIL(SLM_ERR_FORMAT, "%s: merge %d is neither \"a b\" nor [a, b]", name, rank);
+        /* the merged piece, with U+2581 as the space slm stores */
+        char merged[1024];
+        size_t ml = 0;
+        for (const char *s2 = a; *s2 && ml + 4 < sizeof merged;) {
+            if (!strncmp(s2, "\xe2\x96\x81", 3)) merged[ml++] = ' ', s2 += 3;
+            else merged[ml++] = *s2++;
+        }
+        for (const char *s2 = b; *s2 && ml + 4 < sizeof merged;) {
+            if (!strncmp(s2, "\xe2\x96\x81", 3)) merged[ml++] = ' ', s2 += 3;
+            else merged[ml++] = *s2++;
+        }
+        int id = slm_tok_lookup(t, merged, ml);
+        if (id >= 0 && t->scores[id] < -5e8f) t->scores[id] = -(float)rank;
+        rank++;
+    }
+    t->add_dummy_prefix = prefix;
+    t->add_bos = 1;
+    for (int i = 0; i < n; i++) {
+        if (t->types[i] == TYPE_UNKNOWN) t->unk = i;
+        if (piece[i] && !strcmp(piece[i], "<s>")) t->bos = i;
+        if (piece[i] && !strcmp(piece[i], "</s>")) t->eos = i;
+    }
+    *out = t;
+    t = NULL;
+done:
+#undef FAIL
+    free(piece), free(type), free(score);
+    slm_tokenizer_free(t);
+    cJSON_Delete(root);
+    return st;
+}
+
 slm_status slm_hf_tokenizer_load(const void *data, size_t size, const char *name, int vocab_size, slm_tokenizer **out,
                                  slm_error *err) {
     cJSON *root = cJSON_ParseWithLength(data, size);
@@ -84,9 +220,10 @@ slm_status slm_hf_tokenizer_load(const void *data, size_t size, const char *name
     const cJSON *mtype = cJSON_GetObjectItemCaseSensitive(model, "type");
     if (!cJSON_IsString(mtype) || strcmp(mtype->valuestring, "BPE"))
         FAIL(SLM_ERR_UNSUPPORTED, "%s: model type %s is not supported (BPE)", name, cJSON_IsString(mtype) ? mtype->valuestring : "(missing)");
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback")))
-        FAIL(SLM_ERR_UNSUPPORTED, "%s: SentencePiece-style tokenizer.json (byte_fallback) is not read yet; use the folder's "
-             "tokenizer.model", name);
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback"))) {
+        cJSON_Delete(root);
+        return load_spm_style(data, size, name, vocab_size, out, err);
+    }
     const char *exprs[MAX_EXPRS];
     int n_exprs = 0, byte_level = 0;
     const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
