@@ -1,5 +1,6 @@
 # slm — build, test, install.   make | make test | make test SANITIZE=1 | make CC=clang | make install PREFIX=...
-# Build switches (see docs/build.md): SANITIZE=1 (ASan+UBSan), NO_SIMD=1 (compile out SIMD kernels),
+# Build switches (see docs/architecture.md): SANITIZE=1 (ASan+UBSan), NO_SIMD=1 (compile out SIMD kernels),
+# NO_HF=1 (no cJSON: no Hugging Face folders or tokenizer.json), NO_PCRE2=1 (no byte-level BPE),
 # NATIVE=1 (-march=native for the whole build; SIMD kernels are selected at run time either way).
 # -ffp-contract=off: no silent a*b+c fusion, so scalar and SIMD paths agree across gcc and clang.
 
@@ -30,7 +31,11 @@ ifeq ($(NO_HF),1)
 else
   LDLIBS += -lcjson
 endif
-LDLIBS += -lpcre2-8
+ifeq ($(NO_PCRE2),1)
+  CPPFLAGS += -DSLM_NO_PCRE2
+else
+  LDLIBS += -lpcre2-8
+endif
 ifeq ($(NATIVE),1)
   OPT += -march=native
 endif
@@ -57,10 +62,10 @@ deps:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "slm: $(CC) is missing; installing $(APT_PKG)"; apt-get update -q && apt-get install -y -q $(APT_PKG); \
 	  else echo "slm: $(CC) is missing; install it with: sudo apt-get install -y $(APT_PKG)"; exit 1; fi; }
-	@[ -f /usr/include/pcre2.h ] || { \
+	@[ "$(NO_PCRE2)" = 1 ] || [ -f /usr/include/pcre2.h ] || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "slm: PCRE2 is missing; installing libpcre2-dev"; apt-get update -q && apt-get install -y -q libpcre2-dev; \
-	  else echo "slm: PCRE2 is missing; install it with: sudo apt-get install -y libpcre2-dev"; exit 1; fi; }
+	  else echo "slm: PCRE2 is missing; install it with: sudo apt-get install -y libpcre2-dev (or build with NO_PCRE2=1)"; exit 1; fi; }
 	@[ "$(NO_HF)" = 1 ] || [ -f /usr/include/cjson/cJSON.h ] || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "slm: cJSON is missing; installing libcjson-dev"; apt-get update -q && apt-get install -y -q libcjson-dev; \

@@ -7,10 +7,11 @@
 #include "cli.h"
 
 static const char HELP_TOK[] =
-    "usage: slm tokenize -z TOKENIZER (-p TEXT | -f FILE) [--ids | --pieces] [--no-bos]\n"
+    "usage: slm tokenize -z TOKENIZER (-p TEXT | -f FILE) [--ids | --pieces] [--no-bos] [--parse-special]\n"
     "\n"
     "Prints the token ids (default) or pieces of the whole text on one line, space-separated.\n"
-    "BOS is included unless --no-bos. Pieces are printed as stored (spaces as ' ').\n";
+    "BOS is included unless --no-bos. Pieces are printed as stored (spaces as ' ').\n"
+    "--parse-special turns control tokens written in the text (\"<|im_start|>\", \"</s>\") into their ids.\n";
 
 static const char HELP_DETOK[] =
     "usage: slm detokenize -z TOKENIZER [--special] ID...\n"
@@ -21,7 +22,7 @@ static const char HELP_DETOK[] =
 int cmd_tokenize(int argc, char **argv) {
     cli_args a = {"tokenize", argc, 0, argv, 0};
     const char *tok_path = NULL, *text_arg = NULL, *file = NULL, *arg;
-    int pieces = 0, bos = 1;
+    int pieces = 0, bos = 1, parse_special = 0;
     while (!a.failed && (arg = cli_next(&a))) {
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) { fputs(HELP_TOK, stdout); return 0; }
         else if (!strcmp(arg, "-z") || !strcmp(arg, "--tokenizer")) tok_path = cli_value(&a, arg);
@@ -30,6 +31,7 @@ int cmd_tokenize(int argc, char **argv) {
         else if (!strcmp(arg, "--ids")) pieces = 0;
         else if (!strcmp(arg, "--pieces")) pieces = 1;
         else if (!strcmp(arg, "--no-bos")) bos = 0;
+        else if (!strcmp(arg, "--parse-special")) parse_special = 1;
         else cli_unknown(&a, arg);
     }
     if (a.failed) return EXIT_USAGE;
@@ -39,6 +41,7 @@ int cmd_tokenize(int argc, char **argv) {
     }
     slm_tokenizer *tok = cli_load_tokenizer(a.cmd, tok_path, NULL, 0);
     if (!tok) return EXIT_FAIL;
+    if (parse_special) slm_tokenizer_parse_special(tok, 1);
     size_t len = text_arg ? strlen(text_arg) : 0;
     char *text = file ? cli_read_file(a.cmd, file, &len) : NULL;
     int rc = EXIT_FAIL, n = 0;

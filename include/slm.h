@@ -206,6 +206,9 @@ void slm_tokenizer_free(slm_tokenizer *tok);
 int slm_tokenizer_vocab_size(const slm_tokenizer *tok);
 /* Whether prompts start with BOS (GGUF tokenizer.ggml.add_bos_token; SentencePiece files: 1). */
 int slm_tokenizer_add_bos(const slm_tokenizer *tok);
+/* Match control tokens written in the text (e.g. "<|im_start|>", "</s>") as their ids (1) or encode
+ * them as ordinary text (0, default: user text cannot forge them). */
+slm_status slm_tokenizer_parse_special(slm_tokenizer *tok, int on);
 /* Decode control tokens (BOS, EOS, <|im_end|>, ...) as their text (1) or as nothing (0, default). */
 void slm_tokenizer_show_special(slm_tokenizer *tok, int show);
 int32_t slm_tokenizer_bos(const slm_tokenizer *tok);

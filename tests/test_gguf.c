@@ -76,6 +76,14 @@ void gguf_writer_round_trips_logits(void) {
         if (T.failed) break;
         const slm_config *gc = slm_model_config(g);
         CHECK(gc->rope_theta == 500000.0f && gc->n_kv_heads == 2 && !gc->tied_classifier && gc->seq_len == 32);
+        if (k == 1) { /* slm info on the GGUF prints its config and dtypes */
+            char args[1024], *o = NULL;
+            snprintf(args, sizeof args, "info %s", tmp_path("rt.gguf"));
+            CHECK(run_slm(args, &o, NULL) == 0 && o && strstr(o, "GGUF v3 (llama)") && strstr(o, "hidden_dim:    256") &&
+                      strstr(o, "n_heads:       6") && strstr(o, "seq_len:       32") && strstr(o, "dtype f16"),
+                  "%s", o ? o : "");
+            free(o);
+        }
         float *lg = logits_of(g, toks, 12, 2);
         double d = 0;
         for (int i = 0; i < 12 * 300; i++) d = fmax(d, fabs((double)lg[i] - ref[i]));

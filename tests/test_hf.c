@@ -160,6 +160,14 @@ void hf_safetensors_folders_match_original(void) {
         CHECK(slm_model_load_file(dirs[k], &h, &err) == SLM_OK, "%s", err.msg);
         if (T.failed) break;
         CHECK(slm_model_config(h)->rope_half == 1 && slm_model_config(h)->rope_theta == 500000.0f);
+        if (k == 0) { /* slm info on the folder prints its config */
+            char args[1024], *o = NULL;
+            snprintf(args, sizeof args, "info %s", dirs[k]);
+            CHECK(run_slm(args, &o, NULL) == 0 && o && strstr(o, "Hugging Face safetensors") && strstr(o, "dim:           96") &&
+                      strstr(o, "n_kv_heads:    2") && strstr(o, "rope_theta:    500000") && strstr(o, "classifier:    separate"),
+                  "%s", o ? o : "");
+            free(o);
+        }
         float *l = hf_logits(h, toks, 9);
         double d = 0;
         for (int i = 0; i < 9 * 300; i++) d = fmax(d, fabs((double)l[i] - ref[i]));

@@ -174,6 +174,15 @@ void tokenizer_bpe_vectors(void) {
             CHECK(!strcmp(txt, "Hello<|endoftext|>"), "[%s]", txt);
             slm_tokenizer_show_special(t, 0);
             CHECK(slm_tokenizer_add_bos(t) == 0, "GPT-2 prompts do not start with BOS");
+            /* control tokens in text: ordinary text by default, their ids with parse_special */
+            int32_t got[16];
+            int gn;
+            slm_tokenizer_encode(t, "Hi<|endoftext|>there", 20, 0, 0, got, 16, &gn);
+            CHECK(gn == 9 && got[1] != 50256, "%d tokens", gn);
+            slm_tokenizer_parse_special(t, 1);
+            slm_tokenizer_encode(t, "Hi<|endoftext|>there", 20, 0, 0, got, 16, &gn);
+            CHECK(gn == 3 && got[0] == 17250 && got[1] == 50256 && got[2] == 8117, "%d tokens", gn);
+            slm_tokenizer_parse_special(t, 0);
         }
         /* embedded by slm's GGUF writer and read back, the vocabulary encodes the same */
         if (t && k == 0) {

@@ -2,6 +2,7 @@
  * regular expressions (PCRE2, with Unicode properties), each piece's
  * bytes are written in GPT-2's byte-to-unicode alphabet, and adjacent symbols merge by rank
  * (lowest first, leftmost on ties) until no listed merge applies. */
+#ifndef SLM_NO_PCRE2
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <stdio.h>
@@ -424,3 +425,34 @@ slm_status slm_bpe_load(slm_tokenizer *t, const gguf_file *g, const char *name, 
 
 /* The regexes of a named pre-tokenizer (for tokenizer.json's ByteLevel: "gpt-2"). */
 int slm_bpe_named_regexes(const char *name, const char **out) { return pre_regexes(name, strlen(name), out); }
+
+#else /* SLM_NO_PCRE2: byte-level BPE needs the regular expressions; such vocabularies are refused */
+#include "../core/core.h"
+#include "../formats/gguf.h"
+#include "tokenizer.h"
+
+void slm_bpe_free(struct slm_bpe *b) { (void)b; }
+slm_status slm_bpe_create(slm_tokenizer *t, const char *name, const char *pre_name, const char *const *exprs, int n_re,
+                          const char *const *merges, const size_t *merge_lens, int n_merges, slm_error *err) {
+    (void)t, (void)pre_name, (void)exprs, (void)n_re, (void)merges, (void)merge_lens, (void)n_merges;
+    return slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: byte-level BPE needs PCRE2 (built with NO_PCRE2=1)", name);
+}
+slm_status slm_bpe_load(slm_tokenizer *t, const gguf_file *g, const char *name, slm_error *err) {
+    (void)g;
+    return slm_bpe_create(t, name, "", NULL, 0, NULL, NULL, 0, err);
+}
+slm_status slm_bpe_encode(const slm_tokenizer *t, const char *text, size_t len, int add_bos, int add_eos, int32_t *ids,
+                          int cap, int *n_ids) {
+    (void)t, (void)text, (void)len, (void)add_bos, (void)add_eos, (void)ids, (void)cap, (void)n_ids;
+    return SLM_ERR_UNSUPPORTED;
+}
+const char *slm_bpe_piece(const slm_tokenizer *t, int32_t id, size_t *len) {
+    (void)t, (void)id;
+    *len = 0;
+    return "";
+}
+const char *slm_bpe_pre(const slm_tokenizer *t) { (void)t; return ""; }
+int slm_bpe_n_merges(const slm_tokenizer *t) { (void)t; return 0; }
+const char *slm_bpe_merge(const slm_tokenizer *t, int i, size_t *len) { (void)t, (void)i; *len = 0; return ""; }
+int slm_bpe_named_regexes(const char *name, const char **out) { (void)name, (void)out; return 0; }
+#endif

@@ -47,6 +47,7 @@ void slm_tokenizer_free(slm_tokenizer *t) {
     if (!t) return;
     slm_bpe_free(t->bpe);
     free(t->chat_template);
+    free(t->specials);
     free(t->pieces), free(t->lengths), free(t->scores), free(t->types), free(t->table), free(t->storage);
     free(t);
 }
@@ -514,9 +515,65 @@ static void try_pair(const slm_tokenizer *t, const char *text, const symbol *sym
     heap_push(heap, n_heap, p);
 }
 
+static slm_status encode_plain(const slm_tokenizer *t, const char *text, size_t len, int add_bos, int add_eos,
+                               int32_t *ids, int cap, int *n_ids);
+
+slm_status slm_tokenizer_parse_special(slm_tokenizer *t, int on) {
+    free(t->specials);
+    t->specials = NULL, t->n_specials = 0;
+    if (!on) return SLM_OK;
+    int n = 0;
+    for (int i = 0; i < t->vocab_size; i++) n += t->types[i] == TYPE_CONTROL && t->lengths[i] > 0;
+    if (!(t->specials = malloc(sizeof(int) * (size_t)(n + 1)))) return SLM_ERR_NOMEM;
+    for (int i = 0; i < t->vocab_size; i++)
+        if (t->types[i] == TYPE_CONTROL && t->lengths[i] > 0) t->specials[t->n_specials++] = i;
+    return SLM_OK;
+}
+
+/* With parse_special, control tokens written in the text (e.g. "<|im_start|>") become their ids;
+ * the text between them is encoded as usual, each piece on its own (as llama.cpp does). */
 slm_status slm_tokenizer_encode(const slm_tokenizer *t, const char *text, size_t len, int add_bos, int add_eos,
                                 int32_t *ids, int cap, int *n_ids) {
     if (!t || (!text && len > 0) || !n_ids || cap < 0) return SLM_ERR_ARG;
+    if (!t->n_specials) return encode_plain(t, text, len, add_bos, add_eos, ids, cap, n_ids);
+    int n = 0;
+    if (add_bos) {
+        if (n < cap) ids[n] = t->bos;
+        n++;
+    }
+    size_t from = 0, i = 0;
+    while (i <= len) {
+        int hit = -1, hit_len = 0;
+        for (int k = 0; i < len && k < t->n_specials; k++) {
+            int id = t->specials[k], l = t->lengths[id];
+            if (l > hit_len && (size_t)l <= len - i && !memcmp(text + i, t->pieces[id], (size_t)l)) hit = id, hit_len = l;
+        }
+        if (hit < 0 && i < len) {
+            i++;
+            continue;
+        }
+        if (i > from) {
+            int got = 0;
+            slm_status st = encode_plain(t, text + from, i - from, 0, 0, n < cap ? ids + n : NULL, n < cap ? cap - n : 0, &got);
+            if (st != SLM_OK && st != SLM_ERR_NOMEM) return st;
+            n += got;
+        }
+        if (hit < 0) break;
+        if (n < cap) ids[n] = hit;
+        n++;
+        i += (size_t)hit_len;
+        from = i;
+    }
+    if (add_eos) {
+        if (n < cap) ids[n] = t->eos;
+        n++;
+    }
+    *n_ids = n;
+    return n <= cap ? SLM_OK : SLM_ERR_NOMEM;
+}
+
+static slm_status encode_plain(const slm_tokenizer *t, const char *text, size_t len, int add_bos, int add_eos,
+                               int32_t *ids, int cap, int *n_ids) {
     if (len > (size_t)1 << 28) return SLM_ERR_RANGE;
     if (t->bpe) return slm_bpe_encode(t, text, len, add_bos, add_eos, ids, cap, n_ids);
     static const char FFFD[3] = {(char)0xEF, (char)0xBF, (char)0xBD};

@@ -47,6 +47,8 @@ struct slm_tokenizer {
     char *chat_template;   /* tokenizer.chat_template (Jinja text) or NULL */
     int add_bos;           /* prompts start with BOS (tokenizer.ggml.add_bos_token; SentencePiece: yes) */
     int show_special;      /* decode control tokens as their text instead of nothing */
+    int *specials;         /* (n_specials) control tokens matched in text when parse_special is on */
+    int n_specials;
 };
 
 /* Building blocks of the loaders (spm.c): allocate for count pieces of `bytes` bytes in all, and
