@@ -358,6 +358,10 @@ void tokenizer_json_byte_level(void) {
     CHECK(slm_tokenizer_load_memory(bf, strlen(bf), "sp.json", 0, &t, &err) == SLM_ERR_UNSUPPORTED && strstr(err.msg, "U+2581"), "%s", err.msg);
     const char *wp = "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}}";
     CHECK(slm_tokenizer_load_memory(wp, strlen(wp), "wp.json", 0, &t, &err) == SLM_ERR_UNSUPPORTED && strstr(err.msg, "WordPiece"));
+    const char *nfkc = "{\"normalizer\": {\"type\": \"NFKC\"}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}, "
+                       "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}";
+    CHECK(slm_tokenizer_load_memory(nfkc, strlen(nfkc), "nfkc.json", 0, &t, &err) == SLM_ERR_UNSUPPORTED && strstr(err.msg, "NFKC"),
+          "%s", err.msg);
     const char *bad = "{\"model\": {\"type\": \"BPE\", \"vocab\": ";
     CHECK(slm_tokenizer_load_memory(bad, strlen(bad), "bad.json", 0, &t, &err) == SLM_ERR_FORMAT && strstr(err.msg, "not valid JSON"));
 }

@@ -229,6 +229,12 @@ slm_status slm_hf_tokenizer_load(const void *data, size_t size, const char *name
     const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     if (!pre || !pre_exprs(pre, exprs, &n_exprs, &byte_level) || !byte_level || !n_exprs)
         FAIL(SLM_ERR_UNSUPPORTED, "%s: pre_tokenizer is not a byte-level one slm supports (Split/Digits/ByteLevel)", name);
+    /* normalizer: none, or NFC (Qwen2): slm does not re-normalize, so NFC text (what nearly all text
+     * is) encodes exactly and other text as it is; anything else is refused */
+    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer"), *nty = cJSON_GetObjectItemCaseSensitive(norm, "type");
+    if (norm && !cJSON_IsNull(norm) && !(cJSON_IsString(nty) && !strcmp(nty->valuestring, "NFC")))
+        FAIL(SLM_ERR_UNSUPPORTED, "%s: normalizer %s is not supported (none, NFC)", name,
+             cJSON_IsString(nty) ? nty->valuestring : "(unknown)");
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab"), *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), *e;
     if (!cJSON_IsObject(vocab)) FAIL(SLM_ERR_FORMAT, "%s: model.vocab is not an object", name);
     int n = 0;
