@@ -32,8 +32,9 @@ static int print_token(void *user, int32_t token, const char *text, size_t len) 
 int cmd_chat(int argc, char **argv) {
     cli_args a = {"chat", argc, 0, argv, 0};
     const char *model_path = NULL, *tok_path = NULL, *system_prompt = NULL, *tpl = NULL, *arg;
-    int n_predict = 512, threads = 1, n_ctx = 0, no_simd = getenv("SLM_NO_SIMD") != NULL, seed_given = 0;
+    int n_predict = 512, seed_given = 0;
     slm_sampler_params sp = slm_sampler_default_params();
+    slm_ctx_params cp = {0, 1, getenv("SLM_NO_SIMD") != NULL};
     while (!a.failed && (arg = cli_next(&a))) {
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) { fputs(HELP, stdout); return 0; }
         else if (!strcmp(arg, "-m") || !strcmp(arg, "--model")) model_path = cli_value(&a, arg);
@@ -41,16 +42,7 @@ int cmd_chat(int argc, char **argv) {
         else if (!strcmp(arg, "--system")) system_prompt = cli_value(&a, arg);
         else if (!strcmp(arg, "--chat-template")) tpl = cli_value(&a, arg);
         else if (!strcmp(arg, "-n") || !strcmp(arg, "--n-predict")) n_predict = cli_int(&a, arg, 1, 1 << 30);
-        else if (!strcmp(arg, "--temp")) sp.temperature = (float)cli_double(&a, arg, 0, 100);
-        else if (!strcmp(arg, "--top-k")) sp.top_k = cli_int(&a, arg, 0, 1 << 30);
-        else if (!strcmp(arg, "--top-p")) sp.top_p = (float)cli_double(&a, arg, 1e-6, 1);
-        else if (!strcmp(arg, "--min-p")) sp.min_p = (float)cli_double(&a, arg, 0, 1);
-        else if (!strcmp(arg, "--repeat-penalty")) sp.repeat_penalty = (float)cli_double(&a, arg, 1e-3, 100);
-        else if (!strcmp(arg, "--repeat-last-n")) sp.repeat_last_n = cli_int(&a, arg, 0, 1 << 20);
-        else if (!strcmp(arg, "-s") || !strcmp(arg, "--seed")) sp.seed = cli_u64(&a, arg), seed_given = 1;
-        else if (!strcmp(arg, "-t") || !strcmp(arg, "--threads")) threads = cli_int(&a, arg, 1, 1024);
-        else if (!strcmp(arg, "-c") || !strcmp(arg, "--ctx-size")) n_ctx = cli_int(&a, arg, 1, 1 << 22);
-        else if (!strcmp(arg, "--no-simd")) no_simd = 1;
+        else if (cli_run_flag(&a, arg, &sp, &seed_given, &cp)) continue;
         else cli_unknown(&a, arg);
     }
     if (a.failed) return EXIT_USAGE;
@@ -82,7 +74,6 @@ int cmd_chat(int argc, char **argv) {
             goto done;
         }
     }
-    slm_ctx_params cp = {n_ctx, threads, no_simd};
     if (slm_ctx_create(model, &cp, &ctx, &err) != SLM_OK || slm_sampler_create(&sp, c->vocab_size, &sampler, &err) != SLM_OK) {
         cli_error(a.cmd, "%s", err.msg);
         goto done;

@@ -31,6 +31,10 @@ const char *cli_value(cli_args *a, const char *flag);
 int cli_int(cli_args *a, const char *flag, long lo, long hi);
 double cli_double(cli_args *a, const char *flag, double lo, double hi);
 uint64_t cli_u64(cli_args *a, const char *flag);
+/* The sampling and context flags generate and chat share (--temp, --top-k, --top-p, --min-p,
+ * --repeat-penalty, --repeat-last-n, -s/--seed, -t/--threads, -c/--ctx-size, --no-simd): returns 1
+ * if `arg` was one of them (its value consumed), else 0. */
+int cli_run_flag(cli_args *a, const char *arg, slm_sampler_params *sp, int *seed_given, slm_ctx_params *cp);
 /* Reports an unknown flag or unexpected argument. */
 void cli_unknown(cli_args *a, const char *arg);
 

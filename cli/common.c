@@ -73,6 +73,21 @@ uint64_t cli_u64(cli_args *a, const char *flag) {
     return (uint64_t)x;
 }
 
+int cli_run_flag(cli_args *a, const char *arg, slm_sampler_params *sp, int *seed_given, slm_ctx_params *cp) {
+    if (!strcmp(arg, "--temp")) sp->temperature = (float)cli_double(a, arg, 0, 100);
+    else if (!strcmp(arg, "--top-k")) sp->top_k = cli_int(a, arg, 0, 1 << 30);
+    else if (!strcmp(arg, "--top-p")) sp->top_p = (float)cli_double(a, arg, 1e-6, 1);
+    else if (!strcmp(arg, "--min-p")) sp->min_p = (float)cli_double(a, arg, 0, 1);
+    else if (!strcmp(arg, "--repeat-penalty")) sp->repeat_penalty = (float)cli_double(a, arg, 1e-3, 100);
+    else if (!strcmp(arg, "--repeat-last-n")) sp->repeat_last_n = cli_int(a, arg, 0, 1 << 20);
+    else if (!strcmp(arg, "-s") || !strcmp(arg, "--seed")) sp->seed = cli_u64(a, arg), *seed_given = 1;
+    else if (!strcmp(arg, "-t") || !strcmp(arg, "--threads")) cp->n_threads = cli_int(a, arg, 1, 1024);
+    else if (!strcmp(arg, "-c") || !strcmp(arg, "--ctx-size")) cp->n_ctx = cli_int(a, arg, 1, 1 << 22);
+    else if (!strcmp(arg, "--no-simd")) cp->no_simd = 1;
+    else return 0;
+    return 1;
+}
+
 void cli_unknown(cli_args *a, const char *arg) {
     if (arg[0] == '-') cli_error(a->cmd, "unknown option '%s' (see slm %s --help)", arg, a->cmd);
     else cli_error(a->cmd, "unexpected argument '%s' (see slm %s --help)", arg, a->cmd);

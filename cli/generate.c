@@ -44,8 +44,9 @@ static int print_token(void *user, int32_t token, const char *text, size_t len) 
 int cmd_generate(int argc, char **argv) {
     cli_args a = {"generate", argc, 0, argv, 0};
     const char *model_path = NULL, *tok_path = NULL, *prompt = "", *prompt_file = NULL;
-    int n_predict = 256, threads = 1, n_ctx = 0, no_simd = getenv("SLM_NO_SIMD") != NULL;
+    int n_predict = 256;
     slm_sampler_params sp = slm_sampler_default_params();
+    slm_ctx_params cp = {0, 1, getenv("SLM_NO_SIMD") != NULL};
     int seed_given = 0, chat = 0;
     const char *tpl = NULL, *system_prompt = NULL;
     const char *arg;
@@ -56,16 +57,7 @@ int cmd_generate(int argc, char **argv) {
         else if (!strcmp(arg, "-p") || !strcmp(arg, "--prompt")) prompt = cli_value(&a, arg);
         else if (!strcmp(arg, "-f") || !strcmp(arg, "--file")) prompt_file = cli_value(&a, arg);
         else if (!strcmp(arg, "-n") || !strcmp(arg, "--n-predict")) n_predict = cli_int(&a, arg, -1, 1 << 30);
-        else if (!strcmp(arg, "--temp")) sp.temperature = (float)cli_double(&a, arg, 0, 100);
-        else if (!strcmp(arg, "--top-k")) sp.top_k = cli_int(&a, arg, 0, 1 << 30);
-        else if (!strcmp(arg, "--top-p")) sp.top_p = (float)cli_double(&a, arg, 1e-6, 1);
-        else if (!strcmp(arg, "--min-p")) sp.min_p = (float)cli_double(&a, arg, 0, 1);
-        else if (!strcmp(arg, "--repeat-penalty")) sp.repeat_penalty = (float)cli_double(&a, arg, 1e-3, 100);
-        else if (!strcmp(arg, "--repeat-last-n")) sp.repeat_last_n = cli_int(&a, arg, 0, 1 << 20);
-        else if (!strcmp(arg, "-s") || !strcmp(arg, "--seed")) sp.seed = cli_u64(&a, arg), seed_given = 1;
-        else if (!strcmp(arg, "-t") || !strcmp(arg, "--threads")) threads = cli_int(&a, arg, 1, 1024);
-        else if (!strcmp(arg, "-c") || !strcmp(arg, "--ctx-size")) n_ctx = cli_int(&a, arg, 1, 1 << 22);
-        else if (!strcmp(arg, "--no-simd")) no_simd = 1;
+        else if (cli_run_flag(&a, arg, &sp, &seed_given, &cp)) continue;
         else if (!strcmp(arg, "--chat")) chat = 1;
         else if (!strcmp(arg, "--chat-template")) tpl = cli_value(&a, arg), chat = 1;
         else if (!strcmp(arg, "--system")) system_prompt = cli_value(&a, arg);
@@ -93,7 +85,6 @@ int cmd_generate(int argc, char **argv) {
     if (!(model = cli_load_model(a.cmd, model_path))) goto done;
     const slm_config *c = slm_model_config(model);
     if (!(tok = cli_load_tokenizer(a.cmd, tok_path, model_path, c->vocab_size))) goto done;
-    slm_ctx_params cp = {n_ctx, threads, no_simd};
     if (slm_ctx_create(model, &cp, &ctx, &err) != SLM_OK || slm_sampler_create(&sp, c->vocab_size, &sampler, &err) != SLM_OK) {
         cli_error(a.cmd, "%s", err.msg);
         goto done;
@@ -133,7 +124,7 @@ int cmd_generate(int argc, char **argv) {
                     "seed %llu | threads %d | peak memory %.1f MiB\n",
             stats.n_prompt, stats.prompt_seconds > 0 ? stats.n_prompt / stats.prompt_seconds : 0.0,
             stats.n_generated, stats.gen_seconds > 0 ? stats.n_generated / stats.gen_seconds : 0.0,
-            why[stats.stopped_by], (unsigned long long)sp.seed, threads, cli_peak_rss_mib());
+            why[stats.stopped_by], (unsigned long long)sp.seed, cp.n_threads, cli_peak_rss_mib());
     rc = 0;
 done:
     slm_sampler_free(sampler);
