@@ -59,5 +59,6 @@ int cmd_detokenize(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_tokenizer(int argc, char **argv);
 
 #endif

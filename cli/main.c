@@ -17,6 +17,7 @@ static const char USAGE[] =
     "  detokenize  token ids -> text\n"
     "  convert     write a model in another format (llama2.c v0 / v1 / v2 Q8_0, GGUF f32 / f16 / bf16)\n"
     "  init        create a model with random weights (for benchmarks and tests)\n"
+    "  tokenizer   tokenizer train: byte-level BPE from text files\n"
     "\n"
     "Models: llama2.c checkpoints (.bin v0, v1, v2/Q8_0) with llama2.c tokenizer.bin files, and GGUF\n"
     "(arch llama; F32/F16/BF16 tensors; the tokenizer is read from its metadata).\n"
@@ -41,7 +42,7 @@ int main(int argc, char **argv) {
         int (*fn)(int, char **);
     } cmds[] = {{"generate", cmd_generate}, {"score", cmd_score},       {"info", cmd_info},
                 {"tokenize", cmd_tokenize}, {"detokenize", cmd_detokenize}, {"convert", cmd_convert},
-                {"init", cmd_init}, {"chat", cmd_chat}};
+                {"init", cmd_init}, {"chat", cmd_chat}, {"tokenizer", cmd_tokenizer}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(c, cmds[i].name)) return cmds[i].fn(argc - 2, argv + 2);
     cli_error(NULL, "unknown command '%s' (see slm --help)", c);

@@ -50,6 +50,8 @@ extern const test_case all_tests[];
     X(chat_templates_render_expected_text)            \
     X(chat_encode_specials_as_ids)                    \
     X(chat_cli_keeps_the_conversation)                \
+    X(bpe_train_reproduces_reference)                 \
+    X(cli_tokenizer_train)                            \
     X(corrupt_model_files_rejected)                   \
     X(corrupt_tokenizer_files_rejected)               \
     X(cli_rejects_bad_flags)                          \

@@ -2,6 +2,18 @@
  * regular expressions (PCRE2, with Unicode properties), each piece's
  * bytes are written in GPT-2's byte-to-unicode alphabet, and adjacent symbols merge by rank
  * (lowest first, leftmost on ties) until no listed merge applies. */
+#include <stdint.h>
+
+/* GPT-2's byte-to-unicode alphabet: printable bytes keep their code point, the others take 256,
+ * 257, ... in byte order. */
+int slm_gpt2_byte_cp(int b) {
+    int printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+    if (printable) return b;
+    int next = 256;
+    for (int c = 0; c < b; c++) next += !((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 255));
+    return next;
+}
+
 #ifndef SLM_NO_PCRE2
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>

@@ -74,6 +74,8 @@ void slm_bpe_free(struct slm_bpe *b);
 slm_status slm_bpe_create(slm_tokenizer *t, const char *name, const char *pre_name, const char *const *exprs, int n_re,
                           const char *const *merges, const size_t *merge_lens, int n_merges, slm_error *err);
 int slm_bpe_named_regexes(const char *name, const char **out);
+/* The code point GPT-2's byte-level alphabet writes byte b as. */
+int slm_gpt2_byte_cp(int b);
 slm_status slm_bpe_encode(const slm_tokenizer *t, const char *text, size_t len, int add_bos, int add_eos, int32_t *ids,
                           int cap, int *n_ids);
 /* For writers: the pre-tokenizer name and the merges ("left right", in rank order). */

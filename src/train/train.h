@@ -1,0 +1,27 @@
+/* train.h — training: tokenizers now; the model trainer comes with the training issue. */
+#ifndef SLM_TRAIN_H
+#define SLM_TRAIN_H
+
+#include "../core/core.h"
+
+/* A trained byte-level BPE vocabulary. Symbols 0..255 are the bytes; symbol 256 + i is merge i. */
+typedef struct slm_bpe_vocab {
+    char **sym_bytes;     /* (n_sym) each symbol's bytes */
+    size_t *sym_len;
+    int n_sym;
+    int *merge_a, *merge_b; /* (n_merges) the symbols each merge joins, in order */
+    int n_merges;
+    char **special;       /* (n_special) special tokens, first in the vocabulary */
+    int n_special;
+    int n;                /* vocabulary size: n_special + 256 + n_merges */
+} slm_bpe_vocab;
+
+/* Trains on text[0..len): merges until the vocabulary has vocab_size entries (or nothing is left
+ * to merge). Deterministic. */
+slm_status slm_bpe_train(const char *text, size_t len, const char *const *specials, int n_specials, int vocab_size,
+                         slm_bpe_vocab *out, slm_error *err);
+void slm_bpe_vocab_free(slm_bpe_vocab *v);
+/* Writes the vocabulary as a Hugging Face tokenizer.json (byte-level BPE), which slm loads. */
+slm_status slm_bpe_vocab_write_json(const slm_bpe_vocab *v, const char *path, slm_error *err);
+
+#endif

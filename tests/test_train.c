@@ -1,0 +1,75 @@
+/* test_train.c — tokenizer training against the reference in ../shared/data/bpe-train. */
+#include "../src/train/train.h"
+#include "json.h"
+#include "test.h"
+#include "tests.h"
+
+void bpe_train_reproduces_reference(void) {
+    const char *cp = shared_path("data/bpe-train/corpus.en"), *mp = shared_path("data/bpe-train/train-bpe-reference-merges.txt"),
+               *vp = shared_path("data/bpe-train/train-bpe-reference-vocab.json");
+    if (!cp || !mp || !vp) SKIP("../shared/data/bpe-train is missing");
+    size_t len, ml, vl;
+    char *text = read_all(cp, &len), *merges = read_all(mp, &ml), *vjson = read_all(vp, &vl);
+    const char *specials[1] = {"<|endoftext|>"};
+    slm_bpe_vocab v;
+    slm_error err;
+    CHECK(slm_bpe_train(text, len, specials, 1, 500, &v, &err) == SLM_OK, "%s", err.msg);
+    CHECK(v.n == 500 && v.n_merges == 243, "vocabulary %d, merges %d", v.n, v.n_merges);
+    CHECK(slm_bpe_vocab_write_json(&v, tmp_path("trained.json"), &err) == SLM_OK, "%s", err.msg);
+    /* merges, in order, as the reference writes them (GPT-2 alphabet, "a b" per line) */
+    size_t jl;
+    char *written = read_all(tmp_path("trained.json"), &jl);
+    json *j = written ? json_parse(written, jl) : NULL;
+    const json *jm = json_get(json_get(j, "model"), "merges"), *jv = json_get(json_get(j, "model"), "vocab");
+    int line = 0, same = 0;
+    for (char *p = merges; p && *p && jm; line++) {
+        char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (line < jm->n && strlen(jm->items[line].str) == n && !memcmp(jm->items[line].str, p, n)) same++;
+        else if (line < jm->n) fprintf(stderr, "    merge %d: reference [%.*s] trained [%s]\n", line, (int)n, p, jm->items[line].str);
+        p = e ? e + 1 : p + n;
+    }
+    CHECK(jm && line == 243 && same == 243 && jm->n == 243, "%d of %d merges identical", same, line);
+    /* the vocabulary: every id and piece as in the reference (plus the special token) */
+    json *ref = json_parse(vjson, vl);
+    int vsame = 0;
+    for (int i = 0; ref && jv && i < ref->n; i++) {
+        const json *mine = json_get(jv, ref->items[i].key);
+        if (mine && mine->num == ref->items[i].num) vsame++;
+        else if (!strcmp(ref->items[i].key, "<|endoftext|>") && ref->items[i].num == 0) vsame++; /* an added token */
+    }
+    CHECK(ref && ref->n == 500 && vsame == 500, "%d of 500 vocabulary entries identical", vsame);
+    printf("    corpus.en, vocab 500: %d/243 merges and %d/500 vocabulary entries identical\n", same, vsame);
+    /* the trained tokenizer.json loads and round-trips text */
+    slm_tokenizer *t = NULL;
+    CHECK(slm_tokenizer_load_file(tmp_path("trained.json"), 500, &t, &err) == SLM_OK, "%s", err.msg);
+    if (t) {
+        const char *s = "iron cement is a ready for use paste<|endoftext|>";
+        int32_t ids[128];
+        int n;
+        char back[128];
+        size_t bl;
+        slm_tokenizer_encode(t, s, 35, 0, 0, ids, 128, &n);
+        slm_tokenizer_decode(t, ids, n, back, sizeof back, &bl);
+        CHECK(bl == 35 && !memcmp(back, s, 35) && n < 20, "%d tokens: %s", n, back);
+        slm_tokenizer_free(t);
+    }
+    json_delete(ref), json_delete(j);
+    free(written), free(text), free(merges), free(vjson);
+    slm_bpe_vocab_free(&v);
+}
+
+void cli_tokenizer_train(void) {
+    const char *cp = shared_path("data/bpe-train/corpus.en");
+    if (!cp) SKIP("../shared/data/bpe-train is missing");
+    char args[1024], *out = NULL, *errs = NULL;
+    snprintf(args, sizeof args, "tokenizer train --vocab 300 --special '<|endoftext|>' -o %s %s", tmp_path("t300.json"), cp);
+    CHECK(run_slm(args, NULL, &errs) == 0 && errs && strstr(errs, "300 tokens (43 merges)"), "%s", errs ? errs : "");
+    free(errs);
+    snprintf(args, sizeof args, "tokenize -z %s -p 'iron cement' --no-bos", tmp_path("t300.json"));
+    CHECK(run_slm(args, &out, NULL) == 0 && out && strlen(out) > 3, "%s", out ? out : "");
+    free(out);
+    CHECK(run_slm("tokenizer train --vocab 100 -o x.json y", NULL, &errs) == 2 && errs && strstr(errs, "'100' is not an integer"), "%s",
+          errs ? errs : "");
+    free(errs);
+}
