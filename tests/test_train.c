@@ -73,3 +73,38 @@ void cli_tokenizer_train(void) {
           errs ? errs : "");
     free(errs);
 }
+
+void spm_train_byte_fallback_round_trips(void) {
+    const char *tp = shared_path("data/tinystories/train-head-2MiB.txt");
+    if (!tp) SKIP("../shared/data/tinystories is missing");
+    size_t len;
+    char *text = read_all(tp, &len);
+    if (len > 400000) len = 400000;
+    slm_error err;
+    CHECK(slm_spm_train(text, len, 512, tmp_path("a.bin"), &err) == SLM_OK, "%s", err.msg);
+    CHECK(slm_spm_train(text, len, 512, tmp_path("b.bin"), &err) == SLM_OK, "%s", err.msg);
+    size_t la, lb;
+    char *a = read_all(tmp_path("a.bin"), &la), *b = read_all(tmp_path("b.bin"), &lb);
+    CHECK(a && b && la == lb && !memcmp(a, b, la), "training is deterministic");
+    slm_tokenizer *t = NULL;
+    CHECK(slm_tokenizer_load_file(tmp_path("a.bin"), 512, &t, &err) == SLM_OK, "%s", err.msg);
+    if (t) {
+        const char *s = "Once upon a time, Lily saw a big red ball.\nShe smiled. 🍕 Zürich";
+        int32_t ids[256];
+        int n;
+        char back[256];
+        size_t bl;
+        slm_tokenizer_encode(t, s, strlen(s), 1, 0, ids, 256, &n);
+        slm_tokenizer_decode(t, ids, n, back, sizeof back, &bl);
+        CHECK(bl == strlen(s) && !memcmp(back, s, bl), "round trip: [%s]", back);
+        /* it compresses: fewer tokens than bytes by a wide margin on its own kind of text */
+        int32_t *all = malloc(sizeof(int32_t) * (3 * 20000 + 3));
+        slm_tokenizer_encode(t, text + len - 20000, 20000, 0, 0, all, 3 * 20000 + 3, &n);
+        printf("    trained 512-token SentencePiece-style BPE: %.2f bytes per token\n", 20000.0 / n);
+        CHECK(20000.0 / n > 1.8, "%.2f bytes per token", 20000.0 / n);
+        free(all);
+        slm_tokenizer_free(t);
+    }
+    CHECK(slm_spm_train(text, len, 100, tmp_path("c.bin"), &err) == SLM_ERR_ARG && strstr(err.msg, "260"));
+    free(a), free(b), free(text);
+}

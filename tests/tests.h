@@ -52,6 +52,7 @@ extern const test_case all_tests[];
     X(chat_cli_keeps_the_conversation)                \
     X(bpe_train_reproduces_reference)                 \
     X(cli_tokenizer_train)                            \
+    X(spm_train_byte_fallback_round_trips)            \
     X(corrupt_model_files_rejected)                   \
     X(corrupt_tokenizer_files_rejected)               \
     X(cli_rejects_bad_flags)                          \

@@ -24,4 +24,8 @@ void slm_bpe_vocab_free(slm_bpe_vocab *v);
 /* Writes the vocabulary as a Hugging Face tokenizer.json (byte-level BPE), which slm loads. */
 slm_status slm_bpe_vocab_write_json(const slm_bpe_vocab *v, const char *path, slm_error *err);
 
+/* SentencePiece-style BPE with byte fallback, written as a llama2.c tokenizer.bin of exactly
+ * vocab_size entries (fewer merges if the text runs out of pairs: the rest are not padded). */
+slm_status slm_spm_train(const char *text, size_t len, int vocab_size, const char *out_path, slm_error *err);
+
 #endif
