@@ -15,12 +15,14 @@ static const char USAGE[] =
     "  info        a model's format, config, parameters and memory needs\n"
     "  tokenize    text -> token ids (or pieces)\n"
     "  detokenize  token ids -> text\n"
-    "  convert     write a model in another format (llama2.c v0 / v1 / v2 Q8_0, GGUF f32 / f16 / bf16)\n"
+    "  convert     write a model in another format (llama2.c v0 / v1 / v2 Q8_0; GGUF f32 / f16 / bf16 /\n"
+    "              q8_0 / q4_0 / q4_1)\n"
     "  init        create a model with random weights (for benchmarks and tests)\n"
-    "  tokenizer   tokenizer train: byte-level BPE from text files\n"
+    "  tokenizer   tokenizer train: byte-level or SentencePiece-style BPE from text files\n"
     "\n"
-    "Models: llama2.c checkpoints (.bin v0, v1, v2/Q8_0) with llama2.c tokenizer.bin files, and GGUF\n"
-    "(arch llama; F32/F16/BF16 tensors; the tokenizer is read from its metadata).\n"
+    "Models: llama2.c checkpoints (.bin v0, v1, v2/Q8_0) with a tokenizer.bin or tokenizer.model; GGUF\n"
+    "(arch llama, qwen2; F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q4_K/Q6_K; the tokenizer from its metadata); Hugging\n"
+    "Face folders (config.json + safetensors, with tokenizer.json or tokenizer.model).\n"
     "Environment: SLM_NO_SIMD=1 forces the portable scalar kernels.\n";
 
 int main(int argc, char **argv) {
