@@ -60,5 +60,6 @@ int cmd_convert(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_tokenizer(int argc, char **argv);
+int cmd_data(int argc, char **argv);
 
 #endif

@@ -108,3 +108,52 @@ void spm_train_byte_fallback_round_trips(void) {
     CHECK(slm_spm_train(text, len, 100, tmp_path("c.bin"), &err) == SLM_ERR_ARG && strstr(err.msg, "260"));
     free(a), free(b), free(text);
 }
+
+void data_prepare_token_files(void) {
+    const char *tp = shared_path("models/tok512.bin"), *lt = shared_path("models/tokenizer.bin");
+    if (!tp || !lt) SKIP("../shared/models is missing");
+    const char *text = "Once upon a time there was a cat.<|endoftext|>\nLily liked the park.<|endoftext|>  <|endoftext|>The end.";
+    write_all(tmp_path("docs.txt"), text, strlen(text));
+    const char *jsonl = "{\"text\": \"A jsonl document.\"}\n{\"text\": \"Another one.\", \"meta\": 1}\n";
+    write_all(tmp_path("docs.jsonl"), jsonl, strlen(jsonl));
+    slm_tokenizer *t, *other;
+    slm_error err;
+    CHECK(slm_tokenizer_load_file(tp, 512, &t, &err) == SLM_OK);
+    CHECK(slm_tokenizer_load_file(lt, 32000, &other, &err) == SLM_OK);
+    const char *inputs[2] = {tmp_path("docs.txt"), tmp_path("docs.jsonl")};
+    slm_data_info a, b, c;
+    CHECK(slm_data_prepare(t, inputs, 2, 0.0, tmp_path("d1.tok"), &a, &err) == SLM_OK, "%s", err.msg);
+    CHECK(a.train_docs == 5 && a.val_docs == 0 && a.token_bytes == 2, "docs %llu/%llu", (unsigned long long)a.train_docs,
+          (unsigned long long)a.val_docs);
+    CHECK(slm_data_prepare(t, inputs, 2, 0.0, tmp_path("d2.tok"), &b, &err) == SLM_OK);
+    size_t l1, l2;
+    char *f1 = read_all(tmp_path("d1.tok"), &l1), *f2 = read_all(tmp_path("d2.tok"), &l2);
+    CHECK(f1 && f2 && l1 == l2 && !memcmp(f1, f2, l1), "preparing is deterministic");
+    /* the first document decodes back to the first story; it starts with BOS */
+    if (f1) {
+        uint16_t ids[64];
+        int n = 0;
+        uint64_t start2;
+        memcpy(&start2, f1 + 64 + a.train_tokens * 2 + 8, 8);
+        for (uint64_t i = 0; i < start2 && n < 64; i++) memcpy(&ids[n++], f1 + 64 + i * 2, 2);
+        int32_t ids32[64];
+        for (int i = 0; i < n; i++) ids32[i] = ids[i];
+        char back[256];
+        size_t bl;
+        slm_tokenizer_decode(t, ids32, n, back, sizeof back, &bl);
+        CHECK(ids32[0] == 1 && !strcmp(back, "Once upon a time there was a cat."), "[%s]", back);
+    }
+    /* the check: right tokenizer ok, a different one refused, a truncated file refused */
+    CHECK(slm_data_check(tmp_path("d1.tok"), t, &c, &err) == SLM_OK && c.train_tokens == a.train_tokens, "%s", err.msg);
+    CHECK(slm_data_check(tmp_path("d1.tok"), other, &c, &err) == SLM_ERR_MISMATCH && strstr(err.msg, "different tokenizer"),
+          "%s", err.msg);
+    if (f1) write_all(tmp_path("cut.tok"), f1, l1 - 3);
+    CHECK(slm_data_check(tmp_path("cut.tok"), t, &c, &err) == SLM_ERR_FORMAT && strstr(err.msg, "do not match the file size"),
+          "%s", err.msg);
+    /* a validation share moves whole documents, always the same ones */
+    CHECK(slm_data_prepare(t, inputs, 2, 0.4, tmp_path("d3.tok"), &a, &err) == SLM_OK);
+    CHECK(slm_data_prepare(t, inputs, 2, 0.4, tmp_path("d4.tok"), &b, &err) == SLM_OK);
+    CHECK(a.train_docs + a.val_docs == 5 && a.val_docs == b.val_docs && a.val_tokens == b.val_tokens);
+    free(f1), free(f2);
+    slm_tokenizer_free(t), slm_tokenizer_free(other);
+}

@@ -53,6 +53,7 @@ extern const test_case all_tests[];
     X(bpe_train_reproduces_reference)                 \
     X(cli_tokenizer_train)                            \
     X(spm_train_byte_fallback_round_trips)            \
+    X(data_prepare_token_files)                       \
     X(corrupt_model_files_rejected)                   \
     X(corrupt_tokenizer_files_rejected)               \
     X(cli_rejects_bad_flags)                          \

@@ -28,4 +28,20 @@ slm_status slm_bpe_vocab_write_json(const slm_bpe_vocab *v, const char *path, sl
  * vocab_size entries (fewer merges if the text runs out of pairs: the rest are not padded). */
 slm_status slm_spm_train(const char *text, size_t len, int vocab_size, const char *out_path, slm_error *err);
 
+/* Token files (data.c). */
+typedef struct slm_data_info {
+    int token_bytes, vocab_size;
+    uint64_t train_tokens, val_tokens, train_docs, val_docs, checksum;
+} slm_data_info;
+
+struct slm_tokenizer;
+/* A checksum of a tokenizer's vocabulary (pieces, scores, types): token files record it. */
+uint64_t slm_tokenizer_checksum(const struct slm_tokenizer *t);
+/* Encodes the documents of the inputs and writes the token file atomically (see data.c). */
+slm_status slm_data_prepare(const struct slm_tokenizer *tok, const char *const *inputs, int n_inputs, double val_fraction,
+                            const char *out_path, slm_data_info *info, slm_error *err);
+/* Validates a token file's header against its size and, when tok is given, against the tokenizer
+ * (a different one is SLM_ERR_MISMATCH). */
+slm_status slm_data_check(const char *path, const struct slm_tokenizer *tok, slm_data_info *info, slm_error *err);
+
 #endif
