@@ -28,6 +28,14 @@ static inline int slm_add_size(size_t a, size_t b, size_t *out) {
 }
 static inline size_t slm_align_up(size_t n, size_t align) { return (n + align - 1) & ~(align - 1); }
 
+/* 32-bit FNV-1a of n bytes: the hash of every string table in slm. */
+static inline uint32_t slm_fnv1a(const void *p, size_t n) {
+    const unsigned char *s = p;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 16777619u;
+    return h;
+}
+
 /* A bounded reader over a byte range: every read checks the remaining length first. */
 typedef struct slm_reader {
     const uint8_t *base; /* (size) */

@@ -45,11 +45,6 @@ struct slm_bpe {
     int16_t cp_to_byte[324]; /* GPT-2's map only uses code points < 324 */
 };
 
-static uint32_t hash_str(const char *s, size_t n) {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
 
 /* GPT-2's printable alphabet: bytes that are printable keep their code point, the others take
  * 256, 257, ... in order. */
@@ -78,7 +73,7 @@ static int merge_rank(const struct slm_bpe *b, const char *a, size_t na, const c
     key[na] = ' ';
     memcpy(key + na + 1, c, nc);
     size_t n = na + nc + 1;
-    for (uint32_t i = hash_str(key, n) & b->merge_mask;; i = (i + 1) & b->merge_mask) {
+    for (uint32_t i = slm_fnv1a(key, n) & b->merge_mask;; i = (i + 1) & b->merge_mask) {
         int r = b->merge_table[i];
         if (r < 0) return -1;
         if (b->merge_len[r] == n && !memcmp(b->merges[r], key, n)) return r;
@@ -179,7 +174,7 @@ slm_status slm_bpe_create(slm_tokenizer *t, const char *name, const char *pre_na
         memcpy(p, merges[i], len);
         b->merges[i] = p, b->merge_len[i] = len;
         p += len;
-        uint32_t h = hash_str(b->merges[i], len) & b->merge_mask;
+        uint32_t h = slm_fnv1a(b->merges[i], len) & b->merge_mask;
         int dup = 0;
         for (; b->merge_table[h] >= 0; h = (h + 1) & b->merge_mask)
             if (b->merge_len[b->merge_table[h]] == len && !memcmp(b->merges[b->merge_table[h]], b->merges[i], len)) dup = 1;

@@ -19,17 +19,12 @@
 #include "../formats/gguf.h"
 #include "tokenizer.h"
 
-static uint32_t hash_bytes(const char *s, size_t n) {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
 
 /* Id of the normal piece s[0..n), or -1. */
 int slm_tok_lookup(const slm_tokenizer *t, const char *s, size_t n);
 #define lookup slm_tok_lookup
 int slm_tok_lookup(const slm_tokenizer *t, const char *s, size_t n) {
-    for (uint32_t i = hash_bytes(s, n) & t->table_mask;; i = (i + 1) & t->table_mask) {
+    for (uint32_t i = slm_fnv1a(s, n) & t->table_mask;; i = (i + 1) & t->table_mask) {
         int id = t->table[i];
         if (id < 0) return -1;
         if ((size_t)t->lengths[id] == n && memcmp(t->pieces[id], s, n) == 0) return id;
@@ -117,7 +112,7 @@ char *slm_tok_set(slm_tokenizer *t, int i, char *p, const char *s, size_t len, f
     } else {
         t->types[i] = gguf_type == GGUF_TOKEN_USER ? TYPE_USER : TYPE_NORMAL;
         if (n > 0 && lookup(t, p, n) < 0) { /* first of duplicates wins */
-            uint32_t h = hash_bytes(p, n) & t->table_mask;
+            uint32_t h = slm_fnv1a(p, n) & t->table_mask;
             while (t->table[h] >= 0) h = (h + 1) & t->table_mask;
             t->table[h] = i;
         }
