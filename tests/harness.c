@@ -59,6 +59,20 @@ int write_all(const char *path, const void *data, size_t len) {
     return fclose(f) == 0 && ok;
 }
 
+float *test_logits(const slm_model *m, const int32_t *tokens, int n, int threads, int no_simd) {
+    slm_ctx_params p = {0, threads, no_simd};
+    slm_ctx *ctx;
+    slm_error err;
+    if (slm_ctx_create(m, &p, &ctx, &err) != SLM_OK) return NULL;
+    float *out = malloc((size_t)n * slm_model_config(m)->vocab_size * sizeof(float));
+    if (out && slm_ctx_eval(ctx, tokens, n, 0, out, &err) != SLM_OK) {
+        free(out);
+        out = NULL;
+    }
+    slm_ctx_free(ctx);
+    return out;
+}
+
 int run_slm(const char *args, char **out, char **errout) {
     const char *bin = getenv("SLM_BIN");
     char cmd[8192];

@@ -46,5 +46,8 @@ int run_slm(const char *args, char **out, char **errout);
 /* Reads a whole file; NULL if missing. */
 char *read_all(const char *path, size_t *len);
 int write_all(const char *path, const void *data, size_t len);
+/* The logits of every token of `tokens` evaluated from position 0, shape (n, vocab), with the given
+ * threads and kernels (no_simd); NULL on failure. The caller frees. */
+float *test_logits(const slm_model *m, const int32_t *tokens, int n, int threads, int no_simd);
 
 #endif

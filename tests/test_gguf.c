@@ -12,16 +12,6 @@
 #include "test.h"
 #include "tests.h"
 
-static float *logits_of(const slm_model *m, const int32_t *toks, int n, int threads) {
-    slm_ctx_params p = {0, threads, 0};
-    slm_ctx *ctx;
-    slm_error err;
-    if (slm_ctx_create(m, &p, &ctx, &err) != SLM_OK) return NULL;
-    float *out = malloc(sizeof(float) * (size_t)n * slm_model_config(m)->vocab_size);
-    slm_ctx_eval(ctx, toks, n, 0, out, &err);
-    slm_ctx_free(ctx);
-    return out;
-}
 
 void kernels_f16_bf16_conversions_and_matvec(void) {
     /* every finite half converts to f32 and back unchanged */
@@ -67,7 +57,7 @@ void gguf_writer_round_trips_logits(void) {
     slm_error err;
     CHECK(slm_model_init_random(&c, 5, 0.1f, &m, &err) == SLM_OK);
     int32_t toks[12] = {1, 7, 299, 40, 3, 3, 150, 8, 9, 10, 0, 2};
-    float *ref = logits_of(m, toks, 12, 1);
+    float *ref = test_logits(m, toks, 12, 1, 0);
     const slm_save_format f[3] = {SLM_SAVE_GGUF_F32, SLM_SAVE_GGUF_F16, SLM_SAVE_GGUF_BF16};
     const double tol[3] = {0, 0.02, 0.1};
     for (int k = 0; k < 3; k++) {
@@ -84,7 +74,7 @@ void gguf_writer_round_trips_logits(void) {
                   "%s", o ? o : "");
             free(o);
         }
-        float *lg = logits_of(g, toks, 12, 2);
+        float *lg = test_logits(g, toks, 12, 2, 0);
         double d = 0;
         for (int i = 0; i < 12 * 300; i++) d = fmax(d, fabs((double)lg[i] - ref[i]));
         printf("    gguf %s: max |logit diff| vs the f32 model %.2e\n", k == 0 ? "f32" : k == 1 ? "f16" : "bf16", d);
@@ -105,7 +95,7 @@ void gguf_writer_round_trips_logits(void) {
     CHECK(slm_model_load_file(tmp_path("rt16.gguf"), &g, &err) == SLM_OK);
     CHECK(slm_model_save(g, tmp_path("rt16.bin"), SLM_SAVE_LLAMA2C_V0, 0, &err) == SLM_OK, "%s", err.msg);
     CHECK(slm_model_load_file(tmp_path("rt16.bin"), &b, &err) == SLM_OK);
-    float *lg = logits_of(g, toks, 12, 1), *lb = logits_of(b, toks, 12, 1);
+    float *lg = test_logits(g, toks, 12, 1, 0), *lb = test_logits(b, toks, 12, 1, 0);
     double d2 = 0;
     for (int i = 0; i < 12 * 300; i++) d2 = fmax(d2, fabs((double)lb[i] - lg[i]));
     CHECK(d2 <= 1e-4, "llama2.c v0 written from an f16 GGUF: %g", d2);
@@ -236,7 +226,7 @@ void gguf_quantized_writer_round_trip(void) {
     slm_error err;
     CHECK(slm_model_init_random(&c, 11, 0.05f, &m, &err) == SLM_OK);
     int32_t toks[10] = {1, 5, 300, 77, 8, 8, 150, 2, 0, 319};
-    float *ref = logits_of(m, toks, 10, 1);
+    float *ref = test_logits(m, toks, 10, 1, 0);
     const slm_save_format f[3] = {SLM_SAVE_GGUF_Q8_0, SLM_SAVE_GGUF_Q4_0, SLM_SAVE_GGUF_Q4_1};
     const char *names[3] = {"q8_0", "q4_0", "q4_1"};
     const double tol[3] = {0.1, 0.8, 0.8};
@@ -244,7 +234,7 @@ void gguf_quantized_writer_round_trip(void) {
         CHECK(slm_model_save(m, tmp_path("q.gguf"), f[k], 0, &err) == SLM_OK, "%s", err.msg);
         CHECK(slm_model_load_file(tmp_path("q.gguf"), &q, &err) == SLM_OK, "%s", err.msg);
         if (T.failed) break;
-        float *lg = logits_of(q, toks, 10, 2);
+        float *lg = test_logits(q, toks, 10, 2, 0);
         double d = 0, mag = 0;
         for (int i = 0; i < 10 * 320; i++) d = fmax(d, fabs((double)lg[i] - ref[i])), mag = fmax(mag, fabs(ref[i]));
         printf("    gguf %s: max |logit diff| vs f32 %.3e (max |logit| %.2f)\n", names[k], d, mag);
@@ -333,7 +323,7 @@ void gguf_llamacpp_kquants_dequantize_to_source(void) {
         CHECK(checked == 8, "%d matrices", checked);
         /* and the model runs: logits close to the fp32 model's */
         int32_t toks[6] = {1, 5, 9, 31, 0, 17};
-        float *lq = logits_of(q, toks, 6, 2), *ls = logits_of(src, toks, 6, 1);
+        float *lq = test_logits(q, toks, 6, 2, 0), *ls = test_logits(src, toks, 6, 1, 0);
         double d = 0;
         for (int i = 0; i < 6 * 32; i++) d = fmax(d, fabs((double)lq[i] - ls[i]));
         printf("    %s: max |logit diff| vs fp32 %.3e\n", files[f] + 20, d);
@@ -376,7 +366,7 @@ void rope_half_split_matches_interleaved(void) {
     }
     CHECK(slm_model_bind(h, &err) == SLM_OK, "%s", err.msg);
     int32_t toks[9] = {1, 17, 299, 4, 4, 100, 250, 3, 8};
-    float *a = logits_of(m, toks, 9, 1), *b = logits_of(h, toks, 9, 2);
+    float *a = test_logits(m, toks, 9, 1, 0), *b = test_logits(h, toks, 9, 2, 0);
     double d = 0;
     for (int i = 0; i < 9 * 300; i++) d = fmax(d, fabs((double)a[i] - b[i]));
     CHECK(d <= 1e-5, "half-split vs interleaved: %g", d);
@@ -387,7 +377,7 @@ void rope_half_split_matches_interleaved(void) {
         CHECK(slm_model_save(h, tmp_path("half.out"), f[k], 0, &err) == SLM_OK, "%s", err.msg);
         CHECK(slm_model_load_file(tmp_path("half.out"), &w, &err) == SLM_OK, "%s", err.msg);
         CHECK(!slm_model_config(w)->rope_half);
-        float *l = logits_of(w, toks, 9, 1);
+        float *l = test_logits(w, toks, 9, 1, 0);
         double dw = 0;
         for (int i = 0; i < 9 * 300; i++) dw = fmax(dw, fabs((double)a[i] - l[i]));
         CHECK(dw <= 1e-5, "written as %s: %g", k ? "llama2.c v1" : "GGUF", dw);

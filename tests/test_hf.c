@@ -112,16 +112,6 @@ static void write_config(const char *dir, const slm_config *c, const char *extra
     write_all(path, text, strlen(text));
 }
 
-static float *hf_logits(const slm_model *m, const int32_t *t, int n) {
-    slm_ctx_params p = {0, 1, 0};
-    slm_ctx *ctx;
-    slm_error err;
-    if (slm_ctx_create(m, &p, &ctx, &err) != SLM_OK) return NULL;
-    float *out = malloc(sizeof(float) * (size_t)n * slm_model_config(m)->vocab_size);
-    slm_ctx_eval(ctx, t, n, 0, out, &err);
-    slm_ctx_free(ctx);
-    return out;
-}
 
 void hf_safetensors_folders_match_original(void) {
     slm_config c = {96, 256, 2, 1, 6, 2, 16, 300, 32, 0, 1e-5f, 500000.0f, 0};
@@ -129,7 +119,7 @@ void hf_safetensors_folders_match_original(void) {
     slm_error err;
     CHECK(slm_model_init_random(&c, 31, 0.1f, &m, &err) == SLM_OK);
     int32_t toks[9] = {1, 17, 299, 4, 4, 100, 250, 3, 8};
-    float *ref = hf_logits(m, toks, 9);
+    float *ref = test_logits(m, toks, 9, 1, 0);
     const char *dirs[3] = {tmp_path("hf-f32"), tmp_path("hf-bf16"), tmp_path("hf-shards")};
     for (int k = 0; k < 3; k++) {
         char path[512];
@@ -168,7 +158,7 @@ void hf_safetensors_folders_match_original(void) {
                   "%s", o ? o : "");
             free(o);
         }
-        float *l = hf_logits(h, toks, 9);
+        float *l = test_logits(h, toks, 9, 1, 0);
         double d = 0;
         for (int i = 0; i < 9 * 300; i++) d = fmax(d, fabs((double)l[i] - ref[i]));
         printf("    Hugging Face %s: max |logit diff| vs the original %.2e\n", k == 0 ? "f32" : k == 1 ? "bf16" : "f32 shards", d);
@@ -263,7 +253,7 @@ void qwen2_biases_through_gguf_and_hf(void) {
         CHECK(slm_model_bind(*out, &err) == SLM_OK, "%s", err.msg);
     }
     int32_t toks[7] = {1, 50, 199, 3, 3, 120, 7};
-    float *lb = hf_logits(base, toks, 7), *lz = hf_logits(z, toks, 7), *lq = hf_logits(q, toks, 7);
+    float *lb = test_logits(base, toks, 7, 1, 0), *lz = test_logits(z, toks, 7, 1, 0), *lq = test_logits(q, toks, 7, 1, 0);
     CHECK(!memcmp(lb, lz, sizeof(float) * 7 * 200), "zero biases must change nothing");
     double moved = 0;
     for (int i = 0; i < 7 * 200; i++) moved = fmax(moved, fabs((double)lq[i] - lb[i]));
@@ -274,7 +264,7 @@ void qwen2_biases_through_gguf_and_hf(void) {
     CHECK(slm_model_load_file(tmp_path("q2.gguf"), &g, &err) == SLM_OK, "%s", err.msg);
     if (!T.failed) {
         CHECK(strstr(slm_model_format(g), "qwen2") && slm_model_config(g)->rope_half);
-        float *lg = hf_logits(g, toks, 7);
+        float *lg = test_logits(g, toks, 7, 1, 0);
         CHECK(lg && !memcmp(lg, lq, sizeof(float) * 7 * 200), "qwen2 GGUF logits differ");
         free(lg);
         slm_model_free(g);
@@ -293,7 +283,7 @@ void qwen2_biases_through_gguf_and_hf(void) {
     write_safetensors_as(q, path, 0, q->n_tensors, 0, NULL, 0);
     CHECK(slm_model_load_file(dir, &g, &err) == SLM_OK, "%s", err.msg);
     if (!T.failed) {
-        float *lg = hf_logits(g, toks, 7);
+        float *lg = test_logits(g, toks, 7, 1, 0);
         double d = 0;
         for (int i = 0; i < 7 * 200; i++) d = fmax(d, fabs((double)lg[i] - lq[i]));
         CHECK(d <= 1e-5, "Hugging Face Qwen2 folder: %g", d);

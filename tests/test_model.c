@@ -24,21 +24,6 @@ static slm_model *random_model(int dim, int hidden, int layers, int heads, int k
     return m;
 }
 
-/* Logits of every token of `tokens` (n, vocab) with the given threads / kernels. */
-static float *all_logits(const slm_model *m, const int32_t *tokens, int n, int threads, int no_simd) {
-    slm_ctx_params p = {0, threads, no_simd};
-    slm_ctx *ctx;
-    slm_error err;
-    if (slm_ctx_create(m, &p, &ctx, &err) != SLM_OK) return NULL;
-    float *out = malloc((size_t)n * slm_model_config(m)->vocab_size * sizeof(float));
-    if (out && slm_ctx_eval(ctx, tokens, n, 0, out, &err) != SLM_OK) {
-        free(out);
-        out = NULL;
-    }
-    slm_ctx_free(ctx);
-    return out;
-}
-
 static double max_abs_diff(const float *a, const float *b, size_t n) {
     double m = 0;
     for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
@@ -319,7 +304,7 @@ void refcases_logits_and_greedy_match_pytorch(void) {
             int32_t *gr = json_ints(json_get(&seqs->items[s], "greedy"), &ng);
             size_t off = (size_t)json_get(&seqs->items[s], "logits_offset_floats")->num;
             for (int simd = 0; simd < 2; simd++) {
-                float *lg = all_logits(m, toks, n, 1 + simd, !simd);
+                float *lg = test_logits(m, toks, n, 1 + simd, !simd);
                 CHECK(lg && off + (size_t)n * V <= n_ref);
                 if (!lg) continue;
                 double d = max_abs_diff(lg, ref + off, (size_t)n * V);
@@ -392,7 +377,7 @@ void block_repeat_matches_expanded_reference(void) {
         int n;
         int32_t *toks = json_ints(json_get(&seqs->items[s], "tokens"), &n);
         size_t off = (size_t)json_get(&seqs->items[s], "logits_offset_floats")->num;
-        float *lg = all_logits(shared, toks, n, 2, 0);
+        float *lg = test_logits(shared, toks, n, 2, 0);
         double d = lg ? max_abs_diff(lg, ref + off, (size_t)n * c.vocab_size) : 1e9;
         CHECK(d <= 1e-4, "sequence %d: max |logit diff| %g", s, d);
         free(lg), free(toks);
@@ -413,7 +398,7 @@ void block_repeat_matches_expanded_reference(void) {
         int n;
         int32_t *toks = json_ints(json_get(&seqs->items[1], "tokens"), &n);
         size_t off = (size_t)json_get(&seqs->items[1], "logits_offset_floats")->num;
-        float *lg = all_logits(g, toks, n, 1, 0);
+        float *lg = test_logits(g, toks, n, 1, 0);
         CHECK(lg && max_abs_diff(lg, ref + off, (size_t)n * c.vocab_size) <= 1e-4, "%s", path);
         free(lg), free(toks);
         slm_model_free(g);
@@ -466,7 +451,7 @@ void llama2c_v0_v1_identical_logits(void) {
     slm_model *m = random_model(48, 128, 2, 6, 2, 97, 32, 0, 11);
     slm_error err;
     int32_t toks[10] = {1, 5, 9, 96, 0, 33, 7, 7, 80, 2};
-    float *base = all_logits(m, toks, 10, 1, 0);
+    float *base = test_logits(m, toks, 10, 1, 0);
     const char *paths[2] = {tmp_path("m.v0.bin"), tmp_path("m.v1.bin")};
     CHECK(slm_model_save(m, paths[0], SLM_SAVE_LLAMA2C_V0, 0, &err) == SLM_OK, "%s", err.msg);
     CHECK(slm_model_save(m, paths[1], SLM_SAVE_LLAMA2C_V1, 0, &err) == SLM_OK, "%s", err.msg);
@@ -474,7 +459,7 @@ void llama2c_v0_v1_identical_logits(void) {
         slm_model *l;
         CHECK(slm_model_load_file(paths[v], &l, &err) == SLM_OK, "%s", err.msg);
         CHECK(strstr(slm_model_format(l), v ? "v1" : "v0") != NULL);
-        float *lg = all_logits(l, toks, 10, 1, 0);
+        float *lg = test_logits(l, toks, 10, 1, 0);
         CHECK(lg && base && memcmp(lg, base, sizeof(float) * 10 * 97) == 0, "v%d logits differ", v);
         free(lg);
         slm_model_free(l);
@@ -486,7 +471,7 @@ void llama2c_v0_v1_identical_logits(void) {
         slm_model_load_file(mp, &a, &err);
         CHECK(slm_model_save(a, tmp_path("s.v1.bin"), SLM_SAVE_LLAMA2C_V1, 0, &err) == SLM_OK);
         CHECK(slm_model_load_file(tmp_path("s.v1.bin"), &b, &err) == SLM_OK);
-        float *la = all_logits(a, toks, 10, 1, 0), *lb = all_logits(b, toks, 10, 2, 0);
+        float *la = test_logits(a, toks, 10, 1, 0), *lb = test_logits(b, toks, 10, 2, 0);
         CHECK(la && lb && memcmp(la, lb, sizeof(float) * 10 * 512) == 0, "stories260K v0 vs v1 logits differ");
         free(la), free(lb);
         slm_model_free(a), slm_model_free(b);
@@ -507,7 +492,7 @@ void model_load_from_memory_block(void) {
     CHECK(slm_model_load_memory(block, len, "flash", &a, &err) == SLM_OK, "%s", err.msg);
     CHECK(slm_model_load_file(mp, &b, &err) == SLM_OK);
     int32_t toks[6] = {1, 400, 30, 2, 77, 301};
-    float *la = all_logits(a, toks, 6, 1, 0), *lb = all_logits(b, toks, 6, 1, 0);
+    float *la = test_logits(a, toks, 6, 1, 0), *lb = test_logits(b, toks, 6, 1, 0);
     CHECK(la && lb && memcmp(la, lb, sizeof(float) * 6 * 512) == 0);
     slm_model_free(b);
     /* a misaligned block is refused, not read through a misaligned pointer */
@@ -546,7 +531,7 @@ void llama2c_q80_stories260K_greedy_and_logprob(void) {
         int n;
         slm_tokenizer_encode(tok, text, len, 1, 0, ids, (int)(3 * len + 3), &n);
         if (n > 512) n = 512;
-        float *la = all_logits(f32, ids, n, 1, 0), *lb = all_logits(q8, ids, n, 1, 0);
+        float *la = test_logits(f32, ids, n, 1, 0), *lb = test_logits(q8, ids, n, 1, 0);
         double sum = 0;
         for (int i = 0; i + 1 < n; i++) {
             double lp[2];
@@ -619,8 +604,8 @@ void threads_1_and_2_identical_logits(void) {
     const slm_model *models[2] = {m, q};
     for (int k = 0; k < 2; k++)
         for (int simd = 0; simd < 2; simd++) {
-            float *a = all_logits(models[k], toks, 100, 1, !simd), *b = all_logits(models[k], toks, 100, 2, !simd),
-                  *c = all_logits(models[k], toks, 100, 3, !simd);
+            float *a = test_logits(models[k], toks, 100, 1, !simd), *b = test_logits(models[k], toks, 100, 2, !simd),
+                  *c = test_logits(models[k], toks, 100, 3, !simd);
             CHECK(a && b && c && memcmp(a, b, sizeof(float) * 100 * 1000) == 0 &&
                       memcmp(a, c, sizeof(float) * 100 * 1000) == 0,
                   "%s %s: thread counts give different logits", k ? "q80" : "f32", simd ? "simd" : "scalar");
@@ -643,7 +628,7 @@ void ctx_caller_memory_and_plan(void) {
     CHECK(slm_ctx_create_in(m, &p, block + 3, plan.total - 1, &ctx, &err) == SLM_ERR_NOMEM, "too small must fail");
     CHECK(slm_ctx_create_in(m, &p, block + 3, plan.total, &ctx, &err) == SLM_OK, "%s", err.msg); /* unaligned ok */
     int32_t toks[5] = {1, 2, 3, 4, 5};
-    float *ref = all_logits(m, toks, 5, 1, 0);
+    float *ref = test_logits(m, toks, 5, 1, 0);
     float got[5 * 300];
     CHECK(slm_ctx_eval(ctx, toks, 5, 0, got, &err) == SLM_OK);
     CHECK(ref && memcmp(got, ref, sizeof got) == 0);
@@ -662,7 +647,7 @@ typedef struct {
 } thread_arg;
 static void *ctx_thread(void *p) {
     thread_arg *a = p;
-    a->out = all_logits(a->m, a->toks, 20, 2, 0);
+    a->out = test_logits(a->m, a->toks, 20, 2, 0);
     return NULL;
 }
 
@@ -677,7 +662,7 @@ void ctx_several_contexts_share_a_model(void) {
     }
     for (int t = 0; t < 3; t++) pthread_join(th[t], NULL);
     for (int t = 0; t < 3; t++) {
-        float *ref = all_logits(m, args[t].toks, 20, 1, 0);
+        float *ref = test_logits(m, args[t].toks, 20, 1, 0);
         CHECK(args[t].out && ref && memcmp(args[t].out, ref, sizeof(float) * 20 * 500) == 0, "context %d", t);
         free(ref), free(args[t].out);
     }

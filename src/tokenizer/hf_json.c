@@ -65,6 +65,31 @@ static int pre_exprs(const cJSON *node, const char **out, int *n, int *byte_leve
     return 0;
 }
 
+/* The vocabulary size a tokenizer.json implies (largest id + 1 over model.vocab and added_tokens,
+ * every id checked), at least `min` and equal to vocab_size when that is > 0. */
+static slm_status json_vocab_size(const cJSON *vocab, const cJSON *added, const char *name, int min, int vocab_size, int *out,
+                                  slm_error *err) {
+    const cJSON *e;
+    int n = 0;
+    if (!cJSON_IsObject(vocab)) return slm_fail(err, SLM_ERR_FORMAT, "%s: model.vocab is not an object", name);
+    cJSON_ArrayForEach(e, vocab) {
+        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= (1 << 22))
+            return slm_fail(err, SLM_ERR_FORMAT, "%s: vocab id of %.40s", name, e->string);
+        if ((int)e->valuedouble + 1 > n) n = (int)e->valuedouble + 1;
+    }
+    cJSON_ArrayForEach(e, added) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id"), *content = cJSON_GetObjectItemCaseSensitive(e, "content");
+        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= (1 << 22) || !cJSON_IsString(content))
+            return slm_fail(err, SLM_ERR_FORMAT, "%s: an added token lacks an id or content", name);
+        if ((int)id->valuedouble + 1 > n) n = (int)id->valuedouble + 1;
+    }
+    if (n < min) return slm_fail(err, SLM_ERR_FORMAT, "%s: a vocabulary of %d entries", name, n);
+    if (vocab_size > 0 && n != vocab_size)
+        return slm_fail(err, SLM_ERR_MISMATCH, "%s: tokenizer has %d entries but the model's vocab_size is %d", name, n, vocab_size);
+    *out = n;
+    return SLM_OK;
+}
+
 /* Does the tokenizer.json write spaces as U+2581 and prepend one (SentencePiece-style)? Normalizer
  * Sequence[Prepend("▁"), Replace(" " -> "▁")], or a Metaspace pre-tokenizer. Returns 0 when the
  * spaces are not replaced (unsupported), else 1 and *prefix. */
@@ -111,19 +136,7 @@ static slm_status load_spm_style(const void *data, size_t size, const char *name
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model"), *e;
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab"), *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
     const cJSON *unk = cJSON_GetObjectItemCaseSensitive(model, "unk_token");
-    if (!cJSON_IsObject(vocab)) FAIL(SLM_ERR_FORMAT, "%s: model.vocab is not an object", name);
-    cJSON_ArrayForEach(e, vocab) {
-        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= (1 << 22)) FAIL(SLM_ERR_FORMAT, "%s: vocab id of %.40s", name, e->string);
-        if ((int)e->valuedouble + 1 > n) n = (int)e->valuedouble + 1;
-    }
-    cJSON_ArrayForEach(e, added) {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
-        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= (1 << 22)) FAIL(SLM_ERR_FORMAT, "%s: added token id", name);
-        if ((int)id->valuedouble + 1 > n) n = (int)id->valuedouble + 1;
-    }
-    if (n < 3) FAIL(SLM_ERR_FORMAT, "%s: vocabulary of %d", name, n);
-    if (vocab_size > 0 && n != vocab_size)
-        FAIL(SLM_ERR_MISMATCH, "%s: tokenizer has %d entries but the model's vocab_size is %d", name, n, vocab_size);
+    if ((st = json_vocab_size(vocab, added, name, 3, vocab_size, &n, err)) != SLM_OK) goto done;
     piece = calloc((size_t)n, sizeof *piece), type = calloc((size_t)n, sizeof *type), score = malloc(sizeof *score * (size_t)n);
     if (!piece || !type || !score) FAIL(SLM_ERR_NOMEM, "%s: out of memory", name);
     cJSON_ArrayForEach(e, vocab) {
@@ -236,21 +249,8 @@ slm_status slm_hf_tokenizer_load(const void *data, size_t size, const char *name
         FAIL(SLM_ERR_UNSUPPORTED, "%s: normalizer %s is not supported (none, NFC)", name,
              cJSON_IsString(nty) ? nty->valuestring : "(unknown)");
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab"), *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), *e;
-    if (!cJSON_IsObject(vocab)) FAIL(SLM_ERR_FORMAT, "%s: model.vocab is not an object", name);
     int n = 0;
-    cJSON_ArrayForEach(e, vocab) {
-        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= (1 << 22)) FAIL(SLM_ERR_FORMAT, "%s: vocab id of %.40s", name, e->string);
-        if ((int)e->valuedouble + 1 > n) n = (int)e->valuedouble + 1;
-    }
-    cJSON_ArrayForEach(e, added) {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id"), *content = cJSON_GetObjectItemCaseSensitive(e, "content");
-        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= (1 << 22) || !cJSON_IsString(content))
-            FAIL(SLM_ERR_FORMAT, "%s: an added token lacks an id or content", name);
-        if ((int)id->valuedouble + 1 > n) n = (int)id->valuedouble + 1;
-    }
-    if (n < 1) FAIL(SLM_ERR_FORMAT, "%s: empty vocabulary", name);
-    if (vocab_size > 0 && n != vocab_size)
-        FAIL(SLM_ERR_MISMATCH, "%s: tokenizer has %d entries but the model's vocab_size is %d", name, n, vocab_size);
+    if ((st = json_vocab_size(vocab, added, name, 1, vocab_size, &n, err)) != SLM_OK) goto done;
     /* pieces by id, with their GGUF-style types */
     const char **piece = calloc((size_t)n, sizeof *piece);
     int *type = calloc((size_t)n, sizeof *type);
