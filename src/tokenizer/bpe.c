@@ -249,42 +249,10 @@ static void emit(emitter *e, int32_t id) {
     e->n++;
 }
 
-typedef struct {
-    int rank, left, right, size;
-} candidate;
-
-static int before(const candidate *a, const candidate *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static void push(candidate *h, int *n, candidate c) {
-    int i = (*n)++;
-    while (i > 0 && before(&c, &h[(i - 1) / 2])) h[i] = h[(i - 1) / 2], i = (i - 1) / 2;
-    h[i] = c;
-}
-
-static candidate pop(candidate *h, int *n) {
-    candidate top = h[0], last = h[--(*n)];
-    int i = 0;
-    for (;;) {
-        int c = 2 * i + 1;
-        if (c >= *n) break;
-        if (c + 1 < *n && before(&h[c + 1], &h[c])) c++;
-        if (!before(&h[c], &last)) break;
-        h[i] = h[c], i = c;
-    }
-    if (*n > 0) h[i] = last;
-    return top;
-}
-
-typedef struct {
-    int start, len, prev, next;
-} sym;
-
-static void consider(const struct slm_bpe *b, const char *m, const sym *s, int l, int r, candidate *h, int *nh) {
+static void consider(const struct slm_bpe *b, const char *m, const slm_symbol *s, int l, int r, slm_merge_pair *h, int *nh) {
     if (l < 0 || r < 0) return;
     int rank = merge_rank(b, m + s[l].start, (size_t)s[l].len, m + s[r].start, (size_t)s[r].len);
-    if (rank >= 0) push(h, nh, (candidate){rank, l, r, s[l].len + s[r].len});
+    if (rank >= 0) slm_pair_push(h, nh, (slm_merge_pair){-(float)rank, l, r, s[l].len + s[r].len});
 }
 
 /* BPE over one pre-tokenized word of n bytes: symbols in GPT-2's alphabet, then the merge of
@@ -292,21 +260,21 @@ static void consider(const struct slm_bpe *b, const char *m, const sym *s, int l
 static slm_status bpe_word(const slm_tokenizer *t, const unsigned char *w, size_t n, emitter *e) {
     const struct slm_bpe *b = t->bpe;
     char *m = malloc(n * 2);
-    sym *s = malloc(n * sizeof *s);
-    candidate *h = malloc(3 * n * sizeof *h + sizeof *h);
+    slm_symbol *s = malloc(n * sizeof *s);
+    slm_merge_pair *h = malloc(3 * n * sizeof *h + sizeof *h);
     if (!m || !s || !h) {
         free(m), free(s), free(h);
         return SLM_ERR_NOMEM;
     }
     int ns = 0, ml = 0, nh = 0;
     for (size_t i = 0; i < n; i++) {
-        s[ns] = (sym){ml, put_cp(m + ml, b->byte_to_cp[w[i]]), ns - 1, (size_t)ns + 1 < n ? ns + 1 : -1};
+        s[ns] = (slm_symbol){ml, put_cp(m + ml, b->byte_to_cp[w[i]]), ns - 1, (size_t)ns + 1 < n ? ns + 1 : -1};
         ml += s[ns++].len;
     }
     for (int i = 0; i + 1 < ns; i++) consider(b, m, s, i, i + 1, h, &nh);
     while (nh > 0) {
-        candidate c = pop(h, &nh);
-        sym *l = &s[c.left], *r = &s[c.right];
+        slm_merge_pair c = slm_pair_pop(h, &nh);
+        slm_symbol *l = &s[c.left], *r = &s[c.right];
         if (l->len == 0 || r->len == 0 || l->next != c.right || l->len + r->len != c.size) continue;
         l->len += r->len;
         r->len = 0;

@@ -460,22 +460,12 @@ slm_status slm_tokenizer_decode(const slm_tokenizer *t, const int32_t *ids, int 
 
 /* ---------------------------------------------------------------- encode */
 
-typedef struct {
-    int start, len;  /* bytes of the symbol in the normalized text; len 0 = merged away */
-    int prev, next;  /* neighbours, -1 at the ends */
-} symbol;
-
-typedef struct {
-    float score;
-    int left, right, size;
-} pair;
-
 /* max-heap on score, then on -left (SentencePiece's agenda order) */
-static int pair_before(const pair *a, const pair *b) {
+static int pair_before(const slm_merge_pair *a, const slm_merge_pair *b) {
     return a->score > b->score || (a->score == b->score && a->left < b->left);
 }
 
-static void heap_push(pair *h, int *n, pair p) {
+void slm_pair_push(slm_merge_pair *h, int *n, slm_merge_pair p) {
     int i = (*n)++;
     while (i > 0 && pair_before(&p, &h[(i - 1) / 2])) {
         h[i] = h[(i - 1) / 2];
@@ -484,8 +474,8 @@ static void heap_push(pair *h, int *n, pair p) {
     h[i] = p;
 }
 
-static pair heap_pop(pair *h, int *n) {
-    pair top = h[0], last = h[--(*n)];
+slm_merge_pair slm_pair_pop(slm_merge_pair *h, int *n) {
+    slm_merge_pair top = h[0], last = h[--(*n)];
     int i = 0;
     for (;;) {
         int c = 2 * i + 1;
@@ -499,15 +489,15 @@ static pair heap_pop(pair *h, int *n) {
     return top;
 }
 
-static void try_pair(const slm_tokenizer *t, const char *text, const symbol *sym, int left, int right, pair *heap,
+static void try_pair(const slm_tokenizer *t, const char *text, const slm_symbol *sym, int left, int right, slm_merge_pair *heap,
                      int *n_heap) {
     if (left < 0 || right < 0) return;
     int size = sym[left].len + sym[right].len;
     if (size > t->max_token_length) return;
     int id = lookup(t, text + sym[left].start, (size_t)size);
     if (id < 0) return;
-    pair p = {t->scores[id], left, right, size};
-    heap_push(heap, n_heap, p);
+    slm_merge_pair p = {t->scores[id], left, right, size};
+    slm_pair_push(heap, n_heap, p);
 }
 
 static slm_status encode_plain(const slm_tokenizer *t, const char *text, size_t len, int add_bos, int add_eos,
@@ -574,8 +564,8 @@ static slm_status encode_plain(const slm_tokenizer *t, const char *text, size_t 
     static const char FFFD[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
     size_t norm_cap = 3 * len + 1;
     char *norm = malloc(norm_cap);
-    symbol *sym = malloc((len + 1) * sizeof *sym);
-    pair *heap = malloc((3 * len + 4) * sizeof *heap);
+    slm_symbol *sym = malloc((len + 1) * sizeof *sym);
+    slm_merge_pair *heap = malloc((3 * len + 4) * sizeof *heap);
     if (!norm || !sym || !heap) {
         free(norm), free(sym), free(heap);
         return SLM_ERR_NOMEM;
@@ -589,7 +579,7 @@ static slm_status encode_plain(const slm_tokenizer *t, const char *text, size_t 
     }
     if (i < end && t->add_dummy_prefix) {
         norm[nl++] = ' ';
-        sym[n_sym++] = (symbol){0, 1, -1, -1};
+        sym[n_sym++] = (slm_symbol){0, 1, -1, -1};
     }
     while (i < end) {
         if (t->remove_extra_ws && text[i] == ' ' && text[i - 1] == ' ') { /* i > start: text[start] != ' ' */
@@ -597,7 +587,7 @@ static slm_status encode_plain(const slm_tokenizer *t, const char *text, size_t 
             continue;
         }
         int cl = slm_utf8_char_len((const unsigned char *)text + i, end - i);
-        sym[n_sym] = (symbol){(int)nl, cl ? cl : 3, n_sym - 1, -1};
+        sym[n_sym] = (slm_symbol){(int)nl, cl ? cl : 3, n_sym - 1, -1};
         if (cl) memcpy(norm + nl, text + i, (size_t)cl), nl += (size_t)cl, i += (size_t)cl;
         else memcpy(norm + nl, FFFD, 3), nl += 3, i += 1;
         if (n_sym > 0) sym[n_sym - 1].next = n_sym;
@@ -607,8 +597,8 @@ static slm_status encode_plain(const slm_tokenizer *t, const char *text, size_t 
     int n_heap = 0;
     for (int k = 0; k + 1 < n_sym; k++) try_pair(t, norm, sym, k, k + 1, heap, &n_heap);
     while (n_heap > 0) {
-        pair p = heap_pop(heap, &n_heap);
-        symbol *l = &sym[p.left], *r = &sym[p.right];
+        slm_merge_pair p = slm_pair_pop(heap, &n_heap);
+        slm_symbol *l = &sym[p.left], *r = &sym[p.right];
         if (l->len == 0 || r->len == 0 || l->len + r->len != p.size || l->next != p.right) continue;
         l->len += r->len;
         r->len = 0;

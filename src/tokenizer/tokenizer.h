@@ -62,6 +62,20 @@ slm_status slm_hf_tokenizer_load(const void *data, size_t size, const char *name
                                  slm_error *err);
 /* Reads the tokenizer_config.json beside a tokenizer.json, if any (chat template, BOS/EOS). */
 void slm_hf_tokenizer_config(slm_tokenizer *t, const char *tokenizer_path);
+/* The merge loop both BPE encoders use: symbols in a linked list over the normalized text, and a
+ * max-heap of candidate pairs (higher score first, then leftmost; byte-level BPE scores a pair
+ * with minus its merge rank, exact in a float below 2^24). Stale entries are skipped on pop. */
+typedef struct slm_symbol {
+    int start, len; /* bytes of the symbol in the text; len 0 = merged away */
+    int prev, next; /* neighbours, -1 at the ends */
+} slm_symbol;
+typedef struct slm_merge_pair {
+    float score;
+    int left, right, size;
+} slm_merge_pair;
+void slm_pair_push(slm_merge_pair *heap, int *n, slm_merge_pair p);
+slm_merge_pair slm_pair_pop(slm_merge_pair *heap, int *n);
+
 /* Id of the normal (mergeable) piece s[0..n), or -1. */
 int slm_tok_lookup(const slm_tokenizer *t, const char *s, size_t n);
 
