@@ -22,13 +22,6 @@ static const char HELP[] =
     "Replies stream to stdout and end at the template's end-of-turn token or EOS. When the context is\n"
     "full the conversation starts again from the system prompt (said on stderr).\n";
 
-static int print_token(void *user, int32_t token, const char *text, size_t len) {
-    (void)user, (void)token;
-    fwrite(text, 1, len, stdout);
-    fflush(stdout);
-    return 0;
-}
-
 int cmd_chat(int argc, char **argv) {
     cli_args a = {"chat", argc, 0, argv, 0};
     const char *model_path = NULL, *tok_path = NULL, *system_prompt = NULL, *tpl = NULL, *arg;
@@ -109,7 +102,7 @@ int cmd_chat(int argc, char **argv) {
             pos = 0, first = 1;
         }
         slm_generate_stats gs;
-        slm_status st = slm_generate_tokens(ctx, tok, sampler, ids, n, pos, n_predict, stop, print_token, NULL, &gs, &err);
+        slm_status st = slm_generate_tokens(ctx, tok, sampler, ids, n, pos, n_predict, stop, cli_print_token, NULL, &gs, &err);
         fputc('\n', stdout);
         fflush(stdout);
         if (st != SLM_OK) {

@@ -35,6 +35,8 @@ uint64_t cli_u64(cli_args *a, const char *flag);
  * --repeat-penalty, --repeat-last-n, -s/--seed, -t/--threads, -c/--ctx-size, --no-simd): returns 1
  * if `arg` was one of them (its value consumed), else 0. */
 int cli_run_flag(cli_args *a, const char *arg, slm_sampler_params *sp, int *seed_given, slm_ctx_params *cp);
+/* The token callback of generate and chat: writes the token's text to stdout as it comes. */
+int cli_print_token(void *user, int32_t token, const char *text, size_t len);
 /* Reports an unknown flag or unexpected argument. */
 void cli_unknown(cli_args *a, const char *arg);
 

@@ -73,6 +73,15 @@ uint64_t cli_u64(cli_args *a, const char *flag) {
     return (uint64_t)x;
 }
 
+int cli_print_token(void *user, int32_t token, const char *text, size_t len) {
+    (void)user, (void)token;
+    if (len) {
+        fwrite(text, 1, len, stdout);
+        fflush(stdout);
+    }
+    return 0;
+}
+
 int cli_run_flag(cli_args *a, const char *arg, slm_sampler_params *sp, int *seed_given, slm_ctx_params *cp) {
     if (!strcmp(arg, "--temp")) sp->temperature = (float)cli_double(a, arg, 0, 100);
     else if (!strcmp(arg, "--top-k")) sp->top_k = cli_int(a, arg, 0, 1 << 30);

@@ -32,15 +32,6 @@ static const char HELP[] =
     "\n"
     "Text goes to stdout; statistics (tokens, tok/s, peak memory) to stderr.\n";
 
-static int print_token(void *user, int32_t token, const char *text, size_t len) {
-    (void)user, (void)token;
-    if (len) {
-        fwrite(text, 1, len, stdout);
-        fflush(stdout);
-    }
-    return 0;
-}
-
 int cmd_generate(int argc, char **argv) {
     cli_args a = {"generate", argc, 0, argv, 0};
     const char *model_path = NULL, *tok_path = NULL, *prompt = "", *prompt_file = NULL;
@@ -108,11 +99,11 @@ int cmd_generate(int argc, char **argv) {
             free(ids);
             goto done;
         }
-        st = slm_generate_tokens(ctx, tok, sampler, ids, n, 0, n_predict, slm_chat_end_of_turn(tok, tpl), print_token, NULL,
+        st = slm_generate_tokens(ctx, tok, sampler, ids, n, 0, n_predict, slm_chat_end_of_turn(tok, tpl), cli_print_token, NULL,
                                  &stats, &err);
         free(ids);
     } else
-        st = slm_generate(ctx, tok, sampler, prompt, n_predict, print_token, NULL, &stats, &err);
+        st = slm_generate(ctx, tok, sampler, prompt, n_predict, cli_print_token, NULL, &stats, &err);
     fputc('\n', stdout); /* end the text with a newline, as llama2.c's run does */
     fflush(stdout);
     if (st != SLM_OK) {

@@ -73,6 +73,20 @@ float *test_logits(const slm_model *m, const int32_t *tokens, int n, int threads
     return out;
 }
 
+int test_round_trip(const slm_tokenizer *t, const char *s, size_t len, int bos, int *n_tokens) {
+    int cap = (int)len + 2, n = 0, same = 0;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)cap);
+    char *back = malloc(len + 1);
+    size_t bl = 0;
+    if (ids && back && slm_tokenizer_encode(t, s, len, bos, 0, ids, cap, &n) == SLM_OK &&
+        slm_tokenizer_decode(t, ids, n, back, len + 1, &bl) == SLM_OK)
+        same = bl == len && !memcmp(back, s, len);
+    if (!same) fprintf(stderr, "    round trip of [%.*s] gave [%.*s]\n", (int)len, s, (int)(bl <= len ? bl : 0), back ? back : "");
+    if (n_tokens) *n_tokens = n;
+    free(ids), free(back);
+    return same;
+}
+
 int run_slm(const char *args, char **out, char **errout) {
     const char *bin = getenv("SLM_BIN");
     char cmd[8192];

@@ -95,13 +95,25 @@ static void spm_corpus(slm_tokenizer *t, const char *what) {
 
 static void llama_spm_vectors(slm_tokenizer *t, const char *ip, const char *op, const char *label);
 
+/* llama.cpp's vocabulary test files for NAME under ../shared (the GGUF, its inputs, its expected ids);
+ * 0 when any is missing. */
+static int vocab_test_files(const char *name, const char **gp, const char **ip, const char **op) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "data/tokenizer-tests/ggml-vocab-%s.gguf", name);
+    *gp = shared_path(rel);
+    snprintf(rel, sizeof rel, "data/tokenizer-tests/ggml-vocab-%s.gguf.inp", name);
+    *ip = shared_path(rel);
+    snprintf(rel, sizeof rel, "data/tokenizer-tests/ggml-vocab-%s.gguf.out", name);
+    *op = shared_path(rel);
+    return *gp && *ip && *op;
+}
+
 void tokenizer_llama_spm_vectors(void) {
-    const char *ip = shared_path("data/tokenizer-tests/ggml-vocab-llama-spm.gguf.inp"),
-               *op = shared_path("data/tokenizer-tests/ggml-vocab-llama-spm.gguf.out"),
-               *gp = shared_path("data/tokenizer-tests/ggml-vocab-llama-spm.gguf");
+    const char *gp, *ip, *op;
+    int have = vocab_test_files("llama-spm", &gp, &ip, &op);
     slm_tokenizer *t = llama_tokenizer(), *g = NULL;
     slm_error err;
-    if (!ip || !op || !t || !gp) {
+    if (!have || !t) {
         slm_tokenizer_free(t);
         SKIP("../shared/data/tokenizer-tests/ggml-vocab-llama-spm.gguf(.inp/.out) or tokenizer.bin is missing");
     }
@@ -141,12 +153,8 @@ void tokenizer_bpe_vectors(void) {
     const char *names[] = {"gpt-2", "starcoder", "mpt", "refact", "falcon", "phi-3"};
     int ran = 0;
     for (int k = 0; k < 6; k++) {
-        char g[256], in[256], out[256];
-        snprintf(g, sizeof g, "data/tokenizer-tests/ggml-vocab-%s.gguf", names[k]);
-        snprintf(in, sizeof in, "data/tokenizer-tests/ggml-vocab-%s.gguf.inp", names[k]);
-        snprintf(out, sizeof out, "data/tokenizer-tests/ggml-vocab-%s.gguf.out", names[k]);
-        const char *gp = shared_path(g), *ip = shared_path(in), *op = shared_path(out);
-        if (!gp || !ip || !op) continue;
+        const char *gp, *ip, *op;
+        if (!vocab_test_files(names[k], &gp, &ip, &op)) continue;
         slm_tokenizer *t = NULL;
         slm_error err;
         CHECK(slm_tokenizer_load_file(gp, 0, &t, &err) == SLM_OK, "%s", err.msg);
@@ -154,13 +162,7 @@ void tokenizer_bpe_vectors(void) {
         /* decoding gives the text back, byte for byte */
         if (t) {
             const char *text = "Hello world!\n\tcafé 🍕  123456 ";
-            int32_t ids[128];
-            int n;
-            char back[256];
-            size_t len;
-            slm_tokenizer_encode(t, text, strlen(text), 0, 0, ids, 128, &n);
-            slm_tokenizer_decode(t, ids, n, back, sizeof back, &len);
-            CHECK(len == strlen(text) && !memcmp(back, text, len), "%s decode: '%s'", names[k], back);
+            CHECK(test_round_trip(t, text, strlen(text), 0, NULL), "%s decode", names[k]);
         }
         /* control tokens are hidden in decoded text unless asked for */
         if (t && k == 0) {
@@ -322,12 +324,8 @@ void tokenizer_json_byte_level(void) {
     const char *names[2] = {"gpt-2", "starcoder"};
     int ran = 0;
     for (int k = 0; k < 2; k++) {
-        char g[256], in[256], out[256];
-        snprintf(g, sizeof g, "data/tokenizer-tests/ggml-vocab-%s.gguf", names[k]);
-        snprintf(in, sizeof in, "data/tokenizer-tests/ggml-vocab-%s.gguf.inp", names[k]);
-        snprintf(out, sizeof out, "data/tokenizer-tests/ggml-vocab-%s.gguf.out", names[k]);
-        const char *gp = shared_path(g), *ip = shared_path(in), *op = shared_path(out);
-        if (!gp || !ip || !op) continue;
+        const char *gp, *ip, *op;
+        if (!vocab_test_files(names[k], &gp, &ip, &op)) continue;
         slm_tokenizer *t = NULL, *j = NULL;
         slm_error err;
         CHECK(slm_tokenizer_load_file(gp, 0, &t, &err) == SLM_OK);
@@ -455,9 +453,8 @@ static void write_spm_tokenizer_json(const slm_tokenizer *t, const char *path) {
 
 void tokenizer_json_sentencepiece_style(void) {
     slm_tokenizer *t = llama_tokenizer(), *j = NULL;
-    const char *ip = shared_path("data/tokenizer-tests/ggml-vocab-llama-spm.gguf.inp"),
-               *op = shared_path("data/tokenizer-tests/ggml-vocab-llama-spm.gguf.out");
-    if (!t || !ip || !op) {
+    const char *gp, *ip, *op;
+    if (!vocab_test_files("llama-spm", &gp, &ip, &op) || !t) {
         slm_tokenizer_free(t);
         SKIP("../shared/models/tokenizer.bin or the llama-spm vectors are missing");
     }

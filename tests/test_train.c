@@ -45,13 +45,8 @@ void bpe_train_reproduces_reference(void) {
     CHECK(slm_tokenizer_load_file(tmp_path("trained.json"), 500, &t, &err) == SLM_OK, "%s", err.msg);
     if (t) {
         const char *s = "iron cement is a ready for use paste<|endoftext|>";
-        int32_t ids[128];
         int n;
-        char back[128];
-        size_t bl;
-        slm_tokenizer_encode(t, s, 35, 0, 0, ids, 128, &n);
-        slm_tokenizer_decode(t, ids, n, back, sizeof back, &bl);
-        CHECK(bl == 35 && !memcmp(back, s, 35) && n < 20, "%d tokens: %s", n, back);
+        CHECK(test_round_trip(t, s, 35, 0, &n) && n < 20, "%d tokens", n);
         slm_tokenizer_free(t);
     }
     json_delete(ref), json_delete(j);
@@ -90,13 +85,8 @@ void spm_train_byte_fallback_round_trips(void) {
     CHECK(slm_tokenizer_load_file(tmp_path("a.bin"), 512, &t, &err) == SLM_OK, "%s", err.msg);
     if (t) {
         const char *s = "Once upon a time, Lily saw a big red ball.\nShe smiled. 🍕 Zürich";
-        int32_t ids[256];
         int n;
-        char back[256];
-        size_t bl;
-        slm_tokenizer_encode(t, s, strlen(s), 1, 0, ids, 256, &n);
-        slm_tokenizer_decode(t, ids, n, back, sizeof back, &bl);
-        CHECK(bl == strlen(s) && !memcmp(back, s, bl), "round trip: [%s]", back);
+        CHECK(test_round_trip(t, s, strlen(s), 1, &n), "round trip");
         /* it compresses: fewer tokens than bytes by a wide margin on its own kind of text */
         int32_t *all = malloc(sizeof(int32_t) * (3 * 20000 + 3));
         slm_tokenizer_encode(t, text + len - 20000, 20000, 0, 0, all, 3 * 20000 + 3, &n);
