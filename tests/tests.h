@@ -59,7 +59,11 @@ extern const test_case all_tests[];
     X(cli_rejects_bad_flags)                          \
     X(cli_info_tokenize_score)                        \
     X(cli_init_convert_roundtrip)                     \
-    X(example_program_generates)
+    X(example_program_generates)                      \
+    X(gemm_matches_naive_product_every_kernel)        \
+    X(trainer_matches_pytorch_reference)              \
+    X(trainer_gradients_match_finite_differences)     \
+    X(trainer_thread_count_never_changes_results)
 
 #define DECLARE(name) void name(void);
 TESTS(DECLARE)

@@ -34,6 +34,11 @@ typedef void (*slm_matvec_h_fn)(float *out, const float *x, const uint16_t *w, i
 /* The same over ggml block-quantized weights of `dtype` (Q8_0, Q4_0, Q4_1, Q4_K, Q6_K). */
 typedef void (*slm_matvec_block_fn)(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1);
 
+/* The 6x16 micro-kernel of the packed matrix product (gemm.c): c (mr <= 6, nr <= 16; row stride
+ * ldc) = or += the product of an a-panel (6 values per k) and a b-panel (16 values per k) over kc. */
+typedef void (*slm_gemm_micro_fn)(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate,
+                                  int mr, int nr);
+
 typedef struct slm_kernels {
     const char *name; /* "scalar", "avx2" */
     slm_matvec_f32_fn matvec_f32;
@@ -44,6 +49,7 @@ typedef struct slm_kernels {
     slm_attention_fn attention;
     slm_swiglu_fn swiglu;
     slm_rmsnorm_fn rmsnorm;
+    slm_gemm_micro_fn gemm_micro;
 } slm_kernels;
 
 /* The scalar reference kernels. */
@@ -85,6 +91,9 @@ static inline float slm_bf16_to_f32(uint16_t h) {
     union { uint32_t u; float f; } v = {(uint32_t)h << 16};
     return v.f;
 }
+/* The scalar GEMM micro-kernel. */
+void slm_gemm_micro_scalar(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate, int mr,
+                           int nr);
 /* Scalar dot product of two float vectors (n). */
 float slm_dot_f32(const float *a, const float *b, int n);
 

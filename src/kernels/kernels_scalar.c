@@ -112,7 +112,8 @@ static void matvec_block_scalar(int dtype, float *out, const float *x, const voi
 }
 
 static const slm_kernels scalar_kernels = {"scalar", matvec_f32_scalar, matvec_block_scalar, matvec_f16_scalar, matvec_bf16_scalar,
-                                           matvec_q8_scalar, slm_attention_scalar, slm_swiglu, slm_rmsnorm};
+                                           matvec_q8_scalar, slm_attention_scalar, slm_swiglu, slm_rmsnorm,
+                                           slm_gemm_micro_scalar};
 
 const slm_kernels *slm_kernels_scalar(void) { return &scalar_kernels; }
 

@@ -336,8 +336,42 @@ T256 static void matvec_block_avx2(int dtype, float *out, const float *x, const 
     }
 }
 
+/* 6x16 GEMM micro-kernel: 12 accumulators, two B vectors, one broadcast A value. */
+T256 static void gemm_micro_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate,
+                                 int mr, int nr) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int k = 0; k < kc; k++, a += 6, b += 16) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
+        x = _mm256_broadcast_ss(a + 0), c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a + 1), c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a + 2), c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a + 3), c30 = _mm256_fmadd_ps(x, b0, c30), c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a + 4), c40 = _mm256_fmadd_ps(x, b0, c40), c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a + 5), c50 = _mm256_fmadd_ps(x, b0, c50), c51 = _mm256_fmadd_ps(x, b1, c51);
+    }
+    __m256 r[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+    if (mr == 6 && nr == 16) {
+        for (int i = 0; i < 6; i++) {
+            float *ci = c + i * ldc;
+            if (accumulate) {
+                _mm256_storeu_ps(ci, _mm256_add_ps(_mm256_loadu_ps(ci), r[2 * i]));
+                _mm256_storeu_ps(ci + 8, _mm256_add_ps(_mm256_loadu_ps(ci + 8), r[2 * i + 1]));
+            } else {
+                _mm256_storeu_ps(ci, r[2 * i]);
+                _mm256_storeu_ps(ci + 8, r[2 * i + 1]);
+            }
+        }
+        return;
+    }
+    float t[6][16];
+    for (int i = 0; i < 6; i++) _mm256_storeu_ps(t[i], r[2 * i]), _mm256_storeu_ps(t[i] + 8, r[2 * i + 1]);
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + t[i][j] : t[i][j];
+}
+
 static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_block_avx2, matvec_f16_avx2, matvec_bf16_avx2, matvec_q8_avx2,
-                                         attention_avx2, swiglu_avx2, rmsnorm_avx2};
+                                         attention_avx2, swiglu_avx2, rmsnorm_avx2, gemm_micro_avx2};
 #endif
 
 int slm_kernels_available(const slm_kernels **tables, int cap) {

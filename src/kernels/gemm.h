@@ -1,0 +1,39 @@
+/* gemm.h — general matrix products for training and batched work:
+ *   C (M, N) = A (M, K) · B (K, N)        or, with accumulate, C += A · B
+ * with A and B given by strides (element (i, k) of A at A[i*rsa + k*csa]), so transposed operands
+ * cost nothing. Panels of A (6 rows) and B (16 columns) are packed into per-thread buffers and
+ * multiplied by a 6x16 micro-kernel: the scalar reference or its AVX2+FMA twin (slm_kernels).
+ * C is cut into tiles of GEMM_MC x GEMM_NC; each tile is computed by one thread, over K in the
+ * same order, so the result never depends on the thread count. */
+#ifndef SLM_GEMM_H
+#define SLM_GEMM_H
+
+#include <stddef.h>
+
+#include "../core/core.h"
+#include "kernels.h"
+
+enum { SLM_GEMM_MR = 6, SLM_GEMM_NR = 16, SLM_GEMM_MC = 96, SLM_GEMM_NC = 256, SLM_GEMM_KC = 256 };
+
+/* Floats of packing space each thread needs. */
+#define SLM_GEMM_SCRATCH ((size_t)SLM_GEMM_MC * SLM_GEMM_KC + (size_t)SLM_GEMM_KC * SLM_GEMM_NC)
+
+typedef struct slm_gemm_ctx {
+    const slm_kernels *kernels;
+    slm_pool *pool;   /* NULL: one thread */
+    int n_threads;
+    float *scratch;   /* (n_threads * SLM_GEMM_SCRATCH), 32-byte aligned */
+} slm_gemm_ctx;
+
+void slm_gemm(const slm_gemm_ctx *g, int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa,
+              const float *B, ptrdiff_t rsb, ptrdiff_t csb, float *C, ptrdiff_t ldc, int accumulate);
+
+/* Convenience forms over row-major matrices:
+ *   Y (n, out)  [+]= X (n, in) · W (out, in)^T       (a linear layer)
+ *   dX (n, in)  [+]= dY (n, out) · W (out, in)
+ *   dW (out, in) += dY (n, out)^T · X (n, in) */
+void slm_gemm_xwt(const slm_gemm_ctx *g, float *Y, const float *X, const float *W, int n, int in, int out, int acc);
+void slm_gemm_dyw(const slm_gemm_ctx *g, float *dX, const float *dY, const float *W, int n, int in, int out, int acc);
+void slm_gemm_dytx(const slm_gemm_ctx *g, float *dW, const float *dY, const float *X, int n, int in, int out);
+
+#endif

@@ -1,0 +1,707 @@
+/* trainer.c — forward with saved activations, backward layer by layer, AdamW (see trainer.h).
+ *
+ * Shapes: N = B*T token rows; D = dim; KV = n_kv_heads*head_dim; F = hidden_dim; V = vocab.
+ * Each applied layer l (stored block l / block_repeat) keeps:
+ *   x (N,D) its input  ->  xn1 = rmsnorm(x) * attn_norm  (r1 = 1/rms per row)
+ *   q = rope(xn1 Wq^T), k = rope(xn1 Wk^T), v = xn1 Wv^T;  att = causal softmax(q k^T / sqrt(hd))
+ *   ao = att v;  xm = x + drop(ao Wo^T)
+ *   xn2 = rmsnorm(xm) * ffn_norm (r2);  h1 = xn2 W1^T, h3 = xn2 W3^T, hg = silu(h1) * h3
+ *   next x = xm + drop(hg W2^T)
+ * then xf = rmsnorm(x_L) * output_norm and logits = xf Wcls^T, taken in chunks of rows so the
+ * (rows, V) logits never exist for the whole batch. Backward walks the same steps in reverse;
+ * gradients of a block that runs k times accumulate into its one copy. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/gemm.h"
+#include "trainer.h"
+
+enum { CE_CHUNK = 128 };
+
+typedef struct acts {
+    float *x, *xn1, *r1, *q, *k, *v, *att, *ao, *xm, *xn2, *r2, *h1, *h3, *hg;
+} acts;
+
+typedef struct ltensors { /* offsets of one stored block's tensors */
+    size_t attn_norm, wq, wk, wv, wo, ffn_norm, w1, w2, w3;
+} ltensors;
+
+struct slm_trainer {
+    slm_trainer_opts o;
+    int D, KV, F, V, H, KVH, hd, L, LA, B, T, N;
+    slm_ptensor *tensors;
+    int n_tensors;
+    size_t n_params;
+    float *params, *grads, *m, *v;
+    size_t tok_emb, out_norm, cls;
+    ltensors *lt;         /* (L) */
+    acts *a;              /* (LA) */
+    float *xL, *xf, *rf;  /* final residual, normed, 1/rms */
+    float *rope;          /* (T, hd/2, 2) cos, sin */
+    /* backward scratch */
+    float *dx, *dxn, *dtmp, *dq, *dk, *dv, *dao, *dh1, *dh3;
+    float *logits;        /* (CE_CHUNK, V) */
+    float *row_loss;      /* (N) */
+    float *dp;            /* (B * n_kv_heads, T) attention backward rows */
+    const int32_t *tokens;
+    slm_gemm_ctx g;
+    size_t bytes;
+};
+
+/* ---------------------------------------------------------------- setup */
+
+static size_t add_tensor(slm_trainer *tr, const char *name, int rows, int cols, int decay) {
+    slm_ptensor *t = &tr->tensors[tr->n_tensors++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->rows = rows, t->cols = cols, t->offset = tr->n_params, t->decay = decay;
+    tr->n_params += (size_t)(rows ? rows : 1) * (size_t)cols;
+    return t->offset;
+}
+
+static float *alloc_f(slm_trainer *tr, size_t n, int *ok) {
+    size_t bytes = (n ? n : 1) * sizeof(float);
+    bytes = slm_align_up(bytes, 64);
+    float *p = aligned_alloc(64, bytes);
+    if (!p) *ok = 0;
+    else memset(p, 0, bytes);
+    tr->bytes += bytes;
+    return p;
+}
+
+slm_status slm_trainer_create(const slm_trainer_opts *opts, slm_trainer **out, slm_error *err) {
+    slm_config c = opts->cfg;
+    c.head_dim = c.n_heads > 0 ? c.dim / c.n_heads : 0;
+    if (c.block_repeat < 1) c.block_repeat = 1;
+    slm_status st = slm_config_validate(&c, "train", err);
+    if (st != SLM_OK) return st;
+    if (c.rope_half) return slm_fail(err, SLM_ERR_ARG, "train: half-split RoPE is not trained (interleaved only)");
+    if (c.head_dim % 2) return slm_fail(err, SLM_ERR_ARG, "train: head_dim %d must be even", c.head_dim);
+    if (opts->batch < 1 || opts->seq < 1 || opts->seq > c.seq_len)
+        return slm_fail(err, SLM_ERR_ARG, "train: batch %d / sequence %d out of range (1.., 1..%d)", opts->batch,
+                        opts->seq, c.seq_len);
+    if ((double)opts->batch * opts->seq > (1 << 24))
+        return slm_fail(err, SLM_ERR_ARG, "train: batch x sequence = %.0f tokens is too many",
+                        (double)opts->batch * opts->seq);
+    if (!(opts->dropout >= 0.0f && opts->dropout < 1.0f))
+        return slm_fail(err, SLM_ERR_ARG, "train: dropout %g out of range [0, 1)", opts->dropout);
+    if (opts->n_threads < 1 || opts->n_threads > 256)
+        return slm_fail(err, SLM_ERR_ARG, "train: thread count %d out of range 1..256", opts->n_threads);
+    slm_trainer *tr = calloc(1, sizeof *tr);
+    if (!tr) return slm_fail(err, SLM_ERR_NOMEM, "train: out of memory");
+    tr->o = *opts;
+    tr->o.cfg = c;
+    tr->D = c.dim, tr->hd = c.head_dim, tr->H = c.n_heads, tr->KVH = c.n_kv_heads, tr->KV = c.n_kv_heads * c.head_dim;
+    tr->F = c.hidden_dim, tr->V = c.vocab_size, tr->L = c.n_layers, tr->LA = c.n_layers * c.block_repeat;
+    tr->B = opts->batch, tr->T = opts->seq, tr->N = opts->batch * opts->seq;
+    int D = tr->D, KV = tr->KV, F = tr->F, V = tr->V, L = tr->L, N = tr->N, T = tr->T;
+    tr->tensors = calloc((size_t)L * 9 + 3, sizeof *tr->tensors);
+    tr->lt = calloc((size_t)L, sizeof *tr->lt);
+    tr->a = calloc((size_t)tr->LA, sizeof *tr->a);
+    int ok = tr->tensors && tr->lt && tr->a;
+    if (ok) {
+        char name[48];
+        tr->tok_emb = add_tensor(tr, "token_embd.weight", V, D, 1);
+        for (int l = 0; l < L; l++) {
+            ltensors *t = &tr->lt[l];
+#define ADD(field, suffix, rows, cols, decay) \
+    snprintf(name, sizeof name, "blk.%d." suffix, l), t->field = add_tensor(tr, name, rows, cols, decay)
+            ADD(attn_norm, "attn_norm.weight", 0, D, 0);
+            ADD(wq, "attn_q.weight", D, D, 1);
+            ADD(wk, "attn_k.weight", KV, D, 1);
+            ADD(wv, "attn_v.weight", KV, D, 1);
+            ADD(wo, "attn_output.weight", D, D, 1);
+            ADD(ffn_norm, "ffn_norm.weight", 0, D, 0);
+            ADD(w1, "ffn_gate.weight", F, D, 1);
+            ADD(w2, "ffn_down.weight", D, F, 1);
+            ADD(w3, "ffn_up.weight", F, D, 1);
+#undef ADD
+        }
+        tr->out_norm = add_tensor(tr, "output_norm.weight", 0, D, 0);
+        tr->cls = c.tied_classifier ? tr->tok_emb : add_tensor(tr, "output.weight", V, D, 1);
+        tr->params = alloc_f(tr, tr->n_params, &ok);
+        tr->grads = alloc_f(tr, tr->n_params, &ok);
+        tr->m = alloc_f(tr, tr->n_params, &ok);
+        tr->v = alloc_f(tr, tr->n_params, &ok);
+        size_t ND = (size_t)N * D, NKV = (size_t)N * KV, NF = (size_t)N * F;
+        for (int l = 0; l < tr->LA && ok; l++) {
+            acts *a = &tr->a[l];
+            a->x = alloc_f(tr, ND, &ok), a->xn1 = alloc_f(tr, ND, &ok), a->r1 = alloc_f(tr, (size_t)N, &ok);
+            a->q = alloc_f(tr, ND, &ok), a->k = alloc_f(tr, NKV, &ok), a->v = alloc_f(tr, NKV, &ok);
+            a->att = alloc_f(tr, (size_t)tr->B * tr->H * T * T, &ok);
+            a->ao = alloc_f(tr, ND, &ok), a->xm = alloc_f(tr, ND, &ok), a->xn2 = alloc_f(tr, ND, &ok);
+            a->r2 = alloc_f(tr, (size_t)N, &ok);
+            a->h1 = alloc_f(tr, NF, &ok), a->h3 = alloc_f(tr, NF, &ok), a->hg = alloc_f(tr, NF, &ok);
+        }
+        tr->xL = alloc_f(tr, ND, &ok), tr->xf = alloc_f(tr, ND, &ok), tr->rf = alloc_f(tr, (size_t)N, &ok);
+        tr->rope = alloc_f(tr, (size_t)T * tr->hd, &ok);
+        tr->dx = alloc_f(tr, ND, &ok), tr->dxn = alloc_f(tr, ND, &ok), tr->dtmp = alloc_f(tr, ND, &ok);
+        tr->dq = alloc_f(tr, ND, &ok), tr->dk = alloc_f(tr, NKV, &ok), tr->dv = alloc_f(tr, NKV, &ok);
+        tr->dao = alloc_f(tr, ND, &ok), tr->dh1 = alloc_f(tr, NF, &ok), tr->dh3 = alloc_f(tr, NF, &ok);
+        tr->logits = alloc_f(tr, (size_t)CE_CHUNK * V, &ok);
+        tr->row_loss = alloc_f(tr, (size_t)N, &ok);
+        tr->dp = alloc_f(tr, (size_t)tr->B * tr->KVH * T, &ok);
+        tr->g.scratch = alloc_f(tr, SLM_GEMM_SCRATCH * (size_t)opts->n_threads, &ok);
+    }
+    if (!ok) {
+        slm_trainer_free(tr);
+        return slm_fail(err, SLM_ERR_NOMEM, "train: cannot allocate the trainer's memory (model, batch %d x %d)",
+                        opts->batch, opts->seq);
+    }
+    tr->g.kernels = slm_kernels_select(opts->use_simd);
+    tr->g.n_threads = opts->n_threads;
+    if (opts->n_threads > 1 && (st = slm_pool_create(opts->n_threads, &tr->g.pool, err)) != SLM_OK) {
+        slm_trainer_free(tr);
+        return st;
+    }
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < tr->hd / 2; i++) {
+            double angle = (double)t * pow((double)c.rope_theta, -2.0 * i / tr->hd);
+            tr->rope[(size_t)t * tr->hd + 2 * i] = (float)cos(angle);
+            tr->rope[(size_t)t * tr->hd + 2 * i + 1] = (float)sin(angle);
+        }
+    *out = tr;
+    return SLM_OK;
+}
+
+void slm_trainer_free(slm_trainer *tr) {
+    if (!tr) return;
+    slm_pool_free(tr->g.pool);
+    for (int l = 0; tr->a && l < tr->LA; l++) {
+        acts *a = &tr->a[l];
+        float *ps[] = {a->x, a->xn1, a->r1, a->q, a->k, a->v, a->att, a->ao, a->xm, a->xn2, a->r2, a->h1, a->h3, a->hg};
+        for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) free(ps[i]);
+    }
+    float *ps[] = {tr->params, tr->grads, tr->m, tr->v, tr->xL, tr->xf, tr->rf, tr->rope, tr->dx, tr->dxn,
+                   tr->dtmp, tr->dq, tr->dk, tr->dv, tr->dao, tr->dh1, tr->dh3, tr->logits, tr->row_loss,
+                   tr->dp, tr->g.scratch};
+    for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) free(ps[i]);
+    free(tr->a), free(tr->lt), free(tr->tensors), free(tr);
+}
+
+const slm_trainer_opts *slm_trainer_options(const slm_trainer *tr) { return &tr->o; }
+size_t slm_trainer_n_params(const slm_trainer *tr) { return tr->n_params; }
+const slm_ptensor *slm_trainer_tensors(const slm_trainer *tr, int *n) {
+    *n = tr->n_tensors;
+    return tr->tensors;
+}
+float *slm_trainer_params(slm_trainer *tr) { return tr->params; }
+float *slm_trainer_grads(slm_trainer *tr) { return tr->grads; }
+float *slm_trainer_adam_m(slm_trainer *tr) { return tr->m; }
+float *slm_trainer_adam_v(slm_trainer *tr) { return tr->v; }
+size_t slm_trainer_memory(const slm_trainer *tr) { return tr->bytes + sizeof *tr; }
+
+static uint64_t splitmix(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+void slm_trainer_init_params(slm_trainer *tr, uint64_t seed, float std) {
+    uint64_t s = seed;
+    float resid = std / sqrtf(2.0f * (float)tr->LA);
+    for (int i = 0; i < tr->n_tensors; i++) {
+        const slm_ptensor *t = &tr->tensors[i];
+        float *p = tr->params + t->offset;
+        size_t n = (size_t)(t->rows ? t->rows : 1) * t->cols;
+        if (!t->rows) {
+            for (size_t j = 0; j < n; j++) p[j] = 1.0f;
+            continue;
+        }
+        size_t len = strlen(t->name);
+        int is_resid = (len > 18 && !strcmp(t->name + len - 18, "attn_output.weight")) ||
+                       (len > 15 && !strcmp(t->name + len - 15, "ffn_down.weight"));
+        double sd = is_resid ? resid : std;
+        for (size_t j = 0; j < n; j += 2) { /* Box-Muller, two normals per pair of uniforms */
+            double u1 = ((double)(splitmix(&s) >> 11) + 1.0) / 9007199254740993.0;
+            double u2 = (double)(splitmix(&s) >> 11) / 9007199254740992.0;
+            double r = sqrt(-2.0 * log(u1));
+            p[j] = (float)(sd * r * cos(6.283185307179586 * u2));
+            if (j + 1 < n) p[j + 1] = (float)(sd * r * sin(6.283185307179586 * u2));
+        }
+    }
+    memset(tr->m, 0, tr->n_params * sizeof(float));
+    memset(tr->v, 0, tr->n_params * sizeof(float));
+}
+
+void slm_trainer_zero_grads(slm_trainer *tr) { memset(tr->grads, 0, tr->n_params * sizeof(float)); }
+
+/* ---------------------------------------------------------------- parallel loops */
+
+typedef struct par {
+    slm_trainer *tr;
+    void (*fn)(struct par *p, int i0, int i1);
+    int n;
+    int layer;            /* applied layer */
+    const float *w;       /* a norm weight */
+    float *dw;            /* its gradient */
+    const float *in;
+    float *out, *r;
+    float *aux;
+    float grad_scale;
+    uint64_t key;
+    int site;
+} par;
+
+static void par_worker(void *arg, int ti, int nt) {
+    par *p = arg;
+    int i0 = (int)((int64_t)p->n * ti / nt), i1 = (int)((int64_t)p->n * (ti + 1) / nt);
+    if (i0 < i1) p->fn(p, i0, i1);
+}
+
+/* Runs p->fn over [0, n) split into one contiguous range per thread. */
+static void par_run(par *p, int n) {
+    p->n = n;
+    if (p->tr->g.pool && n > 1) slm_pool_run(p->tr->g.pool, par_worker, p);
+    else par_worker(p, 0, 1);
+}
+
+/* ---------------------------------------------------------------- element-wise pieces */
+
+/* out[t] = in[t] * r[t] * w, r[t] = 1/sqrt(mean(in[t]^2) + eps), rows [i0, i1). */
+static void rmsnorm_rows(par *p, int i0, int i1) {
+    int D = p->tr->D;
+    float eps = p->tr->o.cfg.norm_eps;
+    for (int t = i0; t < i1; t++) {
+        const float *x = p->in + (size_t)t * D;
+        float *y = p->out + (size_t)t * D;
+        double ss = 0.0;
+        for (int i = 0; i < D; i++) ss += (double)x[i] * x[i];
+        float r = (float)(1.0 / sqrt(ss / D + eps));
+        p->r[t] = r;
+        for (int i = 0; i < D; i++) y[i] = x[i] * r * p->w[i];
+    }
+}
+
+/* RMSNorm backward for rows [i0, i1): aux holds dy (N, D), in the normed input x, r its 1/rms;
+ * adds dx to out:  g = dy * w;  dx = r * g - r^3 * x * mean(g . x). */
+static void rmsnorm_back_rows(par *p, int i0, int i1) {
+    int D = p->tr->D;
+    for (int t = i0; t < i1; t++) {
+        const float *x = p->in + (size_t)t * D, *dy = p->aux + (size_t)t * D;
+        float *dx = p->out + (size_t)t * D, r = p->r[t];
+        double dot = 0.0;
+        for (int i = 0; i < D; i++) dot += (double)dy[i] * p->w[i] * x[i];
+        float c = (float)(dot / D) * r * r * r;
+        for (int i = 0; i < D; i++) dx[i] += r * (dy[i] * p->w[i]) - c * x[i];
+    }
+}
+
+/* The norm weight's gradient over columns [i0, i1): dw[i] += sum over rows t of dy[t,i] x[t,i] r[t]
+ * (rows in order, so the sum does not depend on the thread split). */
+static void rmsnorm_dw_cols(par *p, int i0, int i1) {
+    int D = p->tr->D, N = p->tr->N;
+    for (int i = i0; i < i1; i++) {
+        double s = 0.0;
+        for (int t = 0; t < N; t++) s += (double)p->aux[(size_t)t * D + i] * p->in[(size_t)t * D + i] * p->r[t];
+        p->dw[i] += (float)s;
+    }
+}
+
+static void rmsnorm_forward(slm_trainer *tr, float *out, float *r, const float *in, const float *w) {
+    par p = {.tr = tr, .fn = rmsnorm_rows, .in = in, .out = out, .r = r, .w = w};
+    par_run(&p, tr->N);
+}
+
+/* dx += d(rmsnorm)/dx applied to dy; dw += the weight's gradient. */
+static void rmsnorm_backward(slm_trainer *tr, float *dx, float *dw, const float *dy, const float *in, const float *r,
+                             const float *w) {
+    par p = {.tr = tr, .fn = rmsnorm_back_rows, .in = in, .out = dx, .r = (float *)r, .w = w, .aux = (float *)dy};
+    par_run(&p, tr->N);
+    p.fn = rmsnorm_dw_cols, p.dw = dw;
+    par_run(&p, tr->D);
+}
+
+/* Rotates (2i, 2i+1) pairs of each head of rows [i0, i1) of out (N, n_heads*hd) by position t % T;
+ * site 1 rotates backwards (the transpose, for gradients). p->layer holds n_heads. */
+static void rope_rows(par *p, int i0, int i1) {
+    slm_trainer *tr = p->tr;
+    int hd = tr->hd, width = p->layer * hd;
+    float sign = p->site ? -1.0f : 1.0f;
+    for (int t = i0; t < i1; t++) {
+        const float *cs = tr->rope + (size_t)(t % tr->T) * hd;
+        float *x = p->out + (size_t)t * width;
+        for (int h = 0; h < p->layer; h++, x += hd)
+            for (int i = 0; i < hd / 2; i++) {
+                float c = cs[2 * i], s = sign * cs[2 * i + 1], a = x[2 * i], b = x[2 * i + 1];
+                x[2 * i] = a * c - b * s;
+                x[2 * i + 1] = a * s + b * c;
+            }
+    }
+}
+
+static void rope(slm_trainer *tr, float *x, int n_heads, int backward) {
+    par p = {.tr = tr, .fn = rope_rows, .out = x, .layer = n_heads, .site = backward};
+    par_run(&p, tr->N);
+}
+
+static inline float silu(float x) { return x / (1.0f + expf(-x)); }
+
+static void swiglu_rows(par *p, int i0, int i1) {
+    acts *a = &p->tr->a[p->layer];
+    size_t F = (size_t)p->tr->F;
+    for (size_t i = (size_t)i0 * F; i < (size_t)i1 * F; i++) a->hg[i] = silu(a->h1[i]) * a->h3[i];
+}
+
+/* From d(hg) in dh1: dh3 = d * silu(h1); dh1 = d * h3 * silu'(h1). */
+static void swiglu_back_rows(par *p, int i0, int i1) {
+    slm_trainer *tr = p->tr;
+    acts *a = &tr->a[p->layer];
+    size_t F = (size_t)tr->F;
+    for (size_t i = (size_t)i0 * F; i < (size_t)i1 * F; i++) {
+        float x = a->h1[i], sg = 1.0f / (1.0f + expf(-x)), d = tr->dh1[i];
+        tr->dh3[i] = d * x * sg;
+        tr->dh1[i] = d * a->h3[i] * sg * (1.0f + x * (1.0f - sg));
+    }
+}
+
+/* Dropout: element i of site `site` is kept (scaled by 1/(1-p)) unless a hash of (key, site, i)
+ * falls below p. The same call masks a gradient in backward. */
+static void dropout_rows(par *p, int i0, int i1) {
+    float drop = p->tr->o.dropout, keep = 1.0f / (1.0f - drop);
+    uint64_t limit = (uint64_t)((double)drop * 18446744073709551616.0);
+    size_t D = (size_t)p->tr->D;
+    for (size_t i = (size_t)i0 * D; i < (size_t)i1 * D; i++) {
+        uint64_t s = p->key ^ ((uint64_t)p->site << 48) ^ i;
+        p->out[i] = splitmix(&s) < limit ? 0.0f : p->out[i] * keep;
+    }
+}
+
+static void dropout(slm_trainer *tr, float *x, uint64_t key, int site) {
+    if (tr->o.dropout <= 0.0f) return;
+    par p = {.tr = tr, .fn = dropout_rows, .out = x, .key = key, .site = site};
+    par_run(&p, tr->N);
+}
+
+static void add_rows(par *p, int i0, int i1) {
+    size_t D = (size_t)p->tr->D;
+    for (size_t i = (size_t)i0 * D; i < (size_t)i1 * D; i++) p->out[i] = p->in[i] + p->aux[i];
+}
+
+/* out = a + b over (N, D). */
+static void add(slm_trainer *tr, float *out, const float *a, const float *b) {
+    par p = {.tr = tr, .fn = add_rows, .out = out, .in = a, .aux = (float *)b};
+    par_run(&p, tr->N);
+}
+
+/* ---------------------------------------------------------------- attention */
+
+/* Forward for (batch, head) items [i0, i1): att rows and ao. */
+static void attn_fwd(par *p, int i0, int i1) {
+    slm_trainer *tr = p->tr;
+    acts *a = &tr->a[p->layer];
+    int T = tr->T, hd = tr->hd, D = tr->D, KV = tr->KV, grp = tr->H / tr->KVH;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int item = i0; item < i1; item++) {
+        int b = item / tr->H, h = item % tr->H, g = h / grp;
+        float *att = a->att + (size_t)item * T * T;
+        for (int t = 0; t < T; t++) {
+            const float *q = a->q + ((size_t)b * T + t) * D + h * hd;
+            float *row = att + (size_t)t * T, mx = -INFINITY;
+            for (int s = 0; s <= t; s++) {
+                const float *k = a->k + ((size_t)b * T + s) * KV + g * hd;
+                float d = 0.0f;
+                for (int i = 0; i < hd; i++) d += q[i] * k[i];
+                row[s] = d * scale;
+                if (row[s] > mx) mx = row[s];
+            }
+            float sum = 0.0f;
+            for (int s = 0; s <= t; s++) sum += row[s] = expf(row[s] - mx);
+            float inv = 1.0f / sum;
+            float *o = a->ao + ((size_t)b * T + t) * D + h * hd;
+            for (int i = 0; i < hd; i++) o[i] = 0.0f;
+            for (int s = 0; s <= t; s++) {
+                row[s] *= inv;
+                const float *v = a->v + ((size_t)b * T + s) * KV + g * hd;
+                for (int i = 0; i < hd; i++) o[i] += row[s] * v[i];
+            }
+        }
+    }
+}
+
+/* Backward for (batch, kv head) items [i0, i1): from dao, writes dq of the group's heads and dk, dv
+ * of the kv head (nothing else writes them). */
+static void attn_bwd(par *p, int i0, int i1) {
+    slm_trainer *tr = p->tr;
+    acts *a = &tr->a[p->layer];
+    int T = tr->T, hd = tr->hd, D = tr->D, KV = tr->KV, grp = tr->H / tr->KVH;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int item = i0; item < i1; item++) {
+        float *dp = tr->dp + (size_t)item * T;
+        int b = item / tr->KVH, g = item % tr->KVH;
+        for (int s = 0; s < T; s++) {
+            memset(tr->dk + ((size_t)b * T + s) * KV + g * hd, 0, sizeof(float) * hd);
+            memset(tr->dv + ((size_t)b * T + s) * KV + g * hd, 0, sizeof(float) * hd);
+        }
+        for (int h = g * grp; h < (g + 1) * grp; h++) {
+            const float *att = a->att + ((size_t)b * tr->H + h) * T * T;
+            for (int t = 0; t < T; t++) {
+                const float *row = att + (size_t)t * T;
+                const float *dout = tr->dao + ((size_t)b * T + t) * D + h * hd;
+                const float *q = a->q + ((size_t)b * T + t) * D + h * hd;
+                float *dq = tr->dq + ((size_t)b * T + t) * D + h * hd;
+                float dot = 0.0f;
+                for (int s = 0; s <= t; s++) {
+                    const float *v = a->v + ((size_t)b * T + s) * KV + g * hd;
+                    float *dv = tr->dv + ((size_t)b * T + s) * KV + g * hd;
+                    float d = 0.0f;
+                    for (int i = 0; i < hd; i++) d += dout[i] * v[i], dv[i] += row[s] * dout[i];
+                    dp[s] = d;
+                    dot += row[s] * d;
+                }
+                for (int i = 0; i < hd; i++) dq[i] = 0.0f;
+                for (int s = 0; s <= t; s++) {
+                    float ds = row[s] * (dp[s] - dot) * scale;
+                    const float *k = a->k + ((size_t)b * T + s) * KV + g * hd;
+                    float *dk = tr->dk + ((size_t)b * T + s) * KV + g * hd;
+                    for (int i = 0; i < hd; i++) dq[i] += ds * k[i], dk[i] += ds * q[i];
+                }
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- forward */
+
+static void embed_rows(par *p, int i0, int i1) {
+    slm_trainer *tr = p->tr;
+    for (int t = i0; t < i1; t++) {
+        int b = t / tr->T, s = t % tr->T;
+        int id = tr->tokens[(size_t)b * (tr->T + 1) + s];
+        memcpy(p->out + (size_t)t * tr->D, tr->params + tr->tok_emb + (size_t)id * tr->D, sizeof(float) * tr->D);
+    }
+}
+
+static void forward(slm_trainer *tr, uint64_t key) {
+    int N = tr->N, D = tr->D, KV = tr->KV, F = tr->F;
+    const float *P = tr->params;
+    par p = {.tr = tr, .fn = embed_rows, .out = tr->a[0].x};
+    par_run(&p, N);
+    dropout(tr, tr->a[0].x, key, 0);
+    for (int l = 0; l < tr->LA; l++) {
+        acts *a = &tr->a[l];
+        const ltensors *w = &tr->lt[l / tr->o.cfg.block_repeat];
+        float *next = l + 1 < tr->LA ? tr->a[l + 1].x : tr->xL;
+        rmsnorm_forward(tr, a->xn1, a->r1, a->x, P + w->attn_norm);
+        slm_gemm_xwt(&tr->g, a->q, a->xn1, P + w->wq, N, D, D, 0);
+        slm_gemm_xwt(&tr->g, a->k, a->xn1, P + w->wk, N, D, KV, 0);
+        slm_gemm_xwt(&tr->g, a->v, a->xn1, P + w->wv, N, D, KV, 0);
+        rope(tr, a->q, tr->H, 0);
+        rope(tr, a->k, tr->KVH, 0);
+        p = (par){.tr = tr, .fn = attn_fwd, .layer = l};
+        par_run(&p, tr->B * tr->H);
+        slm_gemm_xwt(&tr->g, tr->dtmp, a->ao, P + w->wo, N, D, D, 0);
+        dropout(tr, tr->dtmp, key, 1 + 2 * l);
+        add(tr, a->xm, a->x, tr->dtmp);
+        rmsnorm_forward(tr, a->xn2, a->r2, a->xm, P + w->ffn_norm);
+        slm_gemm_xwt(&tr->g, a->h1, a->xn2, P + w->w1, N, D, F, 0);
+        slm_gemm_xwt(&tr->g, a->h3, a->xn2, P + w->w3, N, D, F, 0);
+        p = (par){.tr = tr, .fn = swiglu_rows, .layer = l};
+        par_run(&p, N);
+        slm_gemm_xwt(&tr->g, tr->dtmp, a->hg, P + w->w2, N, F, D, 0);
+        dropout(tr, tr->dtmp, key, 2 + 2 * l);
+        add(tr, next, a->xm, tr->dtmp);
+    }
+    rmsnorm_forward(tr, tr->xf, tr->rf, tr->xL, P + tr->out_norm);
+}
+
+/* Cross-entropy over rows [i0, i1) of the current chunk (p->layer = its first row): the loss of
+ * each row into row_loss; with p->grad_scale != 0 the logits become their gradient
+ * grad_scale * (softmax - onehot). */
+static void ce_rows(par *p, int i0, int i1) {
+    slm_trainer *tr = p->tr;
+    int V = tr->V;
+    for (int r = i0; r < i1; r++) {
+        int t = p->layer + r, b = t / tr->T, s = t % tr->T;
+        int target = tr->tokens[(size_t)b * (tr->T + 1) + s + 1];
+        float *z = tr->logits + (size_t)r * V, mx = -INFINITY;
+        for (int i = 0; i < V; i++)
+            if (z[i] > mx) mx = z[i];
+        double sum = 0.0;
+        for (int i = 0; i < V; i++) sum += (double)expf(z[i] - mx);
+        tr->row_loss[t] = (float)(log(sum) - (double)(z[target] - mx));
+        if (p->grad_scale == 0.0f) continue;
+        float inv = (float)(1.0 / sum);
+        for (int i = 0; i < V; i++) z[i] = expf(z[i] - mx) * inv * p->grad_scale;
+        z[target] -= p->grad_scale;
+    }
+}
+
+/* Classifier and loss in chunks of rows; with grad_scale != 0 also dxf (into tr->dxn) and the
+ * classifier's gradient. Returns the summed loss. */
+static double head(slm_trainer *tr, float grad_scale) {
+    int N = tr->N, D = tr->D, V = tr->V;
+    const float *W = tr->params + tr->cls;
+    for (int c0 = 0; c0 < N; c0 += CE_CHUNK) {
+        int n = N - c0 < CE_CHUNK ? N - c0 : CE_CHUNK;
+        slm_gemm_xwt(&tr->g, tr->logits, tr->xf + (size_t)c0 * D, W, n, D, V, 0);
+        par p = {.tr = tr, .fn = ce_rows, .layer = c0, .grad_scale = grad_scale};
+        par_run(&p, n);
+        if (grad_scale == 0.0f) continue;
+        slm_gemm_dyw(&tr->g, tr->dxn + (size_t)c0 * D, tr->logits, W, n, D, V, 0);
+        slm_gemm_dytx(&tr->g, tr->grads + tr->cls, tr->logits, tr->xf + (size_t)c0 * D, n, D, V);
+    }
+    double sum = 0.0;
+    for (int t = 0; t < N; t++) sum += tr->row_loss[t];
+    return sum;
+}
+
+/* ---------------------------------------------------------------- backward */
+
+static void embed_back(slm_trainer *tr) {
+    /* Serial in token order: rows of one id may repeat, and the order fixes the rounding. */
+    int D = tr->D;
+    for (int t = 0; t < tr->N; t++) {
+        int b = t / tr->T, s = t % tr->T;
+        int id = tr->tokens[(size_t)b * (tr->T + 1) + s];
+        float *g = tr->grads + tr->tok_emb + (size_t)id * D;
+        const float *d = tr->dx + (size_t)t * D;
+        for (int i = 0; i < D; i++) g[i] += d[i];
+    }
+}
+
+static void backward(slm_trainer *tr, uint64_t key) {
+    int N = tr->N, D = tr->D, KV = tr->KV, F = tr->F;
+    const float *P = tr->params;
+    float *G = tr->grads;
+    /* dx = d loss / d xL, through the final norm (dxf is in dxn). */
+    memset(tr->dx, 0, sizeof(float) * (size_t)N * D);
+    rmsnorm_backward(tr, tr->dx, G + tr->out_norm, tr->dxn, tr->xL, tr->rf, P + tr->out_norm);
+    for (int l = tr->LA - 1; l >= 0; l--) {
+        acts *a = &tr->a[l];
+        const ltensors *w = &tr->lt[l / tr->o.cfg.block_repeat];
+        /* FFN branch: next = xm + drop(hg W2^T). dx holds d next; it also flows to xm unchanged. */
+        memcpy(tr->dtmp, tr->dx, sizeof(float) * (size_t)N * D);
+        dropout(tr, tr->dtmp, key, 2 + 2 * l);
+        slm_gemm_dytx(&tr->g, G + w->w2, tr->dtmp, a->hg, N, F, D);
+        slm_gemm_dyw(&tr->g, tr->dh1, tr->dtmp, P + w->w2, N, F, D, 0);
+        par p = {.tr = tr, .fn = swiglu_back_rows, .layer = l};
+        par_run(&p, N);
+        slm_gemm_dytx(&tr->g, G + w->w1, tr->dh1, a->xn2, N, D, F);
+        slm_gemm_dytx(&tr->g, G + w->w3, tr->dh3, a->xn2, N, D, F);
+        slm_gemm_dyw(&tr->g, tr->dxn, tr->dh1, P + w->w1, N, D, F, 0);
+        slm_gemm_dyw(&tr->g, tr->dxn, tr->dh3, P + w->w3, N, D, F, 1);
+        rmsnorm_backward(tr, tr->dx, G + w->ffn_norm, tr->dxn, a->xm, a->r2, P + w->ffn_norm);
+        /* Attention branch: xm = x + drop(ao Wo^T). */
+        memcpy(tr->dtmp, tr->dx, sizeof(float) * (size_t)N * D);
+        dropout(tr, tr->dtmp, key, 1 + 2 * l);
+        slm_gemm_dytx(&tr->g, G + w->wo, tr->dtmp, a->ao, N, D, D);
+        slm_gemm_dyw(&tr->g, tr->dao, tr->dtmp, P + w->wo, N, D, D, 0);
+        p = (par){.tr = tr, .fn = attn_bwd, .layer = l};
+        par_run(&p, tr->B * tr->KVH);
+        rope(tr, tr->dq, tr->H, 1);
+        rope(tr, tr->dk, tr->KVH, 1);
+        slm_gemm_dytx(&tr->g, G + w->wq, tr->dq, a->xn1, N, D, D);
+        slm_gemm_dytx(&tr->g, G + w->wk, tr->dk, a->xn1, N, D, KV);
+        slm_gemm_dytx(&tr->g, G + w->wv, tr->dv, a->xn1, N, D, KV);
+        slm_gemm_dyw(&tr->g, tr->dxn, tr->dq, P + w->wq, N, D, D, 0);
+        slm_gemm_dyw(&tr->g, tr->dxn, tr->dk, P + w->wk, N, D, KV, 1);
+        slm_gemm_dyw(&tr->g, tr->dxn, tr->dv, P + w->wv, N, D, KV, 1);
+        rmsnorm_backward(tr, tr->dx, G + w->attn_norm, tr->dxn, a->x, a->r1, P + w->attn_norm);
+    }
+    dropout(tr, tr->dx, key, 0);
+    embed_back(tr);
+}
+
+double slm_trainer_forward_backward(slm_trainer *tr, const int32_t *tokens, float grad_scale, uint64_t key) {
+    tr->tokens = tokens;
+    forward(tr, key);
+    double loss = head(tr, grad_scale / (float)tr->N);
+    backward(tr, key);
+    tr->tokens = NULL;
+    return loss / tr->N;
+}
+
+double slm_trainer_eval(slm_trainer *tr, const int32_t *tokens, float *nll) {
+    float saved = tr->o.dropout;
+    tr->o.dropout = 0.0f;
+    tr->tokens = tokens;
+    forward(tr, 0);
+    double loss = head(tr, 0.0f);
+    if (nll) memcpy(nll, tr->row_loss, sizeof(float) * (size_t)tr->N);
+    tr->tokens = NULL;
+    tr->o.dropout = saved;
+    return loss;
+}
+
+/* ---------------------------------------------------------------- optimizer */
+
+double slm_trainer_grad_norm(slm_trainer *tr) {
+    double s = 0.0;
+    for (size_t i = 0; i < tr->n_params; i++) s += (double)tr->grads[i] * tr->grads[i];
+    return sqrt(s);
+}
+
+void slm_trainer_adamw(slm_trainer *tr, const slm_adamw *h, float lr, float grad_mul, int64_t t) {
+    double bc1 = 1.0 - pow(h->beta1, (double)t), bc2 = 1.0 - pow(h->beta2, (double)t);
+    float b1 = h->beta1, b2 = h->beta2;
+    for (int i = 0; i < tr->n_tensors; i++) {
+        const slm_ptensor *pt = &tr->tensors[i];
+        size_t n = (size_t)(pt->rows ? pt->rows : 1) * pt->cols;
+        float *p = tr->params + pt->offset, *g = tr->grads + pt->offset;
+        float *m = tr->m + pt->offset, *v = tr->v + pt->offset;
+        float decay = pt->decay ? 1.0f - lr * h->weight_decay : 1.0f;
+        for (size_t j = 0; j < n; j++) {
+            float gj = g[j] * grad_mul;
+            m[j] = b1 * m[j] + (1.0f - b1) * gj;
+            v[j] = b2 * v[j] + (1.0f - b2) * gj * gj;
+            double mh = m[j] / bc1, vh = v[j] / bc2;
+            p[j] = (float)((double)(p[j] * decay) - lr * mh / (sqrt(vh) + h->eps));
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- export view */
+
+slm_status slm_trainer_model(slm_trainer *tr, int expand, slm_model **out, slm_error *err) {
+    slm_config c = tr->o.cfg;
+    int rep = c.block_repeat;
+    if (expand) c.n_layers *= rep, c.block_repeat = 1;
+    slm_model *m;
+    slm_status st = slm_model_alloc(&c, "train", &m, err);
+    if (st != SLM_OK) return st;
+    snprintf(m->format, sizeof m->format, "slm trainer (fp32)");
+    for (int i = 0; i < tr->n_tensors; i++) {
+        const slm_ptensor *t = &tr->tensors[i];
+        int layer;
+        char rest[48];
+        if (expand && rep > 1 && sscanf(t->name, "blk.%d.%47s", &layer, rest) == 2) {
+            for (int r = 0; r < rep; r++) {
+                char name[64];
+                snprintf(name, sizeof name, "blk.%d.%s", layer * rep + r, rest);
+                slm_model_add(m, name, SLM_DTYPE_F32, t->rows, t->cols, tr->params + t->offset, NULL, 0);
+            }
+            continue;
+        }
+        slm_model_add(m, t->name, SLM_DTYPE_F32, t->rows, t->cols, tr->params + t->offset, NULL, 0);
+    }
+    if ((st = slm_model_bind(m, err)) != SLM_OK) {
+        slm_model_free(m);
+        return st;
+    }
+    *out = m;
+    return SLM_OK;
+}
+
+slm_status slm_trainer_load(slm_trainer *tr, const slm_model *m, slm_error *err) {
+    const slm_config *c = &m->cfg, *o = &tr->o.cfg;
+    if (c->dim != o->dim || c->hidden_dim != o->hidden_dim || c->n_layers != o->n_layers ||
+        c->block_repeat != o->block_repeat || c->n_heads != o->n_heads || c->n_kv_heads != o->n_kv_heads ||
+        c->vocab_size != o->vocab_size || c->tied_classifier != o->tied_classifier || c->rope_half)
+        return slm_fail(err, SLM_ERR_MISMATCH, "%s: model shape differs from the training configuration", m->source);
+    for (int i = 0; i < tr->n_tensors; i++) {
+        const slm_ptensor *t = &tr->tensors[i];
+        const slm_tensor *s = slm_model_find(m, t->name);
+        if (!s) return slm_fail(err, SLM_ERR_FORMAT, "%s: tensor %s is missing", m->source, t->name);
+        float *p = tr->params + t->offset;
+        if (!t->rows) {
+            if (s->dtype != SLM_DTYPE_F32) return slm_fail(err, SLM_ERR_UNSUPPORTED, "%s: %s is not f32", m->source, t->name);
+            memcpy(p, s->data, sizeof(float) * (size_t)t->cols);
+            continue;
+        }
+        for (int r = 0; r < t->rows; r++) slm_tensor_row_f32(s, r, p + (size_t)r * t->cols);
+    }
+    return SLM_OK;
+}

@@ -1,0 +1,287 @@
+/* test_trainer.c — the model trainer: matrix products against a naive product, the PyTorch
+ * reference (loss, every gradient, AdamW steps), finite differences for every parameter tensor
+ * and architecture option, and thread-count independence. */
+#include <math.h>
+
+#include "../src/kernels/gemm.h"
+#include "../src/train/trainer.h"
+#include "json.h"
+#include "test.h"
+#include "tests.h"
+
+static uint64_t rng_state = 88172645463325252ULL;
+static float urand(void) {
+    rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+void gemm_matches_naive_product_every_kernel(void) {
+    const slm_kernels *ks[4];
+    int nk = slm_kernels_available(ks, 4);
+    /* awkward sizes: not multiples of 6, 16 or the tile sizes; K across two KC blocks */
+    int shapes[][3] = {{1, 1, 1}, {7, 17, 5}, {13, 300, 33}, {100, 20, 257}, {97, 259, 600}};
+    for (int ki = 0; ki < nk; ki++)
+        for (int threads = 1; threads <= 3; threads += 2)
+            for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+                int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+                slm_gemm_ctx g = {ks[ki], NULL, threads, aligned_alloc(64, sizeof(float) * SLM_GEMM_SCRATCH * threads)};
+                if (threads > 1) slm_pool_create(threads, &g.pool, NULL);
+                float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+                float *C = malloc(sizeof(float) * M * N), *C0 = malloc(sizeof(float) * M * N);
+                for (int i = 0; i < M * K; i++) A[i] = urand();
+                for (int i = 0; i < K * N; i++) B[i] = urand();
+                for (int i = 0; i < M * N; i++) C0[i] = C[i] = urand();
+                for (int tr = 0; tr < 4; tr++) { /* A and B each plain or transposed */
+                    ptrdiff_t rsa = tr & 1 ? 1 : K, csa = tr & 1 ? M : 1, rsb = tr & 2 ? 1 : N, csb = tr & 2 ? K : 1;
+                    for (int acc = 0; acc < 2; acc++) {
+                        memcpy(C, C0, sizeof(float) * M * N);
+                        slm_gemm(&g, M, N, K, A, rsa, csa, B, rsb, csb, C, N, acc);
+                        double worst = 0;
+                        for (int i = 0; i < M; i++)
+                            for (int j = 0; j < N; j++) {
+                                double s = acc ? C0[i * N + j] : 0.0;
+                                for (int k = 0; k < K; k++) s += (double)A[i * rsa + k * csa] * B[k * rsb + j * csb];
+                                double d = fabs(s - C[i * N + j]);
+                                if (d > worst) worst = d;
+                            }
+                        CHECK(worst < 1e-5 * (K + 1), "%s, %d threads, %dx%dx%d, transposes %d, acc %d: max error %g",
+                              ks[ki]->name, threads, M, N, K, tr, acc, worst);
+                    }
+                }
+                free(A), free(B), free(C), free(C0), free(g.scratch);
+                slm_pool_free(g.pool);
+            }
+}
+
+/* ---- the PyTorch reference: ../shared/refcases/train */
+
+static slm_model *load_ref(const char *name) {
+    char rel[128];
+    snprintf(rel, sizeof rel, "refcases/train/%s", name);
+    const char *p = shared_path(rel);
+    slm_model *m = NULL;
+    slm_error err;
+    if (p && slm_model_load_file(p, &m, &err) != SLM_OK) fprintf(stderr, "    %s: %s\n", p, err.msg);
+    return m;
+}
+
+/* Largest |a - b| over the trainer's flat layout vs a reference model's tensors; *n_ill counts
+ * elements where the ill-conditioned tolerance was used (their gradient |g| < 1e-6). */
+static double max_diff(slm_trainer *tr, const float *flat, const slm_model *ref, const unsigned char *ill, double loose, int *n_ill,
+                       double *worst_loose) {
+    int nt;
+    const slm_ptensor *ts = slm_trainer_tensors(tr, &nt);
+    double worst = 0;
+    *worst_loose = 0;
+    for (int i = 0; i < nt; i++) {
+        const slm_tensor *r = slm_model_find(ref, ts[i].name);
+        if (!r) return INFINITY;
+        int rows = ts[i].rows ? ts[i].rows : 1;
+        float *row = malloc(sizeof(float) * ts[i].cols);
+        for (int y = 0; y < rows; y++) {
+            if (ts[i].rows) slm_tensor_row_f32(r, y, row);
+            else memcpy(row, r->data, sizeof(float) * ts[i].cols);
+            for (int x = 0; x < ts[i].cols; x++) {
+                size_t o = ts[i].offset + (size_t)y * ts[i].cols + x;
+                double d = fabs((double)flat[o] - row[x]);
+                if (ill && ill[o] && loose > 0) {
+                    (*n_ill)++;
+                    if (d > *worst_loose) *worst_loose = d;
+                } else if (d > worst) worst = d;
+            }
+        }
+        free(row);
+    }
+    return worst;
+}
+
+void trainer_matches_pytorch_reference(void) {
+    const char *bp = shared_path("refcases/train/batch_tokens.i32"), *jp = shared_path("refcases/train/train.json");
+    slm_model *p0 = load_ref("params_step0.bin"), *g0 = load_ref("grads_step0.bin"), *g1 = load_ref("grads_step1.bin");
+    slm_model *p1 = load_ref("params_step1.bin"), *p2 = load_ref("params_step2.bin");
+    if (!bp || !jp || !p0 || !g0 || !g1 || !p1 || !p2) {
+        slm_model_free(p0), slm_model_free(g0), slm_model_free(g1), slm_model_free(p1), slm_model_free(p2);
+        SKIP("../shared/refcases/train is missing");
+    }
+    size_t bl, jl;
+    int32_t *batch = (int32_t *)read_all(bp, &bl);
+    char *js = read_all(jp, &jl);
+    json *j = json_parse(js, jl);
+    double ref_loss[3] = {json_get(j, "loss_step0")->num, json_get(j, "loss_step1")->num, json_get(j, "loss_step2")->num};
+    CHECK(bl == 2 * 17 * sizeof(int32_t));
+    const slm_kernels *ks[4];
+    int nk = slm_kernels_available(ks, 4);
+    for (int ki = 0; ki < nk; ki++) {
+        slm_trainer_opts o = {.cfg = *slm_model_config(p0), .batch = 2, .seq = 16, .n_threads = 2, .use_simd = ki > 0};
+        CHECK(o.cfg.n_kv_heads == 2 && o.cfg.tied_classifier == 1 && o.cfg.hidden_dim == 176);
+        slm_trainer *tr;
+        slm_error err;
+        if (slm_trainer_create(&o, &tr, &err) != SLM_OK || slm_trainer_load(tr, p0, &err) != SLM_OK) {
+            CHECK(0, "%s", err.msg);
+            break;
+        }
+        slm_adamw h = {0.9f, 0.95f, 1e-8f, 0.1f};
+        /* elements whose gradient was ever below 1e-6 (their AdamW update is ill-conditioned) */
+        unsigned char *ill = calloc(slm_trainer_n_params(tr), 1);
+        slm_model *grads[2] = {g0, g1}, *after[2] = {p1, p2};
+        for (int step = 0; step < 2; step++) {
+            slm_trainer_zero_grads(tr);
+            double loss = slm_trainer_forward_backward(tr, batch, 1.0f, 0);
+            CHECK(fabs(loss - ref_loss[step]) < 2e-6, "%s step %d: loss %.9f, reference %.9f", ks[ki]->name, step, loss,
+                  ref_loss[step]);
+            int n_ill = 0;
+            double wl, gd = max_diff(tr, slm_trainer_grads(tr), grads[step], NULL, 0, &n_ill, &wl);
+            CHECK(gd < 2e-6, "%s step %d: max gradient difference %g", ks[ki]->name, step, gd);
+            const float *gr = slm_trainer_grads(tr);
+            for (size_t i = 0; i < slm_trainer_n_params(tr); i++) ill[i] |= fabsf(gr[i]) < 1e-6f;
+            slm_trainer_adamw(tr, &h, 1e-3f, 1.0f, step + 1);
+            n_ill = 0;
+            double pd = max_diff(tr, slm_trainer_params(tr), after[step], ill, 2.5e-3, &n_ill, &wl);
+            CHECK(pd < 2e-6 && wl <= 2.5e-3, "%s after step %d: max parameter difference %g (%d ill-conditioned: %g)",
+                  ks[ki]->name, step + 1, pd, n_ill, wl);
+            if (ki == nk - 1) fprintf(stderr, "    %s step %d: |dloss| %.2g, max |dgrad| %.2g, max |dparam| %.2g (%d ill-conditioned: %.2g)\n",
+                                      ks[ki]->name, step, fabs(loss - ref_loss[step]), gd, pd, n_ill, wl);
+        }
+        float nll[32];
+        double sum = slm_trainer_eval(tr, batch, nll);
+        CHECK(fabs(sum / 32 - ref_loss[2]) < 2e-6, "%s loss after 2 steps %.9f, reference %.9f", ks[ki]->name, sum / 32,
+              ref_loss[2]);
+        free(ill);
+        slm_trainer_free(tr);
+    }
+    json_free(j);
+    free(js), free(batch);
+    slm_model_free(p0), slm_model_free(g0), slm_model_free(g1), slm_model_free(p1), slm_model_free(p2);
+}
+
+/* ---- finite differences */
+
+static double loss_at(slm_trainer *tr, const int32_t *tok, uint64_t key) {
+    /* the training loss with the same dropout masks as the gradient, in double */
+    slm_trainer_zero_grads(tr);
+    return slm_trainer_forward_backward(tr, tok, 0.0f, key);
+}
+
+static void gradcheck(const char *label, slm_config cfg, float dropout) {
+    slm_trainer_opts o = {.cfg = cfg, .batch = 2, .seq = 7, .dropout = dropout, .n_threads = 2, .use_simd = 1};
+    slm_trainer *tr;
+    slm_error err;
+    if (slm_trainer_create(&o, &tr, &err) != SLM_OK) {
+        CHECK(0, "%s: %s", label, err.msg);
+        return;
+    }
+    slm_trainer_init_params(tr, 5, 0.3f);
+    size_t n = slm_trainer_n_params(tr);
+    float *p = slm_trainer_params(tr);
+    for (size_t i = 0; i < n; i++) p[i] += 0.1f * urand(); /* norms away from 1 */
+    int32_t tok[16];
+    for (int i = 0; i < 16; i++) tok[i] = (int32_t)((urand() + 1.0f) * 0.5f * (cfg.vocab_size - 1));
+    uint64_t key = 1234;
+    slm_trainer_zero_grads(tr);
+    slm_trainer_forward_backward(tr, tok, 1.0f, key);
+    float *g = malloc(sizeof(float) * n), *u = malloc(sizeof(float) * (n + 8));
+    memcpy(g, slm_trainer_grads(tr), sizeof(float) * n);
+    int nt;
+    const slm_ptensor *ts = slm_trainer_tensors(tr, &nt);
+    double worst = 0;
+    const char *worst_name = "";
+    for (int i = 0; i < nt; i++) {
+        size_t cnt = (size_t)(ts[i].rows ? ts[i].rows : 1) * ts[i].cols, off = ts[i].offset;
+        /* (a) along the gradient: the slope there must equal |g|; (b) the 4 largest elements.
+         * Central differences with Richardson extrapolation over steps h and h/2. */
+        double gn = 0;
+        for (size_t k = 0; k < cnt; k++) gn += (double)g[off + k] * g[off + k];
+        gn = sqrt(gn);
+        if (gn == 0) {
+            CHECK(0, "%s: %s: zero gradient", label, ts[i].name);
+            continue;
+        }
+        for (size_t k = 0; k < cnt; k++) u[k] = (float)(g[off + k] / gn);
+        for (int check = 0; check < 5; check++) {
+            size_t one = 0;
+            if (check > 0) { /* the check-th largest |g| element */
+                float best = -1, prev = check > 1 ? fabsf(u[0]) : INFINITY;
+                (void)prev;
+                for (size_t k = 0; k < cnt; k++) {
+                    float a = fabsf(g[off + k]);
+                    int used = 0;
+                    for (int c = 0; c < check - 1; c++) used |= (k == (size_t)u[cnt + c]);
+                    if (!used && a > best) best = a, one = k;
+                }
+                u[cnt + check - 1] = (float)one;
+            }
+            double d[2], expect = check ? g[off + one] : gn;
+            for (int r = 0; r < 2; r++) {
+                float h = r ? 5e-3f : 1e-2f;
+                double l[2];
+                for (int sgn = 0; sgn < 2; sgn++) {
+                    float s = sgn ? -h : h;
+                    if (check) p[off + one] += s;
+                    else
+                        for (size_t k = 0; k < cnt; k++) p[off + k] += s * u[k];
+                    l[sgn] = loss_at(tr, tok, key);
+                    if (check) p[off + one] -= s;
+                    else
+                        for (size_t k = 0; k < cnt; k++) p[off + k] -= s * u[k];
+                }
+                d[r] = (l[0] - l[1]) / (2.0 * h);
+            }
+            double fd = (4 * d[1] - d[0]) / 3, rel = fabs(fd - expect) / (fabs(expect) + 1e-3);
+            if (rel > worst) worst = rel, worst_name = ts[i].name;
+            CHECK(rel < 1e-2, "%s: %s %s: finite difference %.6g, backward %.6g", label, ts[i].name,
+                  check ? "element" : "along g", fd, expect);
+        }
+    }
+    fprintf(stderr, "    %s: %d tensors, worst relative error %.2g (%s)\n", label, nt, worst, worst_name);
+    free(g), free(u);
+    slm_trainer_free(tr);
+}
+
+void trainer_gradients_match_finite_differences(void) {
+    slm_config base = {.dim = 16, .hidden_dim = 24, .n_layers = 2, .block_repeat = 1, .n_heads = 4, .n_kv_heads = 4,
+                       .vocab_size = 23, .seq_len = 8, .tied_classifier = 1, .norm_eps = 1e-5f, .rope_theta = 10000.0f};
+    gradcheck("MHA tied", base, 0.0f);
+    slm_config c = base;
+    c.n_kv_heads = 2, c.tied_classifier = 0;
+    gradcheck("GQA untied", c, 0.0f);
+    c = base, c.n_kv_heads = 1;
+    gradcheck("MQA", c, 0.0f);
+    c = base, c.block_repeat = 2, c.n_kv_heads = 2;
+    gradcheck("block repeat 2", c, 0.0f);
+    gradcheck("dropout 0.2", base, 0.2f);
+}
+
+void trainer_thread_count_never_changes_results(void) {
+    slm_config cfg = {.dim = 48, .hidden_dim = 128, .n_layers = 2, .block_repeat = 1, .n_heads = 6, .n_kv_heads = 2,
+                      .vocab_size = 300, .seq_len = 32, .tied_classifier = 1, .norm_eps = 1e-5f, .rope_theta = 10000.0f};
+    int32_t tok[3 * 33];
+    for (int i = 0; i < 3 * 33; i++) tok[i] = (int32_t)((urand() + 1.0f) * 0.5f * 299);
+    float *ref = NULL;
+    size_t n = 0;
+    for (int threads = 1; threads <= 3; threads++) {
+        slm_trainer_opts o = {.cfg = cfg, .batch = 3, .seq = 32, .dropout = 0.1f, .n_threads = threads, .use_simd = 1};
+        slm_trainer *tr;
+        slm_error err;
+        if (slm_trainer_create(&o, &tr, &err) != SLM_OK) {
+            CHECK(0, "%s", err.msg);
+            break;
+        }
+        slm_trainer_init_params(tr, 9, 0.02f);
+        slm_adamw h = {0.9f, 0.95f, 1e-8f, 0.1f};
+        for (int step = 1; step <= 3; step++) {
+            slm_trainer_zero_grads(tr);
+            slm_trainer_forward_backward(tr, tok, 1.0f, (uint64_t)step);
+            slm_trainer_adamw(tr, &h, 1e-3f, 1.0f, step);
+        }
+        n = slm_trainer_n_params(tr);
+        if (!ref) {
+            ref = malloc(sizeof(float) * n);
+            memcpy(ref, slm_trainer_params(tr), sizeof(float) * n);
+        } else {
+            CHECK(!memcmp(ref, slm_trainer_params(tr), sizeof(float) * n), "%d threads: parameters differ from 1 thread",
+                  threads);
+        }
+        slm_trainer_free(tr);
+    }
+    free(ref);
+}
