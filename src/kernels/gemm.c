@@ -1,9 +1,10 @@
 /* gemm.c — packed, tiled matrix products (see gemm.h). */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "gemm.h"
 
-enum { MR = SLM_GEMM_MR, NR = SLM_GEMM_NR, MC = SLM_GEMM_MC, NC = SLM_GEMM_NC, KC = SLM_GEMM_KC };
+enum { MR = SLM_GEMM_MR, NR = SLM_GEMM_NR, MA = SLM_GEMM_MA, NC = SLM_GEMM_NC, KC = SLM_GEMM_KC };
 
 /* The scalar micro-kernel: c (mr, nr) of C (row stride ldc) [+]= a-panel · b-panel over kc, where the
  * a-panel holds MR values per k and the b-panel NR values per k (zero-padded). */
@@ -20,23 +21,31 @@ void slm_gemm_micro_scalar(int kc, const float *a, const float *b, float *c, ptr
 
 typedef struct {
     const slm_gemm_ctx *g;
-    int M, N, K, accumulate, tiles_n, n_tiles;
+    int M, N, K, accumulate;
+    int rows_per_task, cols_per_task, tasks_n, n_tasks;
     const float *A, *B;
     ptrdiff_t rsa, csa, rsb, csb, ldc;
     float *C;
+    atomic_int next;
 } job;
 
 static void pack_a(float *dst, const job *j, int i0, int mc, int k0, int kc) {
     for (int p = 0; p < mc; p += MR) {
         int rows = mc - p < MR ? mc - p : MR;
+        float *d = dst + (size_t)p * kc;
+        const float *s = j->A + (ptrdiff_t)(i0 + p) * j->rsa + (ptrdiff_t)k0 * j->csa;
+        if (j->rsa == 1 && rows == MR) { /* A transposed: the MR values of one k are adjacent */
+            for (int k = 0; k < kc; k++, s += j->csa)
+                for (int i = 0; i < MR; i++) d[k * MR + i] = s[i];
+            continue;
+        }
         for (int i = 0; i < MR; i++) {
-            float *d = dst + (size_t)p * kc + i;
             if (i >= rows) {
-                for (int k = 0; k < kc; k++) d[k * MR] = 0.0f;
+                for (int k = 0; k < kc; k++) d[k * MR + i] = 0.0f;
                 continue;
             }
-            const float *s = j->A + (ptrdiff_t)(i0 + p + i) * j->rsa + (ptrdiff_t)k0 * j->csa;
-            for (int k = 0; k < kc; k++) d[k * MR] = s[k * j->csa];
+            const float *si = s + (ptrdiff_t)i * j->rsa;
+            for (int k = 0; k < kc; k++) d[k * MR + i] = si[k * j->csa];
         }
     }
 }
@@ -61,27 +70,43 @@ static void pack_b(float *dst, const job *j, int k0, int kc, int c0, int nc) {
     }
 }
 
-static void tile(const job *j, int t, float *pa, float *pb) {
-    int i0 = (t / j->tiles_n) * MC, c0 = (t % j->tiles_n) * NC;
-    int mc = j->M - i0 < MC ? j->M - i0 : MC, nc = j->N - c0 < NC ? j->N - c0 : NC;
+/* One task: rows [i0, i1) x columns [c0, c1) of C. For each block of up to MA rows and KC of K, A is
+ * packed once; each B block (KC x NC) is packed once per such A block and multiplied against all of
+ * it, one 16-column B panel (L1) against every 6-row A panel in turn. */
+static void task(const job *j, int t, float *pa, float *pb) {
+    int i0 = (t / j->tasks_n) * j->rows_per_task, c0 = (t % j->tasks_n) * j->cols_per_task;
+    int i1 = i0 + j->rows_per_task < j->M ? i0 + j->rows_per_task : j->M;
+    int c1 = c0 + j->cols_per_task < j->N ? c0 + j->cols_per_task : j->N;
     slm_gemm_micro_fn micro = j->g->kernels->gemm_micro;
-    for (int k0 = 0; k0 < j->K; k0 += KC) {
-        int kc = j->K - k0 < KC ? j->K - k0 : KC;
-        int acc = j->accumulate || k0 > 0;
-        pack_b(pb, j, k0, kc, c0, nc);
-        pack_a(pa, j, i0, mc, k0, kc);
-        for (int jr = 0; jr < nc; jr += NR)
-            for (int ir = 0; ir < mc; ir += MR)
-                micro(kc, pa + (size_t)ir * kc, pb + (size_t)jr * kc, j->C + (ptrdiff_t)(i0 + ir) * j->ldc + c0 + jr,
-                      j->ldc, acc, mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR);
+    for (int ia = i0; ia < i1; ia += MA) {
+        int ma = i1 - ia < MA ? i1 - ia : MA;
+        for (int k0 = 0; k0 < j->K; k0 += KC) {
+            int kc = j->K - k0 < KC ? j->K - k0 : KC;
+            int acc = j->accumulate || k0 > 0;
+            pack_a(pa, j, ia, ma, k0, kc);
+            for (int jc = c0; jc < c1; jc += NC) {
+                int nc = c1 - jc < NC ? c1 - jc : NC;
+                pack_b(pb, j, k0, kc, jc, nc);
+                for (int jr = 0; jr < nc; jr += NR)
+                    for (int ir = 0; ir < ma; ir += MR)
+                        micro(kc, pa + (size_t)ir * kc, pb + (size_t)jr * kc,
+                              j->C + (ptrdiff_t)(ia + ir) * j->ldc + jc + jr, j->ldc, acc, ma - ir < MR ? ma - ir : MR,
+                              nc - jr < NR ? nc - jr : NR);
+            }
+        }
     }
 }
 
+/* Threads take tasks in turn from a shared counter. Every element of C is summed over K in the
+ * same blocks and order whatever task or thread computes it. */
 static void worker(void *arg, int ti, int nt) {
-    const job *j = arg;
-    float *pa = j->g->scratch + (size_t)ti * SLM_GEMM_SCRATCH, *pb = pa + (size_t)MC * KC;
-    for (int t = ti; t < j->n_tiles; t += nt) tile(j, t, pa, pb);
+    job *j = arg;
+    (void)nt;
+    float *pa = j->g->scratch + (size_t)ti * SLM_GEMM_SCRATCH, *pb = pa + (size_t)MA * KC;
+    for (int t; (t = atomic_fetch_add(&j->next, 1)) < j->n_tasks;) task(j, t, pa, pb);
 }
+
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
 void slm_gemm(const slm_gemm_ctx *g, int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa,
               const float *B, ptrdiff_t rsb, ptrdiff_t csb, float *C, ptrdiff_t ldc, int accumulate) {
@@ -91,9 +116,25 @@ void slm_gemm(const slm_gemm_ctx *g, int M, int N, int K, const float *A, ptrdif
             for (int i = 0; i < M; i++) memset(C + (ptrdiff_t)i * ldc, 0, sizeof(float) * (size_t)N);
         return;
     }
-    job j = {g, M, N, K, accumulate, (N + NC - 1) / NC, 0, A, B, rsa, csa, rsb, csb, ldc, C};
-    j.n_tiles = ((M + MC - 1) / MC) * j.tiles_n;
-    if (g->pool && g->n_threads > 1 && j.n_tiles > 1) slm_pool_run(g->pool, worker, &j);
+    int nt = g->pool ? g->n_threads : 1;
+    /* About four tasks per thread, cut along rows or columns so that packing costs least: every
+     * column cut packs A once more, every row cut packs B once more. */
+    int nr = 1, nc = 1;
+    if (nt > 1) {
+        int want = 4 * nt, max_r = ceil_div(M, MR), max_c = ceil_div(N, NR);
+        double best = -1;
+        for (int r = 1; r <= want && r <= max_r; r++) {
+            int c = ceil_div(want, r);
+            if (c > max_c) c = max_c;
+            double cost = (double)M * K * c + (double)K * N * r + (r * c < want ? 1e18 / (r * c) : 0);
+            if (best < 0 || cost < best) best = cost, nr = r, nc = c;
+        }
+    }
+    int rows = ceil_div(ceil_div(M, nr), MR) * MR, cols = ceil_div(ceil_div(N, nc), NR) * NR;
+    job j = {g, M, N, K, accumulate, rows, cols, ceil_div(N, cols), 0, A, B, rsa, csa, rsb, csb, ldc, C, 0};
+    j.n_tasks = ceil_div(M, rows) * j.tasks_n;
+    atomic_init(&j.next, 0);
+    if (nt > 1 && j.n_tasks > 1) slm_pool_run(g->pool, worker, &j);
     else worker(&j, 0, 1);
 }
 

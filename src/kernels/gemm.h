@@ -3,8 +3,9 @@
  * with A and B given by strides (element (i, k) of A at A[i*rsa + k*csa]), so transposed operands
  * cost nothing. Panels of A (6 rows) and B (16 columns) are packed into per-thread buffers and
  * multiplied by a 6x16 micro-kernel: the scalar reference or its AVX2+FMA twin (slm_kernels).
- * C is cut into tiles of GEMM_MC x GEMM_NC; each tile is computed by one thread, over K in the
- * same order, so the result never depends on the thread count. */
+ * C is cut into tasks (row x column ranges) that threads take in turn; each element is summed over
+ * K in the same blocks and order whatever task holds it, so the result never depends on the
+ * thread count. */
 #ifndef SLM_GEMM_H
 #define SLM_GEMM_H
 
@@ -13,10 +14,10 @@
 #include "../core/core.h"
 #include "kernels.h"
 
-enum { SLM_GEMM_MR = 6, SLM_GEMM_NR = 16, SLM_GEMM_MC = 96, SLM_GEMM_NC = 256, SLM_GEMM_KC = 256 };
+enum { SLM_GEMM_MR = 6, SLM_GEMM_NR = 16, SLM_GEMM_MA = 768, SLM_GEMM_NC = 256, SLM_GEMM_KC = 256 };
 
 /* Floats of packing space each thread needs. */
-#define SLM_GEMM_SCRATCH ((size_t)SLM_GEMM_MC * SLM_GEMM_KC + (size_t)SLM_GEMM_KC * SLM_GEMM_NC)
+#define SLM_GEMM_SCRATCH ((size_t)SLM_GEMM_MA * SLM_GEMM_KC + (size_t)SLM_GEMM_KC * SLM_GEMM_NC)
 
 typedef struct slm_gemm_ctx {
     const slm_kernels *kernels;

@@ -39,6 +39,16 @@ typedef void (*slm_matvec_block_fn)(int dtype, float *out, const float *x, const
 typedef void (*slm_gemm_micro_fn)(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate,
                                   int mr, int nr);
 
+/* Row-block primitives of training attention, over n contiguous values of nrows rows R[i*stride + s]:
+ *   rows_combine: out[s] = sum_i c[i] * R[i][s]
+ *   rows_dot:     out[i] = sum_s x[s] * R[i][s]
+ *   rows_rank1:   R[i][s] += c[i] * x[s]
+ *   exp_sum:      x[s] = exp(x[s] - m), returns the sum */
+typedef void (*slm_rows_combine_fn)(float *out, const float *c, const float *R, ptrdiff_t stride, int nrows, int n);
+typedef void (*slm_rows_dot_fn)(float *out, const float *x, const float *R, ptrdiff_t stride, int nrows, int n);
+typedef void (*slm_rows_rank1_fn)(float *R, ptrdiff_t stride, const float *c, const float *x, int nrows, int n);
+typedef float (*slm_exp_sum_fn)(float *x, int n, float m);
+
 typedef struct slm_kernels {
     const char *name; /* "scalar", "avx2" */
     slm_matvec_f32_fn matvec_f32;
@@ -50,6 +60,10 @@ typedef struct slm_kernels {
     slm_swiglu_fn swiglu;
     slm_rmsnorm_fn rmsnorm;
     slm_gemm_micro_fn gemm_micro;
+    slm_rows_combine_fn rows_combine;
+    slm_rows_dot_fn rows_dot;
+    slm_rows_rank1_fn rows_rank1;
+    slm_exp_sum_fn exp_sum;
 } slm_kernels;
 
 /* The scalar reference kernels. */
@@ -94,6 +108,11 @@ static inline float slm_bf16_to_f32(uint16_t h) {
 /* The scalar GEMM micro-kernel. */
 void slm_gemm_micro_scalar(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate, int mr,
                            int nr);
+/* The scalar row-block primitives. */
+void slm_rows_combine_scalar(float *out, const float *c, const float *R, ptrdiff_t stride, int nrows, int n);
+void slm_rows_dot_scalar(float *out, const float *x, const float *R, ptrdiff_t stride, int nrows, int n);
+void slm_rows_rank1_scalar(float *R, ptrdiff_t stride, const float *c, const float *x, int nrows, int n);
+float slm_exp_sum_scalar(float *x, int n, float m);
 /* Scalar dot product of two float vectors (n). */
 float slm_dot_f32(const float *a, const float *b, int n);
 

@@ -113,7 +113,8 @@ static void matvec_block_scalar(int dtype, float *out, const float *x, const voi
 
 static const slm_kernels scalar_kernels = {"scalar", matvec_f32_scalar, matvec_block_scalar, matvec_f16_scalar, matvec_bf16_scalar,
                                            matvec_q8_scalar, slm_attention_scalar, slm_swiglu, slm_rmsnorm,
-                                           slm_gemm_micro_scalar};
+                                           slm_gemm_micro_scalar, slm_rows_combine_scalar, slm_rows_dot_scalar,
+                                           slm_rows_rank1_scalar, slm_exp_sum_scalar};
 
 const slm_kernels *slm_kernels_scalar(void) { return &scalar_kernels; }
 
@@ -155,4 +156,29 @@ void slm_dequantize_q8_row(float *out, const int8_t *w, const float *ws, int n, 
     const int8_t *wr = w + (size_t)row * n;
     const float *s = ws + (size_t)row * (n / gs);
     for (int i = 0; i < n; i++) out[i] = (float)wr[i] * s[i / gs];
+}
+
+void slm_rows_combine_scalar(float *out, const float *c, const float *R, ptrdiff_t stride, int nrows, int n) {
+    for (int s = 0; s < n; s++) out[s] = 0.0f;
+    for (int i = 0; i < nrows; i++)
+        for (int s = 0; s < n; s++) out[s] += c[i] * R[i * stride + s];
+}
+
+void slm_rows_dot_scalar(float *out, const float *x, const float *R, ptrdiff_t stride, int nrows, int n) {
+    for (int i = 0; i < nrows; i++) {
+        float sum = 0.0f;
+        for (int s = 0; s < n; s++) sum += x[s] * R[i * stride + s];
+        out[i] = sum;
+    }
+}
+
+void slm_rows_rank1_scalar(float *R, ptrdiff_t stride, const float *c, const float *x, int nrows, int n) {
+    for (int i = 0; i < nrows; i++)
+        for (int s = 0; s < n; s++) R[i * stride + s] += c[i] * x[s];
+}
+
+float slm_exp_sum_scalar(float *x, int n, float m) {
+    float sum = 0.0f;
+    for (int s = 0; s < n; s++) sum += x[s] = expf(x[s] - m);
+    return sum;
 }

@@ -370,8 +370,112 @@ T256 static void gemm_micro_avx2(int kc, const float *a, const float *b, float *
         for (int j = 0; j < nr; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + t[i][j] : t[i][j];
 }
 
+/* exp(x) for x in [-87, 88]: x = k ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 Taylor polynomial
+ * (relative error < 2e-7), 2^k added to the exponent bits. Below -87 the result is 0. */
+T256 static inline __m256 exp256(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.0f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.0f));
+    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+T256 static void rows_combine_avx2(float *out, const float *c, const float *R, ptrdiff_t stride, int nrows, int n) {
+    int s = 0;
+    for (; s + 32 <= n; s += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int i = 0; i < nrows; i++) {
+            const float *r = R + i * stride + s;
+            __m256 ci = _mm256_broadcast_ss(c + i);
+            a0 = _mm256_fmadd_ps(ci, _mm256_loadu_ps(r), a0);
+            a1 = _mm256_fmadd_ps(ci, _mm256_loadu_ps(r + 8), a1);
+            a2 = _mm256_fmadd_ps(ci, _mm256_loadu_ps(r + 16), a2);
+            a3 = _mm256_fmadd_ps(ci, _mm256_loadu_ps(r + 24), a3);
+        }
+        _mm256_storeu_ps(out + s, a0), _mm256_storeu_ps(out + s + 8, a1);
+        _mm256_storeu_ps(out + s + 16, a2), _mm256_storeu_ps(out + s + 24, a3);
+    }
+    for (; s < n; s += 8) {
+        __m256i m = n - s >= 8 ? _mm256_set1_epi32(-1) : tail_mask(n - s);
+        __m256 a = _mm256_setzero_ps();
+        for (int i = 0; i < nrows; i++)
+            a = _mm256_fmadd_ps(_mm256_broadcast_ss(c + i), _mm256_maskload_ps(R + i * stride + s, m), a);
+        _mm256_maskstore_ps(out + s, m, a);
+    }
+}
+
+T256 static void rows_dot_avx2(float *out, const float *x, const float *R, ptrdiff_t stride, int nrows, int n) {
+    __m256i m = tail_mask(n);
+    int nv = n & ~7;
+    int i = 0;
+    for (; i + 4 <= nrows; i += 4) {
+        const float *r0 = R + i * stride, *r1 = r0 + stride, *r2 = r1 + stride, *r3 = r2 + stride;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int s = 0; s < nv; s += 8) {
+            __m256 xv = _mm256_loadu_ps(x + s);
+            a0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(r0 + s), a0);
+            a1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(r1 + s), a1);
+            a2 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(r2 + s), a2);
+            a3 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(r3 + s), a3);
+        }
+        if (nv < n) {
+            __m256 xv = _mm256_maskload_ps(x + nv, m);
+            a0 = _mm256_fmadd_ps(xv, _mm256_maskload_ps(r0 + nv, m), a0);
+            a1 = _mm256_fmadd_ps(xv, _mm256_maskload_ps(r1 + nv, m), a1);
+            a2 = _mm256_fmadd_ps(xv, _mm256_maskload_ps(r2 + nv, m), a2);
+            a3 = _mm256_fmadd_ps(xv, _mm256_maskload_ps(r3 + nv, m), a3);
+        }
+        _mm_storeu_ps(out + i, reduce4(a0, a1, a2, a3));
+    }
+    for (; i < nrows; i++) {
+        const float *r = R + i * stride;
+        __m256 a = _mm256_setzero_ps();
+        for (int s = 0; s < nv; s += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(x + s), _mm256_loadu_ps(r + s), a);
+        if (nv < n) a = _mm256_fmadd_ps(_mm256_maskload_ps(x + nv, m), _mm256_maskload_ps(r + nv, m), a);
+        out[i] = hsum256(a);
+    }
+}
+
+T256 static void rows_rank1_avx2(float *R, ptrdiff_t stride, const float *c, const float *x, int nrows, int n) {
+    __m256i m = tail_mask(n);
+    int nv = n & ~7;
+    for (int i = 0; i < nrows; i++) {
+        float *r = R + i * stride;
+        __m256 ci = _mm256_broadcast_ss(c + i);
+        for (int s = 0; s < nv; s += 8)
+            _mm256_storeu_ps(r + s, _mm256_fmadd_ps(ci, _mm256_loadu_ps(x + s), _mm256_loadu_ps(r + s)));
+        if (nv < n)
+            _mm256_maskstore_ps(r + nv, m, _mm256_fmadd_ps(ci, _mm256_maskload_ps(x + nv, m), _mm256_maskload_ps(r + nv, m)));
+    }
+}
+
+T256 static float exp_sum_avx2(float *x, int n, float mx) {
+    __m256 m = _mm256_set1_ps(mx), sum = _mm256_setzero_ps();
+    int nv = n & ~7;
+    for (int s = 0; s < nv; s += 8) {
+        __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + s), m));
+        _mm256_storeu_ps(x + s, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    float total = hsum256(sum);
+    for (int s = nv; s < n; s++) total += x[s] = expf(x[s] - mx);
+    return total;
+}
+
 static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_block_avx2, matvec_f16_avx2, matvec_bf16_avx2, matvec_q8_avx2,
-                                         attention_avx2, swiglu_avx2, rmsnorm_avx2, gemm_micro_avx2};
+                                         attention_avx2, swiglu_avx2, rmsnorm_avx2, gemm_micro_avx2,
+                                         rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2, exp_sum_avx2};
 #endif
 
 int slm_kernels_available(const slm_kernels **tables, int cap) {

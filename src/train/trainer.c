@@ -45,6 +45,7 @@ struct slm_trainer {
     float *logits;        /* (CE_CHUNK, V) */
     float *row_loss;      /* (N) */
     float *dp;            /* (B * n_kv_heads, T) attention backward rows */
+    float *kt, *vt, *dkt, *dvt; /* (B * n_kv_heads, hd, T) transposed keys, values and their gradients */
     const int32_t *tokens;
     slm_gemm_ctx g;
     size_t bytes;
@@ -77,6 +78,7 @@ slm_status slm_trainer_create(const slm_trainer_opts *opts, slm_trainer **out, s
     slm_status st = slm_config_validate(&c, "train", err);
     if (st != SLM_OK) return st;
     if (c.rope_half) return slm_fail(err, SLM_ERR_ARG, "train: half-split RoPE is not trained (interleaved only)");
+    if (c.head_dim > 512) return slm_fail(err, SLM_ERR_ARG, "train: head_dim %d is over 512", c.head_dim);
     if (c.head_dim % 2) return slm_fail(err, SLM_ERR_ARG, "train: head_dim %d must be even", c.head_dim);
     if (opts->batch < 1 || opts->seq < 1 || opts->seq > c.seq_len)
         return slm_fail(err, SLM_ERR_ARG, "train: batch %d / sequence %d out of range (1.., 1..%d)", opts->batch,
@@ -142,6 +144,8 @@ slm_status slm_trainer_create(const slm_trainer_opts *opts, slm_trainer **out, s
         tr->logits = alloc_f(tr, (size_t)CE_CHUNK * V, &ok);
         tr->row_loss = alloc_f(tr, (size_t)N, &ok);
         tr->dp = alloc_f(tr, (size_t)tr->B * tr->KVH * T, &ok);
+        tr->kt = alloc_f(tr, NKV, &ok), tr->vt = alloc_f(tr, NKV, &ok);
+        tr->dkt = alloc_f(tr, NKV, &ok), tr->dvt = alloc_f(tr, NKV, &ok);
         tr->g.scratch = alloc_f(tr, SLM_GEMM_SCRATCH * (size_t)opts->n_threads, &ok);
     }
     if (!ok) {
@@ -175,7 +179,7 @@ void slm_trainer_free(slm_trainer *tr) {
     }
     float *ps[] = {tr->params, tr->grads, tr->m, tr->v, tr->xL, tr->xf, tr->rf, tr->rope, tr->dx, tr->dxn,
                    tr->dtmp, tr->dq, tr->dk, tr->dv, tr->dao, tr->dh1, tr->dh3, tr->logits, tr->row_loss,
-                   tr->dp, tr->g.scratch};
+                   tr->dp, tr->kt, tr->vt, tr->dkt, tr->dvt, tr->g.scratch};
     for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) free(ps[i]);
     free(tr->a), free(tr->lt), free(tr->tensors), free(tr);
 }
@@ -388,78 +392,78 @@ static void add(slm_trainer *tr, float *out, const float *a, const float *b) {
 
 /* ---------------------------------------------------------------- attention */
 
-/* Forward for (batch, head) items [i0, i1): att rows and ao. */
+/* Attention works on one (batch, kv head) item at a time with that head's keys and values
+ * transposed to (hd, T) rows, so every step runs over contiguous key positions:
+ *   forward, each query t of each head h of the group:  row = (q_t * scale) . Kt;  softmax;  o = Vt . row
+ *   backward:  dp = dout . Vt;  ds = row * (dp - row . dp) * scale;  dq = Kt . ds;
+ *              dKt += q_t (x) ds;  dVt += dout (x) row   (then transposed back into dk, dv) */
+static void transpose_in(float *dst, const float *src, int T, int hd, int KV) {
+    for (int s = 0; s < T; s++)
+        for (int i = 0; i < hd; i++) dst[(size_t)i * T + s] = src[(size_t)s * KV + i];
+}
+
 static void attn_fwd(par *p, int i0, int i1) {
     slm_trainer *tr = p->tr;
+    const slm_kernels *kr = tr->g.kernels;
     acts *a = &tr->a[p->layer];
     int T = tr->T, hd = tr->hd, D = tr->D, KV = tr->KV, grp = tr->H / tr->KVH;
-    float scale = 1.0f / sqrtf((float)hd);
+    float scale = 1.0f / sqrtf((float)hd), qs[512];
     for (int item = i0; item < i1; item++) {
-        int b = item / tr->H, h = item % tr->H, g = h / grp;
-        float *att = a->att + (size_t)item * T * T;
-        for (int t = 0; t < T; t++) {
-            const float *q = a->q + ((size_t)b * T + t) * D + h * hd;
-            float *row = att + (size_t)t * T, mx = -INFINITY;
-            for (int s = 0; s <= t; s++) {
-                const float *k = a->k + ((size_t)b * T + s) * KV + g * hd;
-                float d = 0.0f;
-                for (int i = 0; i < hd; i++) d += q[i] * k[i];
-                row[s] = d * scale;
-                if (row[s] > mx) mx = row[s];
-            }
-            float sum = 0.0f;
-            for (int s = 0; s <= t; s++) sum += row[s] = expf(row[s] - mx);
-            float inv = 1.0f / sum;
-            float *o = a->ao + ((size_t)b * T + t) * D + h * hd;
-            for (int i = 0; i < hd; i++) o[i] = 0.0f;
-            for (int s = 0; s <= t; s++) {
-                row[s] *= inv;
-                const float *v = a->v + ((size_t)b * T + s) * KV + g * hd;
-                for (int i = 0; i < hd; i++) o[i] += row[s] * v[i];
+        int b = item / tr->KVH, g = item % tr->KVH;
+        float *kt = tr->kt + (size_t)item * hd * T, *vt = tr->vt + (size_t)item * hd * T;
+        transpose_in(kt, a->k + (size_t)b * T * KV + g * hd, T, hd, KV);
+        transpose_in(vt, a->v + (size_t)b * T * KV + g * hd, T, hd, KV);
+        for (int h = g * grp; h < (g + 1) * grp; h++) {
+            float *att = a->att + ((size_t)b * tr->H + h) * T * T;
+            for (int t = 0; t < T; t++) {
+                const float *q = a->q + ((size_t)b * T + t) * D + h * hd;
+                float *row = att + (size_t)t * T, mx = -INFINITY;
+                for (int i = 0; i < hd; i++) qs[i] = q[i] * scale;
+                kr->rows_combine(row, qs, kt, T, hd, t + 1);
+                for (int s = 0; s <= t; s++) mx = row[s] > mx ? row[s] : mx;
+                float inv = 1.0f / kr->exp_sum(row, t + 1, mx);
+                for (int s = 0; s <= t; s++) row[s] *= inv;
+                kr->rows_dot(a->ao + ((size_t)b * T + t) * D + h * hd, row, vt, T, hd, t + 1);
             }
         }
     }
 }
 
-/* Backward for (batch, kv head) items [i0, i1): from dao, writes dq of the group's heads and dk, dv
- * of the kv head (nothing else writes them). */
 static void attn_bwd(par *p, int i0, int i1) {
     slm_trainer *tr = p->tr;
+    const slm_kernels *kr = tr->g.kernels;
     acts *a = &tr->a[p->layer];
     int T = tr->T, hd = tr->hd, D = tr->D, KV = tr->KV, grp = tr->H / tr->KVH;
     float scale = 1.0f / sqrtf((float)hd);
     for (int item = i0; item < i1; item++) {
         float *dp = tr->dp + (size_t)item * T;
         int b = item / tr->KVH, g = item % tr->KVH;
-        for (int s = 0; s < T; s++) {
-            memset(tr->dk + ((size_t)b * T + s) * KV + g * hd, 0, sizeof(float) * hd);
-            memset(tr->dv + ((size_t)b * T + s) * KV + g * hd, 0, sizeof(float) * hd);
-        }
+        size_t at = (size_t)item * hd * T;
+        float *kt = tr->kt + at, *vt = tr->vt + at, *dkt = tr->dkt + at, *dvt = tr->dvt + at;
+        transpose_in(kt, a->k + (size_t)b * T * KV + g * hd, T, hd, KV);
+        transpose_in(vt, a->v + (size_t)b * T * KV + g * hd, T, hd, KV);
+        memset(dkt, 0, sizeof(float) * hd * T);
+        memset(dvt, 0, sizeof(float) * hd * T);
         for (int h = g * grp; h < (g + 1) * grp; h++) {
             const float *att = a->att + ((size_t)b * tr->H + h) * T * T;
             for (int t = 0; t < T; t++) {
                 const float *row = att + (size_t)t * T;
                 const float *dout = tr->dao + ((size_t)b * T + t) * D + h * hd;
                 const float *q = a->q + ((size_t)b * T + t) * D + h * hd;
-                float *dq = tr->dq + ((size_t)b * T + t) * D + h * hd;
-                float dot = 0.0f;
-                for (int s = 0; s <= t; s++) {
-                    const float *v = a->v + ((size_t)b * T + s) * KV + g * hd;
-                    float *dv = tr->dv + ((size_t)b * T + s) * KV + g * hd;
-                    float d = 0.0f;
-                    for (int i = 0; i < hd; i++) d += dout[i] * v[i], dv[i] += row[s] * dout[i];
-                    dp[s] = d;
-                    dot += row[s] * d;
-                }
-                for (int i = 0; i < hd; i++) dq[i] = 0.0f;
-                for (int s = 0; s <= t; s++) {
-                    float ds = row[s] * (dp[s] - dot) * scale;
-                    const float *k = a->k + ((size_t)b * T + s) * KV + g * hd;
-                    float *dk = tr->dk + ((size_t)b * T + s) * KV + g * hd;
-                    for (int i = 0; i < hd; i++) dq[i] += ds * k[i], dk[i] += ds * q[i];
-                }
+                float dot;
+                kr->rows_combine(dp, dout, vt, T, hd, t + 1);
+                kr->rows_dot(&dot, row, dp, 0, 1, t + 1);
+                for (int s = 0; s <= t; s++) dp[s] = row[s] * (dp[s] - dot) * scale;
+                kr->rows_dot(tr->dq + ((size_t)b * T + t) * D + h * hd, dp, kt, T, hd, t + 1);
+                kr->rows_rank1(dkt, T, q, dp, hd, t + 1);
+                kr->rows_rank1(dvt, T, dout, row, hd, t + 1);
             }
         }
+        for (int s = 0; s < T; s++)
+            for (int i = 0; i < hd; i++) {
+                tr->dk[((size_t)b * T + s) * KV + g * hd + i] = dkt[(size_t)i * T + s];
+                tr->dv[((size_t)b * T + s) * KV + g * hd + i] = dvt[(size_t)i * T + s];
+            }
     }
 }
 
@@ -491,7 +495,7 @@ static void forward(slm_trainer *tr, uint64_t key) {
         rope(tr, a->q, tr->H, 0);
         rope(tr, a->k, tr->KVH, 0);
         p = (par){.tr = tr, .fn = attn_fwd, .layer = l};
-        par_run(&p, tr->B * tr->H);
+        par_run(&p, tr->B * tr->KVH);
         slm_gemm_xwt(&tr->g, tr->dtmp, a->ao, P + w->wo, N, D, D, 0);
         dropout(tr, tr->dtmp, key, 1 + 2 * l);
         add(tr, a->xm, a->x, tr->dtmp);
@@ -519,12 +523,12 @@ static void ce_rows(par *p, int i0, int i1) {
         float *z = tr->logits + (size_t)r * V, mx = -INFINITY;
         for (int i = 0; i < V; i++)
             if (z[i] > mx) mx = z[i];
-        double sum = 0.0;
-        for (int i = 0; i < V; i++) sum += (double)expf(z[i] - mx);
-        tr->row_loss[t] = (float)(log(sum) - (double)(z[target] - mx));
+        float zt = z[target];
+        double sum = tr->g.kernels->exp_sum(z, V, mx);
+        tr->row_loss[t] = (float)(log(sum) - (double)(zt - mx));
         if (p->grad_scale == 0.0f) continue;
-        float inv = (float)(1.0 / sum);
-        for (int i = 0; i < V; i++) z[i] = expf(z[i] - mx) * inv * p->grad_scale;
+        float mul = (float)(1.0 / sum) * p->grad_scale;
+        for (int i = 0; i < V; i++) z[i] *= mul;
         z[target] -= p->grad_scale;
     }
 }
