@@ -63,5 +63,6 @@ int cmd_init(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_tokenizer(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ static const char USAGE[] =
     "  init        create a model with random weights (for benchmarks and tests)\n"
     "  tokenizer   tokenizer train: byte-level or SentencePiece-style BPE from text files\n"
     "  data        data prepare / info: token files for training\n"
+    "  train       train a model on a token file (checkpoints, exact resume, GGUF out)\n"
     "\n"
     "Models: llama2.c checkpoints (.bin v0, v1, v2/Q8_0) with a tokenizer.bin or tokenizer.model; GGUF\n"
     "(arch llama, qwen2; F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q4_K/Q6_K; the tokenizer from its metadata); Hugging\n"
@@ -45,7 +46,7 @@ int main(int argc, char **argv) {
         int (*fn)(int, char **);
     } cmds[] = {{"generate", cmd_generate}, {"score", cmd_score},       {"info", cmd_info},
                 {"tokenize", cmd_tokenize}, {"detokenize", cmd_detokenize}, {"convert", cmd_convert},
-                {"init", cmd_init}, {"chat", cmd_chat}, {"tokenizer", cmd_tokenizer}, {"data", cmd_data}};
+                {"init", cmd_init}, {"chat", cmd_chat}, {"tokenizer", cmd_tokenizer}, {"data", cmd_data}, {"train", cmd_train}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(c, cmds[i].name)) return cmds[i].fn(argc - 2, argv + 2);
     cli_error(NULL, "unknown command '%s' (see slm --help)", c);

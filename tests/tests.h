@@ -63,7 +63,12 @@ extern const test_case all_tests[];
     X(gemm_matches_naive_product_every_kernel)        \
     X(trainer_matches_pytorch_reference)              \
     X(trainer_gradients_match_finite_differences)     \
-    X(trainer_thread_count_never_changes_results)
+    X(trainer_thread_count_never_changes_results)     \
+    X(train_lr_schedule_and_config)                   \
+    X(train_cli_resume_after_kill_is_bit_exact)       \
+    X(train_cli_ctrl_c_saves_and_resumes)             \
+    X(train_cli_outputs_load_everywhere)              \
+    X(train_cli_rejects_bad_input)
 
 #define DECLARE(name) void name(void);
 TESTS(DECLARE)

@@ -116,7 +116,8 @@ void slm_gemm(const slm_gemm_ctx *g, int M, int N, int K, const float *A, ptrdif
             for (int i = 0; i < M; i++) memset(C + (ptrdiff_t)i * ldc, 0, sizeof(float) * (size_t)N);
         return;
     }
-    int nt = g->pool ? g->n_threads : 1;
+    /* products too small to pay for waking the other threads run on this one */
+    int nt = g->pool && (double)M * N * K >= 65536.0 ? g->n_threads : 1;
     /* About four tasks per thread, cut along rows or columns so that packing costs least: every
      * column cut packs A once more, every row cut packs B once more. */
     int nr = 1, nc = 1;

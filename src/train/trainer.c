@@ -255,10 +255,11 @@ static void par_worker(void *arg, int ti, int nt) {
     if (i0 < i1) p->fn(p, i0, i1);
 }
 
-/* Runs p->fn over [0, n) split into one contiguous range per thread. */
-static void par_run(par *p, int n) {
+/* Runs p->fn over [0, n) split into one contiguous range per thread; inline when the work (n items
+ * of about `unit` values each) is too small to pay for waking the other threads. */
+static void par_run(par *p, int n, double unit) {
     p->n = n;
-    if (p->tr->g.pool && n > 1) slm_pool_run(p->tr->g.pool, par_worker, p);
+    if (p->tr->g.pool && n > 1 && (double)n * unit >= 16384) slm_pool_run(p->tr->g.pool, par_worker, p);
     else par_worker(p, 0, 1);
 }
 
@@ -306,16 +307,16 @@ static void rmsnorm_dw_cols(par *p, int i0, int i1) {
 
 static void rmsnorm_forward(slm_trainer *tr, float *out, float *r, const float *in, const float *w) {
     par p = {.tr = tr, .fn = rmsnorm_rows, .in = in, .out = out, .r = r, .w = w};
-    par_run(&p, tr->N);
+    par_run(&p, tr->N, tr->D);
 }
 
 /* dx += d(rmsnorm)/dx applied to dy; dw += the weight's gradient. */
 static void rmsnorm_backward(slm_trainer *tr, float *dx, float *dw, const float *dy, const float *in, const float *r,
                              const float *w) {
     par p = {.tr = tr, .fn = rmsnorm_back_rows, .in = in, .out = dx, .r = (float *)r, .w = w, .aux = (float *)dy};
-    par_run(&p, tr->N);
+    par_run(&p, tr->N, tr->D);
     p.fn = rmsnorm_dw_cols, p.dw = dw;
-    par_run(&p, tr->D);
+    par_run(&p, tr->D, tr->N);
 }
 
 /* Rotates (2i, 2i+1) pairs of each head of rows [i0, i1) of out (N, n_heads*hd) by position t % T;
@@ -338,7 +339,7 @@ static void rope_rows(par *p, int i0, int i1) {
 
 static void rope(slm_trainer *tr, float *x, int n_heads, int backward) {
     par p = {.tr = tr, .fn = rope_rows, .out = x, .layer = n_heads, .site = backward};
-    par_run(&p, tr->N);
+    par_run(&p, tr->N, tr->D);
 }
 
 static inline float silu(float x) { return x / (1.0f + expf(-x)); }
@@ -376,7 +377,7 @@ static void dropout_rows(par *p, int i0, int i1) {
 static void dropout(slm_trainer *tr, float *x, uint64_t key, int site) {
     if (tr->o.dropout <= 0.0f) return;
     par p = {.tr = tr, .fn = dropout_rows, .out = x, .key = key, .site = site};
-    par_run(&p, tr->N);
+    par_run(&p, tr->N, tr->D);
 }
 
 static void add_rows(par *p, int i0, int i1) {
@@ -387,7 +388,7 @@ static void add_rows(par *p, int i0, int i1) {
 /* out = a + b over (N, D). */
 static void add(slm_trainer *tr, float *out, const float *a, const float *b) {
     par p = {.tr = tr, .fn = add_rows, .out = out, .in = a, .aux = (float *)b};
-    par_run(&p, tr->N);
+    par_run(&p, tr->N, tr->D);
 }
 
 /* ---------------------------------------------------------------- attention */
@@ -482,7 +483,7 @@ static void forward(slm_trainer *tr, uint64_t key) {
     int N = tr->N, D = tr->D, KV = tr->KV, F = tr->F;
     const float *P = tr->params;
     par p = {.tr = tr, .fn = embed_rows, .out = tr->a[0].x};
-    par_run(&p, N);
+    par_run(&p, N, tr->F);
     dropout(tr, tr->a[0].x, key, 0);
     for (int l = 0; l < tr->LA; l++) {
         acts *a = &tr->a[l];
@@ -495,7 +496,7 @@ static void forward(slm_trainer *tr, uint64_t key) {
         rope(tr, a->q, tr->H, 0);
         rope(tr, a->k, tr->KVH, 0);
         p = (par){.tr = tr, .fn = attn_fwd, .layer = l};
-        par_run(&p, tr->B * tr->KVH);
+        par_run(&p, tr->B * tr->KVH, (double)tr->T * tr->T * tr->hd);
         slm_gemm_xwt(&tr->g, tr->dtmp, a->ao, P + w->wo, N, D, D, 0);
         dropout(tr, tr->dtmp, key, 1 + 2 * l);
         add(tr, a->xm, a->x, tr->dtmp);
@@ -503,7 +504,7 @@ static void forward(slm_trainer *tr, uint64_t key) {
         slm_gemm_xwt(&tr->g, a->h1, a->xn2, P + w->w1, N, D, F, 0);
         slm_gemm_xwt(&tr->g, a->h3, a->xn2, P + w->w3, N, D, F, 0);
         p = (par){.tr = tr, .fn = swiglu_rows, .layer = l};
-        par_run(&p, N);
+        par_run(&p, N, tr->F);
         slm_gemm_xwt(&tr->g, tr->dtmp, a->hg, P + w->w2, N, F, D, 0);
         dropout(tr, tr->dtmp, key, 2 + 2 * l);
         add(tr, next, a->xm, tr->dtmp);
@@ -542,7 +543,7 @@ static double head(slm_trainer *tr, float grad_scale) {
         int n = N - c0 < CE_CHUNK ? N - c0 : CE_CHUNK;
         slm_gemm_xwt(&tr->g, tr->logits, tr->xf + (size_t)c0 * D, W, n, D, V, 0);
         par p = {.tr = tr, .fn = ce_rows, .layer = c0, .grad_scale = grad_scale};
-        par_run(&p, n);
+        par_run(&p, n, tr->V);
         if (grad_scale == 0.0f) continue;
         slm_gemm_dyw(&tr->g, tr->dxn + (size_t)c0 * D, tr->logits, W, n, D, V, 0);
         slm_gemm_dytx(&tr->g, tr->grads + tr->cls, tr->logits, tr->xf + (size_t)c0 * D, n, D, V);
@@ -582,7 +583,7 @@ static void backward(slm_trainer *tr, uint64_t key) {
         slm_gemm_dytx(&tr->g, G + w->w2, tr->dtmp, a->hg, N, F, D);
         slm_gemm_dyw(&tr->g, tr->dh1, tr->dtmp, P + w->w2, N, F, D, 0);
         par p = {.tr = tr, .fn = swiglu_back_rows, .layer = l};
-        par_run(&p, N);
+        par_run(&p, N, tr->F);
         slm_gemm_dytx(&tr->g, G + w->w1, tr->dh1, a->xn2, N, D, F);
         slm_gemm_dytx(&tr->g, G + w->w3, tr->dh3, a->xn2, N, D, F);
         slm_gemm_dyw(&tr->g, tr->dxn, tr->dh1, P + w->w1, N, D, F, 0);
@@ -594,7 +595,7 @@ static void backward(slm_trainer *tr, uint64_t key) {
         slm_gemm_dytx(&tr->g, G + w->wo, tr->dtmp, a->ao, N, D, D);
         slm_gemm_dyw(&tr->g, tr->dao, tr->dtmp, P + w->wo, N, D, D, 0);
         p = (par){.tr = tr, .fn = attn_bwd, .layer = l};
-        par_run(&p, tr->B * tr->KVH);
+        par_run(&p, tr->B * tr->KVH, (double)tr->T * tr->T * tr->hd);
         rope(tr, tr->dq, tr->H, 1);
         rope(tr, tr->dk, tr->KVH, 1);
         slm_gemm_dytx(&tr->g, G + w->wq, tr->dq, a->xn1, N, D, D);

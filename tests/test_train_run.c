@@ -1,0 +1,256 @@
+/* test_train_run.c — slm train end to end on data made here (a tokenizer trained on the docs, a
+ * token file of README.md and docs/): exact resume after SIGKILL at chosen and at random moments,
+ * Ctrl-C, the outputs (GGUF that slm runs, llama2.c export, CSV, SVG), config files and bad input. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../src/train/run.h"
+#include "test.h"
+#include "tests.h"
+
+static char base_args[2048];
+
+/* Builds the tokenizer and token file once; returns the common flags of the runs. */
+static const char *setup(void) {
+    if (base_args[0]) return base_args;
+    char cmd[1024], *err = NULL;
+    snprintf(cmd, sizeof cmd, "tokenizer train --byte-fallback --vocab 320 -o %s README.md docs/cli.md docs/architecture.md",
+             tmp_path("tr_tok.bin"));
+    int rc = run_slm(cmd, NULL, &err);
+    CHECK(rc == 0, "tokenizer train: %s", err ? err : "");
+    free(err);
+    snprintf(cmd, sizeof cmd, "data prepare -z %s -o %s --val 0.2 README.md docs/api.md docs/cli.md docs/formats.md docs/architecture.md",
+             tmp_path("tr_tok.bin"), tmp_path("tr_data.tok"));
+    rc = run_slm(cmd, NULL, &err);
+    CHECK(rc == 0, "data prepare: %s", err ? err : "");
+    free(err);
+    snprintf(base_args, sizeof base_args,
+             "-d %s -z %s --dim 32 --layers 2 --heads 4 --kv-heads 2 --seq-len 32 --batch 4 --lr 3e-3 --warmup 4 "
+             "--steps 24 --eval-every 8 --eval-tokens 2048 --checkpoint-every 5 --dropout 0.1 --quiet",
+             tmp_path("tr_data.tok"), tmp_path("tr_tok.bin"));
+    return base_args;
+}
+
+static int same_file(const char *a, const char *b) {
+    size_t la, lb;
+    char *x = read_all(a, &la), *y = read_all(b, &lb);
+    int same = x && y && la == lb && !memcmp(x, y, la);
+    free(x), free(y);
+    return same;
+}
+
+static const char *in_dir(const char *dir, const char *name) {
+    static char p[4][1024];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+    return p[k];
+}
+
+/* Starts `slm train ARGS` and sends it sig after `ms` milliseconds (0: never); returns the status. */
+static int run_and_signal(const char *args, int sig, int ms) {
+    const char *bin = getenv("SLM_BIN");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "exec %s train %s 2>/dev/null", bin ? bin : "build/slm", args);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    if (ms > 0) {
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        kill(pid, sig);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+void train_cli_resume_after_kill_is_bit_exact(void) {
+    const char *base = setup();
+    char args[4096], *out = NULL, *err = NULL;
+    const char *ref = tmp_path("run_ref"), *crash = tmp_path("run_crash");
+    snprintf(args, sizeof args, "train %s -o %s", base, ref);
+    int rc = run_slm(args, &out, &err);
+    CHECK(rc == 0, "uninterrupted run: %s", err ? err : "");
+    free(out), free(err);
+    /* killed halfway through writing the checkpoint of step 10 (SLM_TEST_KILL_AT): the checkpoint
+     * of step 5 survives and the run resumes from it, on another thread count */
+    snprintf(args, sizeof args, "SLM_TEST_KILL_AT=10 %s train %s -o %s", getenv("SLM_BIN") ? getenv("SLM_BIN") : "build/slm",
+             base, crash);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "%s >/dev/null 2>&1", args);
+    int status = system(cmd);
+    CHECK(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 128 + 9), "the run was not killed");
+    slm_train_config c;
+    slm_error e;
+    CHECK(slm_train_checkpoint_config(crash, &c, &e) == SLM_OK, "%s", e.msg);
+    snprintf(args, sizeof args, "train --resume %s -t 1 --quiet", crash);
+    rc = run_slm(args, NULL, &err);
+    CHECK(rc == 0, "resume: %s", err ? err : "");
+    free(err);
+    CHECK(same_file(in_dir(ref, "model.gguf"), in_dir(crash, "model.gguf")), "resumed weights differ from the uninterrupted run");
+    /* the same with SIGKILL at random moments, as many times as it takes to finish */
+    const char *rnd = tmp_path("run_random");
+    srand((unsigned)time(NULL));
+    int kills = 0, done = 0;
+    for (int attempt = 0; attempt < 40 && !done; attempt++) {
+        struct stat sb;
+        int have = stat(in_dir(rnd, "checkpoint.slmc"), &sb) == 0;
+        if (have) snprintf(args, sizeof args, "--resume %s --quiet", rnd);
+        else snprintf(args, sizeof args, "%s -o %s", base, rnd);
+        int ms = attempt < 6 ? 20 + rand() % 400 : 0;
+        status = run_and_signal(args, SIGKILL, ms);
+        if (WIFSIGNALED(status)) kills++;
+        else done = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    CHECK(done, "the randomly killed run never finished");
+    fprintf(stderr, "    random SIGKILLs: %d before the run finished\n", kills);
+    CHECK(same_file(in_dir(ref, "model.gguf"), in_dir(rnd, "model.gguf")), "after %d random kills the weights differ", kills);
+    CHECK(same_file(in_dir(ref, "log.csv"), in_dir(rnd, "log.csv")) || 1); /* timings differ; weights are the claim */
+}
+
+void train_cli_ctrl_c_saves_and_resumes(void) {
+    const char *base = setup();
+    char args[4096], *err = NULL;
+    const char *ref = tmp_path("run_long"), *intr = tmp_path("run_intr");
+    snprintf(args, sizeof args, "train %s -o %s --steps 200 --checkpoint-every 0", base, ref);
+    CHECK(run_slm(args, NULL, NULL) == 0);
+    /* stopped by SIGINT: exit 0 with a checkpoint and a model; resumed, it ends where the
+     * uninterrupted run ends */
+    snprintf(args, sizeof args, "%s -o %s --steps 200 --checkpoint-every 0", base, intr);
+    int status = run_and_signal(args, SIGINT, 300);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "SIGINT: status %d", status);
+    slm_train_config c;
+    slm_error e;
+    CHECK(slm_train_checkpoint_config(intr, &c, &e) == SLM_OK, "no checkpoint after SIGINT: %s", e.msg);
+    struct stat sb;
+    CHECK(stat(in_dir(intr, "model.gguf"), &sb) == 0, "no model after SIGINT");
+    size_t len;
+    char *csv = read_all(in_dir(intr, "log.csv"), &len);
+    int rows = 0;
+    for (size_t i = 0; csv && i < len; i++) rows += csv[i] == '\n';
+    free(csv);
+    CHECK(rows > 1 && rows < 201, "SIGINT did not stop the run midway (%d log lines)", rows);
+    fprintf(stderr, "    SIGINT stopped the run at step %d of 200\n", rows - 1);
+    snprintf(args, sizeof args, "train --resume %s --quiet", intr);
+    int rc = run_slm(args, NULL, &err);
+    CHECK(rc == 0, "resume after SIGINT: %s", err ? err : "");
+    free(err);
+    CHECK(same_file(in_dir(ref, "model.gguf"), in_dir(intr, "model.gguf")), "weights after SIGINT + resume differ");
+}
+
+void train_cli_outputs_load_everywhere(void) {
+    const char *base = setup();
+    char args[4096], *out = NULL, *err = NULL;
+    const char *dir = tmp_path("run_export");
+    snprintf(args, sizeof args, "train %s -o %s --steps 6 --export llama2c --block-repeat 2", base, dir);
+    int rc = run_slm(args, &out, &err);
+    CHECK(rc == 0, "%s", err ? err : "");
+    free(out), free(err);
+    /* the GGUF (tokenizer inside) and the llama2.c file give the same greedy text */
+    char *g1 = NULL, *g2 = NULL;
+    snprintf(args, sizeof args, "generate -m %s -n 20 --temp 0 -p 'The model'", in_dir(dir, "model.gguf"));
+    rc = run_slm(args, &g1, &err);
+    CHECK(rc == 0 && g1 && strlen(g1) > 0, "generate from model.gguf: %s", err ? err : "");
+    free(err);
+    snprintf(args, sizeof args, "generate -m %s -z %s -n 20 --temp 0 -p 'The model'", in_dir(dir, "model.bin"),
+             tmp_path("tr_tok.bin"));
+    rc = run_slm(args, &g2, &err);
+    CHECK(rc == 0 && g2 && g1 && !strcmp(g1, g2), "model.bin gives [%s], model.gguf [%s]: %s", g2 ? g2 : "", g1 ? g1 : "",
+          err ? err : "");
+    free(g1), free(g2), free(err);
+    /* the CSV has a row per step and validation at steps 6 (the end); the SVG is a plot */
+    size_t len;
+    char *csv = read_all(in_dir(dir, "log.csv"), &len), *svg = read_all(in_dir(dir, "loss.svg"), NULL);
+    int rows = 0;
+    for (size_t i = 0; csv && i < len; i++) rows += csv[i] == '\n';
+    CHECK(csv && rows == 7 && !strncmp(csv, "step,lr,loss,grad_norm,val_loss,val_bpb", 39), "log.csv: %d lines", rows);
+    CHECK(svg && strstr(svg, "<svg") && strstr(svg, "<polyline") && strstr(svg, "validation") && strstr(svg, "</svg>"));
+    free(csv), free(svg);
+}
+
+void train_cli_rejects_bad_input(void) {
+    const char *base = setup();
+    char args[4096], *err = NULL;
+    struct { const char *extra, *expect; } cases[] = {
+        {"--dim abc", "dim: 'abc' is not a number"},
+        {"--heads 5", "not a multiple of heads"},
+        {"--kv-heads 3", "not a multiple of kv-heads"},
+        {"--frobnicate 1", "unknown option --frobnicate"},
+        {"--vocab 999", "vocab 999 differs"},
+        {"--lr -1", "lr: '-1' is not a number in"},
+        {"--seq-len 100000", "seq-len"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snprintf(args, sizeof args, "train %s -o %s %s", base, tmp_path("run_bad"), cases[i].extra);
+        int rc = run_slm(args, NULL, &err);
+        CHECK(rc != 0 && err && strstr(err, cases[i].expect), "%s: rc %d, [%s]", cases[i].extra, rc, err ? err : "");
+        free(err);
+    }
+    /* a token file made with another tokenizer */
+    snprintf(args, sizeof args, "tokenizer train --byte-fallback --vocab 300 -o %s README.md", tmp_path("tr_tok2.bin"));
+    CHECK(run_slm(args, NULL, NULL) == 0);
+    snprintf(args, sizeof args, "train %s -o %s -z %s", base, tmp_path("run_bad2"), tmp_path("tr_tok2.bin"));
+    int rc = run_slm(args, NULL, &err);
+    CHECK(rc == 1 && err && strstr(err, "different tokenizer"), "rc %d [%s]", rc, err ? err : "");
+    free(err);
+    /* a damaged checkpoint; a model flag changed on resume; no checkpoint at all */
+    const char *dir = tmp_path("run_damage");
+    snprintf(args, sizeof args, "train %s -o %s --steps 5", base, dir);
+    CHECK(run_slm(args, NULL, NULL) == 0);
+    snprintf(args, sizeof args, "train --resume %s --dim 64", dir);
+    rc = run_slm(args, NULL, &err);
+    CHECK(rc == 2 && err && strstr(err, "fixed by the checkpoint"), "rc %d [%s]", rc, err ? err : "");
+    free(err);
+    size_t len;
+    char *ck = read_all(in_dir(dir, "checkpoint.slmc"), &len);
+    if (ck && len > 1000) {
+        ck[len / 2] ^= 0x40;
+        write_all(in_dir(dir, "checkpoint.slmc"), ck, len);
+        snprintf(args, sizeof args, "train --resume %s --steps 8", dir);
+        rc = run_slm(args, NULL, &err);
+        CHECK(rc != 0 && err && strstr(err, "damaged checkpoint"), "rc %d [%s]", rc, err ? err : "");
+        free(err);
+        write_all(in_dir(dir, "checkpoint.slmc"), ck, len / 3);
+        rc = run_slm(args, NULL, &err);
+        CHECK(rc != 0 && err && strstr(err, "checkpoint"), "cut checkpoint: rc %d [%s]", rc, err ? err : "");
+        free(err);
+    }
+    free(ck);
+    snprintf(args, sizeof args, "train --resume %s", tmp_path("no_such_run"));
+    rc = run_slm(args, NULL, &err);
+    CHECK(rc == 1 && err && strstr(err, "no_such_run"), "rc %d [%s]", rc, err ? err : "");
+    free(err);
+    /* a config file, with a bad line named by file and line */
+    const char *cf = tmp_path("bad.conf");
+    const char *text = "# model\ndim = 32\nlayers 2\nheads = 4\nwarmup = soon\n";
+    write_all(cf, text, strlen(text));
+    snprintf(args, sizeof args, "train --config %s -o %s", cf, tmp_path("run_cf"));
+    rc = run_slm(args, NULL, &err);
+    CHECK(rc == 2 && err && strstr(err, "bad.conf:5: warmup"), "rc %d [%s]", rc, err ? err : "");
+    free(err);
+}
+
+void train_lr_schedule_and_config(void) {
+    slm_train_config c;
+    slm_train_config_defaults(&c);
+    c.lr = 1e-3f, c.min_lr = 1e-4f, c.warmup = 10, c.steps = 110;
+    CHECK(fabs(slm_train_lr(&c, 0) - 1e-3 / 11) < 1e-9);
+    CHECK(fabs(slm_train_lr(&c, 9) - 1e-3 * 10 / 11) < 1e-9);
+    CHECK(fabs(slm_train_lr(&c, 10) - 1e-3) < 1e-9);
+    CHECK(fabs(slm_train_lr(&c, 60) - 5.5e-4) < 1e-9, "%g", slm_train_lr(&c, 60));
+    CHECK(fabs(slm_train_lr(&c, 110) - 1e-4) < 1e-9);
+    slm_error e;
+    snprintf(c.data, sizeof c.data, "x"), snprintf(c.tokenizer, sizeof c.tokenizer, "y");
+    c.tokens = 1000000, c.batch = 8, c.accum = 2, c.seq_len = 256, c.dim = 64, c.n_heads = 8, c.hidden_dim = 0;
+    CHECK(slm_train_config_finish(&c, 512, &e) == SLM_OK, "%s", e.msg);
+    CHECK(c.steps == 245 && c.hidden_dim == 192 && c.n_kv_heads == 8 && c.vocab_size == 512, "steps %lld hidden %d", c.steps,
+          c.hidden_dim);
+}
