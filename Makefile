@@ -109,9 +109,9 @@ bench: all
 # The main job on the default model. The bundled model arrives with the training issue; until
 # then this runs stories260K from ../shared when it is there (README: how to download it).
 run: all
-	@if [ -f ../shared/models/stories260K.bin ]; then \
-	  $(BUILD)/slm generate -m ../shared/models/stories260K.bin -z ../shared/models/tok512.bin -p "Once upon a time" -n 200; \
-	else echo "No model yet: see README.md, 'Run a model', to download stories260K.bin and tok512.bin."; fi
+	@if [ -f models/tinystories-slm.gguf ]; then \
+	  $(BUILD)/slm generate -m models/tinystories-slm.gguf -p "Once upon a time" -n 256; \
+	else echo "models/tinystories-slm.gguf is missing (it is part of the repository; see models/README.md)"; exit 1; fi
 
 # libFuzzer targets for the model (llama2.c, GGUF), tokenizer (tokenizer.bin, .model, GGUF, JSON)
 # and safetensors parsers (clang; Debian: clang libclang-rt-14-dev),
@@ -151,10 +151,12 @@ install: all slm.pc
 	install -m 644 include/slm.h $(DESTDIR)$(PREFIX)/include/slm.h
 	install -m 644 slm.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/slm.pc
 	@rm -f slm.pc
+	@if [ -f models/tinystories-slm.gguf ]; then install -d $(DESTDIR)$(PREFIX)/share/slm && \
+	  install -m 644 models/tinystories-slm.gguf $(DESTDIR)$(PREFIX)/share/slm/tinystories-slm.gguf; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/slm $(DESTDIR)$(PREFIX)/lib/libslm.* $(DESTDIR)$(PREFIX)/include/slm.h \
-	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/slm.pc
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/slm.pc $(DESTDIR)$(PREFIX)/share/slm/tinystories-slm.gguf
 
 clean:
 	rm -rf build build-san build-fuzz build-nosimd slm.pc

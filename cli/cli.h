@@ -41,6 +41,10 @@ int cli_print_token(void *user, int32_t token, const char *text, size_t len);
 void cli_unknown(cli_args *a, const char *arg);
 
 /* Loads a model, printing the error. Returns NULL on failure. */
+/* The bundled default model's file name (models/ in the source tree, PREFIX/share/slm when installed). */
+#define SLM_DEFAULT_MODEL "tinystories-slm.gguf"
+/* `given`, else $SLM_MODEL, else the bundled model beside the executable or in ./models; NULL if none. */
+const char *cli_model_path(const char *given);
 slm_model *cli_load_model(const char *cmd, const char *path);
 /* Loads the tokenizer at `path`, or if NULL looks beside the model for tokenizer.bin and
  * tok<vocab>.bin. Returns NULL (message printed) on failure. */

@@ -103,11 +103,33 @@ void cli_unknown(cli_args *a, const char *arg) {
     a->failed = 1;
 }
 
+const char *cli_model_path(const char *given) {
+    static char found[PATH_MAX + 64];
+    if (given) return given;
+    const char *env = getenv("SLM_MODEL");
+    if (env && *env) return env;
+    /* beside the executable: build/slm -> models/, PREFIX/bin/slm -> PREFIX/share/slm/ */
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        const char *rel[] = {"/../models/" SLM_DEFAULT_MODEL, "/../share/slm/" SLM_DEFAULT_MODEL};
+        for (int i = 0; i < 2; i++) {
+            snprintf(found, sizeof found, "%s%s", exe, rel[i]);
+            if (access(found, R_OK) == 0) return found;
+        }
+    }
+    if (access("models/" SLM_DEFAULT_MODEL, R_OK) == 0) return "models/" SLM_DEFAULT_MODEL;
+    return NULL;
+}
+
 slm_model *cli_load_model(const char *cmd, const char *path) {
     slm_model *m = NULL;
     slm_error err;
     if (!path) {
-        cli_error(cmd, "no model given: use -m MODEL");
+        cli_error(cmd, "no model given: use -m MODEL (the bundled models/" SLM_DEFAULT_MODEL " was not found)");
         return NULL;
     }
     if (slm_model_load_file(path, &m, &err) != SLM_OK) {

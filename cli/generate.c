@@ -8,9 +8,10 @@
 #include "cli.h"
 
 static const char HELP[] =
-    "usage: slm generate -m MODEL [options]\n"
+    "usage: slm generate [-m MODEL] [options]\n"
     "\n"
-    "  -m, --model FILE        model (llama2.c .bin v0/v1/v2, or GGUF)\n"
+    "  -m, --model FILE        model: llama2.c .bin v0/v1/v2, GGUF or a Hugging Face folder (default:\n"
+    "                          $SLM_MODEL, else the bundled models/" SLM_DEFAULT_MODEL ")\n"
     "  -z, --tokenizer FILE    tokenizer.bin, tokenizer.model or GGUF (default: a GGUF model's own,\n"
     "                          else tok<vocab>.bin, tokenizer.bin or tokenizer.model beside the model)\n"
     "  -p, --prompt TEXT       prompt (default: empty, generation starts from BOS)\n"
@@ -73,6 +74,7 @@ int cmd_generate(int argc, char **argv) {
         }
         prompt = file_prompt;
     }
+    model_path = cli_model_path(model_path);
     if (!(model = cli_load_model(a.cmd, model_path))) goto done;
     const slm_config *c = slm_model_config(model);
     if (!(tok = cli_load_tokenizer(a.cmd, tok_path, model_path, c->vocab_size))) goto done;

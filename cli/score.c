@@ -92,6 +92,7 @@ int cmd_score(int argc, char **argv) {
     slm_tokenizer *tok = NULL;
     slm_ctx *ctx = NULL;
     slm_error err;
+    model_path = cli_model_path(model_path);
     if (!(model = cli_load_model(a.cmd, model_path))) goto done;
     const slm_config *c = slm_model_config(model);
     int need_tok = !ids_path || tok_path;

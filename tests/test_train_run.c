@@ -96,6 +96,8 @@ void train_cli_resume_after_kill_is_bit_exact(void) {
     CHECK(rc == 0, "resume: %s", err ? err : "");
     free(err);
     CHECK(same_file(in_dir(ref, "model.gguf"), in_dir(crash, "model.gguf")), "resumed weights differ from the uninterrupted run");
+    snprintf(cmd, sizeof cmd, "ls %s | grep -c tmp >/dev/null", crash);
+    CHECK(system(cmd) != 0, "the killed run's temporary file was not removed on resume");
     /* the same with SIGKILL at random moments, as many times as it takes to finish */
     const char *rnd = tmp_path("run_random");
     srand((unsigned)time(NULL));

@@ -13,6 +13,8 @@
  *   history records: i64 step, f32 loss, lr, grad_norm, val_loss, val_bpb, tokens_per_s, f64 elapsed_s
  *   u64 FNV-1a 64 of every byte before it */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stddef.h>
@@ -403,6 +405,24 @@ static slm_status write_models(const char *dir, const slm_train_config *c, slm_t
     return st;
 }
 
+/* Removes temporary files that a killed run left in dir (name.tmp.PID of a process that is gone). */
+static void remove_stale_temps(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t) continue;
+        char *end;
+        long pid = strtol(t + 5, &end, 10);
+        if (*end || pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+            char path[1100];
+            path_in(path, sizeof path, dir, e->d_name);
+            if (*end == 0 && pid > 0) remove(path);
+        }
+    }
+    closedir(d);
+}
+
 /* ---------------------------------------------------------------- the loop */
 
 typedef struct data {
@@ -513,6 +533,7 @@ slm_status slm_train_run(const slm_train_config *cfg_in, const char *dir, int re
         struct stat sb;
         if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return slm_fail(err, SLM_ERR_IO, "%s: cannot create the run directory", dir);
     }
+    remove_stale_temps(dir);
     if ((st = slm_tokenizer_load_file(c.tokenizer, 0, &tok, err)) != SLM_OK) goto done;
     if ((st = slm_train_config_finish(&c, slm_tokenizer_vocab_size(tok), err)) != SLM_OK) goto done;
     if ((st = slm_data_check(c.data, tok, &d.info, err)) != SLM_OK) goto done;
