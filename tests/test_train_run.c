@@ -152,7 +152,7 @@ void train_cli_outputs_load_everywhere(void) {
     const char *base = setup();
     char args[4096], *out = NULL, *err = NULL;
     const char *dir = tmp_path("run_export");
-    snprintf(args, sizeof args, "train %s -o %s --steps 6 --export llama2c --block-repeat 2", base, dir);
+    snprintf(args, sizeof args, "train %s -o %s --steps 6 --eval-every 3 --keep-best 1 --export llama2c --block-repeat 2", base, dir);
     int rc = run_slm(args, &out, &err);
     CHECK(rc == 0, "%s", err ? err : "");
     free(out), free(err);
@@ -168,7 +168,9 @@ void train_cli_outputs_load_everywhere(void) {
     CHECK(rc == 0 && g2 && g1 && !strcmp(g1, g2), "model.bin gives [%s], model.gguf [%s]: %s", g2 ? g2 : "", g1 ? g1 : "",
           err ? err : "");
     free(g1), free(g2), free(err);
-    /* the CSV has a row per step and validation at steps 6 (the end); the SVG is a plot */
+    struct stat sb;
+    CHECK(stat(in_dir(dir, "best.gguf"), &sb) == 0, "--keep-best wrote no best.gguf");
+    /* the CSV has a row per step and validation at steps 3 and 6; the SVG is a plot */
     size_t len;
     char *csv = read_all(in_dir(dir, "log.csv"), &len), *svg = read_all(in_dir(dir, "loss.svg"), NULL);
     int rows = 0;

@@ -285,3 +285,46 @@ void trainer_thread_count_never_changes_results(void) {
     }
     free(ref);
 }
+
+void kernels_simd_training_primitives_match_scalar(void) {
+    const slm_kernels *ks[4], *sc = slm_kernels_scalar();
+    int nk = slm_kernels_available(ks, 4);
+    enum { ROWS = 13, MAXN = 301 };
+    static float R[ROWS * MAXN], R2[ROWS * MAXN], c[4][ROWS], x[4][MAXN], o1[MAXN], o2[MAXN], e1[MAXN], e2[MAXN];
+    for (int ki = 1; ki < nk; ki++) {
+        const slm_kernels *k = ks[ki];
+        double worst = 0;
+        int same_pack = 1, same_rank = 1;
+        for (int n = 1; n <= MAXN; n += 29) {
+            for (int i = 0; i < ROWS * MAXN; i++) R[i] = R2[i] = urand();
+            for (int j = 0; j < 4; j++) {
+                for (int i = 0; i < ROWS; i++) c[j][i] = urand();
+                for (int i = 0; i < MAXN; i++) x[j][i] = urand();
+            }
+            sc->rows_combine(o1, c[0], R, MAXN, ROWS, n), k->rows_combine(o2, c[0], R, MAXN, ROWS, n);
+            for (int i = 0; i < n; i++) worst = fmax(worst, fabs(o1[i] - o2[i]));
+            sc->rows_dot(o1, x[0], R, MAXN, ROWS, n), k->rows_dot(o2, x[0], R, MAXN, ROWS, n);
+            for (int i = 0; i < ROWS; i++) worst = fmax(worst, fabs(o1[i] - o2[i]) / (1 + sqrt(n)));
+            /* rank updates: fused multiply-add vs multiply then add, so compare with a tolerance */
+            const float *cs[4] = {c[0], c[1], c[2], c[3]}, *xs[4] = {x[0], x[1], x[2], x[3]};
+            sc->rows_rank4(R, MAXN, cs, xs, ROWS, n), k->rows_rank4(R2, MAXN, cs, xs, ROWS, n);
+            sc->rows_rank1(R, MAXN, c[1], x[2], ROWS, n), k->rows_rank1(R2, MAXN, c[1], x[2], ROWS, n);
+            for (int i = 0; i < ROWS * MAXN; i++) same_rank &= fabsf(R[i] - R2[i]) < 1e-5f;
+            for (int i = 0; i < n; i++) e1[i] = e2[i] = 10 * x[0][i];
+            e1[0] = e2[0] = -200; /* underflow to 0 */
+            float s1 = sc->exp_sum(e1, n, 3.0f), s2 = k->exp_sum(e2, n, 3.0f);
+            worst = fmax(worst, fabs(s1 - s2) / s1);
+            for (int i = 0; i < n; i++) worst = fmax(worst, fabs(e1[i] - e2[i]) / (e1[i] + 1e-30));
+            /* packing is data movement: identical bytes */
+            int kc = n < 40 ? n : 40;
+            sc->gemm_pack_a6(o1, R, MAXN, kc), k->gemm_pack_a6(o2, R, MAXN, kc);
+            same_pack &= !memcmp(o1, o2, sizeof(float) * 6 * kc);
+            int kb = n < 18 ? n : 18;
+            sc->gemm_pack_b16(e1, R2, 17, kb), k->gemm_pack_b16(e2, R2, 17, kb);
+            same_pack &= !memcmp(e1, e2, sizeof(float) * 16 * kb);
+        }
+        CHECK(worst < 1e-5, "%s: largest difference from the scalar twins %g", k->name, worst);
+        CHECK(same_rank, "%s: rank updates differ from the scalar twins", k->name);
+        CHECK(same_pack, "%s: packing differs from the scalar twin", k->name);
+    }
+}

@@ -61,6 +61,7 @@ extern const test_case all_tests[];
     X(cli_init_convert_roundtrip)                     \
     X(example_program_generates)                      \
     X(gemm_matches_naive_product_every_kernel)        \
+    X(kernels_simd_training_primitives_match_scalar)  \
     X(trainer_matches_pytorch_reference)              \
     X(trainer_gradients_match_finite_differences)     \
     X(trainer_thread_count_never_changes_results)     \

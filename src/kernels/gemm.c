@@ -30,13 +30,22 @@ typedef struct {
 } job;
 
 static void pack_a(float *dst, const job *j, int i0, int mc, int k0, int kc) {
-    for (int p = 0; p < mc; p += MR) {
+    int full = mc / MR * MR;
+    if (j->rsa == 1 && j->csa != 1 && full) {
+        /* A stored transposed (a gradient used as dY^T): row k of storage holds the A values of
+         * every row i; walk it once, handing 6 values to each panel */
+        for (int k = 0; k < kc; k++) {
+            const float *s = j->A + i0 + (ptrdiff_t)(k0 + k) * j->csa;
+            for (int p = 0; p < full; p += MR) memcpy(dst + (size_t)p * kc + (size_t)k * MR, s + p, sizeof(float) * MR);
+        }
+    } else
+        full = 0;
+    for (int p = full; p < mc; p += MR) {
         int rows = mc - p < MR ? mc - p : MR;
         float *d = dst + (size_t)p * kc;
         const float *s = j->A + (ptrdiff_t)(i0 + p) * j->rsa + (ptrdiff_t)k0 * j->csa;
-        if (j->rsa == 1 && rows == MR) { /* A transposed: the MR values of one k are adjacent */
-            for (int k = 0; k < kc; k++, s += j->csa)
-                for (int i = 0; i < MR; i++) d[k * MR + i] = s[i];
+        if (j->csa == 1 && rows == MR) { /* A row-major: a transposing copy */
+            j->g->kernels->gemm_pack_a6(d, s, j->rsa, kc);
             continue;
         }
         for (int i = 0; i < MR; i++) {
@@ -57,6 +66,10 @@ static void pack_b(float *dst, const job *j, int k0, int kc, int c0, int nc) {
         if (j->csb == 1 && cols == NR) {
             for (int k = 0; k < kc; k++)
                 memcpy(d + k * NR, j->B + (ptrdiff_t)(k0 + k) * j->rsb + c0 + p, sizeof(float) * NR);
+            continue;
+        }
+        if (j->rsb == 1 && cols == NR) { /* B column-major (a weight matrix used transposed) */
+            j->g->kernels->gemm_pack_b16(d, j->B + k0 + (ptrdiff_t)(c0 + p) * j->csb, j->csb, kc);
             continue;
         }
         for (int c = 0; c < NR; c++) {

@@ -48,6 +48,16 @@ typedef void (*slm_rows_combine_fn)(float *out, const float *c, const float *R, 
 typedef void (*slm_rows_dot_fn)(float *out, const float *x, const float *R, ptrdiff_t stride, int nrows, int n);
 typedef void (*slm_rows_rank1_fn)(float *R, ptrdiff_t stride, const float *c, const float *x, int nrows, int n);
 typedef float (*slm_exp_sum_fn)(float *x, int n, float m);
+/* Four rank-1 updates in order: for j = 0..3, R[i][s] += c[j][i] * x[j][s] (the same rounding as four
+ * rows_rank1 calls over the same n). */
+typedef void (*slm_rows_rank4_fn)(float *R, ptrdiff_t stride, const float *const c[4], const float *const x[4], int nrows,
+                                  int n);
+
+/* Packing of the matrix product's operands from row-major storage (pure data movement, so every
+ * variant gives identical bytes):
+ *   gemm_pack_a6:  d[k*6 + i] = s[i*rs + k]    (6 rows, i < 6, k < kc)
+ *   gemm_pack_b16: d[k*16 + c] = s[c*rs + k]   (16 rows of s become the 16 columns of a B panel) */
+typedef void (*slm_gemm_pack_fn)(float *d, const float *s, ptrdiff_t rs, int kc);
 
 typedef struct slm_kernels {
     const char *name; /* "scalar", "avx2" */
@@ -64,6 +74,8 @@ typedef struct slm_kernels {
     slm_rows_dot_fn rows_dot;
     slm_rows_rank1_fn rows_rank1;
     slm_exp_sum_fn exp_sum;
+    slm_gemm_pack_fn gemm_pack_a6, gemm_pack_b16;
+    slm_rows_rank4_fn rows_rank4;
 } slm_kernels;
 
 /* The scalar reference kernels. */
@@ -108,11 +120,15 @@ static inline float slm_bf16_to_f32(uint16_t h) {
 /* The scalar GEMM micro-kernel. */
 void slm_gemm_micro_scalar(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate, int mr,
                            int nr);
+/* The scalar packing functions. */
+void slm_gemm_pack_a6_scalar(float *d, const float *s, ptrdiff_t rs, int kc);
+void slm_gemm_pack_b16_scalar(float *d, const float *s, ptrdiff_t rs, int kc);
 /* The scalar row-block primitives. */
 void slm_rows_combine_scalar(float *out, const float *c, const float *R, ptrdiff_t stride, int nrows, int n);
 void slm_rows_dot_scalar(float *out, const float *x, const float *R, ptrdiff_t stride, int nrows, int n);
 void slm_rows_rank1_scalar(float *R, ptrdiff_t stride, const float *c, const float *x, int nrows, int n);
 float slm_exp_sum_scalar(float *x, int n, float m);
+void slm_rows_rank4_scalar(float *R, ptrdiff_t stride, const float *const c[4], const float *const x[4], int nrows, int n);
 /* Scalar dot product of two float vectors (n). */
 float slm_dot_f32(const float *a, const float *b, int n);
 

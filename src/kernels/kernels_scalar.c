@@ -114,7 +114,8 @@ static void matvec_block_scalar(int dtype, float *out, const float *x, const voi
 static const slm_kernels scalar_kernels = {"scalar", matvec_f32_scalar, matvec_block_scalar, matvec_f16_scalar, matvec_bf16_scalar,
                                            matvec_q8_scalar, slm_attention_scalar, slm_swiglu, slm_rmsnorm,
                                            slm_gemm_micro_scalar, slm_rows_combine_scalar, slm_rows_dot_scalar,
-                                           slm_rows_rank1_scalar, slm_exp_sum_scalar};
+                                           slm_rows_rank1_scalar, slm_exp_sum_scalar, slm_gemm_pack_a6_scalar,
+                                           slm_gemm_pack_b16_scalar, slm_rows_rank4_scalar};
 
 const slm_kernels *slm_kernels_scalar(void) { return &scalar_kernels; }
 
@@ -181,4 +182,18 @@ float slm_exp_sum_scalar(float *x, int n, float m) {
     float sum = 0.0f;
     for (int s = 0; s < n; s++) sum += x[s] = expf(x[s] - m);
     return sum;
+}
+
+void slm_gemm_pack_a6_scalar(float *d, const float *s, ptrdiff_t rs, int kc) {
+    for (int i = 0; i < 6; i++)
+        for (int k = 0; k < kc; k++) d[k * 6 + i] = s[i * rs + k];
+}
+
+void slm_gemm_pack_b16_scalar(float *d, const float *s, ptrdiff_t rs, int kc) {
+    for (int c = 0; c < 16; c++)
+        for (int k = 0; k < kc; k++) d[k * 16 + c] = s[c * rs + k];
+}
+
+void slm_rows_rank4_scalar(float *R, ptrdiff_t stride, const float *const c[4], const float *const x[4], int nrows, int n) {
+    for (int j = 0; j < 4; j++) slm_rows_rank1_scalar(R, stride, c[j], x[j], nrows, n);
 }

@@ -460,6 +460,33 @@ T256 static void rows_rank1_avx2(float *R, ptrdiff_t stride, const float *c, con
     }
 }
 
+T256 static void rows_rank4_avx2(float *R, ptrdiff_t stride, const float *const c[4], const float *const x[4], int nrows,
+                                 int n) {
+    __m256i m = tail_mask(n);
+    int nv = n & ~7;
+    for (int i = 0; i < nrows; i++) {
+        float *r = R + i * stride;
+        __m256 c0 = _mm256_broadcast_ss(c[0] + i), c1 = _mm256_broadcast_ss(c[1] + i);
+        __m256 c2 = _mm256_broadcast_ss(c[2] + i), c3 = _mm256_broadcast_ss(c[3] + i);
+        for (int s = 0; s < nv; s += 8) {
+            __m256 a = _mm256_loadu_ps(r + s);
+            a = _mm256_fmadd_ps(c0, _mm256_loadu_ps(x[0] + s), a);
+            a = _mm256_fmadd_ps(c1, _mm256_loadu_ps(x[1] + s), a);
+            a = _mm256_fmadd_ps(c2, _mm256_loadu_ps(x[2] + s), a);
+            a = _mm256_fmadd_ps(c3, _mm256_loadu_ps(x[3] + s), a);
+            _mm256_storeu_ps(r + s, a);
+        }
+        if (nv < n) {
+            __m256 a = _mm256_maskload_ps(r + nv, m);
+            a = _mm256_fmadd_ps(c0, _mm256_maskload_ps(x[0] + nv, m), a);
+            a = _mm256_fmadd_ps(c1, _mm256_maskload_ps(x[1] + nv, m), a);
+            a = _mm256_fmadd_ps(c2, _mm256_maskload_ps(x[2] + nv, m), a);
+            a = _mm256_fmadd_ps(c3, _mm256_maskload_ps(x[3] + nv, m), a);
+            _mm256_maskstore_ps(r + nv, m, a);
+        }
+    }
+}
+
 T256 static float exp_sum_avx2(float *x, int n, float mx) {
     __m256 m = _mm256_set1_ps(mx), sum = _mm256_setzero_ps();
     int nv = n & ~7;
@@ -473,9 +500,53 @@ T256 static float exp_sum_avx2(float *x, int n, float mx) {
     return total;
 }
 
+/* Transposes the 8x8 block r[0..7] (rows) into c[0..7] (columns). */
+T256 static inline void transpose8(const __m256 r[8], __m256 c[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    c[0] = _mm256_permute2f128_ps(u0, u4, 0x20), c[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    c[1] = _mm256_permute2f128_ps(u1, u5, 0x20), c[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    c[2] = _mm256_permute2f128_ps(u2, u6, 0x20), c[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    c[3] = _mm256_permute2f128_ps(u3, u7, 0x20), c[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+T256 static void gemm_pack_a6_avx2(float *d, const float *s, ptrdiff_t rs, int kc) {
+    const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+    int k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        __m256 r[8], c[8];
+        for (int i = 0; i < 6; i++) r[i] = _mm256_loadu_ps(s + i * rs + k);
+        r[6] = r[7] = _mm256_setzero_ps();
+        transpose8(r, c);
+        for (int j = 0; j < 8; j++) _mm256_maskstore_ps(d + (k + j) * 6, six, c[j]);
+    }
+    for (; k < kc; k++)
+        for (int i = 0; i < 6; i++) d[k * 6 + i] = s[i * rs + k];
+}
+
+T256 static void gemm_pack_b16_avx2(float *d, const float *s, ptrdiff_t rs, int kc) {
+    int k = 0;
+    for (; k + 8 <= kc; k += 8)
+        for (int h = 0; h < 2; h++) {
+            __m256 r[8], c[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(s + (h * 8 + i) * rs + k);
+            transpose8(r, c);
+            for (int j = 0; j < 8; j++) _mm256_storeu_ps(d + (k + j) * 16 + h * 8, c[j]);
+        }
+    for (; k < kc; k++)
+        for (int c = 0; c < 16; c++) d[k * 16 + c] = s[c * rs + k];
+}
+
 static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_block_avx2, matvec_f16_avx2, matvec_bf16_avx2, matvec_q8_avx2,
                                          attention_avx2, swiglu_avx2, rmsnorm_avx2, gemm_micro_avx2,
-                                         rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2, exp_sum_avx2};
+                                         rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2, exp_sum_avx2,
+                                         gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2};
 #endif
 
 int slm_kernels_available(const slm_kernels **tables, int cap) {

@@ -67,6 +67,7 @@ static const slm_train_field FIELDS[] = {
     F("log-every", SLM_TF_LL, log_every, 1, 1e12, 0, "steps between progress lines when stderr is not a terminal"),
     F("threads", SLM_TF_INT, threads, 1, 256, 0, "threads (results do not depend on it)"),
     F("export-llama2c", SLM_TF_BOOL, export_llama2c, 0, 1, 0, "also write model.bin, a llama2.c v0 file"),
+    F("keep-best", SLM_TF_BOOL, keep_best, 0, 1, 0, "also write best.gguf whenever the validation loss is the lowest so far"),
 };
 #undef F
 
@@ -388,12 +389,17 @@ static slm_status write_plot(const char *dir, const slm_train_config *c, const h
 }
 
 static slm_status write_models(const char *dir, const slm_train_config *c, slm_trainer *tr, const slm_tokenizer *tok,
-                               slm_error *err) {
+                               const char *name, slm_error *err) {
     char path[1100];
     slm_model *m;
     slm_status st = slm_trainer_model(tr, 0, &m, err);
     if (st != SLM_OK) return st;
-    path_in(path, sizeof path, dir, "model.gguf");
+    path_in(path, sizeof path, dir, name);
+    if (strcmp(name, "model.gguf")) { /* best.gguf: the GGUF only */
+        st = slm_gguf_write(m, tok, path, SLM_DTYPE_F32, 0, err);
+        slm_model_free(m);
+        return st;
+    }
     st = slm_gguf_write(m, tok, path, SLM_DTYPE_F32, 0, err);
     slm_model_free(m);
     if (st == SLM_OK && c->export_llama2c) {
@@ -602,6 +608,9 @@ slm_status slm_train_run(const slm_train_config *cfg_in, const char *dir, int re
     s.steps = c.steps, s.val_loss = s.val_bpb = NAN;
     double elapsed0 = n_hist ? h[n_hist - 1].elapsed : 0, t_start = slm_time_seconds(), step_ema = 0;
     long long step_tokens = (long long)c.batch * c.accum * c.seq_len;
+    float best_val = INFINITY;
+    for (long long i = 0; i < n_hist; i++)
+        if (h[i].val_loss < best_val) best_val = h[i].val_loss;
     for (long long i = n_hist - 1; i >= 0; i--)
         if (h[i].val_loss == h[i].val_loss) {
             s.val_loss = h[i].val_loss, s.val_bpb = h[i].val_bpb;
@@ -635,6 +644,10 @@ slm_status slm_train_run(const slm_train_config *cfg_in, const char *dir, int re
             r->val_loss = (float)vl, r->val_bpb = (float)vb;
             s.val_loss = vl, s.val_bpb = vb;
             s.event = 1;
+            if (c.keep_best && r->val_loss < best_val) { /* the best model so far, by validation loss */
+                best_val = r->val_loss;
+                if ((st = write_models(dir, &c, tr, tok, "best.gguf", err)) != SLM_OK) goto done;
+            }
         }
         r->elapsed = elapsed0 + slm_time_seconds() - t_start;
         s.elapsed_s = r->elapsed;
@@ -642,7 +655,7 @@ slm_status slm_train_run(const slm_train_config *cfg_in, const char *dir, int re
         if (last || stopping || (c.checkpoint_every > 0 && step % c.checkpoint_every == 0)) {
             if ((st = write_checkpoint(dir, &c, tr, step, h, n_hist, tok_sum, err)) != SLM_OK ||
                 (st = write_log(dir, h, n_hist, err)) != SLM_OK || (st = write_plot(dir, &c, h, n_hist, err)) != SLM_OK ||
-                (st = write_models(dir, &c, tr, tok, err)) != SLM_OK)
+                (st = write_models(dir, &c, tr, tok, "model.gguf", err)) != SLM_OK)
                 goto done;
             s.event = last ? 3 : stopping ? 4 : 2;
             if (progress) progress(ud, &s);
@@ -653,7 +666,7 @@ slm_status slm_train_run(const slm_train_config *cfg_in, const char *dir, int re
         }
     }
     if (n_hist && step == c.steps && s.step == 0) { /* resumed a finished run: refresh the outputs */
-        if ((st = write_models(dir, &c, tr, tok, err)) == SLM_OK) st = write_log(dir, h, n_hist, err);
+        if ((st = write_models(dir, &c, tr, tok, "model.gguf", err)) == SLM_OK) st = write_log(dir, h, n_hist, err);
         if (st == SLM_OK) st = write_plot(dir, &c, h, n_hist, err);
     }
 done:

@@ -19,7 +19,7 @@ typedef struct slm_train_config {
     int threads;
     /* files */
     char data[512], tokenizer[512], val_data[512];
-    int export_llama2c;
+    int export_llama2c, keep_best;
 } slm_train_config;
 
 /* Field kinds for the table. */

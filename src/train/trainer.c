@@ -44,7 +44,7 @@ struct slm_trainer {
     float *dx, *dxn, *dtmp, *dq, *dk, *dv, *dao, *dh1, *dh3;
     float *logits;        /* (CE_CHUNK, V) */
     float *row_loss;      /* (N) */
-    float *dp;            /* (B * n_kv_heads, T) attention backward rows */
+    float *dp;            /* (B * n_kv_heads, 4, T) attention backward rows */
     float *kt, *vt, *dkt, *dvt; /* (B * n_kv_heads, hd, T) transposed keys, values and their gradients */
     const int32_t *tokens;
     slm_gemm_ctx g;
@@ -143,7 +143,7 @@ slm_status slm_trainer_create(const slm_trainer_opts *opts, slm_trainer **out, s
         tr->dao = alloc_f(tr, ND, &ok), tr->dh1 = alloc_f(tr, NF, &ok), tr->dh3 = alloc_f(tr, NF, &ok);
         tr->logits = alloc_f(tr, (size_t)CE_CHUNK * V, &ok);
         tr->row_loss = alloc_f(tr, (size_t)N, &ok);
-        tr->dp = alloc_f(tr, (size_t)tr->B * tr->KVH * T, &ok);
+        tr->dp = alloc_f(tr, (size_t)tr->B * tr->KVH * 4 * T, &ok);
         tr->kt = alloc_f(tr, NKV, &ok), tr->vt = alloc_f(tr, NKV, &ok);
         tr->dkt = alloc_f(tr, NKV, &ok), tr->dvt = alloc_f(tr, NKV, &ok);
         tr->g.scratch = alloc_f(tr, SLM_GEMM_SCRATCH * (size_t)opts->n_threads, &ok);
@@ -437,7 +437,7 @@ static void attn_bwd(par *p, int i0, int i1) {
     int T = tr->T, hd = tr->hd, D = tr->D, KV = tr->KV, grp = tr->H / tr->KVH;
     float scale = 1.0f / sqrtf((float)hd);
     for (int item = i0; item < i1; item++) {
-        float *dp = tr->dp + (size_t)item * T;
+        float *dp = tr->dp + (size_t)item * 4 * T;
         int b = item / tr->KVH, g = item % tr->KVH;
         size_t at = (size_t)item * hd * T;
         float *kt = tr->kt + at, *vt = tr->vt + at, *dkt = tr->dkt + at, *dvt = tr->dvt + at;
@@ -447,17 +447,33 @@ static void attn_bwd(par *p, int i0, int i1) {
         memset(dvt, 0, sizeof(float) * hd * T);
         for (int h = g * grp; h < (g + 1) * grp; h++) {
             const float *att = a->att + ((size_t)b * tr->H + h) * T * T;
-            for (int t = 0; t < T; t++) {
-                const float *row = att + (size_t)t * T;
-                const float *dout = tr->dao + ((size_t)b * T + t) * D + h * hd;
-                const float *q = a->q + ((size_t)b * T + t) * D + h * hd;
-                float dot;
-                kr->rows_combine(dp, dout, vt, T, hd, t + 1);
-                kr->rows_dot(&dot, row, dp, 0, 1, t + 1);
-                for (int s = 0; s <= t; s++) dp[s] = row[s] * (dp[s] - dot) * scale;
-                kr->rows_dot(tr->dq + ((size_t)b * T + t) * D + h * hd, dp, kt, T, hd, t + 1);
-                kr->rows_rank1(dkt, T, q, dp, hd, t + 1);
-                kr->rows_rank1(dvt, T, dout, row, hd, t + 1);
+            /* queries in blocks of four: their rank-1 updates of dKt and dVt go through memory once
+             * (entries past a query's own position are zero in att and in its ds row) */
+            for (int t0 = 0; t0 < T; t0 += 4) {
+                int nb = T - t0 < 4 ? T - t0 : 4, n = t0 + nb;
+                const float *qs[4], *douts[4], *rows[4];
+                float *dss[4];
+                for (int j = 0; j < nb; j++) {
+                    int t = t0 + j;
+                    const float *row = att + (size_t)t * T;
+                    const float *dout = tr->dao + ((size_t)b * T + t) * D + h * hd;
+                    float *ds = dp + (size_t)j * T, dot;
+                    kr->rows_combine(ds, dout, vt, T, hd, t + 1);
+                    kr->rows_dot(&dot, row, ds, 0, 1, t + 1);
+                    for (int s = 0; s <= t; s++) ds[s] = row[s] * (ds[s] - dot) * scale;
+                    for (int s = t + 1; s < n; s++) ds[s] = 0.0f;
+                    kr->rows_dot(tr->dq + ((size_t)b * T + t) * D + h * hd, ds, kt, T, hd, t + 1);
+                    qs[j] = a->q + ((size_t)b * T + t) * D + h * hd, douts[j] = dout, rows[j] = row, dss[j] = ds;
+                }
+                if (nb == 4) {
+                    const float *dsc[4] = {dss[0], dss[1], dss[2], dss[3]};
+                    kr->rows_rank4(dkt, T, qs, dsc, hd, n);
+                    kr->rows_rank4(dvt, T, douts, rows, hd, n);
+                } else
+                    for (int j = 0; j < nb; j++) {
+                        kr->rows_rank1(dkt, T, qs[j], dss[j], hd, t0 + j + 1);
+                        kr->rows_rank1(dvt, T, douts[j], rows[j], hd, t0 + j + 1);
+                    }
             }
         }
         for (int s = 0; s < T; s++)
