@@ -27,7 +27,8 @@ static const char HELP[] =
     "distinct words stays in memory, so they may be larger than memory.\n"
     "\n"
     "options:\n"
-    "  -t, --threads N  threads counting words (default: the number of CPUs); any N gives the same tokenizer\n"
+    "  -t, --threads N  threads counting words (default: the number of CPUs); every N trains the\n"
+    "                   same tokenizer\n"
     "  --progress       progress on stderr (reading MB/s, then merges) even when it is not a terminal\n"
     "  --quiet          no progress and no summary: errors only\n";
 

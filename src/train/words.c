@@ -2,20 +2,21 @@
  *
  * The text arrives in pieces of any size and gathers in a buffer of about chunk_bytes per thread.
  * A full buffer is counted up to its last cut — a place no word can span — and the rest waits for
- * more text, so memory holds one buffer and the table of distinct words, never the text. The
- * counted stretch is split at cuts into one part per thread; each thread counts its part into its
- * own table, and the tables are added to the total in part order. Words therefore keep their order
- * of first appearance in the stream, and the total is the same for any thread count, chunk size
- * and feeding.
+ * more text (a buffer without a cut grows), so memory holds the buffer and the table of distinct
+ * words, never the whole text. The counted stretch is split at cuts into one part per thread;
+ * each thread counts its part into its own table, and the tables are added to the total in part
+ * order. Words therefore keep their order of first appearance in the stream, and the total is the
+ * same for any thread count, chunk size and feeding.
  *
  * Where a cut may fall, before text[p]:
  *   spaces  text[p] is a space, tab or line end: words are the runs between those.
- *   GPT-2   the same, and the character ending at text[p-1] is valid UTF-8 and not white space,
- *           and no special token spans p. GPT-2's regex never matches across a non-space followed
- *           by white space (only its optional leading space and runs of white space join), and
- *           its one look-ahead, \s+(?!\S), sees white space at p either way; so the matches of
- *           the text are the matches of the two sides. Special tokens cut the text exactly as in
- *           one piece: each side finds the same first occurrences, up to the cut. */
+ *   GPT-2   the same, the character ending at text[p-1] is valid UTF-8 and not white space, and no
+ *           special token spans p. GPT-2's regex holds white space only in runs of it and as the
+ *           optional space in front of a word, so no match holds text[p-1] and text[p] together;
+ *           its one look-ahead, \s+(?!\S), looks from white space, which p is not preceded by;
+ *           so the matches of the text are those of the text up to p and those from p on. The
+ *           special tokens cut each side as they cut the whole: each side finds the same first
+ *           occurrences, up to the cut. */
 #ifndef SLM_NO_PCRE2
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
