@@ -52,6 +52,7 @@ struct slm_word_counter {
     part *parts;      /* (n_threads) */
 #ifndef SLM_NO_PCRE2
     pcre2_code *re;   /* GPT-2's pre-tokenizer */
+    int jit;          /* compiled to machine code: pcre2_jit_match, the fast path, can run it */
 #endif
     char *buf;        /* (cap) text not counted yet: len bytes, starting at a cut */
     size_t len, cap;
@@ -145,7 +146,9 @@ static int count_gpt2(const slm_word_counter *wc, part *pt) {
             if (pt->next[k] != NONE && pt->next[k] + sl <= end) end = pt->next[k], skip = sl;
         }
         for (size_t pos = from; pos < end;) {
-            if (pcre2_match(wc->re, (PCRE2_SPTR)text, end, pos, 0, pt->match, NULL) < 0) break;
+            int rc = wc->jit ? pcre2_jit_match(wc->re, (PCRE2_SPTR)text, end, pos, 0, pt->match, NULL)
+                             : pcre2_match(wc->re, (PCRE2_SPTR)text, end, pos, 0, pt->match, NULL);
+            if (rc < 0) break;
             PCRE2_SIZE *ov = pcre2_get_ovector_pointer(pt->match);
             if (ov[1] == ov[0]) {
                 pos = ov[0] + 1;
@@ -234,7 +237,7 @@ slm_status slm_word_counter_create(slm_split split, const char *const *specials,
         wc->re = pcre2_compile((PCRE2_SPTR)GPT2_PATTERN, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF,
                                &code, &eoff, NULL);
         ok = wc->re != NULL;
-        if (ok) pcre2_jit_compile(wc->re, PCRE2_JIT_COMPLETE);
+        if (ok) wc->jit = pcre2_jit_compile(wc->re, PCRE2_JIT_COMPLETE) == 0;
         for (int t = 0; ok && t < n_threads; t++) ok = (wc->parts[t].match = pcre2_match_data_create(4, NULL)) != NULL;
     }
 #endif
