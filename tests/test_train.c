@@ -1,4 +1,5 @@
 /* test_train.c — tokenizer training against the reference in ../shared/data/bpe-train. */
+#include "../src/train/merge.h"
 #include "../src/train/train.h"
 #include "json.h"
 #include "test.h"
@@ -146,4 +147,281 @@ void data_prepare_token_files(void) {
     CHECK(a.train_docs + a.val_docs == 5 && a.val_docs == b.val_docs && a.val_tokens == b.val_tokens);
     free(f1), free(f2);
     slm_tokenizer_free(t), slm_tokenizer_free(other);
+}
+
+/* ---- streaming, threads and the incremental merger */
+
+/* Counts text[0..len) fed in pieces of `piece` bytes (0: at once); *ws lives in the returned
+ * counter (NULL on failure). */
+static slm_word_counter *count_words(slm_split split, const char *const *specials, int n_specials, const char *text, size_t len,
+                                     int threads, size_t chunk, size_t piece, const slm_words **ws) {
+    slm_word_counter *wc;
+    slm_error err;
+    if (slm_word_counter_create(split, specials, n_specials, threads, chunk, &wc, &err) != SLM_OK) return NULL;
+    slm_status st = SLM_OK;
+    for (size_t i = 0; i < len && st == SLM_OK; i += piece ? piece : len)
+        st = slm_word_counter_feed(wc, text + i, piece && len - i > piece ? piece : len - i, &err);
+    if (st == SLM_OK) st = slm_word_counter_finish(wc, ws, &err);
+    if (st != SLM_OK) slm_word_counter_free(wc), wc = NULL;
+    return wc;
+}
+
+/* Whether two tables hold the same words with the same counts in the same order. */
+static int same_words(const slm_words *a, const slm_words *b) {
+    if (a->n != b->n) return 0;
+    for (int i = 0; i < a->n; i++)
+        if (a->w[i].len != b->w[i].len || a->w[i].count != b->w[i].count ||
+            memcmp(a->bytes + a->w[i].off, b->bytes + b->w[i].off, a->w[i].len))
+            return 0;
+    return 1;
+}
+
+static int same_files(const char *p, const char *q) {
+    size_t lp, lq;
+    char *a = read_all(p, &lp), *b = read_all(q, &lq);
+    int same = a && b && lp == lq && !memcmp(a, b, lp);
+    free(a), free(b);
+    return same;
+}
+
+void tokenizer_train_same_for_1_2_3_threads(void) {
+    const char *wp = shared_path("data/text/war-and-peace.txt"), *tp = shared_path("data/tinystories/train-head-2MiB.txt");
+    if (!wp || !tp) SKIP("../shared/data/text or tinystories is missing");
+    size_t lw, lt, half = 600000;
+    char *w = read_all(wp, &lw), *t = read_all(tp, &lt), *text = malloc(2 * half);
+    memcpy(text, w, half), memcpy(text + half, t, half); /* half of each: stories with <|endoftext|> */
+    const char *sp[1] = {"<|endoftext|>"};
+    for (int split = SLM_SPLIT_GPT2; split <= SLM_SPLIT_SPACES; split++) {
+        const slm_words *ref, *ws;
+        int n_sp = split == SLM_SPLIT_GPT2;
+        slm_word_counter *rc = count_words(split, sp, n_sp, text, 2 * half, 1, 4 * half, 0, &ref);
+        CHECK(rc && ref->n > 10000, "%d words", rc ? ref->n : 0);
+        for (int threads = 1; rc && threads <= 3; threads++) {
+            /* 64 KiB chunks: many batches, each split between the threads */
+            slm_word_counter *wc = count_words(split, sp, n_sp, text, 2 * half, threads, 64 << 10, 100000, &ws);
+            CHECK(wc && same_words(ref, ws), "split %d, %d threads: the words differ from one thread in one chunk", split, threads);
+            char path[32];
+            snprintf(path, sizeof path, "threads%d-%d", split, threads);
+            slm_error err;
+            slm_bpe_vocab v = {0};
+            if (wc && split == SLM_SPLIT_GPT2) {
+                CHECK(slm_bpe_train_words(ws, sp, 1, 1000, NULL, NULL, &v, &err) == SLM_OK && v.n == 1000, "%s", err.msg);
+                CHECK(slm_bpe_vocab_write_json(&v, tmp_path(path), &err) == SLM_OK, "%s", err.msg);
+            } else if (wc)
+                CHECK(slm_spm_train_words(ws, 1000, NULL, NULL, tmp_path(path), &err) == SLM_OK, "%s", err.msg);
+            if (threads > 1) {
+                char first[32];
+                snprintf(first, sizeof first, "threads%d-1", split);
+                CHECK(same_files(tmp_path(first), tmp_path(path)), "split %d: %d threads trained another tokenizer", split, threads);
+            }
+            slm_bpe_vocab_free(&v);
+            slm_word_counter_free(wc);
+        }
+        slm_word_counter_free(rc);
+    }
+    free(w), free(t), free(text);
+}
+
+void tokenizer_train_same_for_any_chunk_size(void) {
+    /* text that tries every kind of place to cut: runs of white space, CRLF, Unicode spaces
+     * before line ends (U+3000, U+2028, NBSP), invalid UTF-8, special tokens (one with spaces
+     * inside) and a word longer than SentencePiece-style words keep; fed in pieces of 1, 31 and
+     * 961 bytes, which split words and special tokens anywhere */
+    static const char *const pieces[] = {"Once upon a time, Lily's cat didn't run.", "\n", "\n\n", "  ", " ", "\t", "\r\n",
+                                         "<|endoftext|>", "<|end of text|>", "\xe3\x80\x80\n\n", "\xc2\xa0 ", "x\xff\xfe y",
+                                         "123 4567", "\xe2\x80\xa8\n", "\xe6\x97\xa5\xe6\x9c\xac \xe8\xaa\x9e\n", "it's  ",
+                                         "a\n\n\nb", "\xf0\x9f\x8d\x95!\n", "?\n \n"};
+    size_t cap = 64 << 10, len = 0;
+    char *text = malloc(cap);
+    uint32_t r = 1;
+    while (len + 64 < cap - 6000) {
+        r = r * 1103515245u + 12345u;
+        const char *p = pieces[(r >> 16) % (sizeof pieces / sizeof *pieces)];
+        memcpy(text + len, p, strlen(p)), len += strlen(p);
+        if (len > cap / 2 && len < cap / 2 + 64) memset(text + len, 'a', 5000), len += 5000;
+    }
+    const char *sp[2] = {"<|endoftext|>", "<|end of text|>"};
+    static const size_t chunks[] = {1, 2, 3, 7, 16, 100};
+    for (int split = SLM_SPLIT_GPT2; split <= SLM_SPLIT_SPACES; split++) {
+        const slm_words *ref, *ws;
+        int n_sp = split == SLM_SPLIT_GPT2 ? 2 : 0, differ = 0, runs = 0;
+        slm_word_counter *rc = count_words(split, sp, n_sp, text, len, 1, 0, 0, &ref);
+        CHECK(rc && ref->n > 40, "%d words", rc ? ref->n : 0);
+        for (int i = 0; rc && split == SLM_SPLIT_GPT2 && i < ref->n; i++) /* special tokens are never words */
+            CHECK(!memchr(ref->bytes + ref->w[i].off, '|', ref->w[i].len), "word %d holds a special token", i);
+        for (size_t c = 0; rc && c < sizeof chunks / sizeof *chunks; c++)
+            for (int threads = 1; threads <= 3; threads += 2)
+                for (size_t piece = 1; piece <= 1000; piece *= 31) {
+                    slm_word_counter *wc = count_words(split, sp, n_sp, text, len, threads, chunks[c], piece, &ws);
+                    runs++;
+                    if (!wc || !same_words(ref, ws)) {
+                        differ++;
+                        fprintf(stderr, "    split %d, chunk %zu, %d threads, pieces of %zu: other words\n", split, chunks[c],
+                                threads, piece);
+                    }
+                    slm_word_counter_free(wc);
+                }
+        CHECK(runs == 36 && differ == 0, "%d of %d ways of counting differ", differ, runs);
+        slm_word_counter_free(rc);
+    }
+    free(text);
+}
+
+/* The best pair by counting every pair of every word (what the trainer did before the merger),
+ * with the merger's tie order. Returns how many pairs have its count (0: no pair at all). */
+static int best_pair_by_recount(const slm_words *ws, const int *sym, const int *n_sym, const slm_symbols *sy,
+                                const char *frozen, int n_frozen, int *ba, int *bb, int64_t *bc) {
+    typedef struct {
+        int a, b;
+        int64_t count;
+    } slot;
+    size_t cap = 1024, total = 0;
+    for (int i = 0; i < ws->n; i++) total += (size_t)n_sym[i];
+    while (cap < 2 * total) cap *= 2;
+    slot *tab = malloc(sizeof *tab * cap);
+    for (size_t i = 0; i < cap; i++) tab[i].a = -1;
+    for (int i = 0; i < ws->n; i++)
+        for (int j = 0; j + 1 < n_sym[i]; j++) {
+            int x = sym[ws->w[i].off + j], y = sym[ws->w[i].off + j + 1];
+            if ((x < n_frozen && frozen[x]) || (y < n_frozen && frozen[y])) continue;
+            size_t h = ((size_t)x * 40503u + (size_t)y * 2654435761u) & (cap - 1);
+            while (tab[h].a >= 0 && (tab[h].a != x || tab[h].b != y)) h = (h + 1) & (cap - 1);
+            if (tab[h].a < 0) tab[h].a = x, tab[h].b = y, tab[h].count = 0;
+            tab[h].count += ws->w[i].count;
+        }
+    int found = 0;
+    for (size_t i = 0; i < cap; i++) {
+        if (tab[i].a < 0) continue;
+        int c = 0;
+        if (found && tab[i].count == *bc) {
+            size_t la = sy->len[tab[i].a], lb = sy->len[*ba];
+            c = memcmp(sy->bytes[tab[i].a], sy->bytes[*ba], la < lb ? la : lb);
+            if (!c) c = la < lb ? -1 : la > lb;
+            if (!c) {
+                la = sy->len[tab[i].b], lb = sy->len[*bb];
+                c = memcmp(sy->bytes[tab[i].b], sy->bytes[*bb], la < lb ? la : lb);
+                if (!c) c = la < lb ? -1 : la > lb;
+            }
+            if (!c) c = tab[i].a != *ba ? *ba - tab[i].a : *bb - tab[i].b;
+        }
+        if (!found || tab[i].count > *bc || (tab[i].count == *bc && c > 0))
+            *ba = tab[i].a, *bb = tab[i].b, *bc = tab[i].count, found = 1;
+    }
+    int n_best = 0;
+    for (size_t i = 0; i < cap; i++) n_best += tab[i].a >= 0 && tab[i].count == *bc;
+    free(tab);
+    return n_best;
+}
+
+void bpe_merger_matches_full_recount_and_tie_order(void) {
+    const char *cp = shared_path("data/bpe-train/corpus.en");
+    if (!cp) SKIP("../shared/data/bpe-train is missing");
+    size_t len;
+    char *text = read_all(cp, &len);
+    const slm_words *ws;
+    slm_word_counter *wc = count_words(SLM_SPLIT_SPACES, NULL, 0, text, len, 1, 0, 0, &ws);
+    CHECK(wc != NULL);
+    if (!wc) {
+        free(text);
+        return;
+    }
+    /* symbols: the 256 bytes, 'q', 'z' and the non-ASCII bytes frozen; a copy of every word's
+     * symbols that the test merges itself */
+    slm_symbols sy = {0};
+    char frozen[256] = {0};
+    for (int b = 0; b < 256; b++) {
+        char c = (char)b;
+        slm_symbols_add(&sy, &c, 1);
+        frozen[b] = b == 'q' || b == 'z' || b >= 0x80;
+    }
+    slm_merger m;
+    CHECK(slm_merger_init(&m, ws, &sy));
+    int *mine = malloc(sizeof(int) * (ws->n_bytes + 1)), *n_mine = malloc(sizeof(int) * ((size_t)ws->n + 1));
+    for (int i = 0; i < ws->n; i++) {
+        for (size_t k = 0; k < ws->w[i].len; k++) mine[ws->w[i].off + k] = m.sym[ws->w[i].off + k] = (unsigned char)ws->bytes[ws->w[i].off + k];
+        n_mine[i] = m.n_sym[i] = (int)ws->w[i].len;
+    }
+    CHECK(slm_merger_count(&m, frozen, 256));
+    int same = 0, ties = 0, mismatch = 0;
+    for (int merge = 0; merge < 1500; merge++) {
+        int a = -1, b = -1, ra = -1, rb = -1, s;
+        int64_t count = 0, rcount = 0;
+        int got = slm_merger_best(&m, &a, &b, &count), n_best = best_pair_by_recount(ws, mine, n_mine, &sy, frozen, 256, &ra, &rb, &rcount);
+        if (got != (n_best > 0) || (got && (a != ra || b != rb || count != rcount))) {
+            fprintf(stderr, "    merge %d: merger (%d %d) x%lld, recount (%d %d) x%lld\n", merge, a, b, (long long)count, ra, rb,
+                    (long long)rcount);
+            mismatch = 1;
+            break;
+        }
+        if (!got) break;
+        same++, ties += n_best > 1;
+        for (int i = 0; i < ws->n; i++) { /* the merge, on the test's copy (the new symbol is sy.n) */
+            int *w = mine + ws->w[i].off, o = 0;
+            for (int j = 0; j < n_mine[i]; j++) {
+                if (j + 1 < n_mine[i] && w[j] == a && w[j + 1] == b) w[o++] = sy.n, j++;
+                else w[o++] = w[j];
+            }
+            n_mine[i] = o;
+        }
+        CHECK((s = slm_symbols_add_merge(&sy, a, b)) == sy.n - 1 && slm_merger_merge(&m, a, b, s));
+    }
+    int words_same = 1;
+    for (int i = 0; i < ws->n; i++)
+        words_same &= n_mine[i] == m.n_sym[i] && !memcmp(mine + ws->w[i].off, m.sym + ws->w[i].off, sizeof(int) * (size_t)n_mine[i]);
+    printf("    corpus.en: %d merges as a full recount picks them (%d of them broke a tie in count)\n", same, ties);
+    CHECK(!mismatch && same == 1500 && ties > 100 && words_same, "%d merges agree, %d ties, words %s", same, ties,
+          words_same ? "same" : "differ");
+    slm_merger_free(&m), slm_symbols_free(&sy), slm_word_counter_free(wc);
+    free(mine), free(n_mine), free(text);
+    /* a full tie: two symbols spell "ab" (one from a+b, one from another merge), each followed by
+     * 'c' as often: the lower ids go first */
+    slm_words two = {0};
+    slm_words_add(&two, "abc", 3, slm_fnv1a("abc", 3), 3);
+    slm_words_add(&two, "abc!", 4, slm_fnv1a("abc!", 4), 3);
+    slm_symbols ab = {0};
+    for (int b = 0; b < 256; b++) {
+        char c = (char)b;
+        slm_symbols_add(&ab, &c, 1);
+    }
+    int ab1 = slm_symbols_add(&ab, "ab", 2), ab2 = slm_symbols_add(&ab, "ab", 2), a, b;
+    int64_t count;
+    CHECK(slm_merger_init(&m, &two, &ab));
+    m.sym[two.w[0].off] = ab2, m.sym[two.w[0].off + 1] = 'c', m.n_sym[0] = 2; /* the later one first in the words */
+    m.sym[two.w[1].off] = ab1, m.sym[two.w[1].off + 1] = 'c', m.n_sym[1] = 2;
+    CHECK(slm_merger_count(&m, NULL, 0) && slm_merger_best(&m, &a, &b, &count) && a == ab1 && b == 'c' && count == 3, "(%d %d)", a, b);
+    slm_merger_free(&m), slm_symbols_free(&ab), slm_words_free(&two);
+}
+
+void cli_tokenizer_train_threads_progress_quiet(void) {
+    const char *cp = shared_path("data/bpe-train/corpus.en");
+    if (!cp) SKIP("../shared/data/bpe-train is missing");
+    char args[1024], *errs = NULL;
+    const char *one = tmp_path("cli-t1.bin"), *three = tmp_path("cli-t3.bin");
+    snprintf(args, sizeof args, "tokenizer train --vocab 400 --byte-fallback -t 1 -o %s %s", one, cp);
+    CHECK(run_slm(args, NULL, &errs) == 0 && errs && strstr(errs, "distinct words -> SentencePiece-style BPE"), "%s", errs ? errs : "");
+    free(errs);
+    /* --progress writes the reading rate and the merges even to a file; -t 3 trains the same */
+    snprintf(args, sizeof args, "tokenizer train --vocab 400 --byte-fallback -t 3 --progress -o %s %s", three, cp);
+    CHECK(run_slm(args, NULL, &errs) == 0 && errs && strstr(errs, "MB/s") && strstr(errs, "merges 62 / 62"), "%s", errs ? errs : "");
+    free(errs);
+    CHECK(same_files(one, three), "-t 3 trained another tokenizer than -t 1");
+    snprintf(args, sizeof args, "tokenizer train --vocab 400 --byte-fallback --quiet --progress -o %s %s", tmp_path("q.bin"), cp);
+    CHECK(run_slm(args, NULL, &errs) == 0 && errs && !*errs, "[%s]", errs ? errs : "");
+    free(errs);
+    /* - reads stdin */
+    const char *bin = getenv("SLM_BIN");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s tokenizer train --vocab 400 --byte-fallback --quiet -o %s - < %s", bin ? bin : "build/slm",
+             tmp_path("stdin.bin"), cp);
+    CHECK(system(cmd) == 0 && same_files(one, tmp_path("stdin.bin")), "stdin");
+    /* bad values are usage errors, found before reading */
+    CHECK(run_slm("tokenizer train --vocab 400 -t 0 -o x.json y", NULL, &errs) == 2 && errs && strstr(errs, "'0' is not an integer"),
+          "%s", errs ? errs : "");
+    free(errs);
+    CHECK(run_slm("tokenizer train --vocab 259 --byte-fallback -o x.bin /nonexistent", NULL, &errs) == 2 && errs &&
+              strstr(errs, "[260, 65536]"), "%s", errs ? errs : "");
+    free(errs);
+    CHECK(run_slm("tokenizer train --vocab 400 --byte-fallback --special '<s>' -o x.bin /nonexistent", NULL, &errs) == 2 && errs &&
+              strstr(errs, "--special is for byte-level BPE"), "%s", errs ? errs : "");
+    free(errs);
 }

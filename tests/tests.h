@@ -53,6 +53,10 @@ extern const test_case all_tests[];
     X(bpe_train_reproduces_reference)                 \
     X(cli_tokenizer_train)                            \
     X(spm_train_byte_fallback_round_trips)            \
+    X(tokenizer_train_same_for_1_2_3_threads)         \
+    X(tokenizer_train_same_for_any_chunk_size)        \
+    X(bpe_merger_matches_full_recount_and_tie_order)  \
+    X(cli_tokenizer_train_threads_progress_quiet)     \
     X(data_prepare_token_files)                       \
     X(corrupt_model_files_rejected)                   \
     X(corrupt_tokenizer_files_rejected)               \

@@ -1,127 +1,83 @@
-/* bpe_train.c — byte-level BPE training (GPT-2 style). The text is cut at special tokens (which
- * never take part in merges), split by GPT-2's pre-tokenizer regex, and the distinct pieces are
- * counted; then, again and again, the most frequent adjacent pair of symbols (ties: the
- * lexicographically greater pair of byte strings) becomes a new symbol, until the vocabulary has
- * its size. Vocabulary order: special tokens, the 256 bytes in GPT-2's alphabet order, merges. */
-#ifndef SLM_NO_PCRE2
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-#endif
+/* bpe_train.c — byte-level BPE training (GPT-2 style). The words come from GPT-2's pre-tokenizer
+ * regex between special tokens, which never take part in merges (words.c counts them); then,
+ * again and again, the most frequent adjacent pair of symbols (ties: the lexicographically
+ * greater pair of byte strings) becomes a new symbol (merge.c), until the vocabulary has its
+ * size. Vocabulary order: special tokens, the 256 bytes in GPT-2's alphabet order, merges. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/core.h"
 #include "merge.h"
 #include "train.h"
 
-#ifndef SLM_NO_PCRE2
+slm_status slm_train_check_vocab(slm_split split, int vocab_size, int n_specials, slm_error *err) {
+    if (split == SLM_SPLIT_SPACES && (vocab_size < 260 || vocab_size > 65536))
+        return slm_fail(err, SLM_ERR_ARG, "vocab %d is out of range [260, 65536] (3 specials + 256 bytes + pieces)", vocab_size);
+    if (split == SLM_SPLIT_GPT2 && (n_specials < 0 || vocab_size < 256 + n_specials || vocab_size > (1 << 20)))
+        return slm_fail(err, SLM_ERR_ARG, "vocab %d must be at least 256 + %d specials (and at most 2^20)", vocab_size, n_specials);
+    return SLM_OK;
+}
 
-static const char PAT[] = "'(?:[sdmt]|ll|ve|re)| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-
-slm_status slm_bpe_train(const char *text, size_t len, const char *const *specials, int n_specials, int vocab_size,
-                         slm_bpe_vocab *out, slm_error *err) {
+slm_status slm_bpe_train_words(const slm_words *ws, const char *const *specials, int n_specials, int vocab_size,
+                               slm_train_progress progress, void *user, slm_bpe_vocab *out, slm_error *err) {
     memset(out, 0, sizeof *out);
-    if (vocab_size < 256 + n_specials || vocab_size > (1 << 20) || n_specials < 0)
-        return slm_fail(err, SLM_ERR_ARG, "vocab %d must be at least 256 + %d specials", vocab_size, n_specials);
-    int code;
-    PCRE2_SIZE eoff;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)PAT, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &code, &eoff, NULL);
-    pcre2_match_data *md = re ? pcre2_match_data_create(4, NULL) : NULL;
-    slm_words ws = {0};
+    slm_status st = slm_train_check_vocab(SLM_SPLIT_GPT2, vocab_size, n_specials, err);
+    if (st != SLM_OK) return st;
     slm_symbols sy = {0};
-    slm_status st = SLM_OK;
-    if (!re || !md) {
-        st = slm_fail(err, SLM_ERR_NOMEM, "cannot compile the pre-tokenizer");
-        goto done;
-    }
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
-    /* count the pieces of the text between special tokens */
-    for (size_t from = 0; from < len;) {
-        size_t end = len, skip = 0;
-        for (int k = 0; k < n_specials; k++) {
-            size_t sl = strlen(specials[k]);
-            for (size_t i = from; sl && i + sl <= end; i++)
-                if (!memcmp(text + i, specials[k], sl)) {
-                    end = i, skip = sl;
-                    break;
-                }
-        }
-        size_t pos = from;
-        while (pos < end) {
-            int rc = pcre2_match(re, (PCRE2_SPTR)text, end, pos, 0, md, NULL);
-            if (rc < 0) break;
-            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-            if (ov[1] == ov[0]) {
-                pos = ov[0] + 1;
-                continue;
-            }
-            if (slm_words_add(&ws, text + ov[0], ov[1] - ov[0]) < 0) {
-                st = slm_fail(err, SLM_ERR_NOMEM, "out of memory counting words");
-                goto done;
-            }
-            pos = ov[1];
-        }
-        from = end + skip;
-    }
+    slm_merger m;
+    int ok = slm_merger_init(&m, ws, &sy), max_merges = vocab_size - n_specials - 256;
     /* symbols 0..255 are the bytes; merges follow */
-    for (int b = 0; b < 256; b++) {
+    for (int b = 0; ok && b < 256; b++) {
         char c = (char)b;
-        if (slm_symbols_add(&sy, &c, 1) < 0) {
-            st = slm_fail(err, SLM_ERR_NOMEM, "out of memory");
-            goto done;
-        }
+        ok = slm_symbols_add(&sy, &c, 1) >= 0;
     }
-    for (int i = 0; i < ws.n; i++) {
-        slm_word *w = &ws.w[i];
-        for (size_t k = 0; k < w->len; k++) w->sym[k] = (unsigned char)w->bytes[k];
-        w->n_sym = (int)w->len;
-    }
-    int max_merges = vocab_size - n_specials - 256;
     out->merge_a = calloc((size_t)max_merges + 1, sizeof *out->merge_a);
     out->merge_b = calloc((size_t)max_merges + 1, sizeof *out->merge_b);
     out->special = calloc((size_t)n_specials + 1, sizeof *out->special);
-    if (!out->merge_a || !out->merge_b || !out->special) {
-        st = slm_fail(err, SLM_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    for (int k = 0; k < n_specials; k++) {
+    ok = ok && out->merge_a && out->merge_b && out->special;
+    for (int k = 0; ok && k < n_specials; k++) {
         size_t l = strlen(specials[k]);
-        if ((out->special[k] = malloc(l + 1))) memcpy(out->special[k], specials[k], l + 1);
-        out->n_special = k + 1;
+        ok = (out->special[k] = malloc(l + 1)) != NULL;
+        if (ok) memcpy(out->special[k], specials[k], l + 1), out->n_special = k + 1;
     }
-    while (out->n_merges < max_merges) {
-        int a, b, r;
-        int64_t count;
-        if ((r = slm_best_pair(&ws, &sy, NULL, &a, &b, &count)) <= 0) {
-            if (r < 0) st = slm_fail(err, SLM_ERR_NOMEM, "out of memory");
-            break; /* or nothing left to merge */
-        }
-        int s = slm_symbols_add_merge(&sy, a, b);
-        if (s < 0) {
-            st = slm_fail(err, SLM_ERR_NOMEM, "out of memory");
+    for (int i = 0; ok && i < ws->n; i++) { /* each word starts as its bytes */
+        const slm_word *w = &ws->w[i];
+        if (w->len > INT_MAX) {
+            st = slm_fail(err, SLM_ERR_ARG, "a word of %zu bytes is too long", w->len), ok = 0;
             break;
         }
-        out->merge_a[out->n_merges] = a, out->merge_b[out->n_merges++] = b;
-        slm_words_merge(&ws, a, b, s);
+        for (size_t k = 0; k < w->len; k++) m.sym[w->off + k] = (unsigned char)ws->bytes[w->off + k];
+        m.n_sym[i] = (int)w->len;
     }
+    ok = ok && slm_merger_count(&m, NULL, 0);
+    while (ok && out->n_merges < max_merges) {
+        int a, b, s;
+        int64_t count;
+        if (!slm_merger_best(&m, &a, &b, &count)) break; /* nothing left to merge */
+        if (!(ok = (s = slm_symbols_add_merge(&sy, a, b)) >= 0 && slm_merger_merge(&m, a, b, s))) break;
+        out->merge_a[out->n_merges] = a, out->merge_b[out->n_merges++] = b;
+        if (progress) progress(user, out->n_merges, max_merges);
+    }
+    if (!ok && st == SLM_OK) st = slm_fail(err, SLM_ERR_NOMEM, "out of memory");
     out->n = n_specials + 256 + out->n_merges;
-done:
     /* the vocabulary keeps the symbol strings */
     out->sym_bytes = sy.bytes, out->sym_len = sy.len, out->n_sym = sy.n;
-    slm_words_free(&ws);
-    if (md) pcre2_match_data_free(md);
-    if (re) pcre2_code_free(re);
+    slm_merger_free(&m);
     return st;
 }
 
-#else
 slm_status slm_bpe_train(const char *text, size_t len, const char *const *specials, int n_specials, int vocab_size,
                          slm_bpe_vocab *out, slm_error *err) {
-    (void)text, (void)len, (void)specials, (void)n_specials, (void)vocab_size;
     memset(out, 0, sizeof *out);
-    return slm_fail(err, SLM_ERR_UNSUPPORTED, "byte-level BPE training needs PCRE2 (built with NO_PCRE2=1)");
+    slm_word_counter *wc;
+    const slm_words *ws;
+    slm_status st = slm_train_check_vocab(SLM_SPLIT_GPT2, vocab_size, n_specials, err);
+    if (st != SLM_OK || (st = slm_word_counter_create(SLM_SPLIT_GPT2, specials, n_specials, 1, 0, &wc, err)) != SLM_OK) return st;
+    if ((st = slm_word_counter_feed(wc, text, len, err)) == SLM_OK && (st = slm_word_counter_finish(wc, &ws, err)) == SLM_OK)
+        st = slm_bpe_train_words(ws, specials, n_specials, vocab_size, NULL, NULL, out, err);
+    slm_word_counter_free(wc);
+    return st;
 }
-#endif
 
 void slm_bpe_vocab_free(slm_bpe_vocab *v) {
     for (int i = 0; i < v->n_special; i++) free(v->special[i]);

@@ -4,7 +4,7 @@
  * ones are left to the 256 byte tokens and never merge); then the shared BPE loop (merge.c) joins
  * the most frequent pairs. Output: <unk>, <s>, </s>, <0x00>..<0xFF>, the merged pieces (score =
  * -order), then the alphabet's characters — written as a llama2.c tokenizer.bin that slm's
- * SentencePiece encoder uses. */
+ * SentencePiece encoder uses. The words are counted by words.c (SLM_SPLIT_SPACES). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +23,6 @@ static int by_count(const void *a, const void *b) {
     return x->id - y->id;
 }
 
-static int is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
-
 static slm_status write_entry(slm_file_writer *fw, float score, const char *text, size_t len, slm_error *err) {
     int32_t n = (int32_t)len;
     slm_status st = slm_writer_write(fw, &score, 4, err);
@@ -33,41 +31,33 @@ static slm_status write_entry(slm_file_writer *fw, float score, const char *text
     return st;
 }
 
-slm_status slm_spm_train(const char *text, size_t len, int vocab_size, const char *out_path, slm_error *err) {
-    if (vocab_size < 259 + 1 || vocab_size > 65536)
-        return slm_fail(err, SLM_ERR_ARG, "vocab %d is out of range [260, 65536] (3 specials + 256 bytes + pieces)", vocab_size);
-    slm_status st = SLM_OK;
-    slm_words ws = {0}, chars = {0};
+slm_status slm_spm_train_words(const slm_words *ws, int vocab_size, slm_train_progress progress, void *user,
+                               const char *out_path, slm_error *err) {
+    slm_status st = slm_train_check_vocab(SLM_SPLIT_SPACES, vocab_size, 0, err);
+    if (st != SLM_OK) return st;
+    slm_words chars = {0};
     slm_symbols sy = {0};
+    slm_merger m;
     int64_t *ccount = NULL;
     int ccap = 0;
     char_count *cc = NULL;
     char *frozen = NULL;
     int *merged = NULL, n_merged = 0;
-    /* words: runs between spaces and line ends, each with the meta space in front */
-    char buf[4096];
-    for (size_t i = 0; i < len;) {
-        while (i < len && is_space(text[i])) i++;
-        size_t s = i;
-        while (i < len && !is_space(text[i])) i++;
-        if (i == s) break;
-        size_t n = i - s < sizeof buf - 1 ? i - s : sizeof buf - 1;
-        buf[0] = ' ';
-        memcpy(buf + 1, text + s, n);
-        if (slm_words_add(&ws, buf, n + 1) < 0) {
-            st = slm_fail(err, SLM_ERR_NOMEM, "out of memory");
-            goto done;
-        }
+    if (!slm_merger_init(&m, ws, &sy)) {
+        st = slm_fail(err, SLM_ERR_NOMEM, "out of memory");
+        goto done;
     }
-    /* characters: symbol ids in order of first appearance, counts weighted by word counts */
+    /* characters: symbol ids in order of first appearance, counts weighted by word counts; each
+     * word starts as its characters */
     int64_t total = 0;
-    for (int k = 0; k < ws.n; k++) {
-        slm_word *w = &ws.w[k];
+    for (int k = 0; k < ws->n; k++) {
+        const slm_word *w = &ws->w[k];
+        const char *bytes = ws->bytes + w->off;
         for (size_t j = 0; j < w->len;) {
-            int cl = slm_utf8_char_len((const unsigned char *)w->bytes + j, w->len - j);
+            int cl = slm_utf8_char_len((const unsigned char *)bytes + j, w->len - j);
             if (!cl) cl = 1; /* an invalid byte stands alone: it is never frequent enough to keep */
-            int id = slm_words_add(&chars, w->bytes + j, (size_t)cl);
-            if (id < 0 || (id == sy.n && slm_symbols_add(&sy, w->bytes + j, (size_t)cl) < 0)) {
+            int id = slm_words_add(&chars, bytes + j, (size_t)cl, slm_fnv1a(bytes + j, (size_t)cl), 1);
+            if (id < 0 || (id == sy.n && slm_symbols_add(&sy, bytes + j, (size_t)cl) < 0)) {
                 st = slm_fail(err, SLM_ERR_NOMEM, "out of memory");
                 goto done;
             }
@@ -83,7 +73,7 @@ slm_status slm_spm_train(const char *text, size_t len, int vocab_size, const cha
             }
             ccount[id] += w->count;
             total += w->count;
-            w->sym[w->n_sym++] = id;
+            m.sym[w->off + (size_t)m.n_sym[k]++] = id;
             j += (size_t)cl;
         }
     }
@@ -104,21 +94,21 @@ slm_status slm_spm_train(const char *text, size_t len, int vocab_size, const cha
         frozen[cc[k].id] = 0, covered += cc[k].count, n_keep++;
     }
     /* merges until the vocabulary is full: 3 + 256 + merges + kept characters */
+    if (!slm_merger_count(&m, frozen, n_chars)) {
+        st = slm_fail(err, SLM_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     while (n_merged < room - n_keep) {
-        int a, b, r;
+        int a, b;
         int64_t count;
-        if ((r = slm_best_pair(&ws, &sy, frozen, &a, &b, &count)) < 0) {
-            st = slm_fail(err, SLM_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        if (!r || count < 2) break; /* nothing worth merging */
+        if (!slm_merger_best(&m, &a, &b, &count) || count < 2) break; /* nothing worth merging */
         int s = slm_symbols_add_merge(&sy, a, b);
-        if (s < 0) {
+        if (s < 0 || !slm_merger_merge(&m, a, b, s)) {
             st = slm_fail(err, SLM_ERR_NOMEM, "out of memory");
             goto done;
         }
         merged[n_merged++] = s;
-        slm_words_merge(&ws, a, b, s);
+        if (progress) progress(user, n_merged, room - n_keep);
     }
     /* tokenizer.bin: int32 max_len; per token float score, int32 len, bytes */
     slm_file_writer *fw;
@@ -139,7 +129,18 @@ slm_status slm_spm_train(const char *text, size_t len, int vocab_size, const cha
     if (st == SLM_OK) st = slm_writer_commit(fw, err);
     else slm_writer_abort(fw);
 done:
-    slm_words_free(&ws), slm_words_free(&chars), slm_symbols_free(&sy);
+    slm_merger_free(&m), slm_words_free(&chars), slm_symbols_free(&sy);
     free(ccount), free(cc), free(frozen), free(merged);
+    return st;
+}
+
+slm_status slm_spm_train(const char *text, size_t len, int vocab_size, const char *out_path, slm_error *err) {
+    slm_word_counter *wc;
+    const slm_words *ws;
+    slm_status st = slm_train_check_vocab(SLM_SPLIT_SPACES, vocab_size, 0, err);
+    if (st != SLM_OK || (st = slm_word_counter_create(SLM_SPLIT_SPACES, NULL, 0, 1, 0, &wc, err)) != SLM_OK) return st;
+    if ((st = slm_word_counter_feed(wc, text, len, err)) == SLM_OK && (st = slm_word_counter_finish(wc, &ws, err)) == SLM_OK)
+        st = slm_spm_train_words(ws, vocab_size, NULL, NULL, out_path, err);
+    slm_word_counter_free(wc);
     return st;
 }

@@ -16,16 +16,53 @@ typedef struct slm_bpe_vocab {
     int n;                /* vocabulary size: n_special + 256 + n_merges */
 } slm_bpe_vocab;
 
-/* Trains on text[0..len): merges until the vocabulary has vocab_size entries (or nothing is left
- * to merge). Deterministic. */
+/* ---- counting words (words.c): the first step of both trainers */
+
+/* How text splits into words: GPT-2's pre-tokenizer regex between special tokens (byte-level
+ * BPE), or the runs between spaces, tabs and line ends, each with the meta space ' ' in front and
+ * at most 4095 bytes of it kept (SentencePiece-style). */
+typedef enum slm_split { SLM_SPLIT_GPT2, SLM_SPLIT_SPACES } slm_split;
+
+struct slm_words; /* merge.h: distinct words with counts, in order of first appearance */
+typedef struct slm_word_counter slm_word_counter;
+
+/* A word counter over a stream of text, counting with n_threads threads in batches of about
+ * chunk_bytes per thread (0: 4 MiB); only the batch and the table of distinct words are held.
+ * specials (GPT-2 split only) are kept by pointer and must outlive the counter. */
+slm_status slm_word_counter_create(slm_split split, const char *const *specials, int n_specials, int n_threads,
+                                   size_t chunk_bytes, slm_word_counter **out, slm_error *err);
+/* Feeds the next len bytes of the stream: pieces (and input files) join with nothing between. */
+slm_status slm_word_counter_feed(slm_word_counter *wc, const char *data, size_t len, slm_error *err);
+/* Counts the rest of the stream; *words, owned by the counter, is the same for any thread count,
+ * chunk size and way of feeding. */
+slm_status slm_word_counter_finish(slm_word_counter *wc, const struct slm_words **words, slm_error *err);
+void slm_word_counter_free(slm_word_counter *wc);
+
+/* ---- training from the words: the merges (merge.c) */
+
+/* Called after each merge with the merges done and the most there will be. */
+typedef void (*slm_train_progress)(void *user, int done, int total);
+
+/* Whether a trainer can make vocab_size entries: SLM_ERR_ARG with the range otherwise. */
+slm_status slm_train_check_vocab(slm_split split, int vocab_size, int n_specials, slm_error *err);
+
+/* Byte-level BPE: merges until the vocabulary has vocab_size entries (or nothing is left to
+ * merge). Deterministic. progress may be NULL. */
+slm_status slm_bpe_train_words(const struct slm_words *words, const char *const *specials, int n_specials, int vocab_size,
+                               slm_train_progress progress, void *user, slm_bpe_vocab *out, slm_error *err);
+/* The same from text[0..len) in memory (counted with one thread). */
 slm_status slm_bpe_train(const char *text, size_t len, const char *const *specials, int n_specials, int vocab_size,
                          slm_bpe_vocab *out, slm_error *err);
 void slm_bpe_vocab_free(slm_bpe_vocab *v);
 /* Writes the vocabulary as a Hugging Face tokenizer.json (byte-level BPE), which slm loads. */
 slm_status slm_bpe_vocab_write_json(const slm_bpe_vocab *v, const char *path, slm_error *err);
 
-/* SentencePiece-style BPE with byte fallback, written as a llama2.c tokenizer.bin of exactly
- * vocab_size entries (fewer merges if the text runs out of pairs: the rest are not padded). */
+/* SentencePiece-style BPE with byte fallback from words counted with SLM_SPLIT_SPACES, written as
+ * a llama2.c tokenizer.bin of exactly vocab_size entries (fewer merges if the text runs out of
+ * pairs: the rest are not padded). progress may be NULL. */
+slm_status slm_spm_train_words(const struct slm_words *words, int vocab_size, slm_train_progress progress, void *user,
+                               const char *out_path, slm_error *err);
+/* The same from text[0..len) in memory (counted with one thread). */
 slm_status slm_spm_train(const char *text, size_t len, int vocab_size, const char *out_path, slm_error *err);
 
 /* Token files (data.c). */
