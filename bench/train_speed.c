@@ -6,6 +6,7 @@
  * token for q.k and att.v, forward and backward, counting the causal half). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "../src/train/trainer.h"
 
@@ -32,19 +33,27 @@ int main(int argc, char **argv) {
     uint64_t s = 42;
     for (int i = 0; i < B * (T + 1); i++) s = s * 6364136223846793005ULL + 1, tok[i] = (int32_t)((s >> 33) % c.vocab_size);
     slm_adamw h = {0.9f, 0.95f, 1e-8f, 0.1f};
-    double t0 = 0;
+    double t0 = 0, c0 = 0;
+    struct rusage ru;
     for (int step = 0; step <= steps; step++) {
-        if (step == 1) t0 = slm_time_seconds();
+        if (step == 1) {
+            t0 = slm_time_seconds();
+            getrusage(RUSAGE_SELF, &ru);
+            c0 = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6;
+        }
         slm_trainer_zero_grads(tr);
         slm_trainer_forward_backward(tr, tok, 1.0f, 0);
         slm_trainer_adamw(tr, &h, 1e-4f, 1.0f, step + 1);
     }
     double dt = slm_time_seconds() - t0, tokens = (double)steps * B * T;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 - c0;
     double params = (double)slm_trainer_n_params(tr);
     double flops = tokens * (6.0 * params + 6.0 * c.n_layers * (double)T * c.dim);
-    printf("%-12s params %.3fM  batch %dx%d  threads %d  %.0f tok/s  %.1f GFLOP/s (%.0f%% of %.0f peak)  %.0f MiB\n",
+    printf("%-12s params %.3fM  batch %dx%d  threads %d  %.0f tok/s  %.1f GFLOP/s (%.0f%% of %.0f peak)  %.0f MiB  "
+           "(%.1f user-CPU GFLOP/s per thread)\n",
            argv[1], params / 1e6, B, T, threads, tokens / dt, flops / dt / 1e9, 100.0 * flops / dt / 1e9 / peak, peak,
-           slm_trainer_memory(tr) / 1048576.0);
+           slm_trainer_memory(tr) / 1048576.0, flops / cpu / 1e9);
     slm_trainer_free(tr);
     free(tok);
     return 0;

@@ -23,6 +23,7 @@ typedef struct {
     const slm_gemm_ctx *g;
     int M, N, K, accumulate;
     int rows_per_task, cols_per_task, tasks_n, n_tasks;
+    int kc; /* K block: K cut into equal blocks of at most KC */
     const float *A, *B;
     ptrdiff_t rsa, csa, rsb, csb, ldc;
     float *C;
@@ -93,8 +94,8 @@ static void task(const job *j, int t, float *pa, float *pb) {
     slm_gemm_micro_fn micro = j->g->kernels->gemm_micro;
     for (int ia = i0; ia < i1; ia += MA) {
         int ma = i1 - ia < MA ? i1 - ia : MA;
-        for (int k0 = 0; k0 < j->K; k0 += KC) {
-            int kc = j->K - k0 < KC ? j->K - k0 : KC;
+        for (int k0 = 0; k0 < j->K; k0 += j->kc) {
+            int kc = j->K - k0 < j->kc ? j->K - k0 : j->kc;
             int acc = j->accumulate || k0 > 0;
             pack_a(pa, j, ia, ma, k0, kc);
             for (int jc = c0; jc < c1; jc += NC) {
@@ -145,8 +146,9 @@ void slm_gemm(const slm_gemm_ctx *g, int M, int N, int K, const float *A, ptrdif
         }
     }
     int rows = ceil_div(ceil_div(M, nr), MR) * MR, cols = ceil_div(ceil_div(N, nc), NR) * NR;
-    job j = {g, M, N, K, accumulate, rows, cols, ceil_div(N, cols), 0, A, B, rsa, csa, rsb, csb, ldc, C, 0};
+    job j = {g, M, N, K, accumulate, rows, cols, ceil_div(N, cols), 0, 0, A, B, rsa, csa, rsb, csb, ldc, C, 0};
     j.n_tasks = ceil_div(M, rows) * j.tasks_n;
+    j.kc = ceil_div(K, ceil_div(K, KC));
     atomic_init(&j.next, 0);
     if (nt > 1 && j.n_tasks > 1) slm_pool_run(g->pool, worker, &j);
     else worker(&j, 0, 1);
