@@ -4,8 +4,8 @@ bench/train_speed.c, for side-by-side comparison (Debian's python3-torch; not a 
 
     train_torch.py NAME DIM HIDDEN LAYERS HEADS KV_HEADS VOCAB SEQ BATCH THREADS STEPS PEAK_GFLOPS
 
-A Llama block written here: RMSNorm, interleaved RoPE, grouped-query attention (PyTorch's
-scaled_dot_product_attention, causal), SwiGLU, tied embeddings; AdamW (fused=False, foreach
+A Llama block written here: RMSNorm, interleaved RoPE, grouped-query attention (causal;
+scaled_dot_product_attention where PyTorch has it, else the explicit masked softmax), SwiGLU, tied embeddings; AdamW (fused=False, foreach
 default); fp32. One warm-up step, then STEPS timed steps on random tokens."""
 import math
 import sys
@@ -32,9 +32,10 @@ def rope(x, cos, sin):  # x (B, T, H, hd), pairs (2i, 2i+1)
 
 
 class Block(nn.Module):
-    def __init__(self, d, hidden, h, kvh):
+    def __init__(self, d, hidden, h, kvh, seq):
         super().__init__()
         self.h, self.kvh, self.hd = h, kvh, d // h
+        self.register_buffer("mask", torch.tril(torch.ones(seq, seq)), persistent=False)
         self.attn_norm, self.ffn_norm = RMSNorm(d), RMSNorm(d)
         self.wq = nn.Linear(d, d, bias=False)
         self.wk = nn.Linear(d, kvh * self.hd, bias=False)
@@ -53,7 +54,13 @@ class Block(nn.Module):
         rep = self.h // self.kvh
         k = k.repeat_interleave(rep, dim=2)
         v = v.repeat_interleave(rep, dim=2)
-        o = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        if hasattr(F, "scaled_dot_product_attention"):  # PyTorch >= 2.0
+            o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:  # Debian 12's 1.13: the explicit form llama2.c's model.py falls back to
+            s = (q @ k.transpose(-2, -1)) / math.sqrt(self.hd)
+            s = s.masked_fill(self.mask[:T, :T] == 0, float("-inf"))
+            o = F.softmax(s, dim=-1) @ v
         x = x + self.wo(o.transpose(1, 2).reshape(B, T, D))
         h = self.ffn_norm(x)
         return x + self.w2(F.silu(self.w1(h)) * self.w3(h))
@@ -63,7 +70,7 @@ class Model(nn.Module):
     def __init__(self, d, hidden, layers, h, kvh, vocab, seq):
         super().__init__()
         self.emb = nn.Embedding(vocab, d)
-        self.blocks = nn.ModuleList(Block(d, hidden, h, kvh) for _ in range(layers))
+        self.blocks = nn.ModuleList(Block(d, hidden, h, kvh, seq) for _ in range(layers))
         self.norm = RMSNorm(d)
         hd = d // h
         freqs = 1.0 / (10000.0 ** (torch.arange(0, hd, 2).float() / hd))
@@ -76,7 +83,7 @@ class Model(nn.Module):
         for b in self.blocks:
             x = b(x, self.cos, self.sin)
         logits = F.linear(self.norm(x), self.emb.weight)
-        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
 
 
 def main():
