@@ -54,3 +54,15 @@ a = slm_view(open(sys.argv[1],'rb').read()); b = open(sys.argv[2],'rb').read().d
 print('random qwen2 GGUF: slm and llama.cpp texts are', 'identical' if a == b else 'DIFFERENT', f'({len(b)} characters;',
       'invalid UTF-8 shown as U+FFFD as slm prints it)')" \
   "$OUT/qwen2.llamacpp.txt" "$OUT/qwen2.slm.txt"
+
+# 4. the bundled model, trained by slm train (GGUF with slm's own tokenizer): same greedy story in both
+if [ -f models/tinystories-slm.gguf ]; then
+  "$L/llama-cli" -m models/tinystories-slm.gguf -p "Once upon a time" -n 120 --temp 0 -c 256 -no-cnv --no-warmup \
+    --no-display-prompt </dev/null >"$OUT/bundled.llamacpp.txt" 2>/dev/null
+  build/slm generate -m models/tinystories-slm.gguf -p "Once upon a time" -n 120 --temp 0 >"$OUT/bundled.slm.txt" 2>/dev/null
+  python3 -c "
+import sys
+a = open(sys.argv[1], 'rb').read().strip(); b = open(sys.argv[2], 'rb').read().strip()
+print('bundled model (trained by slm): slm and llama.cpp greedy texts are', 'identical' if a == b else 'DIFFERENT', f'({len(a)} bytes)')" \
+    "$OUT/bundled.llamacpp.txt" "$OUT/bundled.slm.txt"
+fi
