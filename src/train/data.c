@@ -4,9 +4,9 @@
  * max_doc_bytes (default 256 KiB) is cut into pieces, each a document of its own: a piece ends
  * after the last blank line in the second half of the first max_doc_bytes, else after the last
  * newline there, else after the last space, else at a UTF-8 character boundary. Surrounding
- * whitespace is dropped and empty documents are skipped. The documents of a chunk are encoded on
- * n threads, each taking a contiguous run of them, and written in input order: the file is the
- * same for any thread count and chunk size. It holds:
+ * whitespace is dropped and empty documents are skipped. The documents of a chunk are cut into
+ * contiguous runs that n threads take one by one and encode, and written in input order: the file
+ * is the same for any thread count and chunk size. It holds:
  *
  *   header (64 bytes, little-endian): "SLMDATA1", u32 version 1, u32 token_bytes (2 or 4),
  *     u64 train_tokens, u64 val_tokens, u64 train_docs, u64 val_docs, u64 tokenizer_checksum,
@@ -19,6 +19,7 @@
  * depend on the order of the inputs. The file is written atomically: train tokens go to the
  * output's temporary file as they come, validation tokens and the two document tables to scratch
  * files beside it that are appended at the end, and the header is written last. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,17 +97,18 @@ typedef struct doc_tokens {
     int val;
 } doc_tokens;
 
-/* One thread's share of a batch: the tokens of its documents, in order. */
-typedef struct encoder {
-    uint8_t *tokens;  /* (len) token_bytes each, little-endian */
+/* A contiguous run of a batch's items and, once encoded, the tokens of their documents in order. */
+typedef struct slice {
+    size_t first, end; /* items first .. end - 1 */
+    uint8_t *tokens;   /* (len) token_bytes each, little-endian */
     size_t len, cap;
-    doc_tokens *docs; /* (n_docs) */
+    doc_tokens *docs;  /* (n_docs) */
     size_t n_docs, cap_docs;
-    int32_t *ids;     /* (cap_ids) one document's ids */
-    size_t cap_ids;
     slm_status st;
     slm_error err;
-} encoder;
+} slice;
+
+typedef struct scratch { int32_t *ids; size_t cap; } scratch; /* one thread's ids of one document */
 
 /* The documents of one chunk, and the threads that encode them. */
 typedef struct batch {
@@ -117,20 +119,22 @@ typedef struct batch {
     const char *base;   /* the text the items point into */
     item *items;        /* (n_items) in input order */
     size_t n_items, cap_items;
-    size_t *first;      /* (n_threads + 1) thread t encodes items first[t] .. first[t + 1] - 1 */
-    encoder *enc;       /* (n_threads) */
+    slice *slices;      /* (n_slices) the items cut into runs of about equal bytes */
+    int n_slices;
+    atomic_int next;    /* the next slice a thread takes */
+    scratch *scratch;   /* (n_threads) */
 } batch;
 
 /* Appends one document to e: BOS and the ids of text without its surrounding whitespace (nothing
  * when that is empty). len <= max_doc, so the ids fit an int. */
-static slm_status encode_doc(const batch *b, encoder *e, const char *text, size_t len) {
+static slm_status encode_doc(const batch *b, slice *e, scratch *sc, const char *text, size_t len) {
     while (len && is_space(*text)) text++, len--;
     while (len && is_space(text[len - 1])) len--;
     if (!len) return SLM_OK;
     size_t need = 3 * len + 4; /* BOS + at most 3n + 3 ids */
-    int32_t *ids = reserve(e->ids, &e->cap_ids, need, sizeof *ids);
+    int32_t *ids = reserve(sc->ids, &sc->cap, need, sizeof *ids);
     if (!ids) return slm_fail(&e->err, SLM_ERR_NOMEM, "out of memory");
-    e->ids = ids;
+    sc->ids = ids;
     int n;
     slm_status st = slm_tokenizer_encode(b->tok, text, len, 0, 0, ids + 1, (int)need - 1, &n);
     if (st != SLM_OK) return slm_fail(&e->err, st, "cannot encode a document of %zu bytes", len);
@@ -148,20 +152,23 @@ static slm_status encode_doc(const batch *b, encoder *e, const char *text, size_
     return SLM_OK;
 }
 
-/* slm_pool_fn: thread t encodes its run of items, each as one document or, when longer than
- * max_doc (JSONL texts), as pieces. */
-static void encode_share(void *arg, int t, int n_threads) {
+/* slm_pool_fn: each thread takes the next slice until none is left (so a thread that the machine
+ * slows down takes fewer), and encodes each item as one document or, when longer than max_doc
+ * (JSONL texts), as pieces. */
+static void encode_slices(void *arg, int t, int n_threads) {
     (void)n_threads;
     batch *b = arg;
-    encoder *e = &b->enc[t];
-    e->len = e->n_docs = 0;
-    e->st = SLM_OK;
-    for (size_t i = b->first[t]; i < b->first[t + 1] && e->st == SLM_OK; i++) {
-        const char *text = b->base + b->items[i].off;
-        for (size_t len = b->items[i].len; len && e->st == SLM_OK;) {
-            size_t n = cut_at(text, len, b->max_doc);
-            e->st = encode_doc(b, e, text, n);
-            text += n, len -= n;
+    for (int k; (k = atomic_fetch_add(&b->next, 1)) < b->n_slices;) {
+        slice *e = &b->slices[k];
+        e->len = e->n_docs = 0;
+        e->st = SLM_OK;
+        for (size_t i = e->first; i < e->end && e->st == SLM_OK; i++) {
+            const char *text = b->base + b->items[i].off;
+            for (size_t len = b->items[i].len; len && e->st == SLM_OK;) {
+                size_t n = cut_at(text, len, b->max_doc);
+                e->st = encode_doc(b, e, &b->scratch[t], text, n);
+                text += n, len -= n;
+            }
         }
     }
 }
@@ -255,28 +262,29 @@ static slm_status cut_lines(prep *p, size_t len, int eof, uint64_t *line, size_t
     return st;
 }
 
-/* Encodes the batch on all threads, each taking a contiguous run of items with about an equal
- * share of the bytes, then writes the documents in input order. */
+/* Cuts the batch into slices of about equal bytes, encodes them on all threads, then writes the
+ * documents in input order. */
 static slm_status write_batch(prep *p, const char *base, slm_error *err) {
     batch *b = &p->b;
     if (!b->n_items) return SLM_OK;
     uint64_t total = 0, sum = 0;
     for (size_t i = 0; i < b->n_items; i++) total += b->items[i].len;
-    for (size_t t = 0, i = 0; t < (size_t)p->n_threads; t++) {
-        b->first[t] = i;
-        while (i < b->n_items && sum < total * (t + 1) / (size_t)p->n_threads) sum += b->items[i++].len;
+    for (size_t k = 0, i = 0; k < (size_t)b->n_slices; k++) {
+        b->slices[k].first = i;
+        while (i < b->n_items && sum < total * (k + 1) / (size_t)b->n_slices) sum += b->items[i++].len;
+        b->slices[k].end = k + 1 < (size_t)b->n_slices ? i : b->n_items;
     }
-    b->first[p->n_threads] = b->n_items;
     b->base = base;
-    slm_pool_run(p->pool, encode_share, b);
-    for (int t = 0; t < p->n_threads; t++)
-        if (b->enc[t].st != SLM_OK) {
-            if (err) *err = b->enc[t].err;
-            return b->enc[t].st;
+    atomic_store(&b->next, 0);
+    slm_pool_run(p->pool, encode_slices, b);
+    for (int k = 0; k < b->n_slices; k++)
+        if (b->slices[k].st != SLM_OK) {
+            if (err) *err = b->slices[k].err;
+            return b->slices[k].st;
         }
     slm_status st = SLM_OK;
-    for (int t = 0; t < p->n_threads; t++) {
-        const encoder *e = &b->enc[t];
+    for (int k = 0; k < b->n_slices; k++) {
+        const slice *e = &b->slices[k];
         const uint8_t *tokens = e->tokens;
         for (size_t d = 0; d < e->n_docs && st == SLM_OK; d++) {
             int v = e->docs[d].val;
@@ -346,8 +354,9 @@ slm_status slm_data_prepare(const slm_tokenizer *tok, const char *const *inputs,
                         ? SLM_OK
                         : slm_fail(err, SLM_ERR_ARG, "thread count %d out of range 1..1024", p.n_threads);
     if (st == SLM_OK && p.n_threads > 1) st = slm_pool_create(p.n_threads, &p.pool, err);
-    if (st == SLM_OK && (!(p.b.first = calloc((size_t)p.n_threads + 1, sizeof *p.b.first)) ||
-                         !(p.b.enc = calloc((size_t)p.n_threads, sizeof *p.b.enc))))
+    p.b.n_slices = p.n_threads > 1 ? 8 * p.n_threads : 1;
+    if (st == SLM_OK && (!(p.b.slices = calloc((size_t)p.b.n_slices, sizeof *p.b.slices)) ||
+                         !(p.b.scratch = calloc((size_t)p.n_threads, sizeof *p.b.scratch))))
         st = slm_fail(err, SLM_ERR_NOMEM, "out of memory");
     uint8_t hdr[64] = {0};
     if (st == SLM_OK) st = slm_writer_open(out_path, &p.out, err);
@@ -372,8 +381,9 @@ slm_status slm_data_prepare(const slm_tokenizer *tok, const char *const *inputs,
         info->train_docs = p.docs[0], info->val_docs = p.docs[1];
         info->checksum = slm_tokenizer_checksum(tok);
     }
-    for (int t = 0; p.b.enc && t < p.n_threads; t++) free(p.b.enc[t].tokens), free(p.b.enc[t].docs), free(p.b.enc[t].ids);
-    free(p.b.enc), free(p.b.first), free(p.b.items), free(p.buf), free(p.texts);
+    for (int k = 0; p.b.slices && k < p.b.n_slices; k++) free(p.b.slices[k].tokens), free(p.b.slices[k].docs);
+    for (int t = 0; p.b.scratch && t < p.n_threads; t++) free(p.b.scratch[t].ids);
+    free(p.b.slices), free(p.b.scratch), free(p.b.items), free(p.buf), free(p.texts);
     slm_pool_free(p.pool);
     return st;
 }
