@@ -1,4 +1,4 @@
-/* test_train.c — tokenizer training against the reference in ../shared/data/bpe-train. */
+/* test_train.c — tokenizer training against the reference in ../shared/data/bpe-train; token files. */
 #include "../src/train/merge.h"
 #include "../src/train/train.h"
 #include "json.h"
@@ -113,10 +113,11 @@ void data_prepare_token_files(void) {
     CHECK(slm_tokenizer_load_file(lt, 32000, &other, &err) == SLM_OK);
     const char *inputs[2] = {tmp_path("docs.txt"), tmp_path("docs.jsonl")};
     slm_data_info a, b, c;
-    CHECK(slm_data_prepare(t, inputs, 2, 0.0, tmp_path("d1.tok"), &a, &err) == SLM_OK, "%s", err.msg);
+    slm_data_options opt = {0};
+    CHECK(slm_data_prepare(t, inputs, 2, &opt, tmp_path("d1.tok"), &a, &err) == SLM_OK, "%s", err.msg);
     CHECK(a.train_docs == 5 && a.val_docs == 0 && a.token_bytes == 2, "docs %llu/%llu", (unsigned long long)a.train_docs,
           (unsigned long long)a.val_docs);
-    CHECK(slm_data_prepare(t, inputs, 2, 0.0, tmp_path("d2.tok"), &b, &err) == SLM_OK);
+    CHECK(slm_data_prepare(t, inputs, 2, &opt, tmp_path("d2.tok"), &b, &err) == SLM_OK);
     size_t l1, l2;
     char *f1 = read_all(tmp_path("d1.tok"), &l1), *f2 = read_all(tmp_path("d2.tok"), &l2);
     CHECK(f1 && f2 && l1 == l2 && !memcmp(f1, f2, l1), "preparing is deterministic");
@@ -142,8 +143,9 @@ void data_prepare_token_files(void) {
     CHECK(slm_data_check(tmp_path("cut.tok"), t, &c, &err) == SLM_ERR_FORMAT && strstr(err.msg, "do not match the file size"),
           "%s", err.msg);
     /* a validation share moves whole documents, always the same ones */
-    CHECK(slm_data_prepare(t, inputs, 2, 0.4, tmp_path("d3.tok"), &a, &err) == SLM_OK);
-    CHECK(slm_data_prepare(t, inputs, 2, 0.4, tmp_path("d4.tok"), &b, &err) == SLM_OK);
+    opt.val_fraction = 0.4;
+    CHECK(slm_data_prepare(t, inputs, 2, &opt, tmp_path("d3.tok"), &a, &err) == SLM_OK);
+    CHECK(slm_data_prepare(t, inputs, 2, &opt, tmp_path("d4.tok"), &b, &err) == SLM_OK);
     CHECK(a.train_docs + a.val_docs == 5 && a.val_docs == b.val_docs && a.val_tokens == b.val_tokens);
     free(f1), free(f2);
     slm_tokenizer_free(t), slm_tokenizer_free(other);
@@ -424,4 +426,251 @@ void cli_tokenizer_train_threads_progress_quiet(void) {
     CHECK(run_slm("tokenizer train --vocab 400 --byte-fallback --special '<s>' -o x.bin /nonexistent", NULL, &errs) == 2 && errs &&
               strstr(errs, "--special is for byte-level BPE"), "%s", errs ? errs : "");
     free(errs);
+}
+
+static char *token_file_doc(const char *f, const slm_tokenizer *t, int val, uint64_t k) {
+    uint32_t width;
+    uint64_t h[4]; /* train tokens, validation tokens, train docs, validation docs */
+    memcpy(&width, f + 12, 4), memcpy(h, f + 16, sizeof h);
+    if (k >= h[2 + val]) return NULL;
+    const char *tokens = f + 64 + (val ? h[0] * width : 0), *starts = f + 64 + (h[0] + h[1]) * width + (val ? h[2] * 8 : 0);
+    uint64_t from, to = h[val];
+    memcpy(&from, starts + k * 8, 8);
+    if (k + 1 < h[2 + val]) memcpy(&to, starts + (k + 1) * 8, 8);
+    int32_t *ids = calloc(to - from + 1, sizeof *ids);
+    for (uint64_t i = from; i < to; i++) memcpy(&ids[i - from], tokens + i * width, width); /* little-endian hosts */
+    size_t n = 0;
+    slm_tokenizer_decode(t, ids, (int)(to - from), NULL, 0, &n);
+    char *text = malloc(n + 1);
+    slm_tokenizer_decode(t, ids, (int)(to - from), text, n + 1, &n);
+    int bos = to > from && ids[0] == slm_tokenizer_bos(t);
+    free(ids);
+    if (!bos) text[0] = '\0'; /* every document starts with BOS: an empty text tells a test it did not */
+    return text;
+}
+
+/* Prepares inputs into `out` with threads and chunk size; returns the file (NULL on failure, message noted). */
+static char *prepare_file(const slm_tokenizer *t, const char *const *inputs, int n, slm_data_options o, int threads,
+                          size_t chunk, const char *out, size_t *len, slm_data_info *info) {
+    slm_error err;
+    o.n_threads = threads, o.chunk_bytes = chunk;
+    slm_status st = slm_data_prepare(t, inputs, n, &o, out, info, &err);
+    CHECK(st == SLM_OK, "threads %d chunk %zu: %s", threads, chunk, err.msg);
+    return st == SLM_OK ? read_all(out, len) : NULL;
+}
+
+/* Appends {"text": "<s[0..n) escaped>"} and a newline. */
+static size_t json_line(char *out, const char *s, size_t n) {
+    size_t k = (size_t)sprintf(out, "{\"id\": 7, \"text\": \"");
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\') out[k++] = '\\', out[k++] = s[i];
+        else if (s[i] == '\n') out[k++] = '\\', out[k++] = 'n';
+        else if ((unsigned char)s[i] >= 0x20) out[k++] = s[i];
+    }
+    return k + (size_t)sprintf(out + k, "\"}\n");
+}
+
+void data_prepare_same_file_for_any_thread_count_and_chunk_size(void) {
+    const char *tp = shared_path("models/tok512.bin"), *sp = shared_path("data/tinystories/train-head-2MiB.txt"),
+               *bp = shared_path("data/text/war-and-peace.txt");
+    if (!tp || !sp || !bp) SKIP("../shared is missing tok512.bin, train-head-2MiB.txt or war-and-peace.txt");
+    size_t sl, bl, jl = 0;
+    char *stories = read_all(sp, &sl), *book = read_all(bp, &bl), *jsonl = malloc(64 << 10);
+    /* 48 KiB of stories (the last one cut short), 24 KiB of a book (one document, so cut into pieces of
+     * at most 4 KiB), and JSONL lines of 2 KiB of stories each, one of them 9 KiB */
+    for (size_t off = 200 << 10, n; off < (224 << 10); off += n) jl += json_line(jsonl + jl, stories + off, n = off == (210 << 10) ? 9 << 10 : 2 << 10);
+    char in[3][512], *ref;
+    snprintf(in[0], 512, "%s", tmp_path("stories.txt")), snprintf(in[1], 512, "%s", tmp_path("book.txt"));
+    snprintf(in[2], 512, "%s", tmp_path("stories.jsonl"));
+    write_all(in[0], stories, 48 << 10), write_all(in[1], book + (100 << 10), 24 << 10), write_all(in[2], jsonl, jl);
+    const char *inputs[3] = {in[0], in[1], in[2]};
+    slm_tokenizer *t;
+    slm_error err;
+    CHECK(slm_tokenizer_load_file(tp, 512, &t, &err) == SLM_OK);
+    slm_data_options o = {.val_fraction = 0.2, .max_doc_bytes = 4096};
+    slm_data_info a, b;
+    size_t rl, xl;
+    ref = prepare_file(t, inputs, 3, o, 1, 0, tmp_path("ref.tok"), &rl, &a);
+    CHECK(a.train_docs + a.val_docs > 60 && a.val_docs > 5, "docs %llu + %llu", (unsigned long long)a.train_docs,
+          (unsigned long long)a.val_docs);
+    CHECK(slm_data_check(tmp_path("ref.tok"), t, &b, &err) == SLM_OK && b.train_tokens == a.train_tokens, "%s", err.msg);
+    static const struct { int threads; size_t chunk; } cases[] = {{2, 0}, {3, 0}, {1, 7}, {3, 7}, {2, 1000}, {3, 4109}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *x = prepare_file(t, inputs, 3, o, cases[i].threads, cases[i].chunk, tmp_path("x.tok"), &xl, &b);
+        CHECK(ref && x && xl == rl && !memcmp(x, ref, rl), "threads %d, chunk %zu: the file differs", cases[i].threads,
+              cases[i].chunk);
+        free(x);
+    }
+    /* every document starts with BOS and is at most 4 KiB; the book alone is cut into 6 or more */
+    for (int v = 0; v < 2 && ref; v++)
+        for (uint64_t k = 0; k < (v ? a.val_docs : a.train_docs); k++) {
+            char *d = token_file_doc(ref, t, v, k);
+            CHECK(d && *d && strlen(d) <= 4096, "document %d/%llu: no BOS, or %zu bytes", v, (unsigned long long)k,
+                  d ? strlen(d) : 0);
+            free(d);
+        }
+    free(prepare_file(t, inputs + 1, 1, o, 2, 0, tmp_path("book.tok"), &xl, &b));
+    CHECK(b.train_docs + b.val_docs >= 6, "the book: %llu documents", (unsigned long long)(b.train_docs + b.val_docs));
+    free(ref), free(stories), free(book), free(jsonl);
+    slm_tokenizer_free(t);
+}
+
+void data_prepare_documents_across_chunk_boundaries(void) {
+    const char *tp = shared_path("models/tok512.bin");
+    if (!tp) SKIP("../shared/models is missing");
+    const char *text = "Once upon a time there was a cat.<|endoftext|>\nLily liked the park.<|endoftext|>  <|endoftext|>The end.";
+    const char *jsonl = "{\"text\": \"A jsonl \\u00e9 document.\"}\r\n\n  \n{\"text\": \"Another one.\", \"meta\": 1}";
+    const char *want[] = {"Once upon a time there was a cat.", "Lily liked the park.", "The end.", "A jsonl \xc3\xa9 document.",
+                          "Another one."};
+    char in[2][512];
+    snprintf(in[0], 512, "%s", tmp_path("docs.txt")), snprintf(in[1], 512, "%s", tmp_path("docs.jsonl"));
+    write_all(in[0], text, strlen(text)), write_all(in[1], jsonl, strlen(jsonl));
+    const char *inputs[2] = {in[0], in[1]};
+    slm_tokenizer *t;
+    slm_error err;
+    CHECK(slm_tokenizer_load_file(tp, 512, &t, &err) == SLM_OK);
+    slm_data_options o = {0};
+    slm_data_info a;
+    size_t rl, xl;
+    char *ref = prepare_file(t, inputs, 2, o, 1, 0, tmp_path("big.tok"), &rl, &a);
+    /* chunks of 1, 5 and 12 bytes: every document and every separator crosses chunk boundaries */
+    static const size_t chunks[] = {1, 5, 12};
+    for (size_t c = 0; c < 3; c++) {
+        char *x = prepare_file(t, inputs, 2, o, 2, chunks[c], tmp_path("small.tok"), &xl, &a);
+        CHECK(ref && x && xl == rl && !memcmp(x, ref, rl), "chunk %zu: the file differs", chunks[c]);
+        CHECK(a.train_docs == 5 && a.val_docs == 0, "chunk %zu: %llu documents", chunks[c], (unsigned long long)a.train_docs);
+        for (int k = 0; k < 5 && x; k++) {
+            char *d = token_file_doc(x, t, 0, (uint64_t)k);
+            CHECK(d && !strcmp(d, want[k]), "chunk %zu, document %d: [%s]", chunks[c], k, d ? d : "");
+            free(d);
+        }
+        free(x);
+    }
+    /* a document of exactly max_doc bytes stays whole while its separator is still arriving */
+    char exact[128] = {0};
+    for (int i = 0; i < 64; i++) exact[i] = i % 8 == 7 ? ' ' : (char)('a' + i % 8);
+    exact[63] = '.';
+    strcat(exact, "<|endoftext|>Tail.");
+    write_all(in[0], exact, strlen(exact));
+    o.max_doc_bytes = 64;
+    for (size_t chunk = 1; chunk <= 80; chunk += 3) {
+        char *x = prepare_file(t, inputs, 1, o, 1, chunk, tmp_path("exact.tok"), &xl, &a), *d = x ? token_file_doc(x, t, 0, 0) : NULL;
+        CHECK(a.train_docs == 2 && d && strlen(d) == 64, "chunk %zu: %llu documents, the first [%s]", chunk,
+              (unsigned long long)a.train_docs, d ? d : "");
+        free(x), free(d);
+    }
+    free(ref);
+    slm_tokenizer_free(t);
+}
+
+void data_prepare_cuts_long_documents_at_paragraphs_then_characters(void) {
+    const char *tp = shared_path("models/tok512.bin");
+    if (!tp) SKIP("../shared/models is missing");
+    /* 40 paragraphs of 100..400 bytes; and 2000 three-byte characters with no space at all */
+    char *paras = malloc(20000), *euros = malloc(6001);
+    size_t pl = 0;
+    for (int i = 0; i < 40; i++) {
+        pl += (size_t)sprintf(paras + pl, "%sParagraph %d", i ? "\n\n" : "", i);
+        for (int w = 0; w < 10 + (i * 7) % 30; w++) pl += (size_t)sprintf(paras + pl, " word%d", w);
+        paras[pl++] = '.';
+    }
+    for (int i = 0; i < 2000; i++) memcpy(euros + 3 * i, "\xe2\x82\xac", 3);
+    char in[2][512];
+    snprintf(in[0], 512, "%s", tmp_path("paras.txt")), snprintf(in[1], 512, "%s", tmp_path("euros.txt"));
+    write_all(in[0], paras, pl), write_all(in[1], euros, 6000);
+    slm_tokenizer *t;
+    slm_error err;
+    CHECK(slm_tokenizer_load_file(tp, 512, &t, &err) == SLM_OK);
+    slm_data_options o = {.max_doc_bytes = 1000};
+    slm_data_info a;
+    size_t len;
+    const char *inputs[2] = {in[0], in[1]};
+    char *f = prepare_file(t, inputs, 2, o, 2, 333, tmp_path("cut.tok"), &len, &a), *joined = calloc(1, 30000);
+    uint64_t k = 0;
+    char *d = NULL;
+    /* paragraphs: each piece ends a paragraph, is at most 1000 bytes, and the pieces joined by blank lines are the text */
+    for (; f && (d = token_file_doc(f, t, 0, k)) != NULL && strncmp(d, "\xe2\x82\xac", 3); k++, free(d)) {
+        CHECK(strlen(d) <= 1000 && d[strlen(d) - 1] == '.', "piece %llu: %zu bytes", (unsigned long long)k, strlen(d));
+        if (k) strcat(joined, "\n\n");
+        strcat(joined, d);
+    }
+    CHECK(k >= 2 && strlen(joined) == pl && !memcmp(joined, paras, pl), "%llu pieces", (unsigned long long)k);
+    /* no space: cut at a character boundary, 333 characters a piece */
+    joined[0] = '\0';
+    for (uint64_t e = 0; f && d; e++, d = token_file_doc(f, t, 0, ++k)) {
+        CHECK(strlen(d) == (e < 6 ? 999 : 6), "euro piece %llu: %zu bytes", (unsigned long long)e, strlen(d));
+        strcat(joined, d), free(d);
+    }
+    CHECK(strlen(joined) == 6000 && !memcmp(joined, euros, 6000), "the characters come back whole");
+    CHECK(a.train_docs == k, "%llu documents, %llu read", (unsigned long long)a.train_docs, (unsigned long long)k);
+    free(f), free(joined), free(paras), free(euros);
+    slm_tokenizer_free(t);
+}
+
+void data_prepare_jsonl_errors_name_the_line(void) {
+    const char *tp = shared_path("models/tok512.bin");
+    if (!tp) SKIP("../shared/models is missing");
+    const char *bad = "{\"text\": \"one\"}\n\n{\"txt\": \"two\"}\n{\"text\": 3}\n";
+    char in[512], out[512];
+    snprintf(in, 512, "%s", tmp_path("bad.jsonl")), snprintf(out, 512, "%s", tmp_path("bad.tok"));
+    write_all(in, bad, strlen(bad));
+    const char *inputs[1] = {in};
+    slm_tokenizer *t;
+    slm_error err;
+    CHECK(slm_tokenizer_load_file(tp, 512, &t, &err) == SLM_OK);
+    for (int threads = 1; threads <= 3; threads += 2)
+        for (size_t chunk = 4; chunk <= 4096; chunk *= 1024) {
+            slm_data_options o = {.n_threads = threads, .chunk_bytes = chunk};
+            CHECK(slm_data_prepare(t, inputs, 1, &o, out, NULL, &err) == SLM_ERR_FORMAT &&
+                      strstr(err.msg, "bad.jsonl: line 3 has no \"text\" string"), "threads %d, chunk %zu: %s", threads, chunk,
+                  err.msg);
+            CHECK(!read_all(out, NULL), "no output is left behind");
+        }
+    slm_tokenizer_free(t);
+}
+
+void data_prepare_empty_input_adds_nothing(void) {
+    const char *tp = shared_path("models/tok512.bin");
+    if (!tp) SKIP("../shared/models is missing");
+    const char *text = "Once upon a time.<|endoftext|>The end.";
+    char in[3][512];
+    snprintf(in[0], 512, "%s", tmp_path("empty.txt")), snprintf(in[1], 512, "%s", tmp_path("two.txt"));
+    snprintf(in[2], 512, "%s", tmp_path("empty.jsonl"));
+    write_all(in[0], "", 0), write_all(in[1], text, strlen(text)), write_all(in[2], "", 0);
+    slm_tokenizer *t;
+    slm_error err;
+    CHECK(slm_tokenizer_load_file(tp, 512, &t, &err) == SLM_OK);
+    slm_data_options o = {.n_threads = 2};
+    slm_data_info a;
+    size_t el, wl, ol;
+    const char *only_empty[1] = {in[0]}, *with_empty[3] = {in[0], in[1], in[2]}, *without[1] = {in[1]};
+    char *e = prepare_file(t, only_empty, 1, o, 2, 0, tmp_path("e.tok"), &el, &a);
+    CHECK(e && el == 64 && a.train_docs + a.val_docs + a.train_tokens + a.val_tokens == 0, "%zu bytes", el);
+    CHECK(slm_data_check(tmp_path("e.tok"), t, &a, &err) == SLM_OK, "%s", err.msg);
+    char *w = prepare_file(t, with_empty, 3, o, 2, 0, tmp_path("w.tok"), &wl, &a);
+    char *x = prepare_file(t, without, 1, o, 2, 0, tmp_path("o.tok"), &ol, &a);
+    CHECK(w && x && wl == ol && !memcmp(w, x, wl) && a.train_docs == 2, "empty inputs change nothing");
+    free(e), free(w), free(x);
+    slm_tokenizer_free(t);
+}
+
+void data_prepare_cli_threads_progress_quiet(void) {
+    const char *tp = shared_path("models/tok512.bin");
+    if (!tp) SKIP("../shared/models is missing");
+    const char *text = "Once upon a time.<|endoftext|>The end.";
+    char in[512], args[2048], *out = NULL, *errs = NULL;
+    snprintf(in, 512, "%s", tmp_path("cli.txt"));
+    write_all(in, text, strlen(text));
+    snprintf(args, sizeof args, "data prepare -z %s -o %s -t 2 --progress %s", tp, tmp_path("cli.tok"), in);
+    CHECK(run_slm(args, &out, &errs) == 0 && out && strstr(out, "\"train_docs\":2") && errs && strstr(errs, "MB/s") &&
+              strstr(errs, "2 docs"), "%s%s", out ? out : "", errs ? errs : "");
+    free(out), free(errs);
+    snprintf(args, sizeof args, "data prepare -z %s -o %s --progress --quiet %s", tp, tmp_path("cli.tok"), in);
+    CHECK(run_slm(args, &out, &errs) == 0 && errs && !*errs, "quiet: [%s]", errs ? errs : "");
+    free(out), free(errs);
+    snprintf(args, sizeof args, "data prepare -z %s -o %s %s", tp, tmp_path("cli.tok"), in);
+    CHECK(run_slm(args, &out, &errs) == 0 && errs && !*errs, "stderr is not a terminal: [%s]", errs ? errs : "");
+    free(out), free(errs);
+    snprintf(args, sizeof args, "data prepare -z %s -o %s -t 0 %s", tp, tmp_path("cli.tok"), in);
+    CHECK(run_slm(args, NULL, NULL) == 2, "-t 0 is a usage error");
 }

@@ -58,6 +58,12 @@ extern const test_case all_tests[];
     X(bpe_merger_matches_full_recount_and_tie_order)  \
     X(cli_tokenizer_train_threads_progress_quiet)     \
     X(data_prepare_token_files)                       \
+    X(data_prepare_same_file_for_any_thread_count_and_chunk_size) \
+    X(data_prepare_documents_across_chunk_boundaries) \
+    X(data_prepare_cuts_long_documents_at_paragraphs_then_characters) \
+    X(data_prepare_jsonl_errors_name_the_line)        \
+    X(data_prepare_empty_input_adds_nothing)          \
+    X(data_prepare_cli_threads_progress_quiet)        \
     X(corrupt_model_files_rejected)                   \
     X(corrupt_tokenizer_files_rejected)               \
     X(cli_rejects_bad_flags)                          \

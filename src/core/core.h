@@ -68,6 +68,22 @@ slm_status slm_writer_open(const char *path, slm_file_writer **out, slm_error *e
 slm_status slm_writer_write(slm_file_writer *w, const void *data, size_t size, slm_error *err);
 slm_status slm_writer_commit(slm_file_writer *w, slm_error *err);   /* fsync + rename + free */
 void slm_writer_abort(slm_file_writer *w);                         /* delete temp + free */
+/* Writes size bytes at byte offset `offset` of what was written so far (e.g. a header last); later
+ * writes still append. */
+slm_status slm_writer_write_at(slm_file_writer *w, uint64_t offset, const void *data, size_t size, slm_error *err);
+/* A scratch file for data written in one pass and then appended to a writer: created in the
+ * directory of `near` (the output's, so it has the room) and unlinked at once, so that no exit
+ * leaves it behind. Write with slm_writer_write; free with slm_writer_abort. */
+slm_status slm_writer_open_scratch(const char *near, slm_file_writer **out, slm_error *err);
+/* Appends everything written to `scratch` so far to w. */
+slm_status slm_writer_append(slm_file_writer *w, slm_file_writer *scratch, slm_error *err);
+
+/* A file read front to back in pieces (not mapped: any size, pipes too). `path` must outlive it. */
+typedef struct slm_file_stream slm_file_stream;
+slm_status slm_stream_open(const char *path, slm_file_stream **out, slm_error *err);
+/* Reads up to cap bytes into buf; *got is 0 only at the end of the file. */
+slm_status slm_stream_read(slm_file_stream *s, void *buf, size_t cap, size_t *got, slm_error *err);
+void slm_stream_close(slm_file_stream *s);
 
 /* ---- thread pool: runs fn(arg, i, n) for i in [0, n) on n workers (the caller is worker 0) */
 

@@ -1,4 +1,4 @@
-/* platform.c — the one OS seam: file mapping, clocks, memory statistics, atomic file writes.
+/* platform.c — the one OS seam: file mapping and streaming reads, clocks, memory statistics, atomic file writes.
  * POSIX here; a bare-metal build replaces this file (see docs/embedding.md). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -90,8 +90,82 @@ slm_status slm_writer_write(slm_file_writer *w, const void *data, size_t size, s
 void slm_writer_abort(slm_file_writer *w) {
     if (!w) return;
     if (w->f) fclose(w->f);
-    remove(w->tmp);
+    if (w->tmp) remove(w->tmp); /* a scratch file has no name left to remove */
     free(w->path), free(w->tmp), free(w);
+}
+
+slm_status slm_writer_write_at(slm_file_writer *w, uint64_t offset, const void *data, size_t size, slm_error *err) {
+    if (offset > (uint64_t)INT64_MAX || fflush(w->f) != 0 || fseeko(w->f, (off_t)offset, SEEK_SET) != 0 ||
+        fwrite(data, 1, size, w->f) != size || fseeko(w->f, 0, SEEK_END) != 0)
+        return slm_fail(err, SLM_ERR_IO, "%s: write at offset %llu failed: %s", w->path, (unsigned long long)offset,
+                        strerror(errno));
+    return SLM_OK;
+}
+
+slm_status slm_writer_open_scratch(const char *near, slm_file_writer **out, slm_error *err) {
+    slm_file_writer *w = calloc(1, sizeof *w);
+    size_t n = strlen(near);
+    char *name = malloc(n + 16);
+    if (!w || !name || !(w->path = malloc(n + 1))) {
+        free(w ? w->path : NULL), free(w), free(name);
+        return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", near);
+    }
+    memcpy(w->path, near, n + 1);
+    snprintf(name, n + 16, "%s.scratch.XXXXXX", near);
+    int fd = mkstemp(name), e = errno;
+    if (fd >= 0) unlink(name);
+    free(name);
+    if (fd < 0 || !(w->f = fdopen(fd, "w+b"))) {
+        if (fd >= 0) e = errno, close(fd);
+        free(w->path), free(w);
+        return slm_fail(err, SLM_ERR_IO, "%s: cannot create a scratch file beside it: %s", near, strerror(e));
+    }
+    *out = w;
+    return SLM_OK;
+}
+
+slm_status slm_writer_append(slm_file_writer *w, slm_file_writer *scratch, slm_error *err) {
+    char buf[1 << 16];
+    size_t n;
+    if (fflush(scratch->f) != 0 || fseeko(scratch->f, 0, SEEK_SET) != 0)
+        return slm_fail(err, SLM_ERR_IO, "%s: scratch file: %s", scratch->path, strerror(errno));
+    while ((n = fread(buf, 1, sizeof buf, scratch->f)) > 0)
+        if (fwrite(buf, 1, n, w->f) != n) return slm_fail(err, SLM_ERR_IO, "%s: write failed: %s", w->path, strerror(errno));
+    if (ferror(scratch->f)) return slm_fail(err, SLM_ERR_IO, "%s: scratch file: read failed", scratch->path);
+    return SLM_OK;
+}
+
+struct slm_file_stream {
+    int fd;
+    const char *path;
+};
+
+slm_status slm_stream_open(const char *path, slm_file_stream **out, slm_error *err) {
+    slm_file_stream *s = malloc(sizeof *s);
+    if (!s) return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory", path);
+    if ((s->fd = open(path, O_RDONLY)) < 0) {
+        int e = errno;
+        free(s);
+        return slm_fail(err, SLM_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+    }
+    s->path = path;
+    *out = s;
+    return SLM_OK;
+}
+
+slm_status slm_stream_read(slm_file_stream *s, void *buf, size_t cap, size_t *got, slm_error *err) {
+    ssize_t n;
+    do n = read(s->fd, buf, cap);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return slm_fail(err, SLM_ERR_IO, "%s: read failed: %s", s->path, strerror(errno));
+    *got = (size_t)n;
+    return SLM_OK;
+}
+
+void slm_stream_close(slm_file_stream *s) {
+    if (!s) return;
+    close(s->fd);
+    free(s);
 }
 
 slm_status slm_writer_commit(slm_file_writer *w, slm_error *err) {

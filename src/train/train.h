@@ -74,9 +74,30 @@ typedef struct slm_data_info {
 struct slm_tokenizer;
 /* A checksum of a tokenizer's vocabulary (pieces, scores, types): token files record it. */
 uint64_t slm_tokenizer_checksum(const struct slm_tokenizer *t);
-/* Encodes the documents of the inputs and writes the token file atomically (see data.c). */
-slm_status slm_data_prepare(const struct slm_tokenizer *tok, const char *const *inputs, int n_inputs, double val_fraction,
-                            const char *out_path, slm_data_info *info, slm_error *err);
+/* How far slm_data_prepare has come, after each chunk of input. */
+typedef struct slm_data_progress {
+    int input;                /* index of the input being read */
+    uint64_t bytes_read;      /* over all inputs so far */
+    uint64_t docs, tokens;    /* written so far, train and validation together */
+    double seconds;           /* since the start */
+} slm_data_progress;
+
+typedef struct slm_data_options {
+    double val_fraction;      /* share of documents for validation, in [0, 1) */
+    int n_threads;            /* encoding threads, 1..1024 (0: 1) */
+    size_t chunk_bytes;       /* inputs are read this much at a time (0: 4 MiB); the file does not depend on it */
+    size_t max_doc_bytes;     /* longer documents are cut into pieces (0: 256 KiB, else >= 64); the file does */
+    void (*progress)(const slm_data_progress *p, void *user); /* called after each chunk, or NULL */
+    void *progress_user;
+} slm_data_options;
+
+/* Encodes the documents of the inputs and writes the token file atomically (see data.c). The file
+ * is the same for any n_threads and chunk_bytes. Memory does not grow with the inputs: a chunk and
+ * its tokens, and per thread the encoder's scratch for one document of up to max_doc_bytes (the
+ * SentencePiece encoder's is about 70 bytes per text byte); tokens go to the file (and scratch files
+ * beside it) as they come. */
+slm_status slm_data_prepare(const struct slm_tokenizer *tok, const char *const *inputs, int n_inputs,
+                            const slm_data_options *opt, const char *out_path, slm_data_info *info, slm_error *err);
 /* Validates a token file's header against its size and, when tok is given, against the tokenizer
  * (a different one is SLM_ERR_MISMATCH). */
 slm_status slm_data_check(const char *path, const struct slm_tokenizer *tok, slm_data_info *info, slm_error *err);
