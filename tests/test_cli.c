@@ -14,7 +14,7 @@ void cli_rejects_bad_flags(void) {
         {"generate --temp -1", 2, "--temp: '-1' is not a number"},
         {"generate --top-p 1.5", 2, "--top-p: '1.5'"},
         {"generate --seed -5", 2, "--seed: '-5'"},
-        {"generate -p hi", 1, "no model given"},
+        {"generate -m /nonexistent/m.gguf -p hi", 1, "/nonexistent/m.gguf"},
         {"score -m x.bin", 2, "give exactly one of"},
         {"tokenize -p hi", 1, "no tokenizer given"},
         {"convert a b --to nope", 2, "unknown format 'nope'"},

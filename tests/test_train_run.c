@@ -258,3 +258,23 @@ void train_lr_schedule_and_config(void) {
     CHECK(c.steps == 245 && c.hidden_dim == 192 && c.n_kv_heads == 8 && c.vocab_size == 512, "steps %lld hidden %d", c.steps,
           c.hidden_dim);
 }
+
+void bundled_model_is_the_default(void) {
+    char *out = NULL, *err = NULL;
+    /* no -m: the bundled model beside the executable (build/slm -> models/) */
+    int rc = run_slm("generate -p 'Once upon a time' -n 24 --temp 0", &out, &err);
+    CHECK(rc == 0 && out && strlen(out) > 40, "rc %d [%s] [%s]", rc, out ? out : "", err ? err : "");
+    free(out), free(err);
+    rc = run_slm("info models/tinystories-slm.gguf", &out, &err);
+    CHECK(rc == 0 && out && strstr(out, "1024") && strstr(out, "192"), "info: %s", err ? err : "");
+    free(out), free(err);
+    /* $SLM_MODEL overrides it, and a missing one is named */
+    const char *bin = getenv("SLM_BIN");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "SLM_MODEL=/nonexistent/x.gguf %s generate -p hi -n 4 >/dev/null 2>%s", bin ? bin : "build/slm",
+             tmp_path("sm.err"));
+    int status = system(cmd);
+    char *e = read_all(tmp_path("sm.err"), NULL);
+    CHECK(status != 0 && e && strstr(e, "/nonexistent/x.gguf"), "[%s]", e ? e : "");
+    free(e);
+}

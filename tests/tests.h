@@ -79,7 +79,8 @@ extern const test_case all_tests[];
     X(train_cli_resume_after_kill_is_bit_exact)       \
     X(train_cli_ctrl_c_saves_and_resumes)             \
     X(train_cli_outputs_load_everywhere)              \
-    X(train_cli_rejects_bad_input)
+    X(train_cli_rejects_bad_input)                    \
+    X(bundled_model_is_the_default)
 
 #define DECLARE(name) void name(void);
 TESTS(DECLARE)
