@@ -18,7 +18,7 @@
 #include "../kernels/gemm.h"
 #include "trainer.h"
 
-enum { CE_CHUNK = 128 };
+enum { CE_CHUNK = 128, OPT_BLOCK = 8192 };
 
 typedef struct acts {
     float *x, *xn1, *r1, *q, *k, *v, *att, *ao, *xm, *xn2, *r2, *h1, *h3, *hg;
@@ -46,6 +46,7 @@ struct slm_trainer {
     float *row_loss;      /* (N) */
     float *dp;            /* (B * n_kv_heads, 4, T) attention backward rows */
     float *kt, *vt, *dkt, *dvt; /* (B * n_kv_heads, hd, T) transposed keys, values and their gradients */
+    int *block_tensor;    /* for each optimizer block: the tensor holding its first value */
     const int32_t *tokens;
     slm_gemm_ctx g;
     size_t bytes;
@@ -122,6 +123,13 @@ slm_status slm_trainer_create(const slm_trainer_opts *opts, slm_trainer **out, s
         }
         tr->out_norm = add_tensor(tr, "output_norm.weight", 0, D, 0);
         tr->cls = c.tied_classifier ? tr->tok_emb : add_tensor(tr, "output.weight", V, D, 1);
+        size_t n_blocks = (tr->n_params + OPT_BLOCK - 1) / OPT_BLOCK;
+        tr->block_tensor = malloc(sizeof(int) * (n_blocks ? n_blocks : 1));
+        ok = tr->block_tensor != NULL;
+        for (size_t b = 0, ti = 0; ok && b < n_blocks; b++) {
+            while (tr->tensors[ti].offset + (size_t)(tr->tensors[ti].rows ? tr->tensors[ti].rows : 1) * tr->tensors[ti].cols <= b * OPT_BLOCK) ti++;
+            tr->block_tensor[b] = (int)ti;
+        }
         tr->params = alloc_f(tr, tr->n_params, &ok);
         tr->grads = alloc_f(tr, tr->n_params, &ok);
         tr->m = alloc_f(tr, tr->n_params, &ok);
@@ -181,7 +189,7 @@ void slm_trainer_free(slm_trainer *tr) {
                    tr->dtmp, tr->dq, tr->dk, tr->dv, tr->dao, tr->dh1, tr->dh3, tr->logits, tr->row_loss,
                    tr->dp, tr->kt, tr->vt, tr->dkt, tr->dvt, tr->g.scratch};
     for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) free(ps[i]);
-    free(tr->a), free(tr->lt), free(tr->tensors), free(tr);
+    free(tr->a), free(tr->lt), free(tr->tensors), free(tr->block_tensor), free(tr);
 }
 
 const slm_trainer_opts *slm_trainer_options(const slm_trainer *tr) { return &tr->o; }
@@ -230,7 +238,6 @@ void slm_trainer_init_params(slm_trainer *tr, uint64_t seed, float std) {
     memset(tr->v, 0, tr->n_params * sizeof(float));
 }
 
-void slm_trainer_zero_grads(slm_trainer *tr) { memset(tr->grads, 0, tr->n_params * sizeof(float)); }
 
 /* ---------------------------------------------------------------- parallel loops */
 
@@ -649,29 +656,81 @@ double slm_trainer_eval(slm_trainer *tr, const int32_t *tokens, float *nll) {
 
 /* ---------------------------------------------------------------- optimizer */
 
+/* The optimizer's element-wise passes run over blocks of OPT_BLOCK values split among the threads;
+ * the gradient norm sums each block, then the blocks in order, so no result depends on the thread
+ * count. */
+
+typedef struct opt_job {
+    slm_trainer *tr;
+    const slm_adamw *h;
+    float lr, grad_mul;
+    double bc1, bc2;
+    double *block_sums;
+    int mode; /* 0 zero, 1 norm, 2 adamw */
+} opt_job;
+
+static void opt_rows(par *p, int b0, int b1) {
+    opt_job *o = (opt_job *)p->aux;
+    slm_trainer *tr = o->tr;
+    size_t n = tr->n_params;
+    for (int b = b0; b < b1; b++) {
+        size_t j0 = (size_t)b * OPT_BLOCK, j1 = j0 + OPT_BLOCK < n ? j0 + OPT_BLOCK : n;
+        if (o->mode == 0) {
+            memset(tr->grads + j0, 0, sizeof(float) * (j1 - j0));
+        } else if (o->mode == 1) {
+            double s = 0.0;
+            for (size_t j = j0; j < j1; j++) s += (double)tr->grads[j] * tr->grads[j];
+            o->block_sums[b] = s;
+        } else {
+            float b1f = o->h->beta1, b2f = o->h->beta2;
+            int ti = tr->block_tensor[b]; /* the tensor holding j0; the block may run into the next ones */
+            for (size_t j = j0; j < j1;) {
+                const slm_ptensor *pt = &tr->tensors[ti++];
+                size_t end = pt->offset + (size_t)(pt->rows ? pt->rows : 1) * pt->cols;
+                if (end > j1) end = j1;
+                float decay = pt->decay ? 1.0f - o->lr * o->h->weight_decay : 1.0f;
+                for (; j < end; j++) {
+                    float gj = tr->grads[j] * o->grad_mul;
+                    float *m = tr->m + j, *v = tr->v + j;
+                    *m = b1f * *m + (1.0f - b1f) * gj;
+                    *v = b2f * *v + (1.0f - b2f) * gj * gj;
+                    double mh = *m / o->bc1, vh = *v / o->bc2;
+                    tr->params[j] = (float)((double)(tr->params[j] * decay) - o->lr * mh / (sqrt(vh) + o->h->eps));
+                }
+            }
+        }
+    }
+}
+
+static void opt_run(slm_trainer *tr, opt_job *o) {
+    par p = {.tr = tr, .fn = opt_rows, .aux = (float *)o};
+    int blocks = (int)((tr->n_params + OPT_BLOCK - 1) / OPT_BLOCK);
+    par_run(&p, blocks, OPT_BLOCK);
+}
+
+void slm_trainer_zero_grads(slm_trainer *tr) {
+    opt_job o = {.tr = tr, .mode = 0};
+    opt_run(tr, &o);
+}
+
 double slm_trainer_grad_norm(slm_trainer *tr) {
-    double s = 0.0;
-    for (size_t i = 0; i < tr->n_params; i++) s += (double)tr->grads[i] * tr->grads[i];
+    int blocks = (int)((tr->n_params + OPT_BLOCK - 1) / OPT_BLOCK);
+    double *sums = malloc(sizeof(double) * (size_t)blocks), s = 0.0;
+    if (!sums) {
+        for (size_t i = 0; i < tr->n_params; i++) s += (double)tr->grads[i] * tr->grads[i];
+        return sqrt(s);
+    }
+    opt_job o = {.tr = tr, .mode = 1, .block_sums = sums};
+    opt_run(tr, &o);
+    for (int b = 0; b < blocks; b++) s += sums[b];
+    free(sums);
     return sqrt(s);
 }
 
 void slm_trainer_adamw(slm_trainer *tr, const slm_adamw *h, float lr, float grad_mul, int64_t t) {
-    double bc1 = 1.0 - pow(h->beta1, (double)t), bc2 = 1.0 - pow(h->beta2, (double)t);
-    float b1 = h->beta1, b2 = h->beta2;
-    for (int i = 0; i < tr->n_tensors; i++) {
-        const slm_ptensor *pt = &tr->tensors[i];
-        size_t n = (size_t)(pt->rows ? pt->rows : 1) * pt->cols;
-        float *p = tr->params + pt->offset, *g = tr->grads + pt->offset;
-        float *m = tr->m + pt->offset, *v = tr->v + pt->offset;
-        float decay = pt->decay ? 1.0f - lr * h->weight_decay : 1.0f;
-        for (size_t j = 0; j < n; j++) {
-            float gj = g[j] * grad_mul;
-            m[j] = b1 * m[j] + (1.0f - b1) * gj;
-            v[j] = b2 * v[j] + (1.0f - b2) * gj * gj;
-            double mh = m[j] / bc1, vh = v[j] / bc2;
-            p[j] = (float)((double)(p[j] * decay) - lr * mh / (sqrt(vh) + h->eps));
-        }
-    }
+    opt_job o = {.tr = tr, .h = h, .lr = lr, .grad_mul = grad_mul, .mode = 2};
+    o.bc1 = 1.0 - pow(h->beta1, (double)t), o.bc2 = 1.0 - pow(h->beta2, (double)t);
+    opt_run(tr, &o);
 }
 
 /* ---------------------------------------------------------------- export view */
