@@ -36,6 +36,24 @@ static inline uint32_t slm_fnv1a(const void *p, size_t n) {
     return h;
 }
 
+/* 64-bit FNV-1a of n bytes continuing from h (start with SLM_FNV64_OFFSET): checksums of token
+ * files and checkpoints, the document split. */
+#define SLM_FNV64_OFFSET 14695981039346656037ULL
+static inline uint64_t slm_fnv1a64(const void *p, size_t n, uint64_t h) {
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* splitmix64: advances *s and returns the next 64-bit value (seeded random streams, hashing of
+ * positions in a training run). */
+static inline uint64_t slm_splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
 /* A bounded reader over a byte range: every read checks the remaining length first. */
 typedef struct slm_reader {
     const uint8_t *base; /* (size) */

@@ -370,27 +370,6 @@ T256 static void gemm_micro_avx2(int kc, const float *a, const float *b, float *
         for (int j = 0; j < nr; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + t[i][j] : t[i][j];
 }
 
-/* exp(x) for x in [-87, 88]: x = k ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 Taylor polynomial
- * (relative error < 2e-7), 2^k added to the exponent bits. Below -87 the result is 0. */
-T256 static inline __m256 exp256(__m256 x) {
-    const __m256 lo = _mm256_set1_ps(-87.0f);
-    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    x = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.0f));
-    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
-
 T256 static void rows_combine_avx2(float *out, const float *c, const float *R, ptrdiff_t stride, int nrows, int n) {
     int s = 0;
     for (; s + 32 <= n; s += 32) {
@@ -491,7 +470,7 @@ T256 static float exp_sum_avx2(float *x, int n, float mx) {
     __m256 m = _mm256_set1_ps(mx), sum = _mm256_setzero_ps();
     int nv = n & ~7;
     for (int s = 0; s < nv; s += 8) {
-        __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + s), m));
+        __m256 e = exp_nonpos_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + s), m));
         _mm256_storeu_ps(x + s, e);
         sum = _mm256_add_ps(sum, e);
     }

@@ -28,6 +28,13 @@ int slm_hf_tokenizer_is(const void *data, size_t size) {
 
 enum { MAX_EXPRS = 4 };
 
+/* In the loaders below: record the error and jump to their cleanup. */
+#define FAIL(status, ...)                          \
+    do {                                           \
+        st = slm_fail(err, status, __VA_ARGS__);   \
+        goto done;                                 \
+    } while (0)
+
 /* Appends the expressions of one pre-tokenizer node; returns 0 for an unsupported node. */
 static int pre_exprs(const cJSON *node, const char **out, int *n, int *byte_level) {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(node, "type");
@@ -126,11 +133,6 @@ static slm_status load_spm_style(const void *data, size_t size, const char *name
     const char **piece = NULL;
     int *type = NULL, n = 0, prefix = 0;
     float *score = NULL;
-#define FAIL(status, ...)                          \
-    do {                                           \
-        st = slm_fail(err, status, __VA_ARGS__);   \
-        goto done;                                 \
-    } while (0)
     if (!root) FAIL(SLM_ERR_FORMAT, "%s: not valid JSON", name);
     if (!metaspace(root, &prefix)) FAIL(SLM_ERR_UNSUPPORTED, "%s: byte_fallback tokenizer without U+2581 spaces", name);
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model"), *e;
@@ -207,7 +209,6 @@ static slm_status load_spm_style(const void *data, size_t size, const char *name
     *out = t;
     t = NULL;
 done:
-#undef FAIL
     free(piece), free(type), free(score);
     slm_tokenizer_free(t);
     cJSON_Delete(root);
@@ -223,11 +224,6 @@ slm_status slm_hf_tokenizer_load(const void *data, size_t size, const char *name
     size_t *merge_lens = NULL;
     char **owned = NULL;
     int n_owned = 0, n_merges = 0;
-#define FAIL(status, ...)                          \
-    do {                                           \
-        st = slm_fail(err, status, __VA_ARGS__);   \
-        goto done;                                 \
-    } while (0)
     if (!root) FAIL(SLM_ERR_FORMAT, "%s: not valid JSON", name);
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     const cJSON *mtype = cJSON_GetObjectItemCaseSensitive(model, "type");
@@ -316,7 +312,6 @@ slm_status slm_hf_tokenizer_load(const void *data, size_t size, const char *name
     *out = t;
     t = NULL;
 done:
-#undef FAIL
     for (int i = 0; i < n_owned; i++) free(owned[i]);
     free(owned), free(merges), free(merge_lens);
     slm_tokenizer_free(t);

@@ -35,20 +35,13 @@ enum { SEP_LEN = sizeof SEP - 1 };
 #define DEFAULT_CHUNK ((size_t)4 << 20)
 #define DEFAULT_MAX_DOC ((size_t)256 << 10)
 #define MAX_LINE ((size_t)64 << 20) /* a longer JSONL line is refused; also the most max_doc_bytes */
-#define FNV_OFFSET 14695981039346656037ULL
-
-static uint64_t fnv64(const void *p, size_t n, uint64_t h) {
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
-    return h;
-}
 
 uint64_t slm_tokenizer_checksum(const slm_tokenizer *t) {
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = SLM_FNV64_OFFSET;
     for (int i = 0; i < t->vocab_size; i++) {
-        h = fnv64(t->pieces[i], (size_t)t->lengths[i] + 1, h);
-        h = fnv64(&t->scores[i], sizeof(float), h);
-        h = fnv64(&t->types[i], 1, h);
+        h = slm_fnv1a64(t->pieces[i], (size_t)t->lengths[i] + 1, h);
+        h = slm_fnv1a64(&t->scores[i], sizeof(float), h);
+        h = slm_fnv1a64(&t->types[i], 1, h);
     }
     return h;
 }
@@ -148,7 +141,7 @@ static slm_status encode_doc(const batch *b, slice *e, scratch *sc, const char *
         uint32_t v = (uint32_t)ids[i];
         memcpy(e->tokens + e->len, &v, (size_t)b->width); /* little-endian hosts */
     }
-    e->docs[e->n_docs++] = (doc_tokens){(size_t)n, fnv64(text, len, FNV_OFFSET) < b->threshold};
+    e->docs[e->n_docs++] = (doc_tokens){(size_t)n, slm_fnv1a64(text, len, SLM_FNV64_OFFSET) < b->threshold};
     return SLM_OK;
 }
 

@@ -221,15 +221,9 @@ typedef struct ck_writer {
     slm_error *err;
 } ck_writer;
 
-static uint64_t fnv64(const void *p, size_t n, uint64_t h) {
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
-    return h;
-}
-
 static void ck_put(ck_writer *w, const void *p, size_t n) {
     if (w->st != SLM_OK) return;
-    w->h = fnv64(p, n, w->h);
+    w->h = slm_fnv1a64(p, n, w->h);
     w->st = slm_writer_write(w->w, p, n, w->err);
 }
 
@@ -248,7 +242,7 @@ static slm_status write_checkpoint(const char *dir, const slm_train_config *c, s
     path_in(path, sizeof path, dir, "checkpoint.slmc");
     size_t tl = config_text(c, text, sizeof text);
     if (tl >= sizeof text) return slm_fail(err, SLM_ERR_ARG, "config too long");
-    ck_writer w = {NULL, 14695981039346656037ULL, SLM_OK, err};
+    ck_writer w = {NULL, SLM_FNV64_OFFSET, SLM_OK, err};
     slm_status st = slm_writer_open(path, &w.w, err);
     if (st != SLM_OK) return st;
     uint32_t ver = 1, len = (uint32_t)tl;
@@ -298,7 +292,7 @@ static slm_status read_checkpoint(const char *dir, ckpt *ck, slm_error *err) {
     memcpy(&ver, p + 8, 4), memcpy(&len, p + 12, 4);
     uint64_t sum;
     memcpy(&sum, p + ck->size - 8, 8);
-    if (ver != 1 || len > ck->size - 56 || fnv64(p, ck->size - 8, 14695981039346656037ULL) != sum) {
+    if (ver != 1 || len > ck->size - 56 || slm_fnv1a64(p, ck->size - 8, SLM_FNV64_OFFSET) != sum) {
         st = slm_fail(err, SLM_ERR_FORMAT, "%s: damaged checkpoint (version or checksum does not match)", path);
         goto fail;
     }
@@ -388,21 +382,17 @@ static slm_status write_plot(const char *dir, const slm_train_config *c, const h
     return st;
 }
 
+/* Writes the model as DIR/name (GGUF), and with exports also the llama2.c file when asked for. */
 static slm_status write_models(const char *dir, const slm_train_config *c, slm_trainer *tr, const slm_tokenizer *tok,
-                               const char *name, slm_error *err) {
+                               const char *name, int exports, slm_error *err) {
     char path[1100];
     slm_model *m;
     slm_status st = slm_trainer_model(tr, 0, &m, err);
     if (st != SLM_OK) return st;
     path_in(path, sizeof path, dir, name);
-    if (strcmp(name, "model.gguf")) { /* best.gguf: the GGUF only */
-        st = slm_gguf_write(m, tok, path, SLM_DTYPE_F32, 0, err);
-        slm_model_free(m);
-        return st;
-    }
     st = slm_gguf_write(m, tok, path, SLM_DTYPE_F32, 0, err);
     slm_model_free(m);
-    if (st == SLM_OK && c->export_llama2c) {
+    if (st == SLM_OK && exports && c->export_llama2c) {
         if ((st = slm_trainer_model(tr, 1, &m, err)) != SLM_OK) return st;
         path_in(path, sizeof path, dir, "model.bin");
         st = slm_llama2c_write(m, path, SLM_LLAMA2C_V0, 0, err);
@@ -418,12 +408,11 @@ static void remove_stale_temps(const char *dir) {
     for (struct dirent *e; (e = readdir(d));) {
         const char *t = strstr(e->d_name, ".tmp.");
         if (!t) continue;
-        char *end;
+        char *end, path[1100];
         long pid = strtol(t + 5, &end, 10);
-        if (*end || pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
-            char path[1100];
+        if (!*end && pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
             path_in(path, sizeof path, dir, e->d_name);
-            if (*end == 0 && pid > 0) remove(path);
+            remove(path);
         }
     }
     closedir(d);
@@ -447,11 +436,10 @@ static int32_t token_at(int width, const unsigned char *base, uint64_t i) {
     return (int32_t)v;
 }
 
+/* Combines a key with one more number (batch windows, dropout keys). */
 static uint64_t mix(uint64_t a, uint64_t b) {
-    uint64_t z = a ^ (b + 0x9E3779B97F4A7C15ULL + (a << 6) + (a >> 2));
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
+    uint64_t s = a ^ (b * 0xD1B54A32D192ED03ULL);
+    return slm_splitmix64(&s);
 }
 
 /* Fills B windows of T+1 train tokens for (step, micro). Returns 0 if an id is out of range. */
@@ -505,20 +493,19 @@ static void evaluate(slm_trainer *tr, const slm_train_config *c, const evalset *
     double nll = 0, bytes = 0;
     long long tokens = 0;
     size_t row = (size_t)c->seq_len + 1;
-    for (long long w0 = 0; w0 < e->n; w0 += c->batch) {
+    float *per = malloc(sizeof(float) * (size_t)c->batch * c->seq_len);
+    for (long long w0 = 0; per && w0 < e->n; w0 += c->batch) {
         int rows = e->n - w0 < c->batch ? (int)(e->n - w0) : c->batch;
         for (int b = 0; b < c->batch; b++) /* a short last batch repeats its first window; not counted */
             memcpy(batch + b * row, e->windows + (size_t)(w0 + (b < rows ? b : 0)) * row, sizeof(int32_t) * row);
-        float *per = malloc(sizeof(float) * (size_t)c->batch * c->seq_len);
-        if (!per) break;
         slm_trainer_eval(tr, batch, per);
         for (int b = 0; b < rows; b++) {
             for (int t = 0; t < c->seq_len; t++) nll += per[(size_t)b * c->seq_len + t];
             bytes += e->bytes[w0 + b];
             tokens += c->seq_len;
         }
-        free(per);
     }
+    free(per);
     *loss = tokens ? nll / (double)tokens : NAN;
     *bpb = bytes > 0 ? nll / log(2.0) / bytes : NAN;
 }
@@ -646,7 +633,7 @@ slm_status slm_train_run(const slm_train_config *cfg_in, const char *dir, int re
             s.event = 1;
             if (c.keep_best && r->val_loss < best_val) { /* the best model so far, by validation loss */
                 best_val = r->val_loss;
-                if ((st = write_models(dir, &c, tr, tok, "best.gguf", err)) != SLM_OK) goto done;
+                if ((st = write_models(dir, &c, tr, tok, "best.gguf", 0, err)) != SLM_OK) goto done;
             }
         }
         r->elapsed = elapsed0 + slm_time_seconds() - t_start;
@@ -655,7 +642,7 @@ slm_status slm_train_run(const slm_train_config *cfg_in, const char *dir, int re
         if (last || stopping || (c.checkpoint_every > 0 && step % c.checkpoint_every == 0)) {
             if ((st = write_checkpoint(dir, &c, tr, step, h, n_hist, tok_sum, err)) != SLM_OK ||
                 (st = write_log(dir, h, n_hist, err)) != SLM_OK || (st = write_plot(dir, &c, h, n_hist, err)) != SLM_OK ||
-                (st = write_models(dir, &c, tr, tok, "model.gguf", err)) != SLM_OK)
+                (st = write_models(dir, &c, tr, tok, "model.gguf", 1, err)) != SLM_OK)
                 goto done;
             s.event = last ? 3 : stopping ? 4 : 2;
             if (progress) progress(ud, &s);
@@ -666,7 +653,7 @@ slm_status slm_train_run(const slm_train_config *cfg_in, const char *dir, int re
         }
     }
     if (n_hist && step == c.steps && s.step == 0) { /* resumed a finished run: refresh the outputs */
-        if ((st = write_models(dir, &c, tr, tok, "model.gguf", err)) == SLM_OK) st = write_log(dir, h, n_hist, err);
+        if ((st = write_models(dir, &c, tr, tok, "model.gguf", 1, err)) == SLM_OK) st = write_log(dir, h, n_hist, err);
         if (st == SLM_OK) st = write_plot(dir, &c, h, n_hist, err);
     }
 done:

@@ -204,13 +204,6 @@ float *slm_trainer_adam_m(slm_trainer *tr) { return tr->m; }
 float *slm_trainer_adam_v(slm_trainer *tr) { return tr->v; }
 size_t slm_trainer_memory(const slm_trainer *tr) { return tr->bytes + sizeof *tr; }
 
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 void slm_trainer_init_params(slm_trainer *tr, uint64_t seed, float std) {
     uint64_t s = seed;
     float resid = std / sqrtf(2.0f * (float)tr->LA);
@@ -227,8 +220,8 @@ void slm_trainer_init_params(slm_trainer *tr, uint64_t seed, float std) {
                        (len > 15 && !strcmp(t->name + len - 15, "ffn_down.weight"));
         double sd = is_resid ? resid : std;
         for (size_t j = 0; j < n; j += 2) { /* Box-Muller, two normals per pair of uniforms */
-            double u1 = ((double)(splitmix(&s) >> 11) + 1.0) / 9007199254740993.0;
-            double u2 = (double)(splitmix(&s) >> 11) / 9007199254740992.0;
+            double u1 = ((double)(slm_splitmix64(&s) >> 11) + 1.0) / 9007199254740993.0;
+            double u2 = (double)(slm_splitmix64(&s) >> 11) / 9007199254740992.0;
             double r = sqrt(-2.0 * log(u1));
             p[j] = (float)(sd * r * cos(6.283185307179586 * u2));
             if (j + 1 < n) p[j + 1] = (float)(sd * r * sin(6.283185307179586 * u2));
@@ -377,7 +370,7 @@ static void dropout_rows(par *p, int i0, int i1) {
     size_t D = (size_t)p->tr->D;
     for (size_t i = (size_t)i0 * D; i < (size_t)i1 * D; i++) {
         uint64_t s = p->key ^ ((uint64_t)p->site << 48) ^ i;
-        p->out[i] = splitmix(&s) < limit ? 0.0f : p->out[i] * keep;
+        p->out[i] = slm_splitmix64(&s) < limit ? 0.0f : p->out[i] * keep;
     }
 }
 
