@@ -54,6 +54,11 @@ int main(int argc, char **argv) {
            "(%.1f user-CPU GFLOP/s per thread)\n",
            argv[1], params / 1e6, B, T, threads, tokens / dt, flops / dt / 1e9, 100.0 * flops / dt / 1e9 / peak, peak,
            slm_trainer_memory(tr) / 1048576.0, flops / cpu / 1e9);
+    printf("%-12s seconds per step: forward %.3f (attention %.3f), classifier+loss %.3f, backward %.3f (attention "
+           "%.3f), optimizer %.3f\n",
+           "", slm_trainer_phase_seconds(tr, SLM_PHASE_FWD) / (steps + 1), slm_trainer_phase_seconds(tr, SLM_PHASE_ATTN_FWD) / (steps + 1),
+           slm_trainer_phase_seconds(tr, SLM_PHASE_HEAD) / (steps + 1), slm_trainer_phase_seconds(tr, SLM_PHASE_BWD) / (steps + 1),
+           slm_trainer_phase_seconds(tr, SLM_PHASE_ATTN_BWD) / (steps + 1), slm_trainer_phase_seconds(tr, SLM_PHASE_OPT) / (steps + 1));
     slm_trainer_free(tr);
     free(tok);
     return 0;

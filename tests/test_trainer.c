@@ -46,6 +46,15 @@ void gemm_matches_naive_product_every_kernel(void) {
                             }
                         CHECK(worst < 1e-5 * (K + 1), "%s, %d threads, %dx%dx%d, transposes %d, acc %d: max error %g",
                               ks[ki]->name, threads, M, N, K, tr, acc, worst);
+                        /* B packed once beforehand: the same bytes */
+                        float *Bp = aligned_alloc(64, sizeof(float) * (slm_gemm_packed_floats(N, K) + 16));
+                        float *C2 = malloc(sizeof(float) * M * N);
+                        memcpy(C2, C0, sizeof(float) * M * N);
+                        slm_gemm_pack_b(&g, Bp, N, K, B, rsb, csb);
+                        slm_gemm_packed(&g, M, N, K, A, rsa, csa, Bp, C2, N, acc);
+                        CHECK(!memcmp(C, C2, sizeof(float) * M * N), "%s, %d threads, %dx%dx%d, transposes %d, acc %d: "
+                              "the product with B packed beforehand differs", ks[ki]->name, threads, M, N, K, tr, acc);
+                        free(Bp), free(C2);
                     }
                 }
                 free(A), free(B), free(C), free(C0), free(g.scratch);
@@ -323,6 +332,28 @@ void kernels_simd_training_primitives_match_scalar(void) {
             sc->gemm_pack_b16(e1, R2, 17, kb), k->gemm_pack_b16(e2, R2, 17, kb);
             same_pack &= !memcmp(e1, e2, sizeof(float) * 16 * kb);
         }
+        /* AdamW: the same float operations in the same order, so identical bytes */
+        int same_adam = 1;
+        for (int n = 1; n <= MAXN; n += 37) {
+            slm_adamw_coef cf = {0.9f, 0.95f, 0.1f, 0.05f, 0.7f, 0.999f, 3e-4f, 0.3f, 1e-8f};
+            for (int i = 0; i < n; i++) R[i] = R2[i] = urand(), o1[i] = o2[i] = 0.1f * urand(), e1[i] = e2[i] = 0.01f * fabsf(urand());
+            for (int step = 0; step < 3; step++) {
+                sc->adamw(R, o1, e1, x[step], (size_t)n, &cf);
+                k->adamw(R2, o2, e2, x[step], (size_t)n, &cf);
+            }
+            same_adam &= !memcmp(R, R2, sizeof(float) * n) && !memcmp(o1, o2, sizeof(float) * n) &&
+                         !memcmp(e1, e2, sizeof(float) * n);
+        }
+        CHECK(same_adam, "%s: AdamW differs from the scalar twin", k->name);
+        /* SwiGLU backward: a vector exp, so within float rounding */
+        double worst_glu = 0;
+        for (int n = 1; n <= MAXN; n += 23) {
+            for (int i = 0; i < n; i++) x[0][i] = 12 * urand(), x[1][i] = urand(), o1[i] = o2[i] = urand();
+            sc->swiglu_back(o1, e1, x[0], x[1], n), k->swiglu_back(o2, e2, x[0], x[1], n);
+            for (int i = 0; i < n; i++)
+                worst_glu = fmax(worst_glu, fmax(fabs(o1[i] - o2[i]), fabs(e1[i] - e2[i])) / (1 + fabs(o1[i]) + fabs(e1[i])));
+        }
+        CHECK(worst_glu < 1e-6, "%s: SwiGLU backward differs from the scalar twin by %g", k->name, worst_glu);
         CHECK(worst < 1e-5, "%s: largest difference from the scalar twins %g", k->name, worst);
         CHECK(same_rank, "%s: rank updates differ from the scalar twins", k->name);
         CHECK(same_pack, "%s: packing differs from the scalar twin", k->name);

@@ -19,12 +19,18 @@ void slm_gemm_micro_scalar(int kc, const float *a, const float *b, float *c, ptr
         for (int j = 0; j < nr; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
 }
 
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+/* K is cut into equal blocks of at most KC (the last may be shorter). */
+static int k_block(int K) { return ceil_div(K, ceil_div(K, KC)); }
+
 typedef struct {
     const slm_gemm_ctx *g;
     int M, N, K, accumulate;
     int rows_per_task, cols_per_task, tasks_n, n_tasks;
     int kc; /* K block: K cut into equal blocks of at most KC */
     const float *A, *B;
+    const float *Bp; /* B already packed (slm_gemm_pack_b), or NULL */
     ptrdiff_t rsa, csa, rsb, csb, ldc;
     float *C;
     atomic_int next;
@@ -100,10 +106,14 @@ static void task(const job *j, int t, float *pa, float *pb) {
             pack_a(pa, j, ia, ma, k0, kc);
             for (int jc = c0; jc < c1; jc += NC) {
                 int nc = c1 - jc < NC ? c1 - jc : NC;
-                pack_b(pb, j, k0, kc, jc, nc);
+                const float *b = pb;
+                if (j->Bp) /* block k0 of the packed B starts at k0 * (N rounded up to NR) */
+                    b = j->Bp + (size_t)k0 * (size_t)(ceil_div(j->N, NR) * NR) + (size_t)jc * kc;
+                else
+                    pack_b(pb, j, k0, kc, jc, nc);
                 for (int jr = 0; jr < nc; jr += NR)
                     for (int ir = 0; ir < ma; ir += MR)
-                        micro(kc, pa + (size_t)ir * kc, pb + (size_t)jr * kc,
+                        micro(kc, pa + (size_t)ir * kc, b + (size_t)jr * kc,
                               j->C + (ptrdiff_t)(ia + ir) * j->ldc + jc + jr, j->ldc, acc, ma - ir < MR ? ma - ir : MR,
                               nc - jr < NR ? nc - jr : NR);
             }
@@ -120,10 +130,8 @@ static void worker(void *arg, int ti, int nt) {
     for (int t; (t = atomic_fetch_add(&j->next, 1)) < j->n_tasks;) task(j, t, pa, pb);
 }
 
-static int ceil_div(int a, int b) { return (a + b - 1) / b; }
-
-void slm_gemm(const slm_gemm_ctx *g, int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa,
-              const float *B, ptrdiff_t rsb, ptrdiff_t csb, float *C, ptrdiff_t ldc, int accumulate) {
+static void run(const slm_gemm_ctx *g, int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa,
+                const float *B, ptrdiff_t rsb, ptrdiff_t csb, const float *Bp, float *C, ptrdiff_t ldc, int accumulate) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         if (!accumulate)
@@ -133,7 +141,7 @@ void slm_gemm(const slm_gemm_ctx *g, int M, int N, int K, const float *A, ptrdif
     /* products too small to pay for waking the other threads run on this one */
     int nt = g->pool && (double)M * N * K >= 65536.0 ? g->n_threads : 1;
     /* About four tasks per thread, cut along rows or columns so that packing costs least: every
-     * column cut packs A once more, every row cut packs B once more. */
+     * column cut packs A once more, every row cut packs B once more (unless B came packed). */
     int nr = 1, nc = 1;
     if (nt > 1) {
         int want = 4 * nt, max_r = ceil_div(M, MR), max_c = ceil_div(N, NR);
@@ -141,17 +149,48 @@ void slm_gemm(const slm_gemm_ctx *g, int M, int N, int K, const float *A, ptrdif
         for (int r = 1; r <= want && r <= max_r; r++) {
             int c = ceil_div(want, r);
             if (c > max_c) c = max_c;
-            double cost = (double)M * K * c + (double)K * N * r + (r * c < want ? 1e18 / (r * c) : 0);
+            double cost = (double)M * K * c + (Bp ? 0.0 : (double)K * N * r) + (r * c < want ? 1e18 / (r * c) : 0);
             if (best < 0 || cost < best) best = cost, nr = r, nc = c;
         }
     }
     int rows = ceil_div(ceil_div(M, nr), MR) * MR, cols = ceil_div(ceil_div(N, nc), NR) * NR;
-    job j = {g, M, N, K, accumulate, rows, cols, ceil_div(N, cols), 0, 0, A, B, rsa, csa, rsb, csb, ldc, C, 0};
+    job j = {g, M, N, K, accumulate, rows, cols, ceil_div(N, cols), 0, 0, A, B, Bp, rsa, csa, rsb, csb, ldc, C, 0};
     j.n_tasks = ceil_div(M, rows) * j.tasks_n;
-    j.kc = ceil_div(K, ceil_div(K, KC));
+    j.kc = k_block(K);
     atomic_init(&j.next, 0);
     if (nt > 1 && j.n_tasks > 1) slm_pool_run(g->pool, worker, &j);
     else worker(&j, 0, 1);
+}
+
+void slm_gemm(const slm_gemm_ctx *g, int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa,
+              const float *B, ptrdiff_t rsb, ptrdiff_t csb, float *C, ptrdiff_t ldc, int accumulate) {
+    run(g, M, N, K, A, rsa, csa, B, rsb, csb, NULL, C, ldc, accumulate);
+}
+
+size_t slm_gemm_packed_floats(int N, int K) { return (size_t)ceil_div(N, NR) * NR * (size_t)(K > 0 ? K : 0); }
+
+/* Packing B whole: the panels of every K block, in order; threads take K blocks x column blocks. */
+static void pack_worker(void *arg, int ti, int nt) {
+    job *j = arg;
+    int nkb = ceil_div(j->K, j->kc), ncb = ceil_div(j->N, NC), n = nkb * ncb;
+    size_t npad = (size_t)ceil_div(j->N, NR) * NR;
+    for (int t = (int)((int64_t)n * ti / nt); t < (int)((int64_t)n * (ti + 1) / nt); t++) {
+        int k0 = t / ncb * j->kc, kc = j->K - k0 < j->kc ? j->K - k0 : j->kc;
+        int c0 = t % ncb * NC, nc = j->N - c0 < NC ? j->N - c0 : NC;
+        pack_b((float *)j->Bp + (size_t)k0 * npad + (size_t)c0 * kc, j, k0, kc, c0, nc);
+    }
+}
+
+void slm_gemm_pack_b(const slm_gemm_ctx *g, float *dst, int N, int K, const float *B, ptrdiff_t rsb, ptrdiff_t csb) {
+    if (N <= 0 || K <= 0) return;
+    job j = {.g = g, .N = N, .K = K, .B = B, .Bp = dst, .rsb = rsb, .csb = csb, .kc = k_block(K)};
+    if (g->pool && g->n_threads > 1 && (double)N * K >= 65536.0) slm_pool_run(g->pool, pack_worker, &j);
+    else pack_worker(&j, 0, 1);
+}
+
+void slm_gemm_packed(const slm_gemm_ctx *g, int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa,
+                     const float *Bp, float *C, ptrdiff_t ldc, int accumulate) {
+    run(g, M, N, K, A, rsa, csa, NULL, 0, 0, Bp, C, ldc, accumulate);
 }
 
 void slm_gemm_xwt(const slm_gemm_ctx *g, float *Y, const float *X, const float *W, int n, int in, int out, int acc) {

@@ -29,6 +29,15 @@ typedef struct slm_gemm_ctx {
 void slm_gemm(const slm_gemm_ctx *g, int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa,
               const float *B, ptrdiff_t rsb, ptrdiff_t csb, float *C, ptrdiff_t ldc, int accumulate);
 
+/* A B operand used by several products (a weight in every row chunk) can be packed once:
+ * slm_gemm_pack_b writes B (K, N), given by strides as above, into dst of
+ * slm_gemm_packed_floats(N, K) floats (32-byte aligned), and slm_gemm_packed multiplies with it.
+ * The result is bit-identical to slm_gemm on the unpacked B. */
+size_t slm_gemm_packed_floats(int N, int K);
+void slm_gemm_pack_b(const slm_gemm_ctx *g, float *dst, int N, int K, const float *B, ptrdiff_t rsb, ptrdiff_t csb);
+void slm_gemm_packed(const slm_gemm_ctx *g, int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa,
+                     const float *Bp, float *C, ptrdiff_t ldc, int accumulate);
+
 /* Convenience forms over row-major matrices:
  *   Y (n, out)  [+]= X (n, in) · W (out, in)^T       (a linear layer)
  *   dX (n, in)  [+]= dY (n, out) · W (out, in)

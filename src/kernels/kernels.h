@@ -59,6 +59,19 @@ typedef void (*slm_rows_rank4_fn)(float *R, ptrdiff_t stride, const float *const
  *   gemm_pack_b16: d[k*16 + c] = s[c*rs + k]   (16 rows of s become the 16 columns of a B panel) */
 typedef void (*slm_gemm_pack_fn)(float *d, const float *s, ptrdiff_t rs, int kc);
 
+/* One AdamW update of n values, PyTorch's order of float operations (so every variant gives
+ * identical bytes): g = grad * grad_mul; p = p * decay; m = m * beta1 + g * omb1;
+ * v = v * beta2 + omb2 * g * g; p = p + (-step_size * m) / (sqrt(v) / bc2_sqrt + eps). */
+typedef struct slm_adamw_coef {
+    float beta1, beta2, omb1, omb2; /* omb = 1 - beta */
+    float grad_mul, decay, step_size, bc2_sqrt, eps;
+} slm_adamw_coef;
+typedef void (*slm_adamw_fn)(float *p, float *m, float *v, const float *grad, size_t n, const slm_adamw_coef *c);
+
+/* SwiGLU backward over n values, given gate h1, up h3 and d = dL/d(silu(h1) * h3) in dh1:
+ * sg = sigmoid(h1); dh3 = d * h1 * sg; dh1 = d * h3 * sg * (1 + h1 * (1 - sg)). */
+typedef void (*slm_swiglu_back_fn)(float *dh1, float *dh3, const float *h1, const float *h3, int n);
+
 typedef struct slm_kernels {
     const char *name; /* "scalar", "avx2" */
     slm_matvec_f32_fn matvec_f32;
@@ -76,6 +89,8 @@ typedef struct slm_kernels {
     slm_exp_sum_fn exp_sum;
     slm_gemm_pack_fn gemm_pack_a6, gemm_pack_b16;
     slm_rows_rank4_fn rows_rank4;
+    slm_adamw_fn adamw;
+    slm_swiglu_back_fn swiglu_back;
 } slm_kernels;
 
 /* The scalar reference kernels. */
@@ -129,6 +144,8 @@ void slm_rows_dot_scalar(float *out, const float *x, const float *R, ptrdiff_t s
 void slm_rows_rank1_scalar(float *R, ptrdiff_t stride, const float *c, const float *x, int nrows, int n);
 float slm_exp_sum_scalar(float *x, int n, float m);
 void slm_rows_rank4_scalar(float *R, ptrdiff_t stride, const float *const c[4], const float *const x[4], int nrows, int n);
+void slm_adamw_scalar(float *p, float *m, float *v, const float *grad, size_t n, const slm_adamw_coef *c);
+void slm_swiglu_back_scalar(float *dh1, float *dh3, const float *h1, const float *h3, int n);
 /* Scalar dot product of two float vectors (n). */
 float slm_dot_f32(const float *a, const float *b, int n);
 

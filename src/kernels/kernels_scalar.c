@@ -107,6 +107,24 @@ void slm_swiglu(float *gate, const float *up, int n) {
     }
 }
 
+void slm_adamw_scalar(float *p, float *m, float *v, const float *grad, size_t n, const slm_adamw_coef *c) {
+    for (size_t j = 0; j < n; j++) {
+        float g = grad[j] * c->grad_mul;
+        float pj = p[j] * c->decay;
+        m[j] = m[j] * c->beta1 + g * c->omb1;
+        v[j] = v[j] * c->beta2 + c->omb2 * g * g;
+        p[j] = pj + (-c->step_size * m[j]) / (sqrtf(v[j]) / c->bc2_sqrt + c->eps);
+    }
+}
+
+void slm_swiglu_back_scalar(float *dh1, float *dh3, const float *h1, const float *h3, int n) {
+    for (int i = 0; i < n; i++) {
+        float x = h1[i], sg = 1.0f / (1.0f + expf(-x)), d = dh1[i];
+        dh3[i] = d * x * sg;
+        dh1[i] = d * h3[i] * sg * (1.0f + x * (1.0f - sg));
+    }
+}
+
 static void matvec_block_scalar(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1) {
     slm_matvec_block_scalar((slm_dtype)dtype, out, x, w, n, r0, r1);
 }
@@ -115,7 +133,8 @@ static const slm_kernels scalar_kernels = {"scalar", matvec_f32_scalar, matvec_b
                                            matvec_q8_scalar, slm_attention_scalar, slm_swiglu, slm_rmsnorm,
                                            slm_gemm_micro_scalar, slm_rows_combine_scalar, slm_rows_dot_scalar,
                                            slm_rows_rank1_scalar, slm_exp_sum_scalar, slm_gemm_pack_a6_scalar,
-                                           slm_gemm_pack_b16_scalar, slm_rows_rank4_scalar};
+                                           slm_gemm_pack_b16_scalar, slm_rows_rank4_scalar, slm_adamw_scalar,
+                                           slm_swiglu_back_scalar};
 
 const slm_kernels *slm_kernels_scalar(void) { return &scalar_kernels; }
 

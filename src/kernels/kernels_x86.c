@@ -479,6 +479,36 @@ T256 static float exp_sum_avx2(float *x, int n, float mx) {
     return total;
 }
 
+T256 static void adamw_avx2(float *p, float *m, float *v, const float *grad, size_t n, const slm_adamw_coef *c) {
+    __m256 gm = _mm256_set1_ps(c->grad_mul), dec = _mm256_set1_ps(c->decay), b1 = _mm256_set1_ps(c->beta1);
+    __m256 b2 = _mm256_set1_ps(c->beta2), o1 = _mm256_set1_ps(c->omb1), o2 = _mm256_set1_ps(c->omb2);
+    __m256 nss = _mm256_set1_ps(-c->step_size), bc2 = _mm256_set1_ps(c->bc2_sqrt), eps = _mm256_set1_ps(c->eps);
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 g = _mm256_mul_ps(_mm256_loadu_ps(grad + j), gm);
+        __m256 pj = _mm256_mul_ps(_mm256_loadu_ps(p + j), dec);
+        __m256 mj = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(m + j), b1), _mm256_mul_ps(g, o1));
+        __m256 vj = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(v + j), b2), _mm256_mul_ps(_mm256_mul_ps(o2, g), g));
+        __m256 den = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vj), bc2), eps);
+        _mm256_storeu_ps(m + j, mj), _mm256_storeu_ps(v + j, vj);
+        _mm256_storeu_ps(p + j, _mm256_add_ps(pj, _mm256_div_ps(_mm256_mul_ps(nss, mj), den)));
+    }
+    if (j < n) slm_adamw_scalar(p + j, m + j, v + j, grad + j, n - j, c);
+}
+
+T256 static void swiglu_back_avx2(float *dh1, float *dh3, const float *h1, const float *h3, int n) {
+    __m256 one = _mm256_set1_ps(1.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(h1 + i), d = _mm256_loadu_ps(dh1 + i);
+        __m256 sg = _mm256_div_ps(one, _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+        _mm256_storeu_ps(dh3 + i, _mm256_mul_ps(_mm256_mul_ps(d, x), sg));
+        __m256 t = _mm256_add_ps(one, _mm256_mul_ps(x, _mm256_sub_ps(one, sg)));
+        _mm256_storeu_ps(dh1 + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(d, _mm256_loadu_ps(h3 + i)), sg), t));
+    }
+    if (i < n) slm_swiglu_back_scalar(dh1 + i, dh3 + i, h1 + i, h3 + i, n - i);
+}
+
 /* Transposes the 8x8 block r[0..7] (rows) into c[0..7] (columns). */
 T256 static inline void transpose8(const __m256 r[8], __m256 c[8]) {
     __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -525,7 +555,8 @@ T256 static void gemm_pack_b16_avx2(float *d, const float *s, ptrdiff_t rs, int 
 static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_block_avx2, matvec_f16_avx2, matvec_bf16_avx2, matvec_q8_avx2,
                                          attention_avx2, swiglu_avx2, rmsnorm_avx2, gemm_micro_avx2,
                                          rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2, exp_sum_avx2,
-                                         gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2};
+                                         gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2,
+                                         swiglu_back_avx2};
 #endif
 
 int slm_kernels_available(const slm_kernels **tables, int cap) {

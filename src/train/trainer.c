@@ -18,7 +18,9 @@
 #include "../kernels/gemm.h"
 #include "trainer.h"
 
-enum { CE_CHUNK = 128, OPT_BLOCK = 8192 };
+/* The classifier's logits are made for CE_FLOATS / vocab rows at a time (at least 128, at most the
+ * batch); OPT_BLOCK: values per optimizer task. */
+enum { CE_FLOATS = 1 << 26, OPT_BLOCK = 8192 };
 
 typedef struct acts {
     float *x, *xn1, *r1, *q, *k, *v, *att, *ao, *xm, *xn2, *r2, *h1, *h3, *hg;
@@ -42,7 +44,10 @@ struct slm_trainer {
     float *rope;          /* (T, hd/2, 2) cos, sin */
     /* backward scratch */
     float *dx, *dxn, *dtmp, *dq, *dk, *dv, *dao, *dh1, *dh3;
-    float *logits;        /* (CE_CHUNK, V) */
+    int ce_rows;          /* rows of logits made at a time */
+    float *logits;        /* (ce_rows, V) */
+    float *wt_packed, *w_packed; /* the classifier packed as the B of X W^T and of dY W (slm_gemm_pack_b) */
+    float *bpack;         /* the B operand of the product at hand, packed (a weight or an activation) */
     float *row_loss;      /* (N) */
     float *dp;            /* (B * n_kv_heads, 4, T) attention backward rows */
     float *kt, *vt, *dkt, *dvt; /* (B * n_kv_heads, hd, T) transposed keys, values and their gradients */
@@ -50,6 +55,7 @@ struct slm_trainer {
     const int32_t *tokens;
     slm_gemm_ctx g;
     size_t bytes;
+    double phase[SLM_PHASES]; /* seconds spent in each phase (slm_trainer_phase_seconds) */
 };
 
 /* ---------------------------------------------------------------- setup */
@@ -149,7 +155,13 @@ slm_status slm_trainer_create(const slm_trainer_opts *opts, slm_trainer **out, s
         tr->dx = alloc_f(tr, ND, &ok), tr->dxn = alloc_f(tr, ND, &ok), tr->dtmp = alloc_f(tr, ND, &ok);
         tr->dq = alloc_f(tr, ND, &ok), tr->dk = alloc_f(tr, NKV, &ok), tr->dv = alloc_f(tr, NKV, &ok);
         tr->dao = alloc_f(tr, ND, &ok), tr->dh1 = alloc_f(tr, NF, &ok), tr->dh3 = alloc_f(tr, NF, &ok);
-        tr->logits = alloc_f(tr, (size_t)CE_CHUNK * V, &ok);
+        tr->ce_rows = CE_FLOATS / V < 128 ? 128 : CE_FLOATS / V;
+        if (tr->ce_rows > N) tr->ce_rows = N;
+        tr->logits = alloc_f(tr, (size_t)tr->ce_rows * V, &ok);
+        tr->wt_packed = alloc_f(tr, slm_gemm_packed_floats(V, D), &ok);
+        int wide = D > F ? D : F, deep = N > wide ? N : wide;
+        tr->bpack = alloc_f(tr, slm_gemm_packed_floats(wide, deep), &ok);
+        tr->w_packed = alloc_f(tr, slm_gemm_packed_floats(D, V), &ok);
         tr->row_loss = alloc_f(tr, (size_t)N, &ok);
         tr->dp = alloc_f(tr, (size_t)tr->B * tr->KVH * 4 * T, &ok);
         tr->kt = alloc_f(tr, NKV, &ok), tr->vt = alloc_f(tr, NKV, &ok);
@@ -187,7 +199,8 @@ void slm_trainer_free(slm_trainer *tr) {
     }
     float *ps[] = {tr->params, tr->grads, tr->m, tr->v, tr->xL, tr->xf, tr->rf, tr->rope, tr->dx, tr->dxn,
                    tr->dtmp, tr->dq, tr->dk, tr->dv, tr->dao, tr->dh1, tr->dh3, tr->logits, tr->row_loss,
-                   tr->dp, tr->kt, tr->vt, tr->dkt, tr->dvt, tr->g.scratch};
+                   tr->dp, tr->kt, tr->vt, tr->dkt, tr->dvt, tr->g.scratch, tr->wt_packed, tr->w_packed,
+                   tr->bpack};
     for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) free(ps[i]);
     free(tr->a), free(tr->lt), free(tr->tensors), free(tr->block_tensor), free(tr);
 }
@@ -342,12 +355,13 @@ static void rope(slm_trainer *tr, float *x, int n_heads, int backward) {
     par_run(&p, tr->N, tr->D);
 }
 
-static inline float silu(float x) { return x / (1.0f + expf(-x)); }
 
 static void swiglu_rows(par *p, int i0, int i1) {
     acts *a = &p->tr->a[p->layer];
     size_t F = (size_t)p->tr->F;
-    for (size_t i = (size_t)i0 * F; i < (size_t)i1 * F; i++) a->hg[i] = silu(a->h1[i]) * a->h3[i];
+    size_t off = (size_t)i0 * F, n = (size_t)(i1 - i0) * F;
+    memcpy(a->hg + off, a->h1 + off, sizeof(float) * n);
+    p->tr->g.kernels->swiglu(a->hg + off, a->h3 + off, (int)n);
 }
 
 /* From d(hg) in dh1: dh3 = d * silu(h1); dh1 = d * h3 * silu'(h1). */
@@ -355,11 +369,8 @@ static void swiglu_back_rows(par *p, int i0, int i1) {
     slm_trainer *tr = p->tr;
     acts *a = &tr->a[p->layer];
     size_t F = (size_t)tr->F;
-    for (size_t i = (size_t)i0 * F; i < (size_t)i1 * F; i++) {
-        float x = a->h1[i], sg = 1.0f / (1.0f + expf(-x)), d = tr->dh1[i];
-        tr->dh3[i] = d * x * sg;
-        tr->dh1[i] = d * a->h3[i] * sg * (1.0f + x * (1.0f - sg));
-    }
+    size_t off = (size_t)i0 * F;
+    tr->g.kernels->swiglu_back(tr->dh1 + off, tr->dh3 + off, a->h1 + off, a->h3 + off, (i1 - i0) * (int)F);
 }
 
 /* Dropout: element i of site `site` is kept (scaled by 1/(1-p)) unless a hash of (key, site, i)
@@ -484,6 +495,31 @@ static void attn_bwd(par *p, int i0, int i1) {
     }
 }
 
+/* ---------------------------------------------------------------- products
+ * Each packs its B operand once into tr->bpack (so that however the threads cut the rows, B is not
+ * packed again), then multiplies: bit-identical to the unpacked slm_gemm_* forms. */
+
+/* Y (n, out) [+]= X (n, in) W (out, in)^T */
+static void mm_xwt(slm_trainer *tr, float *Y, const float *X, const float *W, int n, int in, int out, int acc) {
+    slm_gemm_pack_b(&tr->g, tr->bpack, out, in, W, 1, in);
+    slm_gemm_packed(&tr->g, n, out, in, X, in, 1, tr->bpack, Y, out, acc);
+}
+
+/* dX (n, in) [+]= dY (n, out) W (out, in) */
+static void mm_dyw(slm_trainer *tr, float *dX, const float *dY, const float *W, int n, int in, int out, int acc) {
+    slm_gemm_pack_b(&tr->g, tr->bpack, in, out, W, in, 1);
+    slm_gemm_packed(&tr->g, n, in, out, dY, out, 1, tr->bpack, dX, in, acc);
+}
+
+/* Weight gradients dW (out, in) += dY (n, out)^T X (n, in): pack_x packs X, then mm_dytx uses it
+ * for every dY that meets the same X. */
+static void pack_x(slm_trainer *tr, const float *X, int n, int in) {
+    slm_gemm_pack_b(&tr->g, tr->bpack, in, n, X, in, 1);
+}
+static void mm_dytx(slm_trainer *tr, float *dW, const float *dY, int n, int in, int out) {
+    slm_gemm_packed(&tr->g, out, in, n, dY, 1, out, tr->bpack, dW, in, 1);
+}
+
 /* ---------------------------------------------------------------- forward */
 
 static void embed_rows(par *p, int i0, int i1) {
@@ -506,22 +542,24 @@ static void forward(slm_trainer *tr, uint64_t key) {
         const ltensors *w = &tr->lt[l / tr->o.cfg.block_repeat];
         float *next = l + 1 < tr->LA ? tr->a[l + 1].x : tr->xL;
         rmsnorm_forward(tr, a->xn1, a->r1, a->x, P + w->attn_norm);
-        slm_gemm_xwt(&tr->g, a->q, a->xn1, P + w->wq, N, D, D, 0);
-        slm_gemm_xwt(&tr->g, a->k, a->xn1, P + w->wk, N, D, KV, 0);
-        slm_gemm_xwt(&tr->g, a->v, a->xn1, P + w->wv, N, D, KV, 0);
+        mm_xwt(tr, a->q, a->xn1, P + w->wq, N, D, D, 0);
+        mm_xwt(tr, a->k, a->xn1, P + w->wk, N, D, KV, 0);
+        mm_xwt(tr, a->v, a->xn1, P + w->wv, N, D, KV, 0);
         rope(tr, a->q, tr->H, 0);
         rope(tr, a->k, tr->KVH, 0);
         p = (par){.tr = tr, .fn = attn_fwd, .layer = l};
+        double ta = slm_time_seconds();
         par_run(&p, tr->B * tr->KVH, (double)tr->T * tr->T * tr->hd);
-        slm_gemm_xwt(&tr->g, tr->dtmp, a->ao, P + w->wo, N, D, D, 0);
+        tr->phase[SLM_PHASE_ATTN_FWD] += slm_time_seconds() - ta;
+        mm_xwt(tr, tr->dtmp, a->ao, P + w->wo, N, D, D, 0);
         dropout(tr, tr->dtmp, key, 1 + 2 * l);
         add(tr, a->xm, a->x, tr->dtmp);
         rmsnorm_forward(tr, a->xn2, a->r2, a->xm, P + w->ffn_norm);
-        slm_gemm_xwt(&tr->g, a->h1, a->xn2, P + w->w1, N, D, F, 0);
-        slm_gemm_xwt(&tr->g, a->h3, a->xn2, P + w->w3, N, D, F, 0);
+        mm_xwt(tr, a->h1, a->xn2, P + w->w1, N, D, F, 0);
+        mm_xwt(tr, a->h3, a->xn2, P + w->w3, N, D, F, 0);
         p = (par){.tr = tr, .fn = swiglu_rows, .layer = l};
         par_run(&p, N, tr->F);
-        slm_gemm_xwt(&tr->g, tr->dtmp, a->hg, P + w->w2, N, F, D, 0);
+        mm_xwt(tr, tr->dtmp, a->hg, P + w->w2, N, F, D, 0);
         dropout(tr, tr->dtmp, key, 2 + 2 * l);
         add(tr, next, a->xm, tr->dtmp);
     }
@@ -555,14 +593,18 @@ static void ce_rows(par *p, int i0, int i1) {
 static double head(slm_trainer *tr, float grad_scale) {
     int N = tr->N, D = tr->D, V = tr->V;
     const float *W = tr->params + tr->cls;
-    for (int c0 = 0; c0 < N; c0 += CE_CHUNK) {
-        int n = N - c0 < CE_CHUNK ? N - c0 : CE_CHUNK;
-        slm_gemm_xwt(&tr->g, tr->logits, tr->xf + (size_t)c0 * D, W, n, D, V, 0);
+    /* W (V, D) is the B operand of every chunk's products: packed once here */
+    slm_gemm_pack_b(&tr->g, tr->wt_packed, V, D, W, 1, D);
+    if (grad_scale != 0.0f) slm_gemm_pack_b(&tr->g, tr->w_packed, D, V, W, D, 1);
+    for (int c0 = 0; c0 < N; c0 += tr->ce_rows) {
+        int n = N - c0 < tr->ce_rows ? N - c0 : tr->ce_rows;
+        slm_gemm_packed(&tr->g, n, V, D, tr->xf + (size_t)c0 * D, D, 1, tr->wt_packed, tr->logits, V, 0);
         par p = {.tr = tr, .fn = ce_rows, .layer = c0, .grad_scale = grad_scale};
         par_run(&p, n, tr->V);
         if (grad_scale == 0.0f) continue;
-        slm_gemm_dyw(&tr->g, tr->dxn + (size_t)c0 * D, tr->logits, W, n, D, V, 0);
-        slm_gemm_dytx(&tr->g, tr->grads + tr->cls, tr->logits, tr->xf + (size_t)c0 * D, n, D, V);
+        slm_gemm_packed(&tr->g, n, D, V, tr->logits, V, 1, tr->w_packed, tr->dxn + (size_t)c0 * D, D, 0);
+        pack_x(tr, tr->xf + (size_t)c0 * D, n, D);
+        mm_dytx(tr, tr->grads + tr->cls, tr->logits, n, D, V);
     }
     double sum = 0.0;
     for (int t = 0; t < N; t++) sum += tr->row_loss[t];
@@ -596,30 +638,36 @@ static void backward(slm_trainer *tr, uint64_t key) {
         /* FFN branch: next = xm + drop(hg W2^T). dx holds d next; it also flows to xm unchanged. */
         memcpy(tr->dtmp, tr->dx, sizeof(float) * (size_t)N * D);
         dropout(tr, tr->dtmp, key, 2 + 2 * l);
-        slm_gemm_dytx(&tr->g, G + w->w2, tr->dtmp, a->hg, N, F, D);
-        slm_gemm_dyw(&tr->g, tr->dh1, tr->dtmp, P + w->w2, N, F, D, 0);
+        pack_x(tr, a->hg, N, F);
+        mm_dytx(tr, G + w->w2, tr->dtmp, N, F, D);
+        mm_dyw(tr, tr->dh1, tr->dtmp, P + w->w2, N, F, D, 0);
         par p = {.tr = tr, .fn = swiglu_back_rows, .layer = l};
         par_run(&p, N, tr->F);
-        slm_gemm_dytx(&tr->g, G + w->w1, tr->dh1, a->xn2, N, D, F);
-        slm_gemm_dytx(&tr->g, G + w->w3, tr->dh3, a->xn2, N, D, F);
-        slm_gemm_dyw(&tr->g, tr->dxn, tr->dh1, P + w->w1, N, D, F, 0);
-        slm_gemm_dyw(&tr->g, tr->dxn, tr->dh3, P + w->w3, N, D, F, 1);
+        pack_x(tr, a->xn2, N, D);
+        mm_dytx(tr, G + w->w1, tr->dh1, N, D, F);
+        mm_dytx(tr, G + w->w3, tr->dh3, N, D, F);
+        mm_dyw(tr, tr->dxn, tr->dh1, P + w->w1, N, D, F, 0);
+        mm_dyw(tr, tr->dxn, tr->dh3, P + w->w3, N, D, F, 1);
         rmsnorm_backward(tr, tr->dx, G + w->ffn_norm, tr->dxn, a->xm, a->r2, P + w->ffn_norm);
         /* Attention branch: xm = x + drop(ao Wo^T). */
         memcpy(tr->dtmp, tr->dx, sizeof(float) * (size_t)N * D);
         dropout(tr, tr->dtmp, key, 1 + 2 * l);
-        slm_gemm_dytx(&tr->g, G + w->wo, tr->dtmp, a->ao, N, D, D);
-        slm_gemm_dyw(&tr->g, tr->dao, tr->dtmp, P + w->wo, N, D, D, 0);
+        pack_x(tr, a->ao, N, D);
+        mm_dytx(tr, G + w->wo, tr->dtmp, N, D, D);
+        mm_dyw(tr, tr->dao, tr->dtmp, P + w->wo, N, D, D, 0);
         p = (par){.tr = tr, .fn = attn_bwd, .layer = l};
+        double ta = slm_time_seconds();
         par_run(&p, tr->B * tr->KVH, (double)tr->T * tr->T * tr->hd);
+        tr->phase[SLM_PHASE_ATTN_BWD] += slm_time_seconds() - ta;
         rope(tr, tr->dq, tr->H, 1);
         rope(tr, tr->dk, tr->KVH, 1);
-        slm_gemm_dytx(&tr->g, G + w->wq, tr->dq, a->xn1, N, D, D);
-        slm_gemm_dytx(&tr->g, G + w->wk, tr->dk, a->xn1, N, D, KV);
-        slm_gemm_dytx(&tr->g, G + w->wv, tr->dv, a->xn1, N, D, KV);
-        slm_gemm_dyw(&tr->g, tr->dxn, tr->dq, P + w->wq, N, D, D, 0);
-        slm_gemm_dyw(&tr->g, tr->dxn, tr->dk, P + w->wk, N, D, KV, 1);
-        slm_gemm_dyw(&tr->g, tr->dxn, tr->dv, P + w->wv, N, D, KV, 1);
+        pack_x(tr, a->xn1, N, D);
+        mm_dytx(tr, G + w->wq, tr->dq, N, D, D);
+        mm_dytx(tr, G + w->wk, tr->dk, N, D, KV);
+        mm_dytx(tr, G + w->wv, tr->dv, N, D, KV);
+        mm_dyw(tr, tr->dxn, tr->dq, P + w->wq, N, D, D, 0);
+        mm_dyw(tr, tr->dxn, tr->dk, P + w->wk, N, D, KV, 1);
+        mm_dyw(tr, tr->dxn, tr->dv, P + w->wv, N, D, KV, 1);
         rmsnorm_backward(tr, tr->dx, G + w->attn_norm, tr->dxn, a->x, a->r1, P + w->attn_norm);
     }
     dropout(tr, tr->dx, key, 0);
@@ -628,9 +676,14 @@ static void backward(slm_trainer *tr, uint64_t key) {
 
 double slm_trainer_forward_backward(slm_trainer *tr, const int32_t *tokens, float grad_scale, uint64_t key) {
     tr->tokens = tokens;
+    double t0 = slm_time_seconds();
     forward(tr, key);
+    double t1 = slm_time_seconds();
     double loss = head(tr, grad_scale / (float)tr->N);
+    double t2 = slm_time_seconds();
     backward(tr, key);
+    tr->phase[SLM_PHASE_FWD] += t1 - t0, tr->phase[SLM_PHASE_HEAD] += t2 - t1;
+    tr->phase[SLM_PHASE_BWD] += slm_time_seconds() - t2;
     tr->tokens = NULL;
     return loss / tr->N;
 }
@@ -655,9 +708,8 @@ double slm_trainer_eval(slm_trainer *tr, const int32_t *tokens, float *nll) {
 
 typedef struct opt_job {
     slm_trainer *tr;
-    const slm_adamw *h;
-    float lr, grad_mul;
-    double bc1, bc2;
+    slm_adamw_coef coef; /* decay: set per tensor from `decay` */
+    float decay;
     double *block_sums;
     int mode; /* 0 zero, 1 norm, 2 adamw */
 } opt_job;
@@ -675,21 +727,15 @@ static void opt_rows(par *p, int b0, int b1) {
             for (size_t j = j0; j < j1; j++) s += (double)tr->grads[j] * tr->grads[j];
             o->block_sums[b] = s;
         } else {
-            float b1f = o->h->beta1, b2f = o->h->beta2;
+            slm_adamw_coef c = o->coef;
             int ti = tr->block_tensor[b]; /* the tensor holding j0; the block may run into the next ones */
             for (size_t j = j0; j < j1;) {
                 const slm_ptensor *pt = &tr->tensors[ti++];
                 size_t end = pt->offset + (size_t)(pt->rows ? pt->rows : 1) * pt->cols;
                 if (end > j1) end = j1;
-                float decay = pt->decay ? 1.0f - o->lr * o->h->weight_decay : 1.0f;
-                for (; j < end; j++) {
-                    float gj = tr->grads[j] * o->grad_mul;
-                    float *m = tr->m + j, *v = tr->v + j;
-                    *m = b1f * *m + (1.0f - b1f) * gj;
-                    *v = b2f * *v + (1.0f - b2f) * gj * gj;
-                    double mh = *m / o->bc1, vh = *v / o->bc2;
-                    tr->params[j] = (float)((double)(tr->params[j] * decay) - o->lr * mh / (sqrt(vh) + o->h->eps));
-                }
+                c.decay = pt->decay ? o->decay : 1.0f;
+                tr->g.kernels->adamw(tr->params + j, tr->m + j, tr->v + j, tr->grads + j, end - j, &c);
+                j = end;
             }
         }
     }
@@ -700,6 +746,8 @@ static void opt_run(slm_trainer *tr, opt_job *o) {
     int blocks = (int)((tr->n_params + OPT_BLOCK - 1) / OPT_BLOCK);
     par_run(&p, blocks, OPT_BLOCK);
 }
+
+double slm_trainer_phase_seconds(const slm_trainer *tr, slm_trainer_phase ph) { return tr->phase[ph]; }
 
 void slm_trainer_zero_grads(slm_trainer *tr) {
     opt_job o = {.tr = tr, .mode = 0};
@@ -721,9 +769,15 @@ double slm_trainer_grad_norm(slm_trainer *tr) {
 }
 
 void slm_trainer_adamw(slm_trainer *tr, const slm_adamw *h, float lr, float grad_mul, int64_t t) {
-    opt_job o = {.tr = tr, .h = h, .lr = lr, .grad_mul = grad_mul, .mode = 2};
-    o.bc1 = 1.0 - pow(h->beta1, (double)t), o.bc2 = 1.0 - pow(h->beta2, (double)t);
+    double t0 = slm_time_seconds();
+    /* PyTorch's AdamW: the scalars in double, rounded to float where they meet the tensors */
+    double bc1 = 1.0 - pow(h->beta1, (double)t), bc2 = 1.0 - pow(h->beta2, (double)t);
+    opt_job o = {.tr = tr, .mode = 2, .decay = (float)(1.0 - (double)lr * h->weight_decay)};
+    o.coef = (slm_adamw_coef){.beta1 = h->beta1, .beta2 = h->beta2, .omb1 = (float)(1.0 - (double)h->beta1),
+                              .omb2 = (float)(1.0 - (double)h->beta2), .grad_mul = grad_mul,
+                              .step_size = (float)((double)lr / bc1), .bc2_sqrt = (float)sqrt(bc2), .eps = h->eps};
     opt_run(tr, &o);
+    tr->phase[SLM_PHASE_OPT] += slm_time_seconds() - t0;
 }
 
 /* ---------------------------------------------------------------- export view */

@@ -48,6 +48,13 @@ float *slm_trainer_adam_v(slm_trainer *tr);
 /* Bytes the trainer allocated (parameters, gradients, moments, activations, scratch). */
 size_t slm_trainer_memory(const slm_trainer *tr);
 
+/* Wall seconds spent so far in each phase of training (for benchmarks): forward and backward (each
+ * including its attention), their attention alone, classifier + loss, optimizer. */
+typedef enum {
+    SLM_PHASE_FWD, SLM_PHASE_ATTN_FWD, SLM_PHASE_HEAD, SLM_PHASE_BWD, SLM_PHASE_ATTN_BWD, SLM_PHASE_OPT, SLM_PHASES
+} slm_trainer_phase;
+double slm_trainer_phase_seconds(const slm_trainer *tr, slm_trainer_phase ph);
+
 /* llama2.c's init: every matrix ~ N(0, std), the residual output projections (attn_output,
  * ffn_down) ~ N(0, std / sqrt(2 * applied layers)), norm weights 1. Moments are zeroed. */
 void slm_trainer_init_params(slm_trainer *tr, uint64_t seed, float std);
