@@ -104,7 +104,9 @@ int main(int argc, char **argv) {
     mkdir(tmp_dir, 0700);
     int passed = 0, failed = 0, skipped = 0;
     for (int i = 0; all_tests[i].fn; i++) {
-        if (argc > 1 && !strstr(all_tests[i].name, argv[1])) continue;
+        int chosen = argc == 1; /* no arguments: every test; else those whose name holds an argument */
+        for (int a = 1; a < argc; a++) chosen |= strstr(all_tests[i].name, argv[a]) != NULL;
+        if (!chosen) continue;
         memset(&T, 0, sizeof T);
         all_tests[i].fn();
         if (T.failed) {

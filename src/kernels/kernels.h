@@ -53,6 +53,19 @@ typedef float (*slm_exp_sum_fn)(float *x, int n, float m);
 typedef void (*slm_rows_rank4_fn)(float *R, ptrdiff_t stride, const float *const c[4], const float *const x[4], int nrows,
                                   int n);
 
+/* The same for four vectors at once (four queries of one head), each R value loaded once:
+ *   rows_combine4: out[j][s] = sum_i c[j][i] * R[i][s]     (j < 4, s < n)
+ *   rows_dot4:     out[j][i] = sum_s x[j][s] * R[i][s]     (j < 4, i < nrows) */
+typedef void (*slm_rows_combine4_fn)(float *const out[4], const float *const c[4], const float *R, ptrdiff_t stride,
+                                     int nrows, int n);
+typedef void (*slm_rows_dot4_fn)(float *const out[4], const float *const x[4], const float *R, ptrdiff_t stride,
+                                 int nrows, int n);
+
+/* Softmax in place over x (n >= 1); and its backward: given p = softmax(z) and dz holding dL/dp,
+ * dz[s] = p[s] * (dz[s] - sum_r p[r] dz[r]) * scale. */
+typedef void (*slm_softmax_fn)(float *x, int n);
+typedef void (*slm_softmax_back_fn)(float *dz, const float *p, int n, float scale);
+
 /* Packing of the matrix product's operands from row-major storage (pure data movement, so every
  * variant gives identical bytes):
  *   gemm_pack_a6:  d[k*6 + i] = s[i*rs + k]    (6 rows, i < 6, k < kc)
@@ -91,6 +104,10 @@ typedef struct slm_kernels {
     slm_rows_rank4_fn rows_rank4;
     slm_adamw_fn adamw;
     slm_swiglu_back_fn swiglu_back;
+    slm_rows_combine4_fn rows_combine4;
+    slm_rows_dot4_fn rows_dot4;
+    slm_softmax_fn softmax;
+    slm_softmax_back_fn softmax_back;
 } slm_kernels;
 
 /* The scalar reference kernels. */
@@ -146,6 +163,9 @@ float slm_exp_sum_scalar(float *x, int n, float m);
 void slm_rows_rank4_scalar(float *R, ptrdiff_t stride, const float *const c[4], const float *const x[4], int nrows, int n);
 void slm_adamw_scalar(float *p, float *m, float *v, const float *grad, size_t n, const slm_adamw_coef *c);
 void slm_swiglu_back_scalar(float *dh1, float *dh3, const float *h1, const float *h3, int n);
+void slm_rows_combine4_scalar(float *const out[4], const float *const c[4], const float *R, ptrdiff_t stride, int nrows, int n);
+void slm_softmax_back_scalar(float *dz, const float *p, int n, float scale);
+void slm_rows_dot4_scalar(float *const out[4], const float *const x[4], const float *R, ptrdiff_t stride, int nrows, int n);
 /* Scalar dot product of two float vectors (n). */
 float slm_dot_f32(const float *a, const float *b, int n);
 

@@ -125,6 +125,21 @@ void slm_swiglu_back_scalar(float *dh1, float *dh3, const float *h1, const float
     }
 }
 
+void slm_rows_combine4_scalar(float *const out[4], const float *const c[4], const float *R, ptrdiff_t stride, int nrows,
+                              int n) {
+    for (int j = 0; j < 4; j++) slm_rows_combine_scalar(out[j], c[j], R, stride, nrows, n);
+}
+
+void slm_rows_dot4_scalar(float *const out[4], const float *const x[4], const float *R, ptrdiff_t stride, int nrows, int n) {
+    for (int j = 0; j < 4; j++) slm_rows_dot_scalar(out[j], x[j], R, stride, nrows, n);
+}
+
+void slm_softmax_back_scalar(float *dz, const float *p, int n, float scale) {
+    float dot = 0.0f;
+    for (int s = 0; s < n; s++) dot += p[s] * dz[s];
+    for (int s = 0; s < n; s++) dz[s] = p[s] * (dz[s] - dot) * scale;
+}
+
 static void matvec_block_scalar(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1) {
     slm_matvec_block_scalar((slm_dtype)dtype, out, x, w, n, r0, r1);
 }
@@ -134,7 +149,8 @@ static const slm_kernels scalar_kernels = {"scalar", matvec_f32_scalar, matvec_b
                                            slm_gemm_micro_scalar, slm_rows_combine_scalar, slm_rows_dot_scalar,
                                            slm_rows_rank1_scalar, slm_exp_sum_scalar, slm_gemm_pack_a6_scalar,
                                            slm_gemm_pack_b16_scalar, slm_rows_rank4_scalar, slm_adamw_scalar,
-                                           slm_swiglu_back_scalar};
+                                           slm_swiglu_back_scalar, slm_rows_combine4_scalar, slm_rows_dot4_scalar,
+                                           slm_softmax, slm_softmax_back_scalar};
 
 const slm_kernels *slm_kernels_scalar(void) { return &scalar_kernels; }
 

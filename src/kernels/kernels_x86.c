@@ -509,6 +509,95 @@ T256 static void swiglu_back_avx2(float *dh1, float *dh3, const float *h1, const
     if (i < n) slm_swiglu_back_scalar(dh1 + i, dh3 + i, h1 + i, h3 + i, n - i);
 }
 
+T256 static void rows_combine4_avx2(float *const out[4], const float *const c[4], const float *R, ptrdiff_t stride,
+                                    int nrows, int n) {
+    int s = 0;
+    for (; s + 16 <= n; s += 16) {
+        __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        for (int i = 0; i < nrows; i++) {
+            const float *r = R + i * stride + s;
+            __m256 r0 = _mm256_loadu_ps(r), r1 = _mm256_loadu_ps(r + 8), x;
+            x = _mm256_broadcast_ss(c[0] + i), a00 = _mm256_fmadd_ps(x, r0, a00), a01 = _mm256_fmadd_ps(x, r1, a01);
+            x = _mm256_broadcast_ss(c[1] + i), a10 = _mm256_fmadd_ps(x, r0, a10), a11 = _mm256_fmadd_ps(x, r1, a11);
+            x = _mm256_broadcast_ss(c[2] + i), a20 = _mm256_fmadd_ps(x, r0, a20), a21 = _mm256_fmadd_ps(x, r1, a21);
+            x = _mm256_broadcast_ss(c[3] + i), a30 = _mm256_fmadd_ps(x, r0, a30), a31 = _mm256_fmadd_ps(x, r1, a31);
+        }
+        _mm256_storeu_ps(out[0] + s, a00), _mm256_storeu_ps(out[0] + s + 8, a01);
+        _mm256_storeu_ps(out[1] + s, a10), _mm256_storeu_ps(out[1] + s + 8, a11);
+        _mm256_storeu_ps(out[2] + s, a20), _mm256_storeu_ps(out[2] + s + 8, a21);
+        _mm256_storeu_ps(out[3] + s, a30), _mm256_storeu_ps(out[3] + s + 8, a31);
+    }
+    for (; s < n; s += 8) {
+        __m256i m = n - s >= 8 ? _mm256_set1_epi32(-1) : tail_mask(n - s);
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int i = 0; i < nrows; i++) {
+            __m256 r = _mm256_maskload_ps(R + i * stride + s, m);
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(c[0] + i), r, a0);
+            a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(c[1] + i), r, a1);
+            a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(c[2] + i), r, a2);
+            a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(c[3] + i), r, a3);
+        }
+        _mm256_maskstore_ps(out[0] + s, m, a0), _mm256_maskstore_ps(out[1] + s, m, a1);
+        _mm256_maskstore_ps(out[2] + s, m, a2), _mm256_maskstore_ps(out[3] + s, m, a3);
+    }
+}
+
+T256 static void rows_dot4_avx2(float *const out[4], const float *const x[4], const float *R, ptrdiff_t stride, int nrows,
+                                int n) {
+    __m256i m = tail_mask(n);
+    int nv = n & ~7, i = 0;
+    for (; i + 2 <= nrows; i += 2) {
+        const float *r0 = R + i * stride, *r1 = r0 + stride;
+        __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        for (int s = 0; s < nv; s += 8) {
+            __m256 v0 = _mm256_loadu_ps(r0 + s), v1 = _mm256_loadu_ps(r1 + s), xv;
+            xv = _mm256_loadu_ps(x[0] + s), a00 = _mm256_fmadd_ps(xv, v0, a00), a01 = _mm256_fmadd_ps(xv, v1, a01);
+            xv = _mm256_loadu_ps(x[1] + s), a10 = _mm256_fmadd_ps(xv, v0, a10), a11 = _mm256_fmadd_ps(xv, v1, a11);
+            xv = _mm256_loadu_ps(x[2] + s), a20 = _mm256_fmadd_ps(xv, v0, a20), a21 = _mm256_fmadd_ps(xv, v1, a21);
+            xv = _mm256_loadu_ps(x[3] + s), a30 = _mm256_fmadd_ps(xv, v0, a30), a31 = _mm256_fmadd_ps(xv, v1, a31);
+        }
+        if (nv < n) {
+            __m256 v0 = _mm256_maskload_ps(r0 + nv, m), v1 = _mm256_maskload_ps(r1 + nv, m), xv;
+            xv = _mm256_maskload_ps(x[0] + nv, m), a00 = _mm256_fmadd_ps(xv, v0, a00), a01 = _mm256_fmadd_ps(xv, v1, a01);
+            xv = _mm256_maskload_ps(x[1] + nv, m), a10 = _mm256_fmadd_ps(xv, v0, a10), a11 = _mm256_fmadd_ps(xv, v1, a11);
+            xv = _mm256_maskload_ps(x[2] + nv, m), a20 = _mm256_fmadd_ps(xv, v0, a20), a21 = _mm256_fmadd_ps(xv, v1, a21);
+            xv = _mm256_maskload_ps(x[3] + nv, m), a30 = _mm256_fmadd_ps(xv, v0, a30), a31 = _mm256_fmadd_ps(xv, v1, a31);
+        }
+        float s0[4], s1[4];
+        _mm_storeu_ps(s0, reduce4(a00, a10, a20, a30)), _mm_storeu_ps(s1, reduce4(a01, a11, a21, a31));
+        for (int j = 0; j < 4; j++) out[j][i] = s0[j], out[j][i + 1] = s1[j];
+    }
+    for (; i < nrows; i++)
+        for (int j = 0; j < 4; j++) rows_dot_avx2(out[j] + i, x[j], R + i * stride, stride, 1, n);
+}
+
+T256 static void softmax_avx2(float *x, int n) {
+    __m256i m = tail_mask(n);
+    int nv = n & ~7;
+    __m256 mx = _mm256_set1_ps(x[0]);
+    for (int s = 0; s < nv; s += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(x + s));
+    if (nv < n) mx = _mm256_max_ps(mx, _mm256_blendv_ps(mx, _mm256_maskload_ps(x + nv, m), _mm256_castsi256_ps(m)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+    __m256 inv = _mm256_set1_ps(1.0f / exp_sum_avx2(x, n, _mm_cvtss_f32(h)));
+    for (int s = 0; s < nv; s += 8) _mm256_storeu_ps(x + s, _mm256_mul_ps(_mm256_loadu_ps(x + s), inv));
+    if (nv < n) _mm256_maskstore_ps(x + nv, m, _mm256_mul_ps(_mm256_maskload_ps(x + nv, m), inv));
+}
+
+T256 static void softmax_back_avx2(float *dz, const float *p, int n, float scale) {
+    float dot;
+    rows_dot_avx2(&dot, p, dz, 0, 1, n);
+    __m256i m = tail_mask(n);
+    int nv = n & ~7;
+    __m256 d = _mm256_set1_ps(dot), sc = _mm256_set1_ps(scale);
+    for (int s = 0; s < nv; s += 8)
+        _mm256_storeu_ps(dz + s, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(p + s), _mm256_sub_ps(_mm256_loadu_ps(dz + s), d)), sc));
+    if (nv < n)
+        _mm256_maskstore_ps(dz + nv, m, _mm256_mul_ps(_mm256_mul_ps(_mm256_maskload_ps(p + nv, m),
+                                                                    _mm256_sub_ps(_mm256_maskload_ps(dz + nv, m), d)), sc));
+}
+
 /* Transposes the 8x8 block r[0..7] (rows) into c[0..7] (columns). */
 T256 static inline void transpose8(const __m256 r[8], __m256 c[8]) {
     __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -556,7 +645,8 @@ static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_block_a
                                          attention_avx2, swiglu_avx2, rmsnorm_avx2, gemm_micro_avx2,
                                          rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2, exp_sum_avx2,
                                          gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2,
-                                         swiglu_back_avx2};
+                                         swiglu_back_avx2, rows_combine4_avx2, rows_dot4_avx2,
+                                         softmax_avx2, softmax_back_avx2};
 #endif
 
 int slm_kernels_available(const slm_kernels **tables, int cap) {

@@ -414,12 +414,19 @@ static void transpose_in(float *dst, const float *src, int T, int hd, int KV) {
         for (int i = 0; i < hd; i++) dst[(size_t)i * T + s] = src[(size_t)s * KV + i];
 }
 
+/* Softmax of row[0..t] in place; row[t+1..n) (scores computed past the query's position by a block
+ * of four) set to zero, as the backward pass expects. */
+static void causal_softmax(const slm_kernels *kr, float *row, int t, int n) {
+    kr->softmax(row, t + 1);
+    for (int s = t + 1; s < n; s++) row[s] = 0.0f;
+}
+
 static void attn_fwd(par *p, int i0, int i1) {
     slm_trainer *tr = p->tr;
     const slm_kernels *kr = tr->g.kernels;
     acts *a = &tr->a[p->layer];
     int T = tr->T, hd = tr->hd, D = tr->D, KV = tr->KV, grp = tr->H / tr->KVH;
-    float scale = 1.0f / sqrtf((float)hd), qs[512];
+    float scale = 1.0f / sqrtf((float)hd), qs[4][512];
     for (int item = i0; item < i1; item++) {
         int b = item / tr->KVH, g = item % tr->KVH;
         float *kt = tr->kt + (size_t)item * hd * T, *vt = tr->vt + (size_t)item * hd * T;
@@ -427,15 +434,27 @@ static void attn_fwd(par *p, int i0, int i1) {
         transpose_in(vt, a->v + (size_t)b * T * KV + g * hd, T, hd, KV);
         for (int h = g * grp; h < (g + 1) * grp; h++) {
             float *att = a->att + ((size_t)b * tr->H + h) * T * T;
-            for (int t = 0; t < T; t++) {
-                const float *q = a->q + ((size_t)b * T + t) * D + h * hd;
-                float *row = att + (size_t)t * T, mx = -INFINITY;
-                for (int i = 0; i < hd; i++) qs[i] = q[i] * scale;
-                kr->rows_combine(row, qs, kt, T, hd, t + 1);
-                for (int s = 0; s <= t; s++) mx = row[s] > mx ? row[s] : mx;
-                float inv = 1.0f / kr->exp_sum(row, t + 1, mx);
-                for (int s = 0; s <= t; s++) row[s] *= inv;
-                kr->rows_dot(a->ao + ((size_t)b * T + t) * D + h * hd, row, vt, T, hd, t + 1);
+            /* queries in blocks of four: each key and value is read once per block */
+            for (int t0 = 0; t0 < T; t0 += 4) {
+                int nb = T - t0 < 4 ? T - t0 : 4, n = t0 + nb;
+                float *rows[4], *outs[4];
+                for (int j = 0; j < nb; j++) {
+                    const float *q = a->q + ((size_t)b * T + t0 + j) * D + h * hd;
+                    for (int i = 0; i < hd; i++) qs[j][i] = q[i] * scale;
+                    rows[j] = att + (size_t)(t0 + j) * T, outs[j] = a->ao + ((size_t)b * T + t0 + j) * D + h * hd;
+                }
+                if (nb == 4) {
+                    const float *cs[4] = {qs[0], qs[1], qs[2], qs[3]};
+                    kr->rows_combine4(rows, cs, kt, T, hd, n);
+                    for (int j = 0; j < 4; j++) causal_softmax(kr, rows[j], t0 + j, n);
+                    const float *rs[4] = {rows[0], rows[1], rows[2], rows[3]};
+                    kr->rows_dot4(outs, rs, vt, T, hd, n);
+                } else
+                    for (int j = 0; j < nb; j++) {
+                        kr->rows_combine(rows[j], qs[j], kt, T, hd, t0 + j + 1);
+                        causal_softmax(kr, rows[j], t0 + j, t0 + j + 1);
+                        kr->rows_dot(outs[j], rows[j], vt, T, hd, t0 + j + 1);
+                    }
             }
         }
     }
@@ -463,19 +482,28 @@ static void attn_bwd(par *p, int i0, int i1) {
             for (int t0 = 0; t0 < T; t0 += 4) {
                 int nb = T - t0 < 4 ? T - t0 : 4, n = t0 + nb;
                 const float *qs[4], *douts[4], *rows[4];
-                float *dss[4];
+                float *dss[4], *dqs[4];
                 for (int j = 0; j < nb; j++) {
                     int t = t0 + j;
-                    const float *row = att + (size_t)t * T;
-                    const float *dout = tr->dao + ((size_t)b * T + t) * D + h * hd;
-                    float *ds = dp + (size_t)j * T, dot;
-                    kr->rows_combine(ds, dout, vt, T, hd, t + 1);
-                    kr->rows_dot(&dot, row, ds, 0, 1, t + 1);
-                    for (int s = 0; s <= t; s++) ds[s] = row[s] * (ds[s] - dot) * scale;
-                    for (int s = t + 1; s < n; s++) ds[s] = 0.0f;
-                    kr->rows_dot(tr->dq + ((size_t)b * T + t) * D + h * hd, ds, kt, T, hd, t + 1);
-                    qs[j] = a->q + ((size_t)b * T + t) * D + h * hd, douts[j] = dout, rows[j] = row, dss[j] = ds;
+                    rows[j] = att + (size_t)t * T, douts[j] = tr->dao + ((size_t)b * T + t) * D + h * hd;
+                    dss[j] = dp + (size_t)j * T, dqs[j] = tr->dq + ((size_t)b * T + t) * D + h * hd;
+                    qs[j] = a->q + ((size_t)b * T + t) * D + h * hd;
                 }
+                /* d(att row) = dout . V, for the four queries at once when there are four */
+                if (nb == 4) kr->rows_combine4(dss, douts, vt, T, hd, n);
+                else
+                    for (int j = 0; j < nb; j++) kr->rows_combine(dss[j], douts[j], vt, T, hd, t0 + j + 1);
+                for (int j = 0; j < nb; j++) {
+                    int t = t0 + j;
+                    kr->softmax_back(dss[j], rows[j], t + 1, scale);
+                    for (int s = t + 1; s < n; s++) dss[j][s] = 0.0f;
+                }
+                /* dq = ds . K (entries past each query's position are zero) */
+                if (nb == 4) {
+                    const float *dsc[4] = {dss[0], dss[1], dss[2], dss[3]};
+                    kr->rows_dot4(dqs, dsc, kt, T, hd, n);
+                } else
+                    for (int j = 0; j < nb; j++) kr->rows_dot(dqs[j], dss[j], kt, T, hd, t0 + j + 1);
                 if (nb == 4) {
                     const float *dsc[4] = {dss[0], dss[1], dss[2], dss[3]};
                     kr->rows_rank4(dkt, T, qs, dsc, hd, n);
