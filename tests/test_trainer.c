@@ -382,6 +382,18 @@ void kernels_simd_training_primitives_match_scalar(void) {
             sc->softmax_back(o1, e1, n, 0.3f), k->softmax_back(o2, e1, n, 0.3f);
             for (int i = 0; i < n; i++) worst_sm = fmax(worst_sm, fabs(o1[i] - o2[i]));
         }
+        for (int n = 1; n <= MAXN; n += 19) { /* cross-entropy rows: loss and gradient */
+            for (int i = 0; i < n; i++) o1[i] = e1[i] = e2[i] = 8 * urand();
+            int target = n / 3;
+            double l1 = sc->xent_row(e1, n, target, 0.25f), l2 = k->xent_row(e2, n, target, 0.25f), sum = 0;
+            for (int i = 0; i < n; i++) sum += exp((double)o1[i]); /* the definition, in double */
+            double direct = log(sum) - o1[target];
+            worst_sm = fmax(worst_sm, fmax(fabs(l1 - l2), fabs(l1 - direct)) / (1 + fabs(direct)));
+            for (int i = 0; i < n; i++) {
+                double g = 0.25 * (exp((double)o1[i]) / sum - (i == target));
+                worst_sm = fmax(worst_sm, fmax(fabs(e1[i] - e2[i]), fabs(e1[i] - g)));
+            }
+        }
         CHECK(worst_sm < 1e-6, "%s: softmax or its backward differs from the scalar twin by %g", k->name, worst_sm);
         CHECK(worst_glu < 1e-6, "%s: SwiGLU backward differs from the scalar twin by %g", k->name, worst_glu);
         CHECK(worst < 1e-5, "%s: largest difference from the scalar twins %g", k->name, worst);

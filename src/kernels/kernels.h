@@ -66,6 +66,11 @@ typedef void (*slm_rows_dot4_fn)(float *const out[4], const float *const x[4], c
 typedef void (*slm_softmax_fn)(float *x, int n);
 typedef void (*slm_softmax_back_fn)(float *dz, const float *p, int n, float scale);
 
+/* Cross-entropy of one row of logits z (n) against `target`: returns log(sum exp z) - z[target]
+ * (computed as log(sum exp(z - max)) - (z[target] - max)); when grad_scale != 0, z becomes its
+ * gradient grad_scale * (softmax(z) - onehot(target)). */
+typedef double (*slm_xent_row_fn)(float *z, int n, int target, float grad_scale);
+
 /* Packing of the matrix product's operands from row-major storage (pure data movement, so every
  * variant gives identical bytes):
  *   gemm_pack_a6:  d[k*6 + i] = s[i*rs + k]    (6 rows, i < 6, k < kc)
@@ -108,6 +113,7 @@ typedef struct slm_kernels {
     slm_rows_dot4_fn rows_dot4;
     slm_softmax_fn softmax;
     slm_softmax_back_fn softmax_back;
+    slm_xent_row_fn xent_row;
 } slm_kernels;
 
 /* The scalar reference kernels. */
@@ -164,6 +170,7 @@ void slm_rows_rank4_scalar(float *R, ptrdiff_t stride, const float *const c[4], 
 void slm_adamw_scalar(float *p, float *m, float *v, const float *grad, size_t n, const slm_adamw_coef *c);
 void slm_swiglu_back_scalar(float *dh1, float *dh3, const float *h1, const float *h3, int n);
 void slm_rows_combine4_scalar(float *const out[4], const float *const c[4], const float *R, ptrdiff_t stride, int nrows, int n);
+double slm_xent_row_scalar(float *z, int n, int target, float grad_scale);
 void slm_softmax_back_scalar(float *dz, const float *p, int n, float scale);
 void slm_rows_dot4_scalar(float *const out[4], const float *const x[4], const float *R, ptrdiff_t stride, int nrows, int n);
 /* Scalar dot product of two float vectors (n). */

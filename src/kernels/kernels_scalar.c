@@ -140,6 +140,20 @@ void slm_softmax_back_scalar(float *dz, const float *p, int n, float scale) {
     for (int s = 0; s < n; s++) dz[s] = p[s] * (dz[s] - dot) * scale;
 }
 
+double slm_xent_row_scalar(float *z, int n, int target, float grad_scale) {
+    float mx = z[0];
+    for (int i = 1; i < n; i++)
+        if (z[i] > mx) mx = z[i];
+    float zt = z[target];
+    double sum = slm_exp_sum_scalar(z, n, mx);
+    if (grad_scale != 0.0f) {
+        float mul = (float)(1.0 / sum) * grad_scale;
+        for (int i = 0; i < n; i++) z[i] *= mul;
+        z[target] -= grad_scale;
+    }
+    return log(sum) - (double)(zt - mx);
+}
+
 static void matvec_block_scalar(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1) {
     slm_matvec_block_scalar((slm_dtype)dtype, out, x, w, n, r0, r1);
 }
@@ -150,7 +164,7 @@ static const slm_kernels scalar_kernels = {"scalar", matvec_f32_scalar, matvec_b
                                            slm_rows_rank1_scalar, slm_exp_sum_scalar, slm_gemm_pack_a6_scalar,
                                            slm_gemm_pack_b16_scalar, slm_rows_rank4_scalar, slm_adamw_scalar,
                                            slm_swiglu_back_scalar, slm_rows_combine4_scalar, slm_rows_dot4_scalar,
-                                           slm_softmax, slm_softmax_back_scalar};
+                                           slm_softmax, slm_softmax_back_scalar, slm_xent_row_scalar};
 
 const slm_kernels *slm_kernels_scalar(void) { return &scalar_kernels; }
 

@@ -571,7 +571,8 @@ T256 static void rows_dot4_avx2(float *const out[4], const float *const x[4], co
         for (int j = 0; j < 4; j++) rows_dot_avx2(out[j] + i, x[j], R + i * stride, stride, 1, n);
 }
 
-T256 static void softmax_avx2(float *x, int n) {
+/* max of x (n >= 1); exact, so equal to the scalar loop's */
+T256 static float max_avx2(const float *x, int n) {
     __m256i m = tail_mask(n);
     int nv = n & ~7;
     __m256 mx = _mm256_set1_ps(x[0]);
@@ -580,9 +581,30 @@ T256 static void softmax_avx2(float *x, int n) {
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
     h = _mm_max_ps(h, _mm_movehl_ps(h, h));
     h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
-    __m256 inv = _mm256_set1_ps(1.0f / exp_sum_avx2(x, n, _mm_cvtss_f32(h)));
-    for (int s = 0; s < nv; s += 8) _mm256_storeu_ps(x + s, _mm256_mul_ps(_mm256_loadu_ps(x + s), inv));
-    if (nv < n) _mm256_maskstore_ps(x + nv, m, _mm256_mul_ps(_mm256_maskload_ps(x + nv, m), inv));
+    return _mm_cvtss_f32(h);
+}
+
+/* x *= c over n values */
+T256 static void scale_avx2(float *x, int n, float c) {
+    __m256i m = tail_mask(n);
+    int nv = n & ~7;
+    __m256 cv = _mm256_set1_ps(c);
+    for (int s = 0; s < nv; s += 8) _mm256_storeu_ps(x + s, _mm256_mul_ps(_mm256_loadu_ps(x + s), cv));
+    if (nv < n) _mm256_maskstore_ps(x + nv, m, _mm256_mul_ps(_mm256_maskload_ps(x + nv, m), cv));
+}
+
+T256 static void softmax_avx2(float *x, int n) {
+    scale_avx2(x, n, 1.0f / exp_sum_avx2(x, n, max_avx2(x, n)));
+}
+
+T256 static double xent_row_avx2(float *z, int n, int target, float grad_scale) {
+    float mx = max_avx2(z, n), zt = z[target];
+    double sum = exp_sum_avx2(z, n, mx);
+    if (grad_scale != 0.0f) {
+        scale_avx2(z, n, (float)(1.0 / sum) * grad_scale);
+        z[target] -= grad_scale;
+    }
+    return log(sum) - (double)(zt - mx);
 }
 
 T256 static void softmax_back_avx2(float *dz, const float *p, int n, float scale) {
@@ -646,7 +668,7 @@ static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_block_a
                                          rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2, exp_sum_avx2,
                                          gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2,
                                          swiglu_back_avx2, rows_combine4_avx2, rows_dot4_avx2,
-                                         softmax_avx2, softmax_back_avx2};
+                                         softmax_avx2, softmax_back_avx2, xent_row_avx2};
 #endif
 
 int slm_kernels_available(const slm_kernels **tables, int cap) {

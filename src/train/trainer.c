@@ -603,16 +603,7 @@ static void ce_rows(par *p, int i0, int i1) {
     for (int r = i0; r < i1; r++) {
         int t = p->layer + r, b = t / tr->T, s = t % tr->T;
         int target = tr->tokens[(size_t)b * (tr->T + 1) + s + 1];
-        float *z = tr->logits + (size_t)r * V, mx = -INFINITY;
-        for (int i = 0; i < V; i++)
-            if (z[i] > mx) mx = z[i];
-        float zt = z[target];
-        double sum = tr->g.kernels->exp_sum(z, V, mx);
-        tr->row_loss[t] = (float)(log(sum) - (double)(zt - mx));
-        if (p->grad_scale == 0.0f) continue;
-        float mul = (float)(1.0 / sum) * p->grad_scale;
-        for (int i = 0; i < V; i++) z[i] *= mul;
-        z[target] -= p->grad_scale;
+        tr->row_loss[t] = (float)tr->g.kernels->xent_row(tr->logits + (size_t)r * V, V, target, p->grad_scale);
     }
 }
 
