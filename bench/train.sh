@@ -15,6 +15,9 @@ PEAK=${2:-234}
 make -j2 build/libslm.a >/dev/null
 mkdir -p build/bench
 cc -O2 -Iinclude bench/train_speed.c build/libslm.a -lm -lpthread -lcjson -lpcre2-8 -o build/bench/train_speed
+cc -O2 -Iinclude bench/fma_peak.c build/libslm.a -lm -lpthread -lcjson -lpcre2-8 -o build/bench/fma_peak
+# what the cores deliver right now (shared VMs drift): compare runs only with this line beside them
+build/bench/fma_peak "$THREADS" | sed 's/^/machine /'
 CONFIGS=("stories260K 64 172 5 8 4 512 512 8" "stories15M 288 768 6 6 6 32000 256 8")
 STEPS=("20" "5")
 for i in 0 1; do
