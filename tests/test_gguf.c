@@ -190,6 +190,46 @@ void kernels_block_quant_types(void) {
     slm_quantize_row_q4_1(x, blk, 256);
     slm_dequantize_block_row(SLM_DTYPE_Q4_1, blk, 256, 0, y);
     for (int i = 0; i < 256; i++) CHECK(fabsf(y[i] - x[i]) <= 14.0f / 15 * 0.51f + 1e-2f, "q4_1 %d: %g vs %g", i, y[i], x[i]);
+    /* K-quants: RMS error against the input's RMS, on several kinds of rows */
+    {
+        static float kx[1024], ky[1024];
+        static uint8_t kb[4 * 210];
+        const char *kinds[6] = {"smooth", "gaussian-like", "all positive", "all negative", "one outlier", "zeros"};
+        uint64_t r = 99;
+        for (int kind = 0; kind < 6; kind++) {
+            for (int i = 0; i < 1024; i++) {
+                r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+                float u = (float)((r >> 40) & 0xFFFFFF) / 16777216.0f - 0.5f, g = u * u * u * 8 + u; /* heavy-ish tails */
+                kx[i] = kind == 0 ? sinf((float)i * 0.3f) * (1 + (float)(i % 5)) : kind == 1 ? g * 0.02f
+                      : kind == 2 ? 1.0f + fabsf(g) : kind == 3 ? -0.5f - fabsf(g) : kind == 4 ? g * 0.01f : 0.0f;
+            }
+            if (kind == 4) kx[300] = 3.0f;
+            double ss = 0;
+            for (int i = 0; i < 1024; i++) ss += (double)kx[i] * kx[i];
+            double rms = sqrt(ss / 1024);
+            const slm_dtype kt[2] = {SLM_DTYPE_Q4_K, SLM_DTYPE_Q6_K};
+            const double lim[2] = {0.12, 0.03};
+            for (int t = 0; t < 2; t++) {
+                slm_quantize_row(kt[t], kx, kb, 1024);
+                slm_dequantize_block_row(kt[t], kb, 1024, 0, ky);
+                double se = 0;
+                for (int i = 0; i < 1024; i++) se += ((double)ky[i] - kx[i]) * ((double)ky[i] - kx[i]);
+                double rel = rms > 0 ? sqrt(se / 1024) / rms : sqrt(se);
+                CHECK(rel <= lim[t], "%s %s: relative RMS error %.4f (limit %.2f)", t ? "q6_k" : "q4_k", kinds[kind], rel, lim[t]);
+                if (kind == 1) printf("    %s on gaussian-like rows: relative RMS error %.4f\n", t ? "q6_k" : "q4_k", rel);
+            }
+        }
+        /* hostile values: NaN and infinities still give finite, decodable blocks */
+        for (int i = 0; i < 1024; i++) kx[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -1e30f;
+        for (int t = 0; t < 2; t++) {
+            slm_dtype kt = t ? SLM_DTYPE_Q6_K : SLM_DTYPE_Q4_K;
+            slm_quantize_row(kt, kx, kb, 1024);
+            slm_dequantize_block_row(kt, kb, 1024, 0, ky);
+            int finite_all = 1;
+            for (int i = 0; i < 1024; i++) finite_all &= isfinite(ky[i]) != 0;
+            CHECK(finite_all, "%s: non-finite output from NaN/inf input", t ? "q6_k" : "q4_k");
+        }
+    }
     /* every block type: the SIMD matvec agrees with the scalar reference, on random blocks */
     const slm_dtype types[5] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q4_K, SLM_DTYPE_Q6_K};
     uint64_t rng = 12345;
@@ -318,6 +358,20 @@ void gguf_llamacpp_kquants_dequantize_to_source(void) {
             double rel = sqrt(num / den);
             CHECK(rel >= lo[f] && rel <= hi[f], "%s: %s relative rms error %.4f outside [%g, %g]", files[f], ti.name, rel,
                   lo[f], hi[f]);
+            /* slm's own quantizer on the same source: no worse than llama.cpp's (2% slack) */
+            const slm_block_type *bt = slm_block_type_of(want[f]);
+            uint8_t blk[2 * 210];
+            double num2 = 0;
+            for (int64_t r = 0; r < ti.shape[0]; r++) {
+                slm_tensor_row_f32(ts, r, a);
+                slm_quantize_row(want[f], a, blk, (int)ti.shape[1]);
+                slm_dequantize_block_row(want[f], blk, (int)ti.shape[1], 0, b);
+                for (int k = 0; k < (int)ti.shape[1]; k++) num2 += (double)(a[k] - b[k]) * (a[k] - b[k]);
+            }
+            (void)bt;
+            double rel2 = sqrt(num2 / den);
+            if (checked == 0) printf("    %s, %s: relative rms error llama.cpp %.4f, slm %.4f\n", bt->name, ti.name, rel, rel2);
+            CHECK(rel2 <= rel * 1.02, "%s: %s: slm's quantizer %.4f vs llama.cpp's %.4f", bt->name, ti.name, rel2, rel);
             checked++;
         }
         CHECK(checked == 8, "%d matrices", checked);

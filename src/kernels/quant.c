@@ -141,8 +141,10 @@ void slm_matvec_block_scalar(slm_dtype dtype, float *out, const float *x, const 
 
 /* ---------------------------------------------------------------- quantizers */
 
+/* Stores a scale as f16, clamped to its finite range (NaN as 0): blocks from extreme or hostile
+ * weights stay decodable. */
 static void put_f16(uint8_t *p, float f) {
-    uint16_t h = slm_f32_to_f16(f);
+    uint16_t h = slm_f32_to_f16(f == f ? fminf(65504.0f, fmaxf(-65504.0f, f)) : 0.0f);
     memcpy(p, &h, 2);
 }
 
@@ -186,5 +188,167 @@ void slm_quantize_row_q4_1(const float *x, void *out, int n) {
             int c = (int)fminf(15.0f, fmaxf(0.0f, roundf((x[i + 16] - lo) * id)));
             o[4 + i] = (uint8_t)(a | c << 4);
         }
+    }
+}
+
+/* A finite copy of v: NaN becomes 0, infinities the largest finite float of their sign. */
+static float finite(float v) {
+    if (!(v == v)) return 0.0f;
+    return fminf(3.0e38f, fmaxf(-3.0e38f, v));
+}
+
+/* round(v) clamped to [lo, hi]; NaN gives lo. */
+static int clamp_round(float v, int lo, int hi) { return (int)fminf((float)hi, fmaxf((float)lo, roundf(v))); }
+
+/* Squared error of x against scale d on levels [-nmax, nmax - 1]; with `ls` set, d is first
+ * replaced by its least-squares fit over the levels it gives. */
+static double sym_error(const float *x, int n, int nmax, float *d, int ls) {
+    if (ls) {
+        double sxq = 0, sqq = 0;
+        for (int i = 0; i < n; i++) {
+            int q = clamp_round(x[i] / *d, -nmax, nmax - 1);
+            sxq += (double)x[i] * q, sqq += (double)q * q;
+        }
+        if (sqq > 0 && sxq != 0) *d = (float)(sxq / sqq);
+    }
+    double e = 0;
+    for (int i = 0; i < n; i++) {
+        double r = x[i] - (double)*d * clamp_round(x[i] / *d, -nmax, nmax - 1);
+        e += r * r;
+    }
+    return e;
+}
+
+/* Signed scale of n values for levels [-nmax, nmax - 1]: the value of largest magnitude mapped to
+ * levels near -nmax (a small grid), each candidate refined by least squares; the best is kept. */
+static float fit_symmetric(const float *x, int n, int nmax) {
+    float amax = 0.0f, vmax = 0.0f;
+    for (int i = 0; i < n; i++)
+        if (fabsf(x[i]) > amax) amax = fabsf(x[i]), vmax = x[i];
+    if (amax == 0.0f) return 0.0f;
+    float best = vmax / (float)-nmax;
+    double best_e = sym_error(x, n, nmax, &best, 0);
+    for (int g = -4; g <= 4; g++) {
+        float d = vmax / ((float)-nmax + 0.25f * (float)g);
+        double e = sym_error(x, n, nmax, &d, 1);
+        if (e < best_e) best_e = e, best = d;
+    }
+    return best;
+}
+
+void slm_quantize_row_q6_k(const float *xin, void *out, int n) {
+    uint8_t *o = out;
+    float x[256], sc[16];
+    for (int b = 0; b < n / 256; b++, xin += 256, o += 210) {
+        for (int i = 0; i < 256; i++) x[i] = finite(xin[i]);
+        float amax = 0.0f;
+        for (int j = 0; j < 16; j++) sc[j] = fit_symmetric(x + 16 * j, 16, 32), amax = fmaxf(amax, fabsf(sc[j]));
+        put_f16(o + 208, amax / 127.0f);
+        float d = f16_at(o + 208); /* as stored */
+        int8_t *qs = (int8_t *)(o + 192);
+        int L[256];
+        for (int j = 0; j < 16; j++) {
+            qs[j] = (int8_t)(d > 0.0f ? clamp_round(sc[j] / d, -127, 127) : 0);
+            float ds = d * (float)qs[j];
+            for (int i = 0; i < 16; i++) L[16 * j + i] = ds != 0.0f ? clamp_round(x[16 * j + i] / ds, -32, 31) + 32 : 32;
+        }
+        uint8_t *ql = o, *qh = o + 128;
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32) {
+            const int *Lh = L + 128 * h;
+            for (int l = 0; l < 32; l++) {
+                ql[l] = (uint8_t)((Lh[l] & 15) | (Lh[l + 64] & 15) << 4);
+                ql[l + 32] = (uint8_t)((Lh[l + 32] & 15) | (Lh[l + 96] & 15) << 4);
+                qh[l] = (uint8_t)((Lh[l] >> 4) | (Lh[l + 32] >> 4) << 2 | (Lh[l + 64] >> 4) << 4 | (Lh[l + 96] >> 4) << 6);
+            }
+        }
+    }
+}
+
+/* Squared error of x = a * q + c, q in [0, 15]; with `ls` set, (a, c) are first replaced by their
+ * least-squares fit over the levels they give (c kept <= 0). */
+static double affine_error(const float *x, int n, float *a, float *c, int ls) {
+    if (ls) {
+        double s1 = 0, sq = 0, sqq = 0, sx = 0, sxq = 0;
+        for (int i = 0; i < n; i++) {
+            int q = clamp_round((x[i] - *c) / *a, 0, 15);
+            s1 += 1, sq += q, sqq += (double)q * q, sx += x[i], sxq += (double)x[i] * q;
+        }
+        double det = s1 * sqq - sq * sq;
+        if (det > 0) {
+            double na = (s1 * sxq - sq * sx) / det, nc = (sx - na * sq) / s1;
+            if (nc > 0) nc = 0, na = sqq > 0 ? sxq / sqq : 0; /* the minimum cannot be positive */
+            if (na > 0) *a = (float)na, *c = (float)nc;
+        }
+    }
+    double e = 0;
+    for (int i = 0; i < n; i++) {
+        double r = x[i] - ((double)*a * clamp_round((x[i] - *c) / *a, 0, 15) + *c);
+        e += r * r;
+    }
+    return e;
+}
+
+/* Scale and minimum of n values for x = scale * q - min, q in [0, 15], min >= 0 (so the range
+ * always holds 0, as the format's unsigned minimum requires): from the range over a small grid of
+ * level counts, each refined by least squares; the best is kept. */
+static void fit_affine(const float *x, int n, float *scale, float *min) {
+    float lo = 0.0f, hi = x[0];
+    for (int i = 0; i < n; i++) lo = fminf(lo, x[i]), hi = fmaxf(hi, x[i]);
+    if (!(hi - lo > 0.0f)) {
+        *scale = 0.0f, *min = -lo;
+        return;
+    }
+    float ba = (hi - lo) / 15.0f, bc = lo;
+    double be = affine_error(x, n, &ba, &bc, 0);
+    for (int g = -4; g <= 4; g++) {
+        float a = (hi - lo) / (15.0f + 0.25f * (float)g), c = lo;
+        double e = affine_error(x, n, &a, &c, 1);
+        if (e < be) be = e, ba = a, bc = c;
+    }
+    *scale = ba, *min = -bc;
+}
+
+void slm_quantize_row_q4_k(const float *xin, void *out, int n) {
+    uint8_t *o = out;
+    float x[256], sc[8], mn[8];
+    for (int b = 0; b < n / 256; b++, xin += 256, o += 144) {
+        for (int i = 0; i < 256; i++) x[i] = finite(xin[i]);
+        float smax = 0.0f, mmax = 0.0f;
+        for (int j = 0; j < 8; j++) {
+            fit_affine(x + 32 * j, 32, &sc[j], &mn[j]);
+            smax = fmaxf(smax, sc[j]), mmax = fmaxf(mmax, mn[j]);
+        }
+        put_f16(o, smax / 63.0f), put_f16(o + 2, mmax / 63.0f);
+        float d = f16_at(o), dmin = f16_at(o + 2);
+        int S[8], M[8];
+        for (int j = 0; j < 8; j++) {
+            S[j] = d > 0.0f ? clamp_round(sc[j] / d, 0, 63) : 0;
+            M[j] = dmin > 0.0f ? clamp_round(mn[j] / dmin, 0, 63) : 0;
+        }
+        uint8_t *s = o + 4;
+        for (int j = 0; j < 4; j++) {
+            s[j] = (uint8_t)(S[j] | (S[j + 4] >> 4) << 6);
+            s[j + 4] = (uint8_t)(M[j] | (M[j + 4] >> 4) << 6);
+            s[j + 8] = (uint8_t)((S[j + 4] & 15) | (M[j + 4] & 15) << 4);
+        }
+        int L[256];
+        for (int j = 0; j < 8; j++) {
+            float ds = d * (float)S[j], dm = dmin * (float)M[j];
+            for (int i = 0; i < 32; i++) L[32 * j + i] = ds > 0.0f ? clamp_round((x[32 * j + i] + dm) / ds, 0, 15) : 0;
+        }
+        uint8_t *q = o + 16;
+        for (int c = 0; c < 4; c++)
+            for (int l = 0; l < 32; l++) q[32 * c + l] = (uint8_t)(L[64 * c + l] | L[64 * c + 32 + l] << 4);
+    }
+}
+
+void slm_quantize_row(slm_dtype dtype, const float *x, void *out, int n) {
+    switch (dtype) {
+    case SLM_DTYPE_Q8_0: slm_quantize_row_q8_0(x, out, n); break;
+    case SLM_DTYPE_Q4_0: slm_quantize_row_q4_0(x, out, n); break;
+    case SLM_DTYPE_Q4_1: slm_quantize_row_q4_1(x, out, n); break;
+    case SLM_DTYPE_Q4_K: slm_quantize_row_q4_k(x, out, n); break;
+    case SLM_DTYPE_Q6_K: slm_quantize_row_q6_k(x, out, n); break;
+    default: break;
     }
 }

@@ -26,10 +26,17 @@ void slm_dequantize_block_row(slm_dtype dtype, const void *w, int n, int64_t row
 void slm_matvec_block_scalar(slm_dtype dtype, float *out, const float *x, const void *w, int n, int r0, int r1);
 
 /* Quantizes n values (a multiple of the block size) to Q8_0 / Q4_0 / Q4_1 as ggml does (round to
- * nearest; scale = max|x|/127, or for Q4_0 the value of largest magnitude / -8). Used by writers
- * and tests; K-quants are read-only for now. */
+ * nearest; scale = max|x|/127, or for Q4_0 the value of largest magnitude / -8). */
 void slm_quantize_row_q8_0(const float *x, void *out, int n);
 void slm_quantize_row_q4_0(const float *x, void *out, int n);
 void slm_quantize_row_q4_1(const float *x, void *out, int n);
+/* K-quants (n a multiple of 256), in ggml's layouts: each sub-block's scale (and for Q4_K its
+ * minimum) is fitted by least squares to the values it encodes, then the scales are quantized
+ * against the block's f16 scale(s) and the values re-encoded with the scales as stored. Any
+ * input gives a valid block (NaN and infinities quantize to finite values). */
+void slm_quantize_row_q4_k(const float *x, void *out, int n);
+void slm_quantize_row_q6_k(const float *x, void *out, int n);
+/* Quantizes a row of n values to dtype (any block type above; n a multiple of its block). */
+void slm_quantize_row(slm_dtype dtype, const float *x, void *out, int n);
 
 #endif
