@@ -43,7 +43,7 @@ endif
 ALL_CFLAGS = $(CSTD) $(OPT) $(WARN) -ffp-contract=off -fPIC -MMD -MP $(SAN) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 
-LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c src/model/*.c src/formats/*.c src/tokenizer/*.c src/sample/*.c src/chat/*.c src/train/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c src/model/*.c src/formats/*.c src/tokenizer/*.c src/sample/*.c src/chat/*.c src/train/*.c src/eval/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -63,6 +63,7 @@ int cmd_score(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_tokenizer(int argc, char **argv);

@@ -6,14 +6,16 @@
 
 static const char HELP_CONVERT[] =
     "usage: slm convert IN OUT --to FORMAT [--group-size N]\n"
-    "       slm convert IN OUT.gguf [--type f32|f16|bf16|q8_0|q4_0|q4_1] [--expand-shared]\n"
+    "       slm convert IN OUT.gguf [--type f32|f16|bf16|q8_0|q4_0|q4_1|q4_k|q6_k] [--expand-shared]\n"
     "\n"
     "  --to llama2c-v0     legacy fp32 (llama2.c run.c)\n"
     "  --to llama2c-v1     \"ak42\" version 1, fp32\n"
     "  --to llama2c-q80    \"ak42\" version 2: int8 weights, one fp32 scale per group (llama2.c runq.c)\n"
-    "  --to gguf-f32 | gguf-f16 | gguf-bf16 | gguf-q8_0 | gguf-q4_0 | gguf-q4_1\n"
-    "                      GGUF v3, arch llama (llama.cpp), tokenizer embedded; norms stay f32;\n"
-    "                      a matrix whose rows are not whole q blocks (32 values) is written as f16\n"
+    "  --to gguf-f32 | gguf-f16 | gguf-bf16 | gguf-q8_0 | gguf-q4_0 | gguf-q4_1 | gguf-q4_k | gguf-q6_k\n"
+    "                      GGUF v3, arch llama (llama.cpp), tokenizer embedded; norms stay f32; a tied\n"
+    "                      token embedding keeps at least 8 bits (q8_0); rows that are not whole blocks\n"
+    "                      fall back (q4_k to q4_1, q6_k to q8_0, then f16). slm quantize gives more control\n"
+    "                      and measures the loss\n"
     "  --expand-shared     write a block-sharing (MobileLLM-LS) model's blocks as expanded copies, for\n"
     "                      llama.cpp; without it the GGUF records the sharing as slm.block_repeat\n"
     "  -z, --tokenizer TOK the tokenizer a GGUF output embeds (default: the input's own if it is GGUF,\n"
@@ -31,6 +33,8 @@ static int parse_format(const char *s, slm_save_format *f) {
     else if (!strcmp(s, "gguf-f16")) *f = SLM_SAVE_GGUF_F16;
     else if (!strcmp(s, "gguf-bf16")) *f = SLM_SAVE_GGUF_BF16;
     else if (!strcmp(s, "gguf-q8_0")) *f = SLM_SAVE_GGUF_Q8_0;
+    else if (!strcmp(s, "gguf-q4_k")) *f = SLM_SAVE_GGUF_Q4_K;
+    else if (!strcmp(s, "gguf-q6_k")) *f = SLM_SAVE_GGUF_Q6_K;
     else if (!strcmp(s, "gguf-q4_0")) *f = SLM_SAVE_GGUF_Q4_0;
     else if (!strcmp(s, "gguf-q4_1")) *f = SLM_SAVE_GGUF_Q4_1;
     else return 0;
@@ -69,7 +73,7 @@ int cmd_convert(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (!parse_format(to, &f)) {
-        cli_error(a.cmd, "unknown format '%s' (llama2c-v0, llama2c-v1, llama2c-q80, gguf-f32, gguf-f16, gguf-bf16, gguf-q8_0, gguf-q4_0, gguf-q4_1)", to);
+        cli_error(a.cmd, "unknown format '%s' (llama2c-v0, llama2c-v1, llama2c-q80, gguf-f32, gguf-f16, gguf-bf16, gguf-q8_0, gguf-q4_0, gguf-q4_1, gguf-q4_k, gguf-q6_k)", to);
         return EXIT_USAGE;
     }
     slm_model *m = cli_load_model(a.cmd, in);

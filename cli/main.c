@@ -16,7 +16,8 @@ static const char USAGE[] =
     "  tokenize    text -> token ids (or pieces)\n"
     "  detokenize  token ids -> text\n"
     "  convert     write a model in another format (llama2.c v0 / v1 / v2 Q8_0; GGUF f32 / f16 / bf16 /\n"
-    "              q8_0 / q4_0 / q4_1)\n"
+    "              q8_0 / q4_0 / q4_1 / q4_k / q6_k)\n"
+    "  quantize    write a model with quantized matrices and measure what it lost (perplexity, KL)\n"
     "  init        create a model with random weights (for benchmarks and tests)\n"
     "  tokenizer   tokenizer train: byte-level or SentencePiece-style BPE from text files\n"
     "  data        data prepare / info: token files for training\n"
@@ -46,6 +47,7 @@ int main(int argc, char **argv) {
         int (*fn)(int, char **);
     } cmds[] = {{"generate", cmd_generate}, {"score", cmd_score},       {"info", cmd_info},
                 {"tokenize", cmd_tokenize}, {"detokenize", cmd_detokenize}, {"convert", cmd_convert},
+                {"quantize", cmd_quantize},
                 {"init", cmd_init}, {"chat", cmd_chat}, {"tokenizer", cmd_tokenizer}, {"data", cmd_data}, {"train", cmd_train}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(c, cmds[i].name)) return cmds[i].fn(argc - 2, argv + 2);

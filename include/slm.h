@@ -117,6 +117,11 @@ typedef enum slm_save_format {
     SLM_SAVE_GGUF_Q8_0 = 6,   /* ... matrices q8_0 (rows: multiples of 32) */
     SLM_SAVE_GGUF_Q4_0 = 7,   /* ... matrices q4_0 */
     SLM_SAVE_GGUF_Q4_1 = 8,   /* ... matrices q4_1 */
+    SLM_SAVE_GGUF_Q4_K = 9,   /* ... matrices q4_K (rows: multiples of 256, else q4_1, else f16) */
+    SLM_SAVE_GGUF_Q6_K = 10,  /* ... matrices q6_K (rows: multiples of 256, else q8_0, else f16) */
+    /* In every GGUF format the token embedding of a model with a tied classifier keeps at least
+     * 8 bits (q8_0 when the matrices have fewer): 4-bit classifiers break small models.
+     * slm_model_quantize chooses otherwise when asked. */
     /* OR-ed into a GGUF format: write a block_repeat model's shared blocks as expanded copies
      * (for llama.cpp, which has no key for sharing); otherwise slm.block_repeat records it */
     SLM_SAVE_EXPAND_SHARED = 256
@@ -133,6 +138,21 @@ struct slm_tokenizer;
 slm_status slm_model_save_with_tokenizer(const slm_model *model, const struct slm_tokenizer *tok,
                                          const char *path, slm_save_format format, int group_size,
                                          slm_error *err);
+
+/* slm quantize: writes the model as GGUF (atomically) with matrices of `type` (F32, F16, BF16,
+ * Q8_0, Q4_0, Q4_1, Q4_K or Q6_K), norms F32, `tok` embedded (may be NULL). The token embedding
+ * of a tied model is written as `embed_type`, or, with -1, keeps at least 8 bits (Q8_0 when
+ * `type` has fewer). Rows that are not whole blocks fall back: Q4_K to Q4_1, Q6_K to Q8_0, then
+ * F16. */
+typedef struct slm_quantize_params {
+    slm_dtype type;
+    int embed_type;    /* an slm_dtype, or -1 for the rule above */
+    int expand_shared; /* as SLM_SAVE_EXPAND_SHARED */
+} slm_quantize_params;
+slm_status slm_model_quantize(const slm_model *model, const struct slm_tokenizer *tok, const char *path,
+                              const slm_quantize_params *params, slm_error *err);
+/* The dtype slm_model_quantize gives tensor `index` of `model`. */
+slm_dtype slm_quantize_tensor_dtype(const slm_model *model, int index, const slm_quantize_params *params);
 
 /* Creates a model with freshly allocated weights: matrices ~ N(0, std), norms 1 (cfg.head_dim
  * is derived from dim / n_heads). Deterministic for a seed. */
@@ -189,6 +209,19 @@ slm_status slm_ctx_eval(slm_ctx *ctx, const int32_t *tokens, int n, int pos, flo
 const float *slm_ctx_logits(const slm_ctx *ctx);
 int slm_ctx_n_ctx(const slm_ctx *ctx);
 const slm_model *slm_ctx_model(const slm_ctx *ctx);
+
+/* Two models on the same tokens (a quantized model against its original, say): both run ids
+ * token by token in windows of n_ctx positions (0: model a's seq_len), restarted from `bos` when
+ * full, as slm score does; at every position the next id's negative log-likelihood under each
+ * and the KL divergence KL(a || b) of the full next-token distributions (nats). */
+typedef struct slm_compare_result {
+    int tokens;             /* positions compared (n - 1) */
+    double nll_a, nll_b;    /* mean negative log-likelihood of the next ids (nats) */
+    double kl_mean, kl_max; /* KL(a || b): mean and largest over positions */
+    double top1_agree;      /* fraction of positions where the two most likely tokens agree */
+} slm_compare_result;
+slm_status slm_compare_models(const slm_model *a, const slm_model *b, const int32_t *ids, int n, int n_ctx, int32_t bos,
+                              int n_threads, slm_compare_result *out, slm_error *err);
 
 /* ---------------------------------------------------------------- tokenizer */
 

@@ -26,6 +26,9 @@ extern const test_case all_tests[];
     X(model_load_from_memory_block)                   \
     X(gguf_writer_round_trips_logits)                 \
     X(gguf_quantized_writer_round_trip)               \
+    X(quantize_plan_follows_the_rules)                \
+    X(quantize_cli_measures_the_loss)                 \
+    X(quantize_cli_rejects_bad_input)                 \
     X(gguf_with_tokenizer_runs_golden_story)          \
     X(gguf_llamacpp_kquants_dequantize_to_source)     \
     X(rope_half_split_matches_interleaved)            \

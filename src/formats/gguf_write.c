@@ -22,6 +22,8 @@ static uint32_t ggml_type_of(slm_dtype dt) {
     case SLM_DTYPE_Q8_0: return GGML_TYPE_Q8_0;
     case SLM_DTYPE_Q4_0: return GGML_TYPE_Q4_0;
     case SLM_DTYPE_Q4_1: return GGML_TYPE_Q4_1;
+    case SLM_DTYPE_Q4_K: return GGML_TYPE_Q4_K;
+    case SLM_DTYPE_Q6_K: return GGML_TYPE_Q6_K;
     default: return GGML_TYPE_F32;
     }
 }
@@ -44,10 +46,7 @@ static void encode_row(slm_dtype dt, const float *row, int n, uint8_t *out) {
             memcpy(out + 2 * k, &h, 2);
         }
         break;
-    case SLM_DTYPE_Q8_0: slm_quantize_row_q8_0(row, out, n); break;
-    case SLM_DTYPE_Q4_0: slm_quantize_row_q4_0(row, out, n); break;
-    case SLM_DTYPE_Q4_1: slm_quantize_row_q4_1(row, out, n); break;
-    default: break;
+    default: slm_quantize_row(dt, row, out, n); break;
     }
 }
 
@@ -81,13 +80,35 @@ static void kv_u32(bytes *b, const char *k, uint32_t v) { put_str(b, k), put_u32
 static void kv_f32(bytes *b, const char *k, float v) { put_str(b, k), put_u32(b, GGUF_TYPE_FLOAT32), put(b, &v, 4); }
 static void kv_str(bytes *b, const char *k, const char *v) { put_str(b, k), put_u32(b, GGUF_TYPE_STRING), put_str(b, v); }
 
-/* The type a tensor is written as: norms f32; matrices `mdt`, or f16 where a row is not a whole
- * number of mdt's blocks (as llama.cpp's quantizer falls back). */
-static slm_dtype written_type(const slm_tensor *t, slm_dtype mdt) {
-    if (t->n_dims != 2) return SLM_DTYPE_F32;
-    const slm_block_type *bt = slm_block_type_of(mdt);
-    if (bt && t->shape[1] % bt->block_size) return SLM_DTYPE_F16;
-    return mdt;
+/* Bits per value of a matrix type (for the embedding rule below). */
+static double type_bits(slm_dtype dt) {
+    const slm_block_type *bt = slm_block_type_of(dt);
+    if (bt) return 8.0 * bt->block_bytes / bt->block_size;
+    return dt == SLM_DTYPE_F32 ? 32 : 16;
+}
+
+/* A row of n values can be written as dt: block types need whole blocks. */
+static int fits(slm_dtype dt, int64_t n) {
+    const slm_block_type *bt = slm_block_type_of(dt);
+    return !bt || n % bt->block_size == 0;
+}
+
+slm_dtype slm_gguf_tensor_type(const slm_model *m, const slm_tensor *t, slm_dtype mdt, int embed_dt) {
+    if (t->n_dims != 2) return SLM_DTYPE_F32; /* norms and biases */
+    slm_dtype dt = mdt;
+    /* The token embedding that is also the classifier: at least 8 bits unless asked otherwise
+     * (a 4-bit classifier breaks small models). */
+    if (m->cfg.tied_classifier && !strcmp(t->name, "token_embd.weight")) {
+        if (embed_dt >= 0) dt = (slm_dtype)embed_dt;
+        else if (type_bits(mdt) < 8) dt = SLM_DTYPE_Q8_0;
+    }
+    /* Rows that are not whole blocks fall back to a type of 32-value blocks with at least as many
+     * bits (Q4_K to Q4_1, its per-32 affine cousin; Q6_K to Q8_0), then to F16, as llama.cpp's
+     * quantizer falls back. */
+    if (!fits(dt, t->shape[1]) && dt == SLM_DTYPE_Q4_K) dt = SLM_DTYPE_Q4_1;
+    if (!fits(dt, t->shape[1]) && dt == SLM_DTYPE_Q6_K) dt = SLM_DTYPE_Q8_0;
+    if (!fits(dt, t->shape[1])) dt = SLM_DTYPE_F16;
+    return dt;
 }
 
 /* tokenizer.ggml.*: SentencePiece vocabularies as model "llama" with spaces written back as
@@ -169,11 +190,16 @@ static out_tensor *plan_tensors(const slm_model *m, int expand, int *n_out) {
     return o;
 }
 
-slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const char *path, slm_dtype mdt, int expand,
-                          slm_error *err) {
-    if (mdt != SLM_DTYPE_F32 && mdt != SLM_DTYPE_F16 && mdt != SLM_DTYPE_BF16 && mdt != SLM_DTYPE_Q8_0 &&
-        mdt != SLM_DTYPE_Q4_0 && mdt != SLM_DTYPE_Q4_1)
-        return slm_fail(err, SLM_ERR_ARG, "%s: GGUF matrices can be written as f32, f16, bf16, q8_0, q4_0 or q4_1", path);
+static int gguf_matrix_type(int dt) {
+    return dt == SLM_DTYPE_F32 || dt == SLM_DTYPE_F16 || dt == SLM_DTYPE_BF16 || dt == SLM_DTYPE_Q8_0 ||
+           dt == SLM_DTYPE_Q4_0 || dt == SLM_DTYPE_Q4_1 || dt == SLM_DTYPE_Q4_K || dt == SLM_DTYPE_Q6_K;
+}
+
+slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const char *path, slm_dtype mdt, int embed_dt,
+                          int expand, slm_error *err) {
+    if (!gguf_matrix_type(mdt) || (embed_dt >= 0 && !gguf_matrix_type(embed_dt)))
+        return slm_fail(err, SLM_ERR_ARG, "%s: GGUF matrices can be written as f32, f16, bf16, q8_0, q4_0, q4_1, q4_k or q6_k",
+                        path);
 
     const slm_config *c = &m->cfg;
     bytes h = {0};
@@ -196,9 +222,10 @@ slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const ch
     kv_str(&h, "general.architecture", arch);
     kv_str(&h, "general.name", "slm");
     kv_u32(&h, "general.alignment", ALIGNMENT);
-    /* llama.cpp's file types: all f32 0, mostly f16 1, q4_0 2, q4_1 3, q8_0 7, bf16 32 */
+    /* llama.cpp's file types: all f32 0, mostly f16 1, q4_0 2, q4_1 3, q8_0 7, q4_K_S 14, q6_K 18, bf16 32 */
     kv_u32(&h, "general.file_type", mdt == SLM_DTYPE_F32 ? 0 : mdt == SLM_DTYPE_F16 ? 1 : mdt == SLM_DTYPE_BF16 ? 32
-                                    : mdt == SLM_DTYPE_Q4_0 ? 2 : mdt == SLM_DTYPE_Q4_1 ? 3 : 7);
+                                    : mdt == SLM_DTYPE_Q4_0 ? 2 : mdt == SLM_DTYPE_Q4_1 ? 3
+                                    : mdt == SLM_DTYPE_Q4_K ? 14 : mdt == SLM_DTYPE_Q6_K ? 18 : 7);
     kv_u32(&h, K("vocab_size"), (uint32_t)c->vocab_size);
     kv_u32(&h, K("context_length"), (uint32_t)c->seq_len);
     kv_u32(&h, K("embedding_length"), (uint32_t)c->dim);
@@ -220,7 +247,7 @@ slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const ch
     for (int i = 0; i < n_out; i++) {
         const slm_tensor *t = outs[i].t;
         int matrix = t->n_dims == 2;
-        slm_dtype dt = written_type(t, mdt);
+        slm_dtype dt = slm_gguf_tensor_type(m, t, mdt, embed_dt);
         put_str(&h, outs[i].name);
         put_u32(&h, (uint32_t)t->n_dims);
         if (matrix) put_u64(&h, (uint64_t)t->shape[1]), put_u64(&h, (uint64_t)t->shape[0]);
@@ -247,7 +274,7 @@ slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const ch
     for (int i = 0; i < n_out && st == SLM_OK; i++) {
         const slm_tensor *t = outs[i].t;
         int matrix = t->n_dims == 2;
-        slm_dtype dt = written_type(t, mdt);
+        slm_dtype dt = slm_gguf_tensor_type(m, t, mdt, embed_dt);
         int64_t rows = matrix ? t->shape[0] : 1, cols = matrix ? t->shape[1] : t->shape[0];
         size_t written = 0;
         for (int64_t r = 0; r < rows && st == SLM_OK; r++) {

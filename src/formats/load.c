@@ -47,16 +47,32 @@ slm_status slm_model_save_with_tokenizer(const slm_model *m, const slm_tokenizer
     switch (format) {
     case SLM_SAVE_LLAMA2C_V0: return slm_llama2c_write(m, path, SLM_LLAMA2C_V0, 0, err);
     case SLM_SAVE_LLAMA2C_V1: return slm_llama2c_write(m, path, SLM_LLAMA2C_V1, 0, err);
-    case SLM_SAVE_GGUF_F32: return slm_gguf_write(m, tok, path, SLM_DTYPE_F32, expand, err);
-    case SLM_SAVE_GGUF_F16: return slm_gguf_write(m, tok, path, SLM_DTYPE_F16, expand, err);
-    case SLM_SAVE_GGUF_BF16: return slm_gguf_write(m, tok, path, SLM_DTYPE_BF16, expand, err);
-    case SLM_SAVE_GGUF_Q8_0: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q8_0, expand, err);
-    case SLM_SAVE_GGUF_Q4_0: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q4_0, expand, err);
-    case SLM_SAVE_GGUF_Q4_1: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q4_1, expand, err);
+    case SLM_SAVE_GGUF_F32: return slm_gguf_write(m, tok, path, SLM_DTYPE_F32, -1, expand, err);
+    case SLM_SAVE_GGUF_F16: return slm_gguf_write(m, tok, path, SLM_DTYPE_F16, -1, expand, err);
+    case SLM_SAVE_GGUF_BF16: return slm_gguf_write(m, tok, path, SLM_DTYPE_BF16, -1, expand, err);
+    case SLM_SAVE_GGUF_Q8_0: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q8_0, -1, expand, err);
+    case SLM_SAVE_GGUF_Q4_0: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q4_0, -1, expand, err);
+    case SLM_SAVE_GGUF_Q4_1: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q4_1, -1, expand, err);
+    case SLM_SAVE_GGUF_Q4_K: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q4_K, -1, expand, err);
+    case SLM_SAVE_GGUF_Q6_K: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q6_K, -1, expand, err);
     case SLM_SAVE_EXPAND_SHARED: break;
     case SLM_SAVE_LLAMA2C_Q80:
         if (group_size == 0) group_size = slm_llama2c_pick_group_size(&m->cfg, 64);
         return slm_llama2c_write(m, path, SLM_LLAMA2C_V2, group_size, err);
     }
     return slm_fail(err, SLM_ERR_ARG, "%s: unknown save format %d", path, (int)format);
+}
+
+slm_status slm_model_quantize(const slm_model *m, const slm_tokenizer *tok, const char *path, const slm_quantize_params *p,
+                              slm_error *err) {
+    if (!m || !path || !p) return slm_fail(err, SLM_ERR_ARG, "slm_model_quantize: NULL argument");
+    if (tok && slm_tokenizer_vocab_size(tok) != m->cfg.vocab_size)
+        return slm_fail(err, SLM_ERR_MISMATCH, "%s: tokenizer has %d tokens but the model's vocab_size is %d", path,
+                        slm_tokenizer_vocab_size(tok), m->cfg.vocab_size);
+    return slm_gguf_write(m, tok, path, p->type, p->embed_type, p->expand_shared, err);
+}
+
+slm_dtype slm_quantize_tensor_dtype(const slm_model *m, int index, const slm_quantize_params *p) {
+    if (index < 0 || index >= m->n_tensors) return SLM_DTYPE_F32;
+    return slm_gguf_tensor_type(m, &m->tensors[index], p->type, p->embed_type);
 }

@@ -390,7 +390,7 @@ static slm_status write_models(const char *dir, const slm_train_config *c, slm_t
     slm_status st = slm_trainer_model(tr, 0, &m, err);
     if (st != SLM_OK) return st;
     path_in(path, sizeof path, dir, name);
-    st = slm_gguf_write(m, tok, path, SLM_DTYPE_F32, 0, err);
+    st = slm_gguf_write(m, tok, path, SLM_DTYPE_F32, -1, 0, err);
     slm_model_free(m);
     if (st == SLM_OK && exports && c->export_llama2c) {
         if ((st = slm_trainer_model(tr, 1, &m, err)) != SLM_OK) return st;

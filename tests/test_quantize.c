@@ -1,0 +1,149 @@
+/* test_quantize.c — slm quantize: which type each tensor gets, the files it writes, and the
+ * quality gate's figures on the bundled model. */
+#include <math.h>
+
+#include "../src/model/model.h"
+#include "test.h"
+#include "tests.h"
+
+/* Writes `m` with p, reads it back and checks every tensor has the type the plan promised. */
+static void check_written_types(const slm_model *m, const slm_quantize_params *p, const char *label) {
+    slm_error err;
+    slm_model *q = NULL;
+    CHECK(slm_model_quantize(m, NULL, tmp_path("plan.gguf"), p, &err) == SLM_OK, "%s: %s", label, err.msg);
+    CHECK(slm_model_load_file(tmp_path("plan.gguf"), &q, &err) == SLM_OK, "%s: %s", label, err.msg);
+    if (!q) return;
+    for (int i = 0; i < slm_model_n_tensors(m); i++) {
+        slm_tensor_info a, b;
+        slm_model_tensor_info(m, i, &a);
+        const slm_tensor *t = slm_model_find(q, a.name);
+        CHECK(t != NULL, "%s: %s missing", label, a.name);
+        if (!t) continue;
+        slm_model_tensor_info(q, (int)(t - q->tensors), &b);
+        CHECK(b.dtype == slm_quantize_tensor_dtype(m, i, p), "%s: %s written as %d, planned %d", label, a.name, b.dtype,
+              slm_quantize_tensor_dtype(m, i, p));
+    }
+    slm_model_free(q);
+}
+
+static slm_dtype planned(const slm_model *m, const char *name, const slm_quantize_params *p) {
+    for (int i = 0; i < slm_model_n_tensors(m); i++) {
+        slm_tensor_info ti;
+        slm_model_tensor_info(m, i, &ti);
+        if (!strcmp(ti.name, name)) return slm_quantize_tensor_dtype(m, i, p);
+    }
+    return (slm_dtype)-1;
+}
+
+void quantize_plan_follows_the_rules(void) {
+    slm_error err;
+    /* dim 256, hidden 768: every matrix row is whole 256-blocks; tied classifier */
+    slm_config c = {256, 768, 1, 1, 4, 2, 64, 300, 32, 1, 1e-5f, 10000.0f, 0};
+    slm_model *m;
+    CHECK(slm_model_init_random(&c, 7, 0.05f, &m, &err) == SLM_OK, "%s", err.msg);
+    slm_quantize_params p = {SLM_DTYPE_Q4_K, -1, 0};
+    CHECK(planned(m, "token_embd.weight", &p) == SLM_DTYPE_Q8_0, "a tied embedding keeps 8 bits");
+    CHECK(planned(m, "blk.0.ffn_down.weight", &p) == SLM_DTYPE_Q4_K);
+    CHECK(planned(m, "blk.0.attn_norm.weight", &p) == SLM_DTYPE_F32, "norms stay f32");
+    check_written_types(m, &p, "q4_k");
+    p.embed_type = SLM_DTYPE_Q4_K; /* asked for: honoured */
+    CHECK(planned(m, "token_embd.weight", &p) == SLM_DTYPE_Q4_K);
+    check_written_types(m, &p, "q4_k, 4-bit embedding");
+    p = (slm_quantize_params){SLM_DTYPE_Q6_K, -1, 0};
+    CHECK(planned(m, "token_embd.weight", &p) == SLM_DTYPE_Q8_0, "q6_k has fewer than 8 bits");
+    check_written_types(m, &p, "q6_k");
+    p = (slm_quantize_params){SLM_DTYPE_F16, -1, 0};
+    CHECK(planned(m, "token_embd.weight", &p) == SLM_DTYPE_F16, "f16 is already >= 8 bits");
+    slm_model_free(m);
+    /* dim 64, hidden 172 (stories260K's shape), untied: no row is a whole 256-block; 172 is not 32s */
+    slm_config s = {64, 172, 1, 1, 8, 4, 8, 512, 64, 0, 1e-5f, 10000.0f, 0};
+    CHECK(slm_model_init_random(&s, 8, 0.05f, &m, &err) == SLM_OK, "%s", err.msg);
+    p = (slm_quantize_params){SLM_DTYPE_Q4_K, -1, 0};
+    CHECK(planned(m, "blk.0.attn_q.weight", &p) == SLM_DTYPE_Q4_1, "q4_k falls back to q4_1");
+    CHECK(planned(m, "blk.0.ffn_down.weight", &p) == SLM_DTYPE_F16, "rows of 172 fall back to f16");
+    CHECK(planned(m, "token_embd.weight", &p) == SLM_DTYPE_Q4_1, "an untied embedding follows the type");
+    check_written_types(m, &p, "small q4_k");
+    p.type = SLM_DTYPE_Q6_K;
+    CHECK(planned(m, "blk.0.attn_q.weight", &p) == SLM_DTYPE_Q8_0, "q6_k falls back to q8_0");
+    check_written_types(m, &p, "small q6_k");
+    slm_model_free(m);
+}
+
+/* The figures of one gate run: perplexities and mean KL. */
+static int gate_figures(const char *out, double *ppl_in, double *ppl_out, double *kl, double *agree) {
+    const char *p = out ? strstr(out, "perplexity") : NULL, *k = out ? strstr(out, "mean KL(in||out)") : NULL;
+    const char *a = out ? strstr(out, "top-1 agreement") : NULL;
+    return p && k && a && sscanf(p, "perplexity %lf (input) -> %lf", ppl_in, ppl_out) == 2 &&
+           sscanf(k, "mean KL(in||out) %lf", kl) == 1 && sscanf(a, "top-1 agreement %lf", agree) == 1;
+}
+
+void quantize_cli_measures_the_loss(void) {
+    const char *model = "models/tinystories-slm.gguf";
+    if (!read_all(model, NULL)) SKIP("models/tinystories-slm.gguf is missing");
+    FILE *f = fopen(tmp_path("eval.txt"), "w");
+    fputs("Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her "
+          "dog, Max. One day, Lily saw a big red ball under a tree. She ran to the ball and kicked it very hard. "
+          "The ball flew high into the sky and landed in the pond. Lily was sad, but Max jumped into the water and "
+          "brought the ball back. Lily hugged Max and said, \"Thank you, Max! You are the best dog ever.\"\n",
+          f);
+    fclose(f);
+    const char *types[4] = {"q8_0", "q6_k", "q4_k", "q4_0"};
+    double kl[4] = {0}, ppl_in = 0, ppl_out = 0, agree = 0;
+    char args[2048], *out = NULL, *errs = NULL;
+    for (int i = 0; i < 4; i++) {
+        snprintf(args, sizeof args, "quantize %s %s --type %s --eval %s -t 2", model, tmp_path("q.gguf"), types[i],
+                 tmp_path("eval.txt"));
+        int rc = run_slm(args, &out, &errs);
+        CHECK(rc == 0, "%s: rc %d: %s", types[i], rc, errs ? errs : "");
+        CHECK(gate_figures(out, &ppl_in, &ppl_out, &kl[i], &agree), "%s: %s", types[i], out ? out : "");
+        CHECK(out && strstr(out, "token_embd.weight") && (i == 0 || strstr(out, "(tied embedding)")), "%s: the table",
+              types[i]);
+        CHECK(ppl_in > 1 && ppl_in < 30 && fabs(ppl_out / ppl_in - 1) < 0.2 && agree > 80, "%s: ppl %g -> %g, top-1 %g%%",
+              types[i], ppl_in, ppl_out, agree);
+        printf("    bundled model %s: perplexity %.3f -> %.3f, mean KL %.5f, top-1 %.1f%%\n", types[i], ppl_in, ppl_out,
+               kl[i], agree);
+        free(out), free(errs);
+        out = errs = NULL;
+        snprintf(args, sizeof args, "generate -m %s -p 'Once upon a time' -n 20 --temp 0", tmp_path("q.gguf"));
+        CHECK(run_slm(args, &out, NULL) == 0 && out && strlen(out) > 40, "%s: generate", types[i]);
+        free(out);
+        out = NULL;
+    }
+    /* more bits, less divergence; 8 bits is nearly lossless */
+    CHECK(kl[0] < kl[2] && kl[1] < kl[2] && kl[0] < kl[3] && kl[0] < 1e-3, "KL q8_0 %g q6_k %g q4_k %g q4_0 %g", kl[0], kl[1],
+          kl[2], kl[3]);
+    /* q8_0 to a llama2.c version 2 file */
+    snprintf(args, sizeof args, "quantize %s %s --type q8_0 -q", model, tmp_path("q80.bin"));
+    CHECK(run_slm(args, &out, &errs) == 0 && out && strstr(out, "quality gate: not run"), "%s", errs ? errs : "");
+    free(out), free(errs);
+    out = errs = NULL;
+    snprintf(args, sizeof args, "info %s", tmp_path("q80.bin"));
+    CHECK(run_slm(args, &out, NULL) == 0 && out && strstr(out, "llama2.c v2"), "%s", out ? out : "");
+    free(out);
+}
+
+void quantize_cli_rejects_bad_input(void) {
+    struct {
+        const char *args;
+        int rc;
+        const char *expect;
+    } cases[] = {
+        {"quantize models/tinystories-slm.gguf OUT.gguf", 2, "need IN, OUT and --type"},
+        {"quantize models/tinystories-slm.gguf OUT.gguf --type q3_k", 2, "unknown type 'q3_k'"},
+        {"quantize models/tinystories-slm.gguf OUT.gguf --type q4_k --embed-type q9", 2, "unknown --embed-type 'q9'"},
+        {"quantize models/tinystories-slm.gguf OUT.bin --type q4_k", 2, "only GGUF"},
+        {"quantize models/tinystories-slm.gguf OUT.gguf --type q4_k --eval-tokens -3", 2, "--eval-tokens"},
+        {"quantize models/tinystories-slm.gguf OUT.gguf --type q4_k --bogus", 2, "--bogus"},
+        {"quantize /nonexistent/m.gguf OUT.gguf --type q4_k", 1, "/nonexistent/m.gguf"},
+        {"quantize models/tinystories-slm.gguf OUT.gguf --type q4_k --eval /nonexistent/t.txt", 1, "/nonexistent/t.txt"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char args[1024], *errs = NULL;
+        char *o = strstr(cases[i].args, "OUT");
+        snprintf(args, sizeof args, "%.*s%s%s", (int)(o - cases[i].args), cases[i].args, tmp_path("bad"), o + 3);
+        int rc = run_slm(args, NULL, &errs);
+        CHECK(rc == cases[i].rc && errs && strstr(errs, cases[i].expect), "'%s': rc %d, %s", cases[i].args, rc,
+              errs ? errs : "");
+        free(errs);
+    }
+}
