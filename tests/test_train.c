@@ -6,6 +6,9 @@
 #include "tests.h"
 
 void bpe_train_reproduces_reference(void) {
+#ifdef SLM_NO_HF
+    SKIP("built with NO_HF=1: byte-level tokenizers are written as tokenizer.json");
+#endif
     const char *cp = shared_path("data/bpe-train/corpus.en"), *mp = shared_path("data/bpe-train/train-bpe-reference-merges.txt"),
                *vp = shared_path("data/bpe-train/train-bpe-reference-vocab.json");
     if (!cp || !mp || !vp) SKIP("../shared/data/bpe-train is missing");
@@ -56,6 +59,9 @@ void bpe_train_reproduces_reference(void) {
 }
 
 void cli_tokenizer_train(void) {
+#ifdef SLM_NO_HF
+    SKIP("built with NO_HF=1: byte-level tokenizers are written as tokenizer.json");
+#endif
     const char *cp = shared_path("data/bpe-train/corpus.en");
     if (!cp) SKIP("../shared/data/bpe-train is missing");
     char args[1024], *out = NULL, *errs = NULL;
@@ -101,6 +107,9 @@ void spm_train_byte_fallback_round_trips(void) {
 }
 
 void data_prepare_token_files(void) {
+#ifdef SLM_NO_HF
+    SKIP("built with NO_HF=1: its inputs include JSONL");
+#endif
     const char *tp = shared_path("models/tok512.bin"), *lt = shared_path("models/tokenizer.bin");
     if (!tp || !lt) SKIP("../shared/models is missing");
     const char *text = "Once upon a time there was a cat.<|endoftext|>\nLily liked the park.<|endoftext|>  <|endoftext|>The end.";
@@ -187,6 +196,9 @@ static int same_files(const char *p, const char *q) {
 }
 
 void tokenizer_train_same_for_1_2_3_threads(void) {
+#ifdef SLM_NO_HF
+    SKIP("built with NO_HF=1: byte-level tokenizers are written as tokenizer.json");
+#endif
     const char *wp = shared_path("data/text/war-and-peace.txt"), *tp = shared_path("data/tinystories/train-head-2MiB.txt");
     if (!wp || !tp) SKIP("../shared/data/text or tinystories is missing");
     size_t lw, lt, half = 600000;
@@ -471,6 +483,9 @@ static size_t json_line(char *out, const char *s, size_t n) {
 }
 
 void data_prepare_same_file_for_any_thread_count_and_chunk_size(void) {
+#ifdef SLM_NO_HF
+    SKIP("built with NO_HF=1: its inputs include JSONL");
+#endif
     const char *tp = shared_path("models/tok512.bin"), *sp = shared_path("data/tinystories/train-head-2MiB.txt"),
                *bp = shared_path("data/text/war-and-peace.txt");
     if (!tp || !sp || !bp) SKIP("../shared is missing tok512.bin, train-head-2MiB.txt or war-and-peace.txt");
@@ -516,6 +531,9 @@ void data_prepare_same_file_for_any_thread_count_and_chunk_size(void) {
 }
 
 void data_prepare_documents_across_chunk_boundaries(void) {
+#ifdef SLM_NO_HF
+    SKIP("built with NO_HF=1: its inputs include JSONL");
+#endif
     const char *tp = shared_path("models/tok512.bin");
     if (!tp) SKIP("../shared/models is missing");
     const char *text = "Once upon a time there was a cat.<|endoftext|>\nLily liked the park.<|endoftext|>  <|endoftext|>The end.";
@@ -608,6 +626,9 @@ void data_prepare_cuts_long_documents_at_paragraphs_then_characters(void) {
 }
 
 void data_prepare_jsonl_errors_name_the_line(void) {
+#ifdef SLM_NO_HF
+    SKIP("built with NO_HF=1: JSONL needs cJSON");
+#endif
     const char *tp = shared_path("models/tok512.bin");
     if (!tp) SKIP("../shared/models is missing");
     const char *bad = "{\"text\": \"one\"}\n\n{\"txt\": \"two\"}\n{\"text\": 3}\n";
@@ -630,6 +651,9 @@ void data_prepare_jsonl_errors_name_the_line(void) {
 }
 
 void data_prepare_empty_input_adds_nothing(void) {
+#ifdef SLM_NO_HF
+    SKIP("built with NO_HF=1: its inputs include JSONL");
+#endif
     const char *tp = shared_path("models/tok512.bin");
     if (!tp) SKIP("../shared/models is missing");
     const char *text = "Once upon a time.<|endoftext|>The end.";

@@ -118,6 +118,8 @@ typedef struct slm_kernels {
 
 /* The scalar reference kernels. */
 const slm_kernels *slm_kernels_scalar(void);
+/* The NEON table on 64-bit ARM builds (NULL elsewhere, or with SLM_NO_SIMD). */
+const slm_kernels *slm_kernels_neon(void);
 /* The fastest kernels this CPU runs, or the scalar ones if use_simd is 0 (or SLM_NO_SIMD). */
 const slm_kernels *slm_kernels_select(int use_simd);
 /* All kernel tables available on this CPU, for tests: fills up to cap, returns the count. */
@@ -167,6 +169,21 @@ void slm_rows_dot_scalar(float *out, const float *x, const float *R, ptrdiff_t s
 void slm_rows_rank1_scalar(float *R, ptrdiff_t stride, const float *c, const float *x, int nrows, int n);
 float slm_exp_sum_scalar(float *x, int n, float m);
 void slm_rows_rank4_scalar(float *R, ptrdiff_t stride, const float *const c[4], const float *const x[4], int nrows, int n);
+/* The scalar entries of the table (SIMD tables reuse those they have no twin for). */
+void slm_matvec_f32_scalar(float *out, const float *x, const float *w, int n, int r0, int r1);
+void slm_matvec_blocks_scalar(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1);
+void slm_matvec_f16_scalar(float *out, const float *x, const uint16_t *w, int n, int r0, int r1);
+void slm_matvec_bf16_scalar(float *out, const float *x, const uint16_t *w, int n, int r0, int r1);
+void slm_matvec_q8_scalar(float *out, const int8_t *qx, const float *xs, const int8_t *w, const float *ws, int n, int gs,
+                          int r0, int r1);
+void slm_gemm_micro_scalar(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate, int mr, int nr);
+void slm_rows_combine_scalar(float *out, const float *c, const float *R, ptrdiff_t stride, int nrows, int n);
+void slm_rows_dot_scalar(float *out, const float *x, const float *R, ptrdiff_t stride, int nrows, int n);
+void slm_rows_rank1_scalar(float *R, ptrdiff_t stride, const float *c, const float *x, int nrows, int n);
+void slm_gemm_pack_a6_scalar(float *d, const float *s, ptrdiff_t rs, int kc);
+void slm_gemm_pack_b16_scalar(float *d, const float *s, ptrdiff_t rs, int kc);
+void slm_attention_scalar(float *out, float *scores, const float *q, const float *k, const float *v, int stride, int n,
+                          int hd, float scale);
 void slm_adamw_scalar(float *p, float *m, float *v, const float *grad, size_t n, const slm_adamw_coef *c);
 void slm_swiglu_back_scalar(float *dh1, float *dh3, const float *h1, const float *h3, int n);
 void slm_rows_combine4_scalar(float *const out[4], const float *const c[4], const float *R, ptrdiff_t stride, int nrows, int n);

@@ -10,7 +10,7 @@ float slm_dot_f32(const float *a, const float *b, int n) {
     return s;
 }
 
-static void matvec_f32_scalar(float *out, const float *x, const float *w, int n, int r0, int r1) {
+void slm_matvec_f32_scalar(float *out, const float *x, const float *w, int n, int r0, int r1) {
     for (int r = r0; r < r1; r++) out[r] = slm_dot_f32(w + (size_t)r * n, x, n);
 }
 
@@ -54,7 +54,7 @@ uint16_t slm_f32_to_bf16(float f) {
     return (uint16_t)((v.u + 0x7fff + ((v.u >> 16) & 1)) >> 16);
 }
 
-static void matvec_f16_scalar(float *out, const float *x, const uint16_t *w, int n, int r0, int r1) {
+void slm_matvec_f16_scalar(float *out, const float *x, const uint16_t *w, int n, int r0, int r1) {
     for (int r = r0; r < r1; r++) {
         const uint16_t *wr = w + (size_t)r * n;
         float s = 0.0f;
@@ -63,7 +63,7 @@ static void matvec_f16_scalar(float *out, const float *x, const uint16_t *w, int
     }
 }
 
-static void matvec_bf16_scalar(float *out, const float *x, const uint16_t *w, int n, int r0, int r1) {
+void slm_matvec_bf16_scalar(float *out, const float *x, const uint16_t *w, int n, int r0, int r1) {
     for (int r = r0; r < r1; r++) {
         const uint16_t *wr = w + (size_t)r * n;
         float s = 0.0f;
@@ -72,7 +72,7 @@ static void matvec_bf16_scalar(float *out, const float *x, const uint16_t *w, in
     }
 }
 
-static void matvec_q8_scalar(float *out, const int8_t *qx, const float *xs, const int8_t *w,
+void slm_matvec_q8_scalar(float *out, const int8_t *qx, const float *xs, const int8_t *w,
                              const float *ws, int n, int gs, int r0, int r1) {
     int groups = n / gs;
     for (int r = r0; r < r1; r++) {
@@ -154,12 +154,12 @@ double slm_xent_row_scalar(float *z, int n, int target, float grad_scale) {
     return log(sum) - (double)(zt - mx);
 }
 
-static void matvec_block_scalar(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1) {
+void slm_matvec_blocks_scalar(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1) {
     slm_matvec_block_scalar((slm_dtype)dtype, out, x, w, n, r0, r1);
 }
 
-static const slm_kernels scalar_kernels = {"scalar", matvec_f32_scalar, matvec_block_scalar, matvec_f16_scalar, matvec_bf16_scalar,
-                                           matvec_q8_scalar, slm_attention_scalar, slm_swiglu, slm_rmsnorm,
+static const slm_kernels scalar_kernels = {"scalar", slm_matvec_f32_scalar, slm_matvec_blocks_scalar, slm_matvec_f16_scalar, slm_matvec_bf16_scalar,
+                                           slm_matvec_q8_scalar, slm_attention_scalar, slm_swiglu, slm_rmsnorm,
                                            slm_gemm_micro_scalar, slm_rows_combine_scalar, slm_rows_dot_scalar,
                                            slm_rows_rank1_scalar, slm_exp_sum_scalar, slm_gemm_pack_a6_scalar,
                                            slm_gemm_pack_b16_scalar, slm_rows_rank4_scalar, slm_adamw_scalar,

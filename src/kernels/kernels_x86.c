@@ -678,6 +678,7 @@ int slm_kernels_available(const slm_kernels **tables, int cap) {
     __builtin_cpu_init();
     if (n < cap && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) tables[n++] = &avx2_kernels;
 #endif
+    if (n < cap && slm_kernels_neon()) tables[n++] = slm_kernels_neon();
     return n;
 }
 
