@@ -79,7 +79,9 @@ static int gate_figures(const char *out, double *ppl_in, double *ppl_out, double
 
 void quantize_cli_measures_the_loss(void) {
     const char *model = "models/tinystories-slm.gguf";
-    if (!read_all(model, NULL)) SKIP("models/tinystories-slm.gguf is missing");
+    FILE *mf = fopen(model, "rb");
+    if (!mf) SKIP("models/tinystories-slm.gguf is missing");
+    fclose(mf);
     FILE *f = fopen(tmp_path("eval.txt"), "w");
     fputs("Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her "
           "dog, Max. One day, Lily saw a big red ball under a tree. She ran to the ball and kicked it very hard. "
