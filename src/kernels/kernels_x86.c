@@ -7,6 +7,7 @@
  * row is computed the same way whatever rows or thread it is scheduled with, so the thread count
  * never changes a result. */
 #include <math.h>
+#include <string.h>
 
 #include "kernels.h"
 #include "quant.h"
@@ -317,19 +318,73 @@ DEFINE_MATVEC_H(matvec_bf16_avx2, load8_bf16, slm_bf16_to_f32)
 
 /* Block-quantized weights: each block is dequantized by the scalar reference into a small buffer,
  * then dotted with AVX2. (Integer dot products on quantized activations come with the speed work.) */
-T256 static void matvec_block_avx2(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1) {
+/* Block-quantized rows: Q8_0, Q4_0 and Q4_1 are expanded in registers (int8 or nibbles to fp32,
+ * times the block's f16 scale via F16C) and multiplied with x; other types dequantize a block at
+ * a time through the reference dequantizer. Float sums: within rounding of the scalar reference. */
+T256H static inline float f16_at_x86(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+
+T256H static inline __m256 i8x8_to_ps(const int8_t *q) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)q)));
+}
+
+/* 32 nibbles of q[16] as two vectors of 16 bytes' worth: low nibbles are values 0..15, high 16..31. */
+T256H static inline void nibbles_to_ps(const uint8_t *q, __m256 out[4]) {
+    __m128i b = _mm_loadu_si128((const __m128i *)q), m = _mm_set1_epi8(15);
+    __m128i lo = _mm_and_si128(b, m), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
+    out[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo));
+    out[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)));
+    out[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi));
+    out[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)));
+}
+
+T256H static void matvec_block_avx2(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1) {
     const slm_block_type *bt = slm_block_type_of((slm_dtype)dtype);
     int nb = n / bt->block_size, bs = bt->block_size;
     float tmp[256];
     for (int r = r0; r < r1; r++) {
         const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nb * (size_t)bt->block_bytes;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-        for (int b = 0; b < nb; b++) {
-            bt->dequantize(p + (size_t)b * bt->block_bytes, tmp);
-            const float *xb = x + (size_t)b * bs;
-            for (int i = 0; i < bs; i += 16) {
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(tmp + i), _mm256_loadu_ps(xb + i), a0);
-                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(tmp + i + 8), _mm256_loadu_ps(xb + i + 8), a1);
+        if (dtype == SLM_DTYPE_Q8_0) {
+            for (int b = 0; b < nb; b++, p += 34) {
+                const int8_t *q = (const int8_t *)(p + 2);
+                const float *xb = x + (size_t)b * 32;
+                __m256 s = _mm256_mul_ps(i8x8_to_ps(q), _mm256_loadu_ps(xb));
+                s = _mm256_fmadd_ps(i8x8_to_ps(q + 8), _mm256_loadu_ps(xb + 8), s);
+                __m256 t = _mm256_mul_ps(i8x8_to_ps(q + 16), _mm256_loadu_ps(xb + 16));
+                t = _mm256_fmadd_ps(i8x8_to_ps(q + 24), _mm256_loadu_ps(xb + 24), t);
+                __m256 d = _mm256_set1_ps(f16_at_x86(p));
+                a0 = _mm256_fmadd_ps(d, s, a0), a1 = _mm256_fmadd_ps(d, t, a1);
+            }
+        } else if (dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_Q4_1) {
+            int q41 = dtype == SLM_DTYPE_Q4_1, bb = q41 ? 20 : 18;
+            __m256 eight = _mm256_set1_ps(8.0f);
+            for (int b = 0; b < nb; b++, p += bb) {
+                __m256 v[4];
+                nibbles_to_ps(p + (q41 ? 4 : 2), v);
+                const float *xb = x + (size_t)b * 32;
+                __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8), x2 = _mm256_loadu_ps(xb + 16),
+                       x3 = _mm256_loadu_ps(xb + 24);
+                if (!q41)
+                    for (int k = 0; k < 4; k++) v[k] = _mm256_sub_ps(v[k], eight);
+                __m256 s = _mm256_fmadd_ps(v[1], x1, _mm256_mul_ps(v[0], x0));
+                s = _mm256_fmadd_ps(v[3], x3, _mm256_fmadd_ps(v[2], x2, s));
+                a0 = _mm256_fmadd_ps(_mm256_set1_ps(f16_at_x86(p)), s, a0);
+                if (q41) /* + m * sum(x) */
+                    a1 = _mm256_fmadd_ps(_mm256_set1_ps(f16_at_x86(p + 2)),
+                                         _mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3)), a1);
+            }
+        } else {
+            for (int b = 0; b < nb; b++) {
+                bt->dequantize(p + (size_t)b * bt->block_bytes, tmp);
+                const float *xb = x + (size_t)b * bs;
+                for (int i = 0; i < bs; i += 16) {
+                    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(tmp + i), _mm256_loadu_ps(xb + i), a0);
+                    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(tmp + i + 8), _mm256_loadu_ps(xb + i + 8), a1);
+                }
             }
         }
         out[r] = hsum256(_mm256_add_ps(a0, a1));
@@ -676,7 +731,8 @@ int slm_kernels_available(const slm_kernels **tables, int cap) {
     if (n < cap) tables[n++] = slm_kernels_scalar();
 #ifdef SLM_X86
     __builtin_cpu_init();
-    if (n < cap && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) tables[n++] = &avx2_kernels;
+    if (n < cap && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        tables[n++] = &avx2_kernels;
 #endif
     if (n < cap && slm_kernels_neon()) tables[n++] = slm_kernels_neon();
     return n;
