@@ -14,6 +14,7 @@
 
 #if !defined(SLM_NO_SIMD) && (defined(__x86_64__) || defined(__i386__)) && \
     (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define SLM_X86 1
 
@@ -731,8 +732,9 @@ int slm_kernels_available(const slm_kernels **tables, int cap) {
     if (n < cap) tables[n++] = slm_kernels_scalar();
 #ifdef SLM_X86
     __builtin_cpu_init();
-    if (n < cap && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        tables[n++] = &avx2_kernels;
+    unsigned a, b, c, d; /* F16C: CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports lacks "f16c") */
+    int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1);
+    if (n < cap && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) tables[n++] = &avx2_kernels;
 #endif
     if (n < cap && slm_kernels_neon()) tables[n++] = slm_kernels_neon();
     return n;
