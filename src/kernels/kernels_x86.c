@@ -345,7 +345,13 @@ T256H static inline void nibbles_to_ps(const uint8_t *q, __m256 out[4]) {
 T256H static void matvec_block_avx2(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1) {
     const slm_block_type *bt = slm_block_type_of((slm_dtype)dtype);
     int nb = n / bt->block_size, bs = bt->block_size;
-    float tmp[256];
+    float tmp[256], xsum[512]; /* the sums of x over each 32-value block (Q4_0 / Q4_1; n <= 16384) */
+    int q4 = (dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_Q4_1) && nb <= 512;
+    for (int b = 0; q4 && b < nb; b++) {
+        const float *xb = x + (size_t)b * 32;
+        xsum[b] = hsum256(_mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(xb), _mm256_loadu_ps(xb + 8)),
+                                        _mm256_add_ps(_mm256_loadu_ps(xb + 16), _mm256_loadu_ps(xb + 24))));
+    }
     for (int r = r0; r < r1; r++) {
         const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nb * (size_t)bt->block_bytes;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0;
@@ -360,24 +366,25 @@ T256H static void matvec_block_avx2(int dtype, float *out, const float *x, const
                 __m256 d = _mm256_set1_ps(f16_at_x86(p));
                 a0 = _mm256_fmadd_ps(d, s, a0), a1 = _mm256_fmadd_ps(d, t, a1);
             }
-        } else if (dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_Q4_1) {
+        } else if (q4) {
+            /* sum (q - 8) d x = d (sum q x) - 8 d sum x, and Q4_1's sum (q d + m) x = d sum q x + m sum x:
+             * the block sums of x (xsum) are the same for every row */
             int q41 = dtype == SLM_DTYPE_Q4_1, bb = q41 ? 20 : 18;
-            __m256 eight = _mm256_set1_ps(8.0f);
+            float offset = 0.0f; /* sum over blocks of (-8 d or m) * xsum, kept in a scalar */
             for (int b = 0; b < nb; b++, p += bb) {
                 __m256 v[4];
                 nibbles_to_ps(p + (q41 ? 4 : 2), v);
                 const float *xb = x + (size_t)b * 32;
-                __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8), x2 = _mm256_loadu_ps(xb + 16),
-                       x3 = _mm256_loadu_ps(xb + 24);
-                if (!q41)
-                    for (int k = 0; k < 4; k++) v[k] = _mm256_sub_ps(v[k], eight);
-                __m256 s = _mm256_fmadd_ps(v[1], x1, _mm256_mul_ps(v[0], x0));
-                s = _mm256_fmadd_ps(v[3], x3, _mm256_fmadd_ps(v[2], x2, s));
-                a0 = _mm256_fmadd_ps(_mm256_set1_ps(f16_at_x86(p)), s, a0);
-                if (q41) /* + m * sum(x) */
-                    a1 = _mm256_fmadd_ps(_mm256_set1_ps(f16_at_x86(p + 2)),
-                                         _mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3)), a1);
+                __m256 s = _mm256_mul_ps(v[0], _mm256_loadu_ps(xb));
+                __m256 t = _mm256_mul_ps(v[1], _mm256_loadu_ps(xb + 8));
+                s = _mm256_fmadd_ps(v[2], _mm256_loadu_ps(xb + 16), s);
+                t = _mm256_fmadd_ps(v[3], _mm256_loadu_ps(xb + 24), t);
+                __m256 d = _mm256_set1_ps(f16_at_x86(p));
+                a0 = _mm256_fmadd_ps(d, s, a0), a1 = _mm256_fmadd_ps(d, t, a1);
+                offset += (q41 ? f16_at_x86(p + 2) : -8.0f * f16_at_x86(p)) * xsum[b];
             }
+            out[r] = hsum256(_mm256_add_ps(a0, a1)) + offset;
+            continue;
         } else {
             for (int b = 0; b < nb; b++) {
                 bt->dequantize(p + (size_t)b * bt->block_bytes, tmp);
