@@ -123,11 +123,16 @@ void train_cli_ctrl_c_saves_and_resumes(void) {
     char args[4096], *err = NULL;
     const char *ref = tmp_path("run_long"), *intr = tmp_path("run_intr");
     snprintf(args, sizeof args, "train %s -o %s --steps 200 --checkpoint-every 0", base, ref);
+    double t0 = slm_time_seconds();
     CHECK(run_slm(args, NULL, NULL) == 0);
+    /* the signal goes at 40% of the uninterrupted run's time (it was a fixed 300 ms, which a fast
+     * machine could outrun) */
+    int ms = (int)((slm_time_seconds() - t0) * 400.0);
+    if (ms < 20) ms = 20;
     /* stopped by SIGINT: exit 0 with a checkpoint and a model; resumed, it ends where the
      * uninterrupted run ends */
     snprintf(args, sizeof args, "%s -o %s --steps 200 --checkpoint-every 0", base, intr);
-    int status = run_and_signal(args, SIGINT, 300);
+    int status = run_and_signal(args, SIGINT, ms);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "SIGINT: status %d", status);
     slm_train_config c;
     slm_error e;
