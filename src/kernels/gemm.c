@@ -192,15 +192,3 @@ void slm_gemm_packed(const slm_gemm_ctx *g, int M, int N, int K, const float *A,
                      const float *Bp, float *C, ptrdiff_t ldc, int accumulate) {
     run(g, M, N, K, A, rsa, csa, NULL, 0, 0, Bp, C, ldc, accumulate);
 }
-
-void slm_gemm_xwt(const slm_gemm_ctx *g, float *Y, const float *X, const float *W, int n, int in, int out, int acc) {
-    slm_gemm(g, n, out, in, X, in, 1, W, 1, in, Y, out, acc);
-}
-
-void slm_gemm_dyw(const slm_gemm_ctx *g, float *dX, const float *dY, const float *W, int n, int in, int out, int acc) {
-    slm_gemm(g, n, in, out, dY, out, 1, W, in, 1, dX, in, acc);
-}
-
-void slm_gemm_dytx(const slm_gemm_ctx *g, float *dW, const float *dY, const float *X, int n, int in, int out) {
-    slm_gemm(g, out, in, n, dY, 1, out, X, in, 1, dW, in, 1);
-}

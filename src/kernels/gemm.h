@@ -38,12 +38,4 @@ void slm_gemm_pack_b(const slm_gemm_ctx *g, float *dst, int N, int K, const floa
 void slm_gemm_packed(const slm_gemm_ctx *g, int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa,
                      const float *Bp, float *C, ptrdiff_t ldc, int accumulate);
 
-/* Convenience forms over row-major matrices:
- *   Y (n, out)  [+]= X (n, in) · W (out, in)^T       (a linear layer)
- *   dX (n, in)  [+]= dY (n, out) · W (out, in)
- *   dW (out, in) += dY (n, out)^T · X (n, in) */
-void slm_gemm_xwt(const slm_gemm_ctx *g, float *Y, const float *X, const float *W, int n, int in, int out, int acc);
-void slm_gemm_dyw(const slm_gemm_ctx *g, float *dX, const float *dY, const float *W, int n, int in, int out, int acc);
-void slm_gemm_dytx(const slm_gemm_ctx *g, float *dW, const float *dY, const float *X, int n, int in, int out);
-
 #endif

@@ -26,36 +26,34 @@ static void matvec_f32_neon(float *out, const float *x, const float *w, int n, i
 }
 
 /* f16 / bf16 weights: widened to f32 exactly, then as matvec_f32. */
-static void matvec_f16_neon(float *out, const float *x, const uint16_t *w, int n, int r0, int r1) {
-    int n8 = n & ~7;
-    for (int r = r0; r < r1; r++) {
-        const uint16_t *wr = w + (size_t)r * n;
-        float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
-        for (int i = 0; i < n8; i += 8) {
-            float16x8_t h = vreinterpretq_f16_u16(vld1q_u16(wr + i));
-            a0 = vfmaq_f32(a0, vcvt_f32_f16(vget_low_f16(h)), vld1q_f32(x + i));
-            a1 = vfmaq_f32(a1, vcvt_high_f32_f16(h), vld1q_f32(x + i + 4));
-        }
-        float s = vaddvq_f32(vaddq_f32(a0, a1));
-        for (int i = n8; i < n; i++) s += slm_f16_to_f32(wr[i]) * x[i];
-        out[r] = s;
-    }
+static inline float32x4_t widen_lo(uint16x8_t h, int bf16) {
+    return bf16 ? vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(h), 16))
+                : vcvt_f32_f16(vget_low_f16(vreinterpretq_f16_u16(h)));
+}
+static inline float32x4_t widen_hi(uint16x8_t h, int bf16) {
+    return bf16 ? vreinterpretq_f32_u32(vshll_high_n_u16(h, 16)) : vcvt_high_f32_f16(vreinterpretq_f16_u16(h));
 }
 
-static void matvec_bf16_neon(float *out, const float *x, const uint16_t *w, int n, int r0, int r1) {
+static void matvec_h_neon(float *out, const float *x, const uint16_t *w, int n, int r0, int r1, int bf16) {
     int n8 = n & ~7;
     for (int r = r0; r < r1; r++) {
         const uint16_t *wr = w + (size_t)r * n;
         float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
         for (int i = 0; i < n8; i += 8) {
             uint16x8_t h = vld1q_u16(wr + i);
-            a0 = vfmaq_f32(a0, vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(h), 16)), vld1q_f32(x + i));
-            a1 = vfmaq_f32(a1, vreinterpretq_f32_u32(vshll_high_n_u16(h, 16)), vld1q_f32(x + i + 4));
+            a0 = vfmaq_f32(a0, widen_lo(h, bf16), vld1q_f32(x + i));
+            a1 = vfmaq_f32(a1, widen_hi(h, bf16), vld1q_f32(x + i + 4));
         }
         float s = vaddvq_f32(vaddq_f32(a0, a1));
-        for (int i = n8; i < n; i++) s += slm_bf16_to_f32(wr[i]) * x[i];
+        for (int i = n8; i < n; i++) s += (bf16 ? slm_bf16_to_f32(wr[i]) : slm_f16_to_f32(wr[i])) * x[i];
         out[r] = s;
     }
+}
+static void matvec_f16_neon(float *out, const float *x, const uint16_t *w, int n, int r0, int r1) {
+    matvec_h_neon(out, x, w, n, r0, r1, 0);
+}
+static void matvec_bf16_neon(float *out, const float *x, const uint16_t *w, int n, int r0, int r1) {
+    matvec_h_neon(out, x, w, n, r0, r1, 1);
 }
 
 /* int8 groups: exact int32 sums (16 products at a time), then the scalar reference's float steps
