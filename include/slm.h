@@ -170,6 +170,8 @@ typedef struct slm_ctx_params {
     int n_ctx;     /* context length; 0 = the model's seq_len */
     int n_threads; /* worker threads for matrix products; >= 1 */
     int no_simd;   /* 1: use the portable scalar kernels even where SIMD ones exist */
+    int n_batch;   /* prompt tokens evaluated together as matrix-matrix products; 0 = 256, 1 = one
+                    * at a time (the least memory). Models with llama2.c Q8 tensors always use 1. */
 } slm_ctx_params;
 
 slm_ctx_params slm_ctx_default_params(void);

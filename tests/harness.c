@@ -60,7 +60,11 @@ int write_all(const char *path, const void *data, size_t len) {
 }
 
 float *test_logits(const slm_model *m, const int32_t *tokens, int n, int threads, int no_simd) {
-    slm_ctx_params p = {0, threads, no_simd};
+    return test_logits_batch(m, tokens, n, threads, no_simd, 0);
+}
+
+float *test_logits_batch(const slm_model *m, const int32_t *tokens, int n, int threads, int no_simd, int n_batch) {
+    slm_ctx_params p = {0, threads, no_simd, n_batch};
     slm_ctx *ctx;
     slm_error err;
     if (slm_ctx_create(m, &p, &ctx, &err) != SLM_OK) return NULL;

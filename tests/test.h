@@ -49,6 +49,8 @@ int write_all(const char *path, const void *data, size_t len);
 /* The logits of every token of `tokens` evaluated from position 0, shape (n, vocab), with the given
  * threads and kernels (no_simd); NULL on failure. The caller frees. */
 float *test_logits(const slm_model *m, const int32_t *tokens, int n, int threads, int no_simd);
+/* The same with a prompt batch size (slm_ctx_params.n_batch; 0 = the default). */
+float *test_logits_batch(const slm_model *m, const int32_t *tokens, int n, int threads, int no_simd, int n_batch);
 /* Encodes `len` bytes of s (with BOS if asked), decodes the ids and says whether the same bytes came
  * back; prints what came back when they did not. *n_tokens (if not NULL) gets the token count. */
 int test_round_trip(const slm_tokenizer *t, const char *s, size_t len, int bos, int *n_tokens);

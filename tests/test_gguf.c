@@ -442,3 +442,45 @@ void rope_half_split_matches_interleaved(void) {
     slm_model_free(h);
     slm_model_free(m);
 }
+
+/* The dequant_row entry of every table against the scalar reference: the same bytes, for each
+ * storage type, on rows that are not multiples of the vector width (F16, BF16) and several rows. */
+void kernels_dequant_row_bit_exact(void) {
+    const slm_kernels *tabs[4];
+    int nt = slm_kernels_available(tabs, 4);
+    const slm_dtype types[] = {SLM_DTYPE_F32, SLM_DTYPE_F16, SLM_DTYPE_BF16, SLM_DTYPE_Q8_0,
+                               SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q4_K, SLM_DTYPE_Q6_K};
+    enum { ROWS = 3, MAXN = 768 };
+    static float x[ROWS * MAXN], ref[MAXN], got[MAXN + 1];
+    static uint8_t w[ROWS * MAXN * 4];
+    uint64_t r = 5;
+    for (int i = 0; i < ROWS * MAXN; i++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        x[i] = ((float)((r >> 40) & 0xFFFFFF) / 16777216.0f - 0.5f) * (1.0f + (float)(i % 13));
+    }
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        slm_dtype t = types[ti];
+        int block = t == SLM_DTYPE_Q4_K || t == SLM_DTYPE_Q6_K ? 256 : t >= SLM_DTYPE_Q8_0 ? 32 : 1;
+        int n = block == 1 ? 37 : block == 32 ? 96 : 768;
+        for (int row = 0; row < ROWS; row++) { /* the matrix in its storage type */
+            const float *xr = x + (size_t)row * n;
+            if (t == SLM_DTYPE_F32) memcpy((float *)w + (size_t)row * n, xr, sizeof(float) * n);
+            else if (t == SLM_DTYPE_F16 || t == SLM_DTYPE_BF16)
+                for (int i = 0; i < n; i++)
+                    ((uint16_t *)w)[(size_t)row * n + i] = t == SLM_DTYPE_F16 ? slm_f32_to_f16(xr[i]) : slm_f32_to_bf16(xr[i]);
+            else {
+                const slm_block_type *bt = slm_block_type_of(t);
+                slm_quantize_row(t, xr, w + (size_t)row * (n / bt->block_size) * bt->block_bytes, n);
+            }
+        }
+        for (int row = 0; row < ROWS; row++) {
+            slm_dequant_row_scalar((int)t, ref, w, n, row);
+            for (int k = 0; k < nt; k++) {
+                memset(got, 0xff, sizeof got);
+                tabs[k]->dequant_row((int)t, got, w, n, row);
+                CHECK(!memcmp(got, ref, sizeof(float) * n) && got[n] != got[n], "%s, type %d, row %d: not the scalar bytes",
+                      tabs[k]->name, (int)t, row);
+            }
+        }
+    }
+}

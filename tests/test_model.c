@@ -182,7 +182,7 @@ static int collect_fn(void *user, int32_t token, const char *text, size_t len) {
 
 /* Greedy generation from BOS; returns the text (caller frees) and fills ids. */
 static char *greedy(const slm_model *m, const slm_tokenizer *tok, int n, int threads, collect *c) {
-    slm_ctx_params p = {0, threads, 0};
+    slm_ctx_params p = {0, threads, 0, 0};
     slm_sampler_params sp = slm_sampler_default_params();
     sp.temperature = 0;
     slm_ctx *ctx;
@@ -313,7 +313,7 @@ void refcases_logits_and_greedy_match_pytorch(void) {
                 free(lg);
             }
             if (ng > 0) { /* greedy continuation: argmax, ties to the lowest id */
-                slm_ctx_params p = {0, 1, 0};
+                slm_ctx_params p = {0, 1, 0, 0};
                 slm_ctx *ctx;
                 slm_ctx_create(m, &p, &ctx, &err);
                 slm_ctx_eval(ctx, toks, n, 0, NULL, &err);
@@ -382,7 +382,7 @@ void block_repeat_matches_expanded_reference(void) {
         CHECK(d <= 1e-4, "sequence %d: max |logit diff| %g", s, d);
         free(lg), free(toks);
     }
-    slm_ctx_params p = {0, 1, 0};
+    slm_ctx_params p = {0, 1, 0, 0};
     slm_mem_plan plan;
     slm_ctx_plan(shared, &p, &plan, &err);
     CHECK(plan.kv_cache == (size_t)2 * 4 * c.seq_len * c.head_dim * c.n_kv_heads * 4, "one KV cache per applied layer");
@@ -617,7 +617,7 @@ void threads_1_and_2_identical_logits(void) {
 
 void ctx_caller_memory_and_plan(void) {
     slm_model *m = random_model(64, 172, 2, 8, 4, 300, 64, 1, 9);
-    slm_ctx_params p = {32, 1, 0};
+    slm_ctx_params p = {32, 1, 0, 0};
     slm_mem_plan plan;
     slm_error err;
     CHECK(slm_ctx_plan(m, &p, &plan, &err) == SLM_OK);

@@ -149,3 +149,51 @@ void quantize_cli_rejects_bad_input(void) {
         free(errs);
     }
 }
+
+/* Prompts evaluated in batches (matrix-matrix products over dequantized weights) against token by
+ * token (matrix-vector products): the same logits within float rounding, for every weight type,
+ * both kernel tables, a GQA model with an untied classifier and a block-sharing one; and batches
+ * give the same bytes for 1 and 2 threads. */
+void prefill_batches_match_token_by_token(void) {
+    slm_error err;
+    slm_config cfgs[2] = {{256, 768, 2, 1, 4, 2, 64, 300, 64, 0, 1e-5f, 10000.0f, 0},
+                          {64, 172, 2, 2, 8, 4, 8, 200, 64, 1, 1e-5f, 10000.0f, 0}};
+    const slm_dtype types[] = {SLM_DTYPE_F32, SLM_DTYPE_F16, SLM_DTYPE_BF16, SLM_DTYPE_Q8_0,
+                               SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q4_K, SLM_DTYPE_Q6_K};
+    enum { N = 45 };
+    int32_t toks[N];
+    for (int i = 0; i < N; i++) toks[i] = (i * 37 + 5) % 200;
+    for (int ci = 0; ci < 2; ci++) {
+        slm_model *m;
+        CHECK(slm_model_init_random(&cfgs[ci], 31 + ci, 0.1f, &m, &err) == SLM_OK, "%s", err.msg);
+        if (!m) continue;
+        for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+            slm_quantize_params qp = {types[ti], -1, 0};
+            const char *path = tmp_path("prefill.gguf");
+            slm_model *q = NULL;
+            CHECK(slm_model_quantize(m, NULL, path, &qp, &err) == SLM_OK && slm_model_load_file(path, &q, &err) == SLM_OK,
+                  "%s", err.msg);
+            if (!q) continue;
+            int vocab = cfgs[ci].vocab_size;
+            for (int simd = 0; simd < 2; simd++) {
+                float *one = test_logits_batch(q, toks, N, 1, !simd, 1), *b7 = test_logits_batch(q, toks, N, 1, !simd, 7);
+                float *b7t2 = test_logits_batch(q, toks, N, 2, !simd, 7), *bd = test_logits_batch(q, toks, N, 2, !simd, 0);
+                CHECK(one && b7 && b7t2 && bd, "eval failed");
+                if (!(one && b7 && b7t2 && bd)) continue;
+                double scale = 0, d7 = 0, dd = 0;
+                for (size_t i = 0; i < (size_t)N * vocab; i++) {
+                    scale = fmax(scale, fabs(one[i]));
+                    d7 = fmax(d7, fabs((double)one[i] - b7[i]));
+                    dd = fmax(dd, fabs((double)one[i] - bd[i]));
+                }
+                CHECK(d7 <= 1e-4 * scale && dd <= 1e-4 * scale, "config %d, type %d, %s: batched logits differ by %g / %g "
+                      "(largest logit %g)", ci, (int)types[ti], simd ? "simd" : "scalar", d7, dd, scale);
+                CHECK(!memcmp(b7, b7t2, sizeof(float) * N * (size_t)vocab), "config %d, type %d: 1 and 2 threads differ",
+                      ci, (int)types[ti]);
+                free(one), free(b7), free(b7t2), free(bd);
+            }
+            slm_model_free(q);
+        }
+        slm_model_free(m);
+    }
+}

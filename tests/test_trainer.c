@@ -62,6 +62,55 @@ void gemm_matches_naive_product_every_kernel(void) {
             }
 }
 
+/* Products with a weight matrix (prefill): W given as fp32 or fetched row by row give the same bytes,
+ * for 1 and 3 threads, and agree with the product computed in double. */
+static void fetch_f32(const void *w, int row, float *out) {
+    const float *const *src = w; /* {W, K as a float-sized count} */
+    int K = (int)(intptr_t)src[1];
+    memcpy(out, src[0] + (size_t)row * K, sizeof(float) * (size_t)K);
+}
+
+void gemm_wt_matches_naive_product_every_kernel(void) {
+    const slm_kernels *ks[4];
+    int nk = slm_kernels_available(ks, 4);
+    int shapes[][3] = {{1, 1, 1}, {5, 17, 7}, {6, 16, 256}, {13, 33, 300}, {64, 70, 513}, {100, 20, 257}};
+    for (int ki = 0; ki < nk; ki++)
+        for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+            int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+            float *A = malloc(sizeof(float) * M * (K + 3)), *W = malloc(sizeof(float) * N * K);
+            float *C[3];
+            for (int i = 0; i < M * (K + 3); i++) A[i] = urand();
+            for (int i = 0; i < N * K; i++) W[i] = urand();
+            const float *src[2] = {W, (const float *)(intptr_t)K};
+            for (int v = 0; v < 3; v++) { /* W direct with 1 thread, fetched with 1 and with 3 threads */
+                int threads = v == 2 ? 3 : 1;
+                slm_gemm_ctx g = {ks[ki], NULL, threads, NULL};
+                if (threads > 1) slm_pool_create(threads, &g.pool, NULL);
+                float *scratch = aligned_alloc(64, sizeof(float) * (slm_gemm_wt_scratch_floats(M, K, threads) + 16));
+                C[v] = malloc(sizeof(float) * M * (N + 2));
+                for (int i = 0; i < M * (N + 2); i++) C[v][i] = -7.0f; /* padding columns must stay */
+                slm_gemm_wt(&g, scratch, M, N, K, A, K + 3, v == 0 ? W : NULL, fetch_f32, src, C[v], N + 2);
+                free(scratch);
+                slm_pool_free(g.pool);
+            }
+            double worst = 0;
+            int pad_ok = 1;
+            for (int i = 0; i < M; i++) {
+                for (int j = 0; j < N; j++) {
+                    double s = 0;
+                    for (int k = 0; k < K; k++) s += (double)A[i * (K + 3) + k] * W[j * K + k];
+                    worst = fmax(worst, fabs(s - C[0][i * (N + 2) + j]));
+                }
+                pad_ok &= C[0][i * (N + 2) + N] == -7.0f && C[0][i * (N + 2) + N + 1] == -7.0f;
+            }
+            CHECK(worst < 1e-5 * (K + 1) && pad_ok, "%s %dx%dx%d: max error %g, padding %s", ks[ki]->name, M, N, K, worst,
+                  pad_ok ? "kept" : "overwritten");
+            CHECK(!memcmp(C[0], C[1], sizeof(float) * M * (N + 2)) && !memcmp(C[0], C[2], sizeof(float) * M * (N + 2)),
+                  "%s %dx%dx%d: fetched rows or 3 threads give other bytes", ks[ki]->name, M, N, K);
+            free(A), free(W), free(C[0]), free(C[1]), free(C[2]);
+        }
+}
+
 /* ---- the PyTorch reference: ../shared/refcases/train */
 
 static slm_model *load_ref(const char *name) {

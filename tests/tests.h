@@ -29,6 +29,7 @@ extern const test_case all_tests[];
     X(quantize_plan_follows_the_rules)                \
     X(quantize_cli_measures_the_loss)                 \
     X(quantize_cli_rejects_bad_input)                 \
+    X(prefill_batches_match_token_by_token)           \
     X(gguf_with_tokenizer_runs_golden_story)          \
     X(gguf_llamacpp_kquants_dequantize_to_source)     \
     X(rope_half_split_matches_interleaved)            \
@@ -74,6 +75,8 @@ extern const test_case all_tests[];
     X(cli_init_convert_roundtrip)                     \
     X(example_program_generates)                      \
     X(gemm_matches_naive_product_every_kernel)        \
+    X(gemm_wt_matches_naive_product_every_kernel)     \
+    X(kernels_dequant_row_bit_exact)                  \
     X(kernels_simd_training_primitives_match_scalar)  \
     X(trainer_matches_pytorch_reference)              \
     X(trainer_gradients_match_finite_differences)     \

@@ -192,3 +192,86 @@ void slm_gemm_packed(const slm_gemm_ctx *g, int M, int N, int K, const float *A,
                      const float *Bp, float *C, ptrdiff_t ldc, int accumulate) {
     run(g, M, N, K, A, rsa, csa, NULL, 0, 0, Bp, C, ldc, accumulate);
 }
+
+/* ---------------------------------------------------------------- products with a weight matrix */
+
+static size_t pad16(size_t n) { return (n + 15) / 16 * 16; }
+
+size_t slm_gemm_wt_scratch_floats(int M, int K, int n_threads) {
+    size_t mpad = (size_t)ceil_div(M, MR) * MR;
+    return pad16(mpad * (size_t)K) + (size_t)n_threads * 2 * pad16((size_t)NR * (size_t)K);
+}
+
+typedef struct {
+    const slm_gemm_ctx *g;
+    float *scratch;
+    int M, N, K, kc, mpad;
+    const float *pa;
+    const float *W;
+    slm_gemm_fetch_fn fetch;
+    const void *w;
+    float *C;
+    ptrdiff_t ldc;
+    atomic_int next;
+} wt_job;
+
+/* One strip: rows [r0, r0 + 16) of W as the 16 columns of a B panel for every K block, multiplied
+ * against every 6-row panel of the packed A. */
+static void wt_strip(const wt_job *j, int r0, float *rows, float *pb) {
+    int nr = j->N - r0 < NR ? j->N - r0 : NR, K = j->K;
+    const float *src = j->W ? j->W + (size_t)r0 * (size_t)K : rows;
+    if (!j->W || nr < NR) {
+        for (int r = 0; r < NR; r++) {
+            float *d = rows + (size_t)r * K;
+            if (r >= nr) memset(d, 0, sizeof(float) * (size_t)K);
+            else if (j->W) memcpy(d, j->W + (size_t)(r0 + r) * K, sizeof(float) * (size_t)K);
+            else j->fetch(j->w, r0 + r, d);
+        }
+        src = rows;
+    }
+    for (int k0 = 0; k0 < K; k0 += j->kc) {
+        int kc = K - k0 < j->kc ? K - k0 : j->kc;
+        j->g->kernels->gemm_pack_b16(pb + (size_t)k0 * NR, src + k0, K, kc);
+    }
+    slm_gemm_micro_fn micro = j->g->kernels->gemm_micro;
+    for (int k0 = 0; k0 < K; k0 += j->kc) {
+        int kc = K - k0 < j->kc ? K - k0 : j->kc;
+        const float *a = j->pa + (size_t)k0 * (size_t)j->mpad, *b = pb + (size_t)k0 * NR;
+        for (int ir = 0; ir < j->M; ir += MR)
+            micro(kc, a + (size_t)ir * kc, b, j->C + (ptrdiff_t)ir * j->ldc + r0, j->ldc, k0 > 0,
+                  j->M - ir < MR ? j->M - ir : MR, nr);
+    }
+}
+
+static void wt_worker(void *arg, int ti, int nt) {
+    wt_job *j = arg;
+    (void)nt;
+    size_t strip = pad16((size_t)NR * (size_t)j->K);
+    float *rows = j->scratch + pad16((size_t)j->mpad * (size_t)j->K) + (size_t)ti * 2 * strip, *pb = rows + strip;
+    int n_strips = ceil_div(j->N, NR);
+    for (int s; (s = atomic_fetch_add(&j->next, 1)) < n_strips;) wt_strip(j, s * NR, rows, pb);
+}
+
+void slm_gemm_wt(const slm_gemm_ctx *g, float *scratch, int M, int N, int K, const float *A, ptrdiff_t lda,
+                 const float *W, slm_gemm_fetch_fn fetch, const void *w, float *C, ptrdiff_t ldc) {
+    if (M <= 0 || N <= 0 || K <= 0) return;
+    wt_job j = {g, scratch, M, N, K, k_block(K), ceil_div(M, MR) * MR, scratch, W, fetch, w, C, ldc, 0};
+    /* A packed once: the 6-row panels of K block k0 start at k0 * mpad */
+    for (int k0 = 0; k0 < K; k0 += j.kc) {
+        int kc = K - k0 < j.kc ? K - k0 : j.kc;
+        for (int p = 0; p < M; p += MR) {
+            float *d = scratch + (size_t)k0 * (size_t)j.mpad + (size_t)p * kc;
+            const float *s = A + (ptrdiff_t)p * lda + k0;
+            if (M - p >= MR) {
+                g->kernels->gemm_pack_a6(d, s, lda, kc);
+                continue;
+            }
+            for (int k = 0; k < kc; k++)
+                for (int i = 0; i < MR; i++) d[k * MR + i] = p + i < M ? s[(ptrdiff_t)i * lda + k] : 0.0f;
+        }
+    }
+    atomic_init(&j.next, 0);
+    int nt = g->pool && (double)M * N * K >= 65536.0 ? g->n_threads : 1;
+    if (nt > 1 && N > NR) slm_pool_run(g->pool, wt_worker, &j);
+    else wt_worker(&j, 0, 1);
+}

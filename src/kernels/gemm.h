@@ -38,4 +38,16 @@ void slm_gemm_pack_b(const slm_gemm_ctx *g, float *dst, int N, int K, const floa
 void slm_gemm_packed(const slm_gemm_ctx *g, int M, int N, int K, const float *A, ptrdiff_t rsa, ptrdiff_t csa,
                      const float *Bp, float *C, ptrdiff_t ldc, int accumulate);
 
+/* Products with a weight matrix W (N, K) of any storage type: C (M, N) = A (M, K) · W^T, A row-major
+ * with row stride lda, C with row stride ldc. W is either fp32 row-major (W != NULL) or fetched one
+ * row at a time as fp32 by fetch(w, row, out[K]). A is packed once; threads then take 16-row strips
+ * of W, fetch and pack each strip once and multiply it by every 6-row panel of A (so a quantized
+ * weight is expanded once per call, whatever M is). Every element is summed over K in the same
+ * blocks and order whatever thread computes it. scratch: slm_gemm_wt_scratch_floats(M, K,
+ * g->n_threads) floats, 32-byte aligned. */
+typedef void (*slm_gemm_fetch_fn)(const void *w, int row, float *out);
+size_t slm_gemm_wt_scratch_floats(int M, int K, int n_threads);
+void slm_gemm_wt(const slm_gemm_ctx *g, float *scratch, int M, int N, int K, const float *A, ptrdiff_t lda,
+                 const float *W, slm_gemm_fetch_fn fetch, const void *w, float *C, ptrdiff_t ldc);
+
 #endif

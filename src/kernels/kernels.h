@@ -90,6 +90,12 @@ typedef void (*slm_adamw_fn)(float *p, float *m, float *v, const float *grad, si
  * sg = sigmoid(h1); dh3 = d * h1 * sg; dh1 = d * h3 * sg * (1 + h1 * (1 - sg)). */
 typedef void (*slm_swiglu_back_fn)(float *dh1, float *dh3, const float *h1, const float *h3, int n);
 
+/* Row `row` of a row-major (rows, n) weight of `dtype` (F32, F16, BF16 or a ggml block type; not the
+ * llama2.c Q8 groups, whose scales live apart) as fp32 into out (n). Every variant gives the scalar
+ * reference's bytes: each value is one product (plus, for Q4_1 and the K-quants, one sum), rounded
+ * the same way. */
+typedef void (*slm_dequant_row_fn)(int dtype, float *out, const void *w, int n, int64_t row);
+
 typedef struct slm_kernels {
     const char *name; /* "scalar", "avx2" */
     slm_matvec_f32_fn matvec_f32;
@@ -114,6 +120,7 @@ typedef struct slm_kernels {
     slm_softmax_fn softmax;
     slm_softmax_back_fn softmax_back;
     slm_xent_row_fn xent_row;
+    slm_dequant_row_fn dequant_row;
 } slm_kernels;
 
 /* The scalar reference kernels. */
@@ -190,6 +197,7 @@ void slm_rows_combine4_scalar(float *const out[4], const float *const c[4], cons
 double slm_xent_row_scalar(float *z, int n, int target, float grad_scale);
 void slm_softmax_back_scalar(float *dz, const float *p, int n, float scale);
 void slm_rows_dot4_scalar(float *const out[4], const float *const x[4], const float *R, ptrdiff_t stride, int nrows, int n);
+void slm_dequant_row_scalar(int dtype, float *out, const void *w, int n, int64_t row);
 /* Scalar dot product of two float vectors (n). */
 float slm_dot_f32(const float *a, const float *b, int n);
 

@@ -149,6 +149,7 @@ static const slm_kernels neon_kernels = {
     .softmax = slm_softmax,
     .softmax_back = slm_softmax_back_scalar,
     .xent_row = slm_xent_row_scalar,
+    .dequant_row = slm_dequant_row_scalar,
 };
 
 const slm_kernels *slm_kernels_neon(void) { return &neon_kernels; }

@@ -1,5 +1,6 @@
 /* kernels_scalar.c — the portable reference kernels. */
 #include <math.h>
+#include <string.h>
 
 #include "kernels.h"
 #include "quant.h"
@@ -158,13 +159,24 @@ void slm_matvec_blocks_scalar(int dtype, float *out, const float *x, const void 
     slm_matvec_block_scalar((slm_dtype)dtype, out, x, w, n, r0, r1);
 }
 
+void slm_dequant_row_scalar(int dtype, float *out, const void *w, int n, int64_t row) {
+    const uint16_t *h = (const uint16_t *)w + (size_t)row * (size_t)n;
+    switch (dtype) {
+    case SLM_DTYPE_F32: memcpy(out, (const float *)w + (size_t)row * (size_t)n, (size_t)n * sizeof(float)); break;
+    case SLM_DTYPE_F16: for (int i = 0; i < n; i++) out[i] = slm_f16_to_f32(h[i]); break;
+    case SLM_DTYPE_BF16: for (int i = 0; i < n; i++) out[i] = slm_bf16_to_f32(h[i]); break;
+    default: slm_dequantize_block_row((slm_dtype)dtype, w, n, row, out); break;
+    }
+}
+
 static const slm_kernels scalar_kernels = {"scalar", slm_matvec_f32_scalar, slm_matvec_blocks_scalar, slm_matvec_f16_scalar, slm_matvec_bf16_scalar,
                                            slm_matvec_q8_scalar, slm_attention_scalar, slm_swiglu, slm_rmsnorm,
                                            slm_gemm_micro_scalar, slm_rows_combine_scalar, slm_rows_dot_scalar,
                                            slm_rows_rank1_scalar, slm_exp_sum_scalar, slm_gemm_pack_a6_scalar,
                                            slm_gemm_pack_b16_scalar, slm_rows_rank4_scalar, slm_adamw_scalar,
                                            slm_swiglu_back_scalar, slm_rows_combine4_scalar, slm_rows_dot4_scalar,
-                                           slm_softmax, slm_softmax_back_scalar, slm_xent_row_scalar};
+                                           slm_softmax, slm_softmax_back_scalar, slm_xent_row_scalar,
+                                           slm_dequant_row_scalar};
 
 const slm_kernels *slm_kernels_scalar(void) { return &scalar_kernels; }
 

@@ -399,6 +399,44 @@ T256H static void matvec_block_avx2(int dtype, float *out, const float *x, const
     }
 }
 
+/* Rows as fp32 for the batched products: F16 through F16C, BF16 by a shift, Q8_0 / Q4_0 / Q4_1
+ * expanded in registers (the integer code made exact first, then one product with the f16 scale,
+ * and for Q4_1 one sum: the reference's roundings); K-quants through the reference. */
+T256H static void dequant_row_avx2(int dtype, float *out, const void *w, int n, int64_t row) {
+    int i = 0;
+    if (dtype == SLM_DTYPE_F16 || dtype == SLM_DTYPE_BF16) {
+        const uint16_t *h = (const uint16_t *)w + (size_t)row * (size_t)n;
+        int bf = dtype == SLM_DTYPE_BF16;
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, bf ? load8_bf16(h + i) : load8_f16(h + i));
+        for (; i < n; i++) out[i] = bf ? slm_bf16_to_f32(h[i]) : slm_f16_to_f32(h[i]);
+        return;
+    }
+    if (dtype != SLM_DTYPE_Q8_0 && dtype != SLM_DTYPE_Q4_0 && dtype != SLM_DTYPE_Q4_1) {
+        slm_dequant_row_scalar(dtype, out, w, n, row);
+        return;
+    }
+    const slm_block_type *bt = slm_block_type_of((slm_dtype)dtype);
+    int nb = n / 32;
+    const uint8_t *p = (const uint8_t *)w + (size_t)row * (size_t)nb * (size_t)bt->block_bytes;
+    for (int b = 0; b < nb; b++, p += bt->block_bytes, out += 32) {
+        __m256 d = _mm256_set1_ps(f16_at_x86(p));
+        if (dtype == SLM_DTYPE_Q8_0) {
+            for (int k = 0; k < 32; k += 8) _mm256_storeu_ps(out + k, _mm256_mul_ps(i8x8_to_ps((const int8_t *)(p + 2) + k), d));
+            continue;
+        }
+        int q41 = dtype == SLM_DTYPE_Q4_1;
+        __m128i bytes = _mm_loadu_si128((const __m128i *)(p + (q41 ? 4 : 2))), m15 = _mm_set1_epi8(15);
+        __m128i lo = _mm_and_si128(bytes, m15), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), m15);
+        if (!q41) lo = _mm_sub_epi8(lo, _mm_set1_epi8(8)), hi = _mm_sub_epi8(hi, _mm_set1_epi8(8));
+        __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+        __m256 m = _mm256_set1_ps(q41 ? f16_at_x86(p + 2) : 0.0f);
+        for (int k = 0; k < 4; k++) {
+            __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[k])), d);
+            _mm256_storeu_ps(out + 8 * k, q41 ? _mm256_add_ps(v, m) : v);
+        }
+    }
+}
+
 /* 6x16 GEMM micro-kernel: 12 accumulators, two B vectors, one broadcast A value. */
 T256 static void gemm_micro_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate,
                                  int mr, int nr) {
@@ -731,7 +769,7 @@ static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_block_a
                                          rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2, exp_sum_avx2,
                                          gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2,
                                          swiglu_back_avx2, rows_combine4_avx2, rows_dot4_avx2,
-                                         softmax_avx2, softmax_back_avx2, xent_row_avx2};
+                                         softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2};
 #endif
 
 int slm_kernels_available(const slm_kernels **tables, int cap) {

@@ -16,10 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/gemm.h"
 #include "../kernels/kernels.h"
 #include "model.h"
 
-enum { ALIGN = 64, PARALLEL_MIN_MACS = 1 << 16 };
+enum { ALIGN = 64, PARALLEL_MIN_MACS = 1 << 16, DEFAULT_BATCH = 256, MAX_BATCH = 4096 };
 
 struct slm_ctx {
     const slm_model *model;
@@ -39,17 +40,23 @@ struct slm_ctx {
     float *value_cache;  /* (n_applied, n_ctx, kv_dim) */
     int8_t *qx;          /* (max(dim, hidden)) quantized input, when the model has Q8 tensors */
     float *qs;           /* (max(dim, hidden)) its group scales */
+    int n_threads;
+    int n_batch;         /* tokens a prompt is evaluated in at once (1: token by token) */
+    float *bx, *bxb, *bxb2, *bq; /* (n_batch, dim) the batch's residual streams, scratch, queries */
+    float *bhb, *bhb2;   /* (n_batch, hidden_dim) */
+    float *brope;        /* (n_batch, head_dim) cos, sin per position of the batch */
+    float *gemm_scratch; /* slm_gemm_wt_scratch_floats(n_batch, max(dim, hidden), n_threads) */
 };
 
 slm_ctx_params slm_ctx_default_params(void) {
-    slm_ctx_params p = {0, 1, 0};
+    slm_ctx_params p = {0, 1, 0, 0};
     return p;
 }
 
 /* ---------------------------------------------------------------- memory plan */
 
 typedef struct {
-    size_t off[16];
+    size_t off[32];
     size_t total;
     int n;
     int ok;
@@ -74,7 +81,19 @@ static int model_has_q8(const slm_model *m) {
     return 0;
 }
 
-enum { S_CTX, S_X, S_XB, S_XB2, S_Q, S_HB, S_HB2, S_ATT, S_LOGITS, S_ROPE, S_KEY, S_VALUE, S_QX, S_QS };
+enum {
+    S_CTX, S_X, S_XB, S_XB2, S_Q, S_HB, S_HB2, S_ATT, S_LOGITS, S_ROPE, S_KEY, S_VALUE, S_QX, S_QS,
+    S_BX, S_BXB, S_BXB2, S_BQ, S_BHB, S_BHB2, S_BROPE, S_GEMM
+};
+
+/* Prompts run n_batch tokens at a time through matrix-matrix products, except on models with
+ * llama2.c Q8 tensors: those quantize each token's activations to int8 (as llama2.c's runq does),
+ * which the batched path does not, so they keep the token-by-token path and its exact results. */
+static int batch_size(const slm_model *m, const slm_ctx_params *p, int n_ctx) {
+    int b = p->n_batch ? p->n_batch : DEFAULT_BATCH;
+    if (b > n_ctx) b = n_ctx;
+    return model_has_q8(m) ? 1 : b;
+}
 
 static slm_status plan_layout(const slm_model *m, const slm_ctx_params *p, layout *lay, slm_mem_plan *plan,
                               slm_error *err) {
@@ -85,6 +104,9 @@ static slm_status plan_layout(const slm_model *m, const slm_ctx_params *p, layou
                         n_ctx, c->seq_len);
     if (p->n_threads < 1 || p->n_threads > 1024)
         return slm_fail(err, SLM_ERR_ARG, "thread count %d is out of range [1, 1024]", p->n_threads);
+    if (p->n_batch < 0 || p->n_batch > MAX_BATCH)
+        return slm_fail(err, SLM_ERR_ARG, "batch size %d is out of range [1, %d] (0: %d)", p->n_batch, MAX_BATCH,
+                        DEFAULT_BATCH);
     size_t D = (size_t)c->dim, H = (size_t)c->hidden_dim, kv = (size_t)c->head_dim * (size_t)c->n_kv_heads;
     size_t applied = (size_t)c->n_layers * (size_t)c->block_repeat, cache = 0;
     size_t maxdh = D > H ? D : H;
@@ -103,6 +125,11 @@ static slm_status plan_layout(const slm_model *m, const slm_ctx_params *p, layou
     size_t after_kv = lay->total;
     int q8 = model_has_q8(m);
     reserve(lay, q8 ? maxdh : 0, 1), reserve(lay, q8 ? maxdh : 0, 4);
+    size_t nb = (size_t)batch_size(m, p, n_ctx), bn = nb > 1 ? nb : 0; /* no batch buffers for batch 1 */
+    for (int i = 0; i < 4; i++) reserve(lay, bn * D, 4);
+    reserve(lay, bn * H, 4), reserve(lay, bn * H, 4);
+    reserve(lay, bn * (size_t)c->head_dim, 4);
+    reserve(lay, bn ? slm_gemm_wt_scratch_floats((int)nb, (int)maxdh, p->n_threads) : 0, 4);
     size_t total;
     if (!lay->ok || !slm_add_size(lay->total, ALIGN, &total))
         return slm_fail(err, SLM_ERR_NOMEM, "context of %d positions is too large to address", n_ctx);
@@ -144,6 +171,10 @@ slm_status slm_ctx_create_in(const slm_model *m, const slm_ctx_params *p, void *
     ctx->hb = AT(S_HB), ctx->hb2 = AT(S_HB2), ctx->att = AT(S_ATT), ctx->logits = AT(S_LOGITS);
     ctx->rope = AT(S_ROPE), ctx->key_cache = AT(S_KEY), ctx->value_cache = AT(S_VALUE);
     ctx->qx = AT(S_QX), ctx->qs = AT(S_QS);
+    ctx->n_threads = p->n_threads;
+    ctx->n_batch = batch_size(m, p, ctx->n_ctx);
+    ctx->bx = AT(S_BX), ctx->bxb = AT(S_BXB), ctx->bxb2 = AT(S_BXB2), ctx->bq = AT(S_BQ);
+    ctx->bhb = AT(S_BHB), ctx->bhb2 = AT(S_BHB2), ctx->brope = AT(S_BROPE), ctx->gemm_scratch = AT(S_GEMM);
 #undef AT
     if (p->n_threads > 1 && (st = slm_pool_create(p->n_threads, &ctx->pool, err)) != SLM_OK) return st;
     *out = ctx;
@@ -266,13 +297,23 @@ static void attention_worker(void *arg, int t, int nt) {
     }
 }
 
-/* Rotates pairs (2i, 2i+1) of each head of vec (n_heads * head_dim) by the angles in ctx->rope. */
-static void rope_apply(const slm_ctx *ctx, float *vec, int n_heads, int hd) {
+/* cos, sin of the angles pos * theta^(-2i/head_dim), i < head_dim/2, into rope (head_dim). */
+static void rope_table(const slm_config *c, int pos, float *rope) {
+    int hd = c->head_dim;
+    for (int i = 0; i < hd / 2; i++) {
+        double angle = (double)pos * pow((double)c->rope_theta, -2.0 * i / hd);
+        rope[2 * i] = (float)cos(angle);
+        rope[2 * i + 1] = (float)sin(angle);
+    }
+}
+
+/* Rotates pairs (2i, 2i+1) of each head of vec (n_heads * head_dim) by the angles in rope. */
+static void rope_apply(const slm_ctx *ctx, const float *rope, float *vec, int n_heads, int hd) {
     int half = ctx->model->cfg.rope_half;
     for (int h = 0; h < n_heads; h++) {
         float *v = vec + h * hd;
         for (int i = 0; i < hd / 2; i++) {
-            float c = ctx->rope[2 * i], s = ctx->rope[2 * i + 1];
+            float c = rope[2 * i], s = rope[2 * i + 1];
             int a = half ? i : 2 * i, b = half ? i + hd / 2 : 2 * i + 1; /* the pair rotated by angle i */
             float v0 = v[a], v1 = v[b];
             v[a] = v0 * c - v1 * s;
@@ -288,11 +329,7 @@ static void forward_token(slm_ctx *ctx, int32_t token, int pos) {
     const slm_config *c = &m->cfg;
     int D = c->dim, H = c->hidden_dim, hd = c->head_dim, kv_dim = hd * c->n_kv_heads;
     slm_tensor_row_f32(m->tok_emb, token, ctx->x);
-    for (int i = 0; i < hd / 2; i++) {
-        double angle = (double)pos * pow((double)c->rope_theta, -2.0 * i / hd);
-        ctx->rope[2 * i] = (float)cos(angle);
-        ctx->rope[2 * i + 1] = (float)sin(angle);
-    }
+    rope_table(c, pos, ctx->rope);
     for (int l = 0; l < ctx->n_applied; l++) {
         const slm_layer *L = &m->layers[l / c->block_repeat];
         size_t cache_off = ((size_t)l * (size_t)ctx->n_ctx + (size_t)pos) * (size_t)kv_dim;
@@ -307,8 +344,8 @@ static void forward_token(slm_ctx *ctx, int32_t token, int pos) {
             for (int i = 0; i < D; i++) ctx->q[i] += bq[i];
             for (int i = 0; i < kv_dim; i++) k[i] += bk[i], v[i] += bv[i];
         }
-        rope_apply(ctx, ctx->q, c->n_heads, hd);
-        rope_apply(ctx, k, c->n_kv_heads, hd);
+        rope_apply(ctx, ctx->rope, ctx->q, c->n_heads, hd);
+        rope_apply(ctx, ctx->rope, k, c->n_kv_heads, hd);
 
         attn_job aj = {ctx, l, pos};
         if ((int64_t)c->n_heads * (pos + 1) * hd * 2 < PARALLEL_MIN_MACS) attention_worker(&aj, 0, 1);
@@ -328,6 +365,108 @@ static void forward_token(slm_ctx *ctx, int32_t token, int pos) {
     matvec_n(ctx, ctx->x, D, 1, &m->classifier, &ctx->logits);
 }
 
+/* ---------------------------------------------------------------- a batch of tokens */
+
+typedef struct {
+    const slm_tensor *t;
+    const slm_kernels *k;
+} weight_ref;
+
+static void fetch_row(const void *arg, int row, float *out) {
+    const weight_ref *w = arg;
+    w->k->dequant_row((int)w->t->dtype, out, w->t->data, (int)w->t->shape[1], row);
+}
+
+/* C (M, rows of w) = A (M, K) · w^T, C with row stride ldc. */
+static void gemm_w(const slm_ctx *ctx, const slm_gemm_ctx *g, int M, const float *A, int K, const slm_tensor *w,
+                   float *C, int ldc) {
+    weight_ref ref = {w, ctx->k};
+    slm_gemm_wt(g, ctx->gemm_scratch, M, (int)w->shape[0], K, A, K, w->dtype == SLM_DTYPE_F32 ? w->data : NULL,
+                fetch_row, &ref, C, ldc);
+}
+
+typedef struct {
+    slm_ctx *ctx;
+    int layer, pos, n;
+} batch_attn_job;
+
+/* Thread t of nt takes heads [n_heads*t/nt, n_heads*(t+1)/nt); each query i of the batch attends
+ * over positions 0..pos+i, exactly as forward_token's attention does. */
+static void batch_attention_worker(void *arg, int t, int nt) {
+    const batch_attn_job *j = arg;
+    slm_ctx *ctx = j->ctx;
+    const slm_config *c = &ctx->model->cfg;
+    int D = c->dim, hd = c->head_dim, kv_dim = hd * c->n_kv_heads, group = c->n_heads / c->n_kv_heads;
+    float scale = 1.0f / sqrtf((float)hd);
+    size_t layer_off = (size_t)j->layer * (size_t)ctx->n_ctx * (size_t)kv_dim;
+    for (int h = c->n_heads * t / nt; h < c->n_heads * (t + 1) / nt; h++) {
+        const float *kc = ctx->key_cache + layer_off + (size_t)(h / group) * hd;
+        const float *vc = ctx->value_cache + layer_off + (size_t)(h / group) * hd;
+        for (int i = 0; i < j->n; i++)
+            ctx->k->attention(ctx->bxb + (size_t)i * D + h * hd, ctx->att + (size_t)h * ctx->n_ctx,
+                              ctx->bq + (size_t)i * D + h * hd, kc, vc, kv_dim, j->pos + i + 1, hd, scale);
+    }
+}
+
+/* Tokens [0, n) at positions pos.. as one batch (n <= n_batch): every weight is read once for the
+ * batch, in matrix-matrix products. The logits of each token go to all_logits (n, vocab) when it
+ * is given; those of the last token to ctx->logits in any case. */
+static void forward_batch(slm_ctx *ctx, const int32_t *tokens, int n, int pos, float *all_logits) {
+    const slm_model *m = ctx->model;
+    const slm_config *c = &m->cfg;
+    int D = c->dim, H = c->hidden_dim, hd = c->head_dim, kv_dim = hd * c->n_kv_heads;
+    slm_gemm_ctx g = {ctx->k, ctx->pool, ctx->n_threads, ctx->gemm_scratch};
+    for (int i = 0; i < n; i++) {
+        slm_tensor_row_f32(m->tok_emb, tokens[i], ctx->bx + (size_t)i * D);
+        rope_table(c, pos + i, ctx->brope + (size_t)i * hd);
+    }
+    for (int l = 0; l < ctx->n_applied; l++) {
+        const slm_layer *L = &m->layers[l / c->block_repeat];
+        size_t cache_off = ((size_t)l * (size_t)ctx->n_ctx + (size_t)pos) * (size_t)kv_dim;
+        float *k = ctx->key_cache + cache_off, *v = ctx->value_cache + cache_off;
+
+        for (int i = 0; i < n; i++)
+            ctx->k->rmsnorm(ctx->bxb + (size_t)i * D, ctx->bx + (size_t)i * D, L->attn_norm->data, D, c->norm_eps);
+        gemm_w(ctx, &g, n, ctx->bxb, D, L->wq, ctx->bq, D);
+        gemm_w(ctx, &g, n, ctx->bxb, D, L->wk, k, kv_dim);
+        gemm_w(ctx, &g, n, ctx->bxb, D, L->wv, v, kv_dim);
+        for (int i = 0; i < n; i++) {
+            float *qi = ctx->bq + (size_t)i * D, *ki = k + (size_t)i * kv_dim, *vi = v + (size_t)i * kv_dim;
+            if (L->bq) {
+                const float *bq = L->bq->data, *bk = L->bk->data, *bv = L->bv->data;
+                for (int e = 0; e < D; e++) qi[e] += bq[e];
+                for (int e = 0; e < kv_dim; e++) ki[e] += bk[e], vi[e] += bv[e];
+            }
+            rope_apply(ctx, ctx->brope + (size_t)i * hd, qi, c->n_heads, hd);
+            rope_apply(ctx, ctx->brope + (size_t)i * hd, ki, c->n_kv_heads, hd);
+        }
+
+        batch_attn_job aj = {ctx, l, pos, n};
+        if ((int64_t)c->n_heads * n * (pos + n) * hd < PARALLEL_MIN_MACS) batch_attention_worker(&aj, 0, 1);
+        else slm_pool_run(ctx->pool, batch_attention_worker, &aj);
+        gemm_w(ctx, &g, n, ctx->bxb, D, L->wo, ctx->bxb2, D);
+        for (size_t e = 0; e < (size_t)n * D; e++) ctx->bx[e] += ctx->bxb2[e];
+
+        for (int i = 0; i < n; i++)
+            ctx->k->rmsnorm(ctx->bxb + (size_t)i * D, ctx->bx + (size_t)i * D, L->ffn_norm->data, D, c->norm_eps);
+        gemm_w(ctx, &g, n, ctx->bxb, D, L->w1, ctx->bhb, H);
+        gemm_w(ctx, &g, n, ctx->bxb, D, L->w3, ctx->bhb2, H);
+        ctx->k->swiglu(ctx->bhb, ctx->bhb2, n * H);
+        gemm_w(ctx, &g, n, ctx->bhb, H, L->w2, ctx->bxb, D);
+        for (size_t e = 0; e < (size_t)n * D; e++) ctx->bx[e] += ctx->bxb[e];
+    }
+    if (all_logits) {
+        int vocab = c->vocab_size;
+        for (int i = 0; i < n; i++)
+            ctx->k->rmsnorm(ctx->bx + (size_t)i * D, ctx->bx + (size_t)i * D, m->out_norm->data, D, c->norm_eps);
+        gemm_w(ctx, &g, n, ctx->bx, D, m->classifier, all_logits, vocab);
+        memcpy(ctx->logits, all_logits + (size_t)(n - 1) * vocab, (size_t)vocab * sizeof(float));
+    } else {
+        ctx->k->rmsnorm(ctx->x, ctx->bx + (size_t)(n - 1) * D, m->out_norm->data, D, c->norm_eps);
+        matvec_n(ctx, ctx->x, D, 1, &m->classifier, &ctx->logits);
+    }
+}
+
 slm_status slm_ctx_eval(slm_ctx *ctx, const int32_t *tokens, int n, int pos, float *all_logits, slm_error *err) {
     if (!ctx || (!tokens && n > 0)) return slm_fail(err, SLM_ERR_ARG, "slm_ctx_eval: NULL argument");
     if (n < 0 || pos < 0) return slm_fail(err, SLM_ERR_ARG, "slm_ctx_eval: negative count or position");
@@ -339,9 +478,15 @@ slm_status slm_ctx_eval(slm_ctx *ctx, const int32_t *tokens, int n, int pos, flo
         if (tokens[i] < 0 || tokens[i] >= vocab)
             return slm_fail(err, SLM_ERR_ARG, "token id %d at index %d is outside the vocabulary [0, %d)",
                             tokens[i], i, vocab);
-    for (int i = 0; i < n; i++) {
-        forward_token(ctx, tokens[i], pos + i);
-        if (all_logits) memcpy(all_logits + (size_t)i * vocab, ctx->logits, (size_t)vocab * sizeof(float));
+    for (int i = 0; i < n;) {
+        int b = n - i < ctx->n_batch ? n - i : ctx->n_batch;
+        float *logits = all_logits ? all_logits + (size_t)i * vocab : NULL;
+        if (b > 1) forward_batch(ctx, tokens + i, b, pos + i, logits);
+        else {
+            forward_token(ctx, tokens[i], pos + i);
+            if (logits) memcpy(logits, ctx->logits, (size_t)vocab * sizeof(float));
+        }
+        i += b;
     }
     return SLM_OK;
 }
