@@ -484,3 +484,64 @@ void kernels_dequant_row_bit_exact(void) {
         }
     }
 }
+
+/* Integer block products (Q8_0 / Q4_0 / Q4_1 rows against int8 activations): every table gives the
+ * scalar reference's bytes, over row ranges and block counts that are not multiples of four; and
+ * the reference agrees with the float product of the dequantized rows and activations. */
+void kernels_matvec_bq_bit_exact(void) {
+    const slm_kernels *tabs[4];
+    int nt = slm_kernels_available(tabs, 4);
+    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1};
+    const int sizes[] = {32, 96, 160, 256, 800};
+    enum { ROWS = 7, MAXN = 800 };
+    static float w[ROWS * MAXN], x[MAXN], wd[MAXN], ref[ROWS], got[ROWS];
+    static uint8_t wq[ROWS * MAXN / 32 * 34];
+    static int8_t qx[MAXN];
+    static float xd[MAXN / 32];
+    static int32_t xsum[MAXN / 32];
+    uint64_t r = 17;
+    for (int i = 0; i < ROWS * MAXN; i++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        w[i] = ((float)((r >> 40) & 0xFFFFFF) / 16777216.0f - 0.5f) * (1.0f + (float)(i % 5));
+    }
+    for (int i = 0; i < MAXN; i++) x[i] = sinf((float)i * 0.37f) * (i % 9 == 0 ? 4.0f : 1.0f);
+    x[5] = 0.0f;
+    for (int i = 32; i < 64; i++) x[i] = 0.0f; /* an all-zero block: scale 0 */
+    /* a block whose values round at exact ties (x / d = k + 0.5 with d = 127/127 = 1) */
+    for (int i = 64; i < 96; i++) x[i] = i == 64 ? 127.0f : (float)(i % 2 ? 1 : -1) * ((float)(i - 64) + 0.5f);
+    /* activations of a hostile model: NaN and infinity (blocks after the first 256 values) */
+    x[300] = NAN, x[333] = INFINITY, x[334] = -3.0f, x[400] = -INFINITY, x[401] = NAN;
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++)
+        for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+            slm_dtype t = types[ti];
+            int n = sizes[si];
+            const slm_block_type *bt = slm_block_type_of(t);
+            size_t rb = (size_t)(n / 32) * bt->block_bytes;
+            for (int row = 0; row < ROWS; row++) slm_quantize_row(t, w + (size_t)row * n, wq + row * rb, n);
+            slm_quantize_x32(qx, xd, xsum, x, n);
+            for (int k = 0; k < nt; k++) { /* every table quantizes the activations to the same bytes */
+                static int8_t q2[MAXN];
+                static float d2[MAXN / 32];
+                static int32_t s2[MAXN / 32];
+                tabs[k]->quantize_x32(q2, d2, s2, x, n);
+                CHECK(!memcmp(q2, qx, (size_t)n) && !memcmp(d2, xd, sizeof(float) * (n / 32)) &&
+                          !memcmp(s2, xsum, sizeof(int32_t) * (n / 32)), "%s, n %d: quantize_x32 differs", tabs[k]->name, n);
+            }
+            slm_matvec_bq_scalar((int)t, ref, qx, xd, xsum, wq, n, 0, ROWS);
+            double worst = 0, scale = 0;
+            for (int row = 0; row < ROWS && n <= 256; row++) { /* against float arithmetic on the same quantized values */
+                slm_dequantize_block_row(t, wq, n, row, wd);
+                double s = 0;
+                for (int i = 0; i < n; i++) s += (double)wd[i] * ((double)qx[i] * xd[i / 32]);
+                worst = fmax(worst, fabs(s - ref[row]));
+                scale = fmax(scale, fabs(s));
+            }
+            CHECK(worst <= 1e-5 * scale + 1e-6, "type %d, n %d: reference off by %g (scale %g)", (int)t, n, worst, scale);
+            for (int k = 0; k < nt; k++) {
+                memset(got, 0, sizeof got);
+                tabs[k]->matvec_bq((int)t, got, qx, xd, xsum, wq, n, 0, 3);
+                tabs[k]->matvec_bq((int)t, got, qx, xd, xsum, wq, n, 3, ROWS);
+                CHECK(!memcmp(got, ref, sizeof ref), "%s, type %d, n %d: not the scalar bytes", tabs[k]->name, (int)t, n);
+            }
+        }
+}

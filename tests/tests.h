@@ -77,6 +77,7 @@ extern const test_case all_tests[];
     X(gemm_matches_naive_product_every_kernel)        \
     X(gemm_wt_matches_naive_product_every_kernel)     \
     X(kernels_dequant_row_bit_exact)                  \
+    X(kernels_matvec_bq_bit_exact)                    \
     X(kernels_simd_training_primitives_match_scalar)  \
     X(trainer_matches_pytorch_reference)              \
     X(trainer_gradients_match_finite_differences)     \

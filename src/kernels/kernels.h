@@ -96,6 +96,14 @@ typedef void (*slm_swiglu_back_fn)(float *dh1, float *dh3, const float *h1, cons
  * the same way. */
 typedef void (*slm_dequant_row_fn)(int dtype, float *out, const void *w, int n, int64_t row);
 
+/* Integer products of Q8_0 / Q4_0 / Q4_1 rows with int8 activations (see slm_matvec_bq_scalar in
+ * quant.h for the exact order of operations every variant follows). */
+typedef void (*slm_matvec_bq_fn)(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
+                                 const void *w, int n, int r0, int r1);
+
+/* Activations for matvec_bq: slm_quantize_x32 (quant.h); every variant gives its bytes. */
+typedef void (*slm_quantize_x32_fn)(int8_t *q, float *d, int32_t *sum, const float *x, int n);
+
 typedef struct slm_kernels {
     const char *name; /* "scalar", "avx2" */
     slm_matvec_f32_fn matvec_f32;
@@ -121,6 +129,8 @@ typedef struct slm_kernels {
     slm_softmax_back_fn softmax_back;
     slm_xent_row_fn xent_row;
     slm_dequant_row_fn dequant_row;
+    slm_matvec_bq_fn matvec_bq;
+    slm_quantize_x32_fn quantize_x32;
 } slm_kernels;
 
 /* The scalar reference kernels. */

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "kernels.h"
+#include "quant.h"
 
 #if !defined(SLM_NO_SIMD) && defined(__aarch64__)
 #include <arm_neon.h>
@@ -150,6 +151,8 @@ static const slm_kernels neon_kernels = {
     .softmax_back = slm_softmax_back_scalar,
     .xent_row = slm_xent_row_scalar,
     .dequant_row = slm_dequant_row_scalar,
+    .matvec_bq = slm_matvec_bq_scalar,
+    .quantize_x32 = slm_quantize_x32,
 };
 
 const slm_kernels *slm_kernels_neon(void) { return &neon_kernels; }

@@ -437,6 +437,127 @@ T256H static void dequant_row_avx2(int dtype, float *out, const void *w, int n, 
     }
 }
 
+/* Integer block products (see slm_matvec_bq_scalar): per block the 32 products are summed exactly
+ * by maddubs (unsigned x signed bytes to int16 pairs; |values| <= 128 * 127 * 2 never saturate) and
+ * madd; four blocks' sums are reduced together and their float terms added to four lanes, block b
+ * into lane b % 4, as the reference does. */
+T256H static inline __attribute__((always_inline)) __m256i bq_block_sums(int dtype, const uint8_t *p, const int8_t *x) {
+    __m256i xv = _mm256_loadu_si256((const __m256i *)x), pr;
+    if (dtype == SLM_DTYPE_Q8_0) {
+        __m256i wv = _mm256_loadu_si256((const __m256i *)(p + 2));
+        pr = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv));
+    } else {
+        __m128i b = _mm_loadu_si128((const __m128i *)(p + (dtype == SLM_DTYPE_Q4_1 ? 4 : 2))), m15 = _mm_set1_epi8(15);
+        __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m15), _mm_and_si128(b, m15));
+        pr = _mm256_maddubs_epi16(q, xv);
+    }
+    return _mm256_madd_epi16(pr, _mm256_set1_epi16(1));
+}
+
+/* Four f16 values stride bytes apart as floats (gathered in a register: building them in memory
+ * would stall on store forwarding). */
+T256H static inline __m128 f16x4_at(const uint8_t *p, int stride) {
+    uint16_t h0, h1, h2, h3;
+    memcpy(&h0, p, 2), memcpy(&h1, p + stride, 2), memcpy(&h2, p + 2 * stride, 2), memcpy(&h3, p + 3 * stride, 2);
+    return _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)h3, (short)h2, (short)h1, (short)h0));
+}
+
+/* The float terms of blocks b..b+3 of one row (p at block b). */
+T256H static inline __attribute__((always_inline)) __m128 bq_group_term(int dtype, const uint8_t *p, int bb,
+                                                                         const int8_t *x, __m128i sums, __m128 d) {
+    __m256i s0 = bq_block_sums(dtype, p, x), s1 = bq_block_sums(dtype, p + bb, x + 32);
+    __m256i s2 = bq_block_sums(dtype, p + 2 * bb, x + 64), s3 = bq_block_sums(dtype, p + 3 * bb, x + 96);
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
+    __m128i dots = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    if (dtype == SLM_DTYPE_Q4_0) dots = _mm_sub_epi32(dots, _mm_slli_epi32(sums, 3));
+    __m128 term = _mm_mul_ps(_mm_mul_ps(f16x4_at(p, bb), d), _mm_cvtepi32_ps(dots));
+    if (dtype == SLM_DTYPE_Q4_1) term = _mm_add_ps(term, _mm_mul_ps(_mm_mul_ps(f16x4_at(p + 2, bb), d), _mm_cvtepi32_ps(sums)));
+    return term;
+}
+
+/* The result of one row from its four lane sums after the groups of four: the last blocks, as the
+ * reference does them. */
+T256H static inline __attribute__((always_inline)) float bq_row_finish(int dtype, __m128 acc, const uint8_t *row, int bb,
+                                                                        const int8_t *qx, const float *xd,
+                                                                        const int32_t *xsum, int nb4, int nb) {
+    float a[4];
+    _mm_storeu_ps(a, acc);
+    for (int b = nb4; b < nb; b++) {
+        const uint8_t *p = row + (size_t)b * bb;
+        __m256i s = bq_block_sums(dtype, p, qx + (size_t)b * 32);
+        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        t = _mm_hadd_epi32(t, t), t = _mm_hadd_epi32(t, t);
+        int32_t dot = _mm_cvtsi128_si32(t);
+        float term;
+        if (dtype == SLM_DTYPE_Q4_1) term = (f16_at_x86(p) * xd[b]) * (float)dot + (f16_at_x86(p + 2) * xd[b]) * (float)xsum[b];
+        else term = (f16_at_x86(p) * xd[b]) * (float)(dtype == SLM_DTYPE_Q4_0 ? dot - 8 * xsum[b] : dot);
+        a[b & 3] += term;
+    }
+    return (a[0] + a[1]) + (a[2] + a[3]);
+}
+
+T256H static inline __attribute__((always_inline)) void
+matvec_bq_body(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w, int n,
+               int r0, int r1) {
+    int nb = n / 32, bb = slm_block_type_of((slm_dtype)dtype)->block_bytes, nb4 = nb & ~3;
+    size_t rb = (size_t)nb * (size_t)bb;
+    int r = r0;
+    for (; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * rb;
+        __m128 acc = _mm_setzero_ps();
+        for (int b = 0; b < nb4; b += 4)
+            acc = _mm_add_ps(acc, bq_group_term(dtype, row + (size_t)b * bb, bb, qx + (size_t)b * 32,
+                                                _mm_loadu_si128((const __m128i *)(xsum + b)), _mm_loadu_ps(xd + b)));
+        out[r] = bq_row_finish(dtype, acc, row, bb, qx, xd, xsum, nb4, nb);
+    }
+}
+
+/* slm_quantize_x32 with AVX2, to the same bytes: the same max, scale and reciprocal; roundf (half
+ * away from zero) as trunc plus one where the exact remainder is >= 0.5; NaN to 0; clamp to 127. */
+T256H static void quantize_x32_avx2(int8_t *q, float *d, int32_t *sum, const float *x, int n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    const __m256 lim = _mm256_set1_ps(127.0f);
+    for (int b = 0; b < n / 32; b++) {
+        const float *xb = x + (size_t)b * 32;
+        __m256 v[4], amax = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(xb + 8 * k);
+            amax = _mm256_max_ps(_mm256_andnot_ps(sign, v[k]), amax); /* a NaN first operand gives amax: skipped, as in the reference */
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+        float scale = _mm_cvtss_f32(m4) / 127.0f, inv = scale > 0.0f ? 1.0f / scale : 0.0f;
+        d[b] = scale;
+        __m256i iv[4];
+        for (int k = 0; k < 4; k++) {
+            __m256 y = _mm256_mul_ps(v[k], _mm256_set1_ps(inv));
+            __m256 t = _mm256_round_ps(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            __m256 up = _mm256_and_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(y, t)), half, _CMP_GE_OQ), one);
+            __m256 r = _mm256_add_ps(t, _mm256_or_ps(up, _mm256_and_ps(y, sign))); /* +-1 with y's sign, or +-0 */
+            r = _mm256_max_ps(_mm256_min_ps(r, lim), _mm256_sub_ps(_mm256_setzero_ps(), lim));
+            r = _mm256_and_ps(r, _mm256_cmp_ps(y, y, _CMP_ORD_Q)); /* NaN -> 0 */
+            iv[k] = _mm256_cvttps_epi32(r);
+        }
+        __m256i p16a = _mm256_packs_epi32(iv[0], iv[1]), p16b = _mm256_packs_epi32(iv[2], iv[3]);
+        __m256i p8 = _mm256_packs_epi16(p16a, p16b); /* lanes interleaved by the 128-bit packs: restore order */
+        p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(q + (size_t)b * 32), p8);
+        __m256i s = _mm256_add_epi32(_mm256_add_epi32(iv[0], iv[1]), _mm256_add_epi32(iv[2], iv[3]));
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        s4 = _mm_hadd_epi32(s4, s4), s4 = _mm_hadd_epi32(s4, s4);
+        sum[b] = _mm_cvtsi128_si32(s4);
+    }
+}
+
+/* one copy of the body per type, so no type test is left in the loops */
+T256H static void matvec_bq_avx2(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
+                                 const void *w, int n, int r0, int r1) {
+    if (dtype == SLM_DTYPE_Q8_0) matvec_bq_body(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, r0, r1);
+    else if (dtype == SLM_DTYPE_Q4_0) matvec_bq_body(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, r0, r1);
+    else matvec_bq_body(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, r0, r1);
+}
+
 /* 6x16 GEMM micro-kernel: 12 accumulators, two B vectors, one broadcast A value. */
 T256 static void gemm_micro_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate,
                                  int mr, int nr) {
@@ -769,7 +890,8 @@ static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_block_a
                                          rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2, exp_sum_avx2,
                                          gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2,
                                          swiglu_back_avx2, rows_combine4_avx2, rows_dot4_avx2,
-                                         softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2};
+                                         softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,
+                                         matvec_bq_avx2, quantize_x32_avx2};
 #endif
 
 int slm_kernels_available(const slm_kernels **tables, int cap) {

@@ -139,6 +139,42 @@ void slm_matvec_block_scalar(slm_dtype dtype, float *out, const float *x, const 
     }
 }
 
+void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n) {
+    slm_quantize_q8(q, d, x, n, 32);
+    for (int b = 0; b < n / 32; b++) {
+        int32_t s = 0;
+        for (int i = 0; i < 32; i++) s += q[b * 32 + i];
+        sum[b] = s;
+    }
+}
+
+void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
+                          const void *w, int n, int r0, int r1) {
+    int nb = n / 32, bb = slm_block_type_of((slm_dtype)dtype)->block_bytes;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nb * (size_t)bb;
+        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (int b = 0; b < nb; b++, p += bb) {
+            const int8_t *x = qx + (size_t)b * 32;
+            int32_t dot = 0;
+            float term;
+            if (dtype == SLM_DTYPE_Q8_0) {
+                const int8_t *q = (const int8_t *)(p + 2);
+                for (int i = 0; i < 32; i++) dot += (int32_t)q[i] * x[i];
+                term = (f16_at(p) * xd[b]) * (float)dot;
+            } else {
+                int q41 = dtype == SLM_DTYPE_Q4_1;
+                const uint8_t *q = p + (q41 ? 4 : 2);
+                for (int i = 0; i < 16; i++) dot += (int32_t)(q[i] & 15) * x[i] + (int32_t)(q[i] >> 4) * x[i + 16];
+                if (q41) term = (f16_at(p) * xd[b]) * (float)dot + (f16_at(p + 2) * xd[b]) * (float)xsum[b];
+                else term = (f16_at(p) * xd[b]) * (float)(dot - 8 * xsum[b]);
+            }
+            acc[b & 3] += term;
+        }
+        out[r] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    }
+}
+
 /* ---------------------------------------------------------------- quantizers */
 
 /* Stores a scale as f16, clamped to its finite range (NaN as 0): blocks from extreme or hostile

@@ -25,6 +25,20 @@ void slm_dequantize_block_row(slm_dtype dtype, const void *w, int n, int64_t row
 /* out[r] = dot(dequantized W[r, :], x) for r in [r0, r1): the scalar reference. */
 void slm_matvec_block_scalar(slm_dtype dtype, float *out, const float *x, const void *w, int n, int r0, int r1);
 
+/* Activations for the integer block products: x (n, a multiple of 32) quantized to int8 in blocks
+ * of 32 as slm_quantize_q8 does (d = max|x|/127, q = round(x/d)), with each block's sum of q. */
+void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n);
+
+/* The scalar reference of slm_kernels.matvec_bq: out[r] for r in [r0, r1) of a Q8_0, Q4_0 or Q4_1
+ * matrix (rows, n) against activations from slm_quantize_x32. Per block b the integer dot product
+ * is exact (Q4_0's -8 offset applied as -8 * sum[b]); the block's term is
+ *   (dw * d[b]) * dot                                (Q8_0, Q4_0)
+ *   (dw * d[b]) * dot + (mw * d[b]) * sum[b]         (Q4_1; dw, mw the block's f16 scale and min)
+ * and terms are summed in float into four partial sums, block b into sum b % 4 in block order,
+ * giving (s0 + s1) + (s2 + s3). SIMD twins follow the same order: the results are bit-exact. */
+void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
+                          const void *w, int n, int r0, int r1);
+
 /* Quantizes n values (a multiple of the block size) to Q8_0 / Q4_0 / Q4_1 as ggml does (round to
  * nearest; scale = max|x|/127, or for Q4_0 the value of largest magnitude / -8). */
 void slm_quantize_row_q8_0(const float *x, void *out, int n);

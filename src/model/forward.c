@@ -18,6 +18,7 @@
 
 #include "../kernels/gemm.h"
 #include "../kernels/kernels.h"
+#include "../kernels/quant.h"
 #include "model.h"
 
 enum { ALIGN = 64, PARALLEL_MIN_MACS = 1 << 16, DEFAULT_BATCH = 256, MAX_BATCH = 4096 };
@@ -38,8 +39,9 @@ struct slm_ctx {
     float *rope;         /* (head_dim/2, 2) cos, sin for the current position */
     float *key_cache;    /* (n_applied, n_ctx, kv_dim) */
     float *value_cache;  /* (n_applied, n_ctx, kv_dim) */
-    int8_t *qx;          /* (max(dim, hidden)) quantized input, when the model has Q8 tensors */
+    int8_t *qx;          /* (max(dim, hidden)) quantized input, when the model has Q8 or Q8_0/Q4_0/Q4_1 tensors */
     float *qs;           /* (max(dim, hidden)) its group scales */
+    int32_t *qsum;       /* (max(dim, hidden) / 32) the sums of its 32-value blocks (Q8_0/Q4_0/Q4_1) */
     int n_threads;
     int n_batch;         /* tokens a prompt is evaluated in at once (1: token by token) */
     float *bx, *bxb, *bxb2, *bq; /* (n_batch, dim) the batch's residual streams, scratch, queries */
@@ -81,8 +83,17 @@ static int model_has_q8(const slm_model *m) {
     return 0;
 }
 
+/* Q8_0, Q4_0 and Q4_1 matrices multiply int8-quantized inputs (slm_kernels.matvec_bq). */
+static int int_block_type(slm_dtype t) { return t == SLM_DTYPE_Q8_0 || t == SLM_DTYPE_Q4_0 || t == SLM_DTYPE_Q4_1; }
+
+static int model_quantizes_inputs(const slm_model *m) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].dtype == SLM_DTYPE_Q8_G || int_block_type(m->tensors[i].dtype)) return 1;
+    return 0;
+}
+
 enum {
-    S_CTX, S_X, S_XB, S_XB2, S_Q, S_HB, S_HB2, S_ATT, S_LOGITS, S_ROPE, S_KEY, S_VALUE, S_QX, S_QS,
+    S_CTX, S_X, S_XB, S_XB2, S_Q, S_HB, S_HB2, S_ATT, S_LOGITS, S_ROPE, S_KEY, S_VALUE, S_QX, S_QS, S_QSUM,
     S_BX, S_BXB, S_BXB2, S_BQ, S_BHB, S_BHB2, S_BROPE, S_GEMM
 };
 
@@ -123,8 +134,8 @@ static slm_status plan_layout(const slm_model *m, const slm_ctx_params *p, layou
     size_t before_kv = lay->total;
     reserve(lay, cache, 4), reserve(lay, cache, 4);
     size_t after_kv = lay->total;
-    int q8 = model_has_q8(m);
-    reserve(lay, q8 ? maxdh : 0, 1), reserve(lay, q8 ? maxdh : 0, 4);
+    int q8 = model_quantizes_inputs(m);
+    reserve(lay, q8 ? maxdh : 0, 1), reserve(lay, q8 ? maxdh : 0, 4), reserve(lay, q8 ? maxdh / 32 + 1 : 0, 4);
     size_t nb = (size_t)batch_size(m, p, n_ctx), bn = nb > 1 ? nb : 0; /* no batch buffers for batch 1 */
     for (int i = 0; i < 4; i++) reserve(lay, bn * D, 4);
     reserve(lay, bn * H, 4), reserve(lay, bn * H, 4);
@@ -170,7 +181,7 @@ slm_status slm_ctx_create_in(const slm_model *m, const slm_ctx_params *p, void *
     ctx->x = AT(S_X), ctx->xb = AT(S_XB), ctx->xb2 = AT(S_XB2), ctx->q = AT(S_Q);
     ctx->hb = AT(S_HB), ctx->hb2 = AT(S_HB2), ctx->att = AT(S_ATT), ctx->logits = AT(S_LOGITS);
     ctx->rope = AT(S_ROPE), ctx->key_cache = AT(S_KEY), ctx->value_cache = AT(S_VALUE);
-    ctx->qx = AT(S_QX), ctx->qs = AT(S_QS);
+    ctx->qx = AT(S_QX), ctx->qs = AT(S_QS), ctx->qsum = AT(S_QSUM);
     ctx->n_threads = p->n_threads;
     ctx->n_batch = batch_size(m, p, ctx->n_ctx);
     ctx->bx = AT(S_BX), ctx->bxb = AT(S_BXB), ctx->bxb2 = AT(S_BXB2), ctx->bq = AT(S_BQ);
@@ -215,8 +226,9 @@ typedef struct {
     const slm_tensor *w[3]; /* (rows_i, n) */
     float *out[3];          /* (rows_i) */
     const float *x;         /* (n) */
-    const int8_t *qx;       /* (n) when the matrices are Q8 */
+    const int8_t *qx;       /* (n) when the matrices are Q8, Q8_0, Q4_0 or Q4_1 */
     const float *xs;
+    const int32_t *xsum;
     int n;
     int total_rows;
 } matvec_job;
@@ -238,6 +250,11 @@ static void matvec_worker(void *arg, int t, int nt) {
             case SLM_DTYPE_Q8_G:
                 j->k->matvec_q8(j->out[i], j->qx, j->xs, w->data, w->scales, j->n, w->group_size, r0, r1);
                 break;
+            case SLM_DTYPE_Q8_0:
+            case SLM_DTYPE_Q4_0:
+            case SLM_DTYPE_Q4_1:
+                j->k->matvec_bq((int)w->dtype, j->out[i], j->qx, j->xs, j->xsum, w->data, j->n, r0, r1);
+                break;
             default: j->k->matvec_block((int)w->dtype, j->out[i], j->x, w->data, j->n, r0, r1); break;
             }
         }
@@ -247,7 +264,7 @@ static void matvec_worker(void *arg, int t, int nt) {
 
 /* out_i = W_i x for up to three matrices of the same dtype and group size sharing input x (n). */
 static void matvec(slm_ctx *ctx, const float *x, int n, int count, const slm_tensor *const *w, float *const *out) {
-    matvec_job j = {ctx->k, count, {0}, {0}, x, NULL, NULL, n, 0};
+    matvec_job j = {ctx->k, count, {0}, {0}, x, NULL, NULL, NULL, n, 0};
     for (int i = 0; i < count; i++) {
         j.w[i] = w[i];
         j.out[i] = out[i];
@@ -257,6 +274,9 @@ static void matvec(slm_ctx *ctx, const float *x, int n, int count, const slm_ten
         slm_quantize_q8(ctx->qx, ctx->qs, x, n, w[0]->group_size);
         j.qx = ctx->qx;
         j.xs = ctx->qs;
+    } else if (int_block_type(w[0]->dtype)) {
+        ctx->k->quantize_x32(ctx->qx, ctx->qs, ctx->qsum, x, n);
+        j.qx = ctx->qx, j.xs = ctx->qs, j.xsum = ctx->qsum;
     }
     if ((int64_t)j.total_rows * n < PARALLEL_MIN_MACS) matvec_worker(&j, 0, 1);
     else slm_pool_run(ctx->pool, matvec_worker, &j);
