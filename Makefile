@@ -107,7 +107,7 @@ valgrind: all
 	  $(BUILD)/slm generate -m ../shared/models/stories260K.bin -z ../shared/models/tok512.bin -n 64 --temp 0 -t 2
 
 bench: all
-	bench/run.sh
+	bench/full.sh
 
 # The main job on the default model. The bundled model arrives with the training issue; until
 # then this runs stories260K from ../shared when it is there (README: how to download it).

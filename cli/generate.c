@@ -27,6 +27,7 @@ static const char HELP[] =
     "  -t, --threads N         threads (default 1)\n"
     "  -c, --ctx-size N        context length (default: the model's seq_len)\n"
     "  -b, --batch-size N      prompt tokens evaluated together (default 256; 1 = one at a time)\n"
+    "      --kv-f16            keep the KV cache in f16 (half the memory)\n"
     "      --no-simd           use the portable scalar kernels\n"
     "      --chat              wrap the prompt in the model's chat template (as a user message)\n"
     "      --chat-template N   chatml | smollm2 | llama2 | zephyr | plain (implies --chat)\n"
@@ -39,7 +40,7 @@ int cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *prompt = "", *prompt_file = NULL;
     int n_predict = 256;
     slm_sampler_params sp = slm_sampler_default_params();
-    slm_ctx_params cp = {0, 1, getenv("SLM_NO_SIMD") != NULL, 0};
+    slm_ctx_params cp = {0, 1, getenv("SLM_NO_SIMD") != NULL, 0, 0};
     int seed_given = 0, chat = 0;
     const char *tpl = NULL, *system_prompt = NULL;
     const char *arg;

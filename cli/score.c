@@ -121,7 +121,7 @@ int cmd_score(int argc, char **argv) {
         cli_error(a.cmd, "nothing to score (no tokens)");
         goto done;
     }
-    slm_ctx_params cp = {n_ctx, threads, no_simd, 0};
+    slm_ctx_params cp = {n_ctx, threads, no_simd, 0, 0};
     if (slm_ctx_create(model, &cp, &ctx, &err) != SLM_OK) {
         cli_error(a.cmd, "%s", err.msg);
         goto done;

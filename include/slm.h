@@ -172,13 +172,14 @@ typedef struct slm_ctx_params {
     int no_simd;   /* 1: use the portable scalar kernels even where SIMD ones exist */
     int n_batch;   /* prompt tokens evaluated together as matrix-matrix products; 0 = 256, 1 = one
                     * at a time (the least memory). Models with llama2.c Q8 tensors always use 1. */
+    int kv_f16;    /* 1: keep the KV cache as IEEE half (half the memory; keys and values rounded) */
 } slm_ctx_params;
 
 slm_ctx_params slm_ctx_default_params(void);
 
 /* The memory a context needs, split by purpose (bytes). */
 typedef struct slm_mem_plan {
-    size_t kv_cache;    /* keys + values: 2 * n_layers*block_repeat * n_ctx * kv_dim * 4 */
+    size_t kv_cache;    /* keys + values: 2 * n_layers*block_repeat * n_ctx * kv_dim * (4, or 2 with kv_f16) */
     size_t activations; /* residual, scratch, attention scores, logits, quantized inputs */
     size_t overhead;    /* the context struct itself and alignment padding */
     size_t total;       /* what slm_ctx_create_in needs */

@@ -106,7 +106,24 @@ void kernels_simd_attention_matches_scalar(void) {
                     CHECK(fabsf(out[i] - ref[i]) <= 2e-6f * (1.0f + fabsf(ref[i])), "%s hd %d n %d: %g vs %g",
                           tabs[t]->name, hd, n, out[i], ref[i]);
             }
-            free(q), free(kv);
+            /* the f16 cache: every table against the scalar f16 reference, and that reference against
+             * the fp32 one on the same (rounded) values */
+            uint16_t *kvh = malloc(sizeof(uint16_t) * 2 * n * stride);
+            for (int i = 0; i < 2 * n * stride; i++) kvh[i] = slm_f32_to_f16(kv[i]), kv[i] = slm_f16_to_f32(kvh[i]);
+            slm_attention_scalar(ref, sc, q, kv, kv + n * stride, stride, n, hd, 0.3f);
+            float refh[128];
+            slm_attention_f16_scalar(refh, sc, q, kvh, kvh + n * stride, stride, n, hd, 0.3f);
+            for (int i = 0; i < hd; i++) CHECK(refh[i] == ref[i], "f16 reference hd %d n %d: %g vs %g", hd, n, refh[i], ref[i]);
+            for (int t = 0; t < nt; t++) {
+                float o32[128];
+                tabs[t]->attention(o32, sc2, q, kv, kv + n * stride, stride, n, hd, 0.3f);
+                tabs[t]->attention_f16(out, sc2, q, kvh, kvh + n * stride, stride, n, hd, 0.3f);
+                for (int i = 0; i < hd; i++)
+                    CHECK(out[i] == o32[i] && fabsf(out[i] - refh[i]) <= 2e-5f * (1.0f + fabsf(refh[i])),
+                          "%s f16 hd %d n %d: %g vs %g (fp32 kernel on the same values %g)", tabs[t]->name, hd, n, out[i],
+                          refh[i], o32[i]);
+            }
+            free(q), free(kv), free(kvh);
         }
 }
 
@@ -182,7 +199,7 @@ static int collect_fn(void *user, int32_t token, const char *text, size_t len) {
 
 /* Greedy generation from BOS; returns the text (caller frees) and fills ids. */
 static char *greedy(const slm_model *m, const slm_tokenizer *tok, int n, int threads, collect *c) {
-    slm_ctx_params p = {0, threads, 0, 0};
+    slm_ctx_params p = {0, threads, 0, 0, 0};
     slm_sampler_params sp = slm_sampler_default_params();
     sp.temperature = 0;
     slm_ctx *ctx;
@@ -313,7 +330,7 @@ void refcases_logits_and_greedy_match_pytorch(void) {
                 free(lg);
             }
             if (ng > 0) { /* greedy continuation: argmax, ties to the lowest id */
-                slm_ctx_params p = {0, 1, 0, 0};
+                slm_ctx_params p = {0, 1, 0, 0, 0};
                 slm_ctx *ctx;
                 slm_ctx_create(m, &p, &ctx, &err);
                 slm_ctx_eval(ctx, toks, n, 0, NULL, &err);
@@ -382,7 +399,7 @@ void block_repeat_matches_expanded_reference(void) {
         CHECK(d <= 1e-4, "sequence %d: max |logit diff| %g", s, d);
         free(lg), free(toks);
     }
-    slm_ctx_params p = {0, 1, 0, 0};
+    slm_ctx_params p = {0, 1, 0, 0, 0};
     slm_mem_plan plan;
     slm_ctx_plan(shared, &p, &plan, &err);
     CHECK(plan.kv_cache == (size_t)2 * 4 * c.seq_len * c.head_dim * c.n_kv_heads * 4, "one KV cache per applied layer");
@@ -593,31 +610,70 @@ void llama2c_q80_group_size_must_divide_rows(void) {
 /* ---------------------------------------------------------------- threads, contexts */
 
 void threads_1_and_2_identical_logits(void) {
-    /* large enough that matvecs and attention are split across threads */
-    slm_model *m = random_model(256, 688, 2, 8, 4, 1000, 128, 1, 5);
+    /* large enough that matvecs and attention are split across threads; and stories260K's shape,
+     * where every product is tiny; token by token (batch 1: one pool job per token) and in batches */
+    slm_model *m = random_model(256, 688, 2, 8, 4, 1000, 128, 1, 5), *tiny = random_model(64, 172, 2, 8, 4, 1000, 128, 0, 6);
     int32_t toks[100];
     for (int i = 0; i < 100; i++) toks[i] = (i * 37 + 1) % 1000;
     slm_error err;
     CHECK(slm_model_save(m, tmp_path("t.q80.bin"), SLM_SAVE_LLAMA2C_Q80, 16, &err) == SLM_OK, "%s", err.msg);
-    slm_model *q;
+    slm_quantize_params qp = {SLM_DTYPE_Q4_0, -1, 0};
+    CHECK(slm_model_quantize(m, NULL, tmp_path("t.q4_0.gguf"), &qp, &err) == SLM_OK, "%s", err.msg);
+    slm_model *q = NULL, *q4 = NULL;
     CHECK(slm_model_load_file(tmp_path("t.q80.bin"), &q, &err) == SLM_OK);
-    const slm_model *models[2] = {m, q};
-    for (int k = 0; k < 2; k++)
+    CHECK(slm_model_load_file(tmp_path("t.q4_0.gguf"), &q4, &err) == SLM_OK);
+    const slm_model *models[] = {m, m, q, q4, tiny, tiny};
+    const int batch[] = {0, 1, 1, 1, 0, 1};
+    const char *names[] = {"f32", "f32 token by token", "q80", "q4_0 token by token", "tiny", "tiny token by token"};
+    for (int k = 0; k < 6; k++)
         for (int simd = 0; simd < 2; simd++) {
-            float *a = test_logits(models[k], toks, 100, 1, !simd), *b = test_logits(models[k], toks, 100, 2, !simd),
-                  *c = test_logits(models[k], toks, 100, 3, !simd);
+            if (!models[k]) continue;
+            float *a = test_logits_batch(models[k], toks, 100, 1, !simd, batch[k]);
+            float *b = test_logits_batch(models[k], toks, 100, 2, !simd, batch[k]);
+            float *c = test_logits_batch(models[k], toks, 100, 3, !simd, batch[k]);
             CHECK(a && b && c && memcmp(a, b, sizeof(float) * 100 * 1000) == 0 &&
                       memcmp(a, c, sizeof(float) * 100 * 1000) == 0,
-                  "%s %s: thread counts give different logits", k ? "q80" : "f32", simd ? "simd" : "scalar");
+                  "%s %s: thread counts give different logits", names[k], simd ? "simd" : "scalar");
             free(a), free(b), free(c);
         }
-    slm_model_free(q);
+    slm_model_free(q), slm_model_free(q4), slm_model_free(tiny);
+    slm_model_free(m);
+}
+
+/* An f16 KV cache: half the cache memory; logits near the fp32 cache's, token by token and in
+ * batches; the same bytes for 1 and 2 threads. */
+void kv_cache_f16_option(void) {
+    slm_model *m = random_model(64, 172, 2, 8, 4, 300, 64, 1, 9);
+    slm_error err;
+    slm_ctx_params p32 = {0, 1, 0, 0, 0}, p16 = {0, 1, 0, 0, 1};
+    slm_mem_plan a, b;
+    CHECK(slm_ctx_plan(m, &p32, &a, &err) == SLM_OK && slm_ctx_plan(m, &p16, &b, &err) == SLM_OK);
+    CHECK(b.kv_cache * 2 == a.kv_cache, "f16 cache %zu bytes, fp32 %zu", b.kv_cache, a.kv_cache);
+    enum { N = 40 };
+    int32_t toks[N];
+    for (int i = 0; i < N; i++) toks[i] = (i * 13 + 1) % 300;
+    float *ref = test_logits(m, toks, N, 1, 0), *got[4];
+    for (int v = 0; v < 4; v++) { /* (batch 1, batch default) x (1, 2 threads) */
+        slm_ctx_params p = {0, v & 1 ? 2 : 1, 0, v & 2 ? 0 : 1, 1};
+        slm_ctx *ctx;
+        got[v] = malloc(sizeof(float) * N * 300);
+        CHECK(slm_ctx_create(m, &p, &ctx, &err) == SLM_OK && slm_ctx_eval(ctx, toks, N, 0, got[v], &err) == SLM_OK,
+              "%s", err.msg);
+        slm_ctx_free(ctx);
+        double d = max_abs_diff(ref, got[v], (size_t)N * 300), scale = 0;
+        for (int i = 0; i < N * 300; i++) scale = fmax(scale, fabs(ref[i]));
+        CHECK(d <= 1e-2 * scale && d > 0, "f16 cache, variant %d: logits differ by %g (largest %g)", v, d, scale);
+    }
+    CHECK(!memcmp(got[0], got[1], sizeof(float) * N * 300) && !memcmp(got[2], got[3], sizeof(float) * N * 300),
+          "f16 cache: 1 and 2 threads differ");
+    for (int v = 0; v < 4; v++) free(got[v]);
+    free(ref);
     slm_model_free(m);
 }
 
 void ctx_caller_memory_and_plan(void) {
     slm_model *m = random_model(64, 172, 2, 8, 4, 300, 64, 1, 9);
-    slm_ctx_params p = {32, 1, 0, 0};
+    slm_ctx_params p = {32, 1, 0, 0, 0};
     slm_mem_plan plan;
     slm_error err;
     CHECK(slm_ctx_plan(m, &p, &plan, &err) == SLM_OK);

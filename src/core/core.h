@@ -111,5 +111,8 @@ slm_status slm_pool_create(int n_threads, slm_pool **out, slm_error *err);
 void slm_pool_free(slm_pool *pool);
 /* Runs fn on every thread and returns when all are done. pool may be NULL (runs inline). */
 void slm_pool_run(slm_pool *pool, slm_pool_fn fn, void *arg);
+/* Inside a slm_pool_run: waits until all n_threads threads of the run have called it (a counter
+ * and a phase; waiters spin, then yield their core). NULL pool or one thread: returns at once. */
+void slm_pool_barrier(slm_pool *pool, int n_threads);
 
 #endif

@@ -13,6 +13,9 @@
  * only pays while both threads run; on a shared or oversubscribed machine a waiter must give its
  * core away soon, or it burns the time slice of the thread it waits for. */
 enum { SPIN_ITERS = 1 << 14 };
+/* A barrier inside a job waits for work split evenly, so a long wait means the other thread lost
+ * its core: it yields much sooner (a decode step meets several barriers per layer). */
+enum { BARRIER_SPIN_ITERS = 1 << 11 };
 
 typedef struct worker {
     slm_pool *pool;
@@ -29,6 +32,8 @@ struct slm_pool {
     atomic_int pending;
     atomic_int n_sleeping;
     atomic_int stop;
+    atomic_int bar_count;
+    atomic_uint bar_phase;
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
@@ -123,6 +128,20 @@ void slm_pool_run(slm_pool *pool, slm_pool_fn fn, void *arg) {
     fn(arg, 0, pool->n_threads);
     for (int spins = 0; atomic_load(&pool->pending) > 0; spins++) {
         if (spins < SPIN_ITERS) slm_cpu_relax();
+        else sched_yield();
+    }
+}
+
+void slm_pool_barrier(slm_pool *pool, int n_threads) {
+    if (!pool || n_threads <= 1) return;
+    unsigned phase = atomic_load(&pool->bar_phase);
+    if (atomic_fetch_add(&pool->bar_count, 1) == n_threads - 1) {
+        atomic_store(&pool->bar_count, 0);
+        atomic_fetch_add(&pool->bar_phase, 1); /* releases the others */
+        return;
+    }
+    for (int spins = 0; atomic_load(&pool->bar_phase) == phase; spins++) {
+        if (spins < BARRIER_SPIN_ITERS) slm_cpu_relax();
         else sched_yield();
     }
 }

@@ -104,6 +104,10 @@ typedef void (*slm_matvec_bq_fn)(int dtype, float *out, const int8_t *qx, const 
 /* Activations for matvec_bq: slm_quantize_x32 (quant.h); every variant gives its bytes. */
 typedef void (*slm_quantize_x32_fn)(int8_t *q, float *d, int32_t *sum, const float *x, int n);
 
+/* Attention over an f16 KV cache: as slm_attention_fn with k, v stored as IEEE half. */
+typedef void (*slm_attention_h_fn)(float *out, float *scores, const float *q, const uint16_t *k, const uint16_t *v,
+                                   int stride, int n, int hd, float scale);
+
 typedef struct slm_kernels {
     const char *name; /* "scalar", "avx2" */
     slm_matvec_f32_fn matvec_f32;
@@ -131,6 +135,7 @@ typedef struct slm_kernels {
     slm_dequant_row_fn dequant_row;
     slm_matvec_bq_fn matvec_bq;
     slm_quantize_x32_fn quantize_x32;
+    slm_attention_h_fn attention_f16;
 } slm_kernels;
 
 /* The scalar reference kernels. */
@@ -207,6 +212,8 @@ void slm_rows_combine4_scalar(float *const out[4], const float *const c[4], cons
 double slm_xent_row_scalar(float *z, int n, int target, float grad_scale);
 void slm_softmax_back_scalar(float *dz, const float *p, int n, float scale);
 void slm_rows_dot4_scalar(float *const out[4], const float *const x[4], const float *R, ptrdiff_t stride, int nrows, int n);
+void slm_attention_f16_scalar(float *out, float *scores, const float *q, const uint16_t *k, const uint16_t *v,
+                              int stride, int n, int hd, float scale);
 void slm_dequant_row_scalar(int dtype, float *out, const void *w, int n, int64_t row);
 /* Scalar dot product of two float vectors (n). */
 float slm_dot_f32(const float *a, const float *b, int n);

@@ -101,6 +101,23 @@ void slm_attention_scalar(float *out, float *scores, const float *q, const float
     }
 }
 
+void slm_attention_f16_scalar(float *out, float *scores, const float *q, const uint16_t *k, const uint16_t *v,
+                              int stride, int n, int hd, float scale) {
+    for (int p = 0; p < n; p++) {
+        const uint16_t *kp = k + (size_t)p * stride;
+        float s = 0.0f;
+        for (int i = 0; i < hd; i++) s += q[i] * slm_f16_to_f32(kp[i]);
+        scores[p] = s * scale;
+    }
+    slm_softmax(scores, n);
+    for (int i = 0; i < hd; i++) out[i] = 0.0f;
+    for (int p = 0; p < n; p++) {
+        const uint16_t *vp = v + (size_t)p * stride;
+        float a = scores[p];
+        for (int i = 0; i < hd; i++) out[i] += a * slm_f16_to_f32(vp[i]);
+    }
+}
+
 void slm_swiglu(float *gate, const float *up, int n) {
     for (int i = 0; i < n; i++) {
         float g = gate[i];
@@ -177,7 +194,7 @@ static const slm_kernels scalar_kernels = {"scalar", slm_matvec_f32_scalar, slm_
                                            slm_swiglu_back_scalar, slm_rows_combine4_scalar, slm_rows_dot4_scalar,
                                            slm_softmax, slm_softmax_back_scalar, slm_xent_row_scalar,
                                            slm_dequant_row_scalar, slm_matvec_bq_scalar,
-                                           slm_quantize_x32};
+                                           slm_quantize_x32, slm_attention_f16_scalar};
 
 const slm_kernels *slm_kernels_scalar(void) { return &scalar_kernels; }
 

@@ -103,9 +103,9 @@ T256 static inline float hmax256(__m256 v) {
 /* Attention for head_dim = 8*C, with C a compile-time constant so every vector lives in a register.
  * Positions are taken 8 at a time for the scores and 2 at a time (two accumulator sets) for the
  * weighted sum of values. */
-#define DEFINE_ATTENTION_AVX2(C)                                                                            \
-    T256 static void attention_avx2_c##C(float *out, float *scores, const float *q, const float *k,           \
-                                         const float *v, int stride, int n, float scale) {                   \
+#define DEFINE_ATTENTION_AVX2(C, NAME, ELEM, LOAD, ATTR)                                                                            \
+    ATTR static void NAME##C(float *out, float *scores, const float *q, const ELEM *k,           \
+                                         const ELEM *v, int stride, int n, float scale) {                   \
         __m256 qv[C];                                                                                       \
         for (int i = 0; i < C; i++) qv[i] = _mm256_mul_ps(_mm256_loadu_ps(q + 8 * i), _mm256_set1_ps(scale)); \
         int p = 0;                                                                                          \
@@ -113,9 +113,9 @@ T256 static inline float hmax256(__m256 v) {
         for (; p + 8 <= n; p += 8) {                                                                        \
             __m256 acc[8];                                                                                  \
             for (int j = 0; j < 8; j++) {                                                                   \
-                const float *kp = k + (size_t)(p + j) * stride;                                             \
-                __m256 a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kp));                                        \
-                for (int i = 1; i < C; i++) a = _mm256_fmadd_ps(qv[i], _mm256_loadu_ps(kp + 8 * i), a);     \
+                const ELEM *kp = k + (size_t)(p + j) * stride;                                             \
+                __m256 a = _mm256_mul_ps(qv[0], LOAD(kp));                                        \
+                for (int i = 1; i < C; i++) a = _mm256_fmadd_ps(qv[i], LOAD(kp + 8 * i), a);     \
                 acc[j] = a;                                                                                 \
             }                                                                                               \
             __m256 sc = reduce8(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]);            \
@@ -124,9 +124,9 @@ T256 static inline float hmax256(__m256 v) {
         }                                                                                                   \
         float max = hmax256(vmax);                                                                          \
         for (; p < n; p++) {                                                                                \
-            const float *kp = k + (size_t)p * stride;                                                       \
-            __m256 a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kp));                                            \
-            for (int i = 1; i < C; i++) a = _mm256_fmadd_ps(qv[i], _mm256_loadu_ps(kp + 8 * i), a);         \
+            const ELEM *kp = k + (size_t)p * stride;                                                       \
+            __m256 a = _mm256_mul_ps(qv[0], LOAD(kp));                                            \
+            for (int i = 1; i < C; i++) a = _mm256_fmadd_ps(qv[i], LOAD(kp + 8 * i), a);         \
             float s4[4];                                                                                    \
             _mm_storeu_ps(s4, reduce4(a, a, a, a));                                                         \
             scores[p] = s4[0];                                                                              \
@@ -137,16 +137,16 @@ T256 static inline float hmax256(__m256 v) {
         for (int i = 0; i < C; i++) o0[i] = o1[i] = _mm256_setzero_ps();                                    \
         for (p = 0; p + 2 <= n; p += 2) {                                                                   \
             __m256 a0 = _mm256_set1_ps(scores[p]), a1 = _mm256_set1_ps(scores[p + 1]);                      \
-            const float *v0 = v + (size_t)p * stride, *v1 = v0 + stride;                                    \
+            const ELEM *v0 = v + (size_t)p * stride, *v1 = v0 + stride;                                    \
             for (int i = 0; i < C; i++) {                                                                   \
-                o0[i] = _mm256_fmadd_ps(a0, _mm256_loadu_ps(v0 + 8 * i), o0[i]);                             \
-                o1[i] = _mm256_fmadd_ps(a1, _mm256_loadu_ps(v1 + 8 * i), o1[i]);                             \
+                o0[i] = _mm256_fmadd_ps(a0, LOAD(v0 + 8 * i), o0[i]);                             \
+                o1[i] = _mm256_fmadd_ps(a1, LOAD(v1 + 8 * i), o1[i]);                             \
             }                                                                                               \
         }                                                                                                   \
         if (p < n) {                                                                                        \
             __m256 a0 = _mm256_set1_ps(scores[p]);                                                          \
-            const float *v0 = v + (size_t)p * stride;                                                       \
-            for (int i = 0; i < C; i++) o0[i] = _mm256_fmadd_ps(a0, _mm256_loadu_ps(v0 + 8 * i), o0[i]);    \
+            const ELEM *v0 = v + (size_t)p * stride;                                                       \
+            for (int i = 0; i < C; i++) o0[i] = _mm256_fmadd_ps(a0, LOAD(v0 + 8 * i), o0[i]);    \
         }                                                                                                   \
         __m256 vi = _mm256_set1_ps(inv);                                                                    \
         for (int i = 0; i < C; i++) _mm256_storeu_ps(out + 8 * i, _mm256_mul_ps(_mm256_add_ps(o0[i], o1[i]), vi)); \
@@ -171,12 +171,35 @@ T256 static float softmax_tail_avx2(float *scores, int n, float max) {
     return 1.0f / sum;
 }
 
-DEFINE_ATTENTION_AVX2(1)
-DEFINE_ATTENTION_AVX2(2)
-DEFINE_ATTENTION_AVX2(4)
-DEFINE_ATTENTION_AVX2(6)
-DEFINE_ATTENTION_AVX2(8)
-DEFINE_ATTENTION_AVX2(16)
+#define LOAD_F32(p) _mm256_loadu_ps(p)
+#define LOAD_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define T256F16 __attribute__((target("avx2,fma,f16c")))
+DEFINE_ATTENTION_AVX2(1, attention_avx2_c, float, LOAD_F32, T256)
+DEFINE_ATTENTION_AVX2(2, attention_avx2_c, float, LOAD_F32, T256)
+DEFINE_ATTENTION_AVX2(4, attention_avx2_c, float, LOAD_F32, T256)
+DEFINE_ATTENTION_AVX2(6, attention_avx2_c, float, LOAD_F32, T256)
+DEFINE_ATTENTION_AVX2(8, attention_avx2_c, float, LOAD_F32, T256)
+DEFINE_ATTENTION_AVX2(16, attention_avx2_c, float, LOAD_F32, T256)
+/* the same over an f16 KV cache (F16C conversions as the rows are loaded) */
+DEFINE_ATTENTION_AVX2(1, attention_f16_avx2_c, uint16_t, LOAD_F16, T256F16)
+DEFINE_ATTENTION_AVX2(2, attention_f16_avx2_c, uint16_t, LOAD_F16, T256F16)
+DEFINE_ATTENTION_AVX2(4, attention_f16_avx2_c, uint16_t, LOAD_F16, T256F16)
+DEFINE_ATTENTION_AVX2(6, attention_f16_avx2_c, uint16_t, LOAD_F16, T256F16)
+DEFINE_ATTENTION_AVX2(8, attention_f16_avx2_c, uint16_t, LOAD_F16, T256F16)
+DEFINE_ATTENTION_AVX2(16, attention_f16_avx2_c, uint16_t, LOAD_F16, T256F16)
+
+T256F16 static void attention_f16_avx2(float *out, float *scores, const float *q, const uint16_t *k, const uint16_t *v,
+                                       int stride, int n, int hd, float scale) {
+    switch (hd) {
+    case 8: attention_f16_avx2_c1(out, scores, q, k, v, stride, n, scale); return;
+    case 16: attention_f16_avx2_c2(out, scores, q, k, v, stride, n, scale); return;
+    case 32: attention_f16_avx2_c4(out, scores, q, k, v, stride, n, scale); return;
+    case 48: attention_f16_avx2_c6(out, scores, q, k, v, stride, n, scale); return;
+    case 64: attention_f16_avx2_c8(out, scores, q, k, v, stride, n, scale); return;
+    case 128: attention_f16_avx2_c16(out, scores, q, k, v, stride, n, scale); return;
+    default: slm_attention_f16_scalar(out, scores, q, k, v, stride, n, hd, scale);
+    }
+}
 
 T256 static void attention_avx2(float *out, float *scores, const float *q, const float *k, const float *v, int stride,
                                 int n, int hd, float scale) {
@@ -891,7 +914,7 @@ static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_block_a
                                          gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2,
                                          swiglu_back_avx2, rows_combine4_avx2, rows_dot4_avx2,
                                          softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,
-                                         matvec_bq_avx2, quantize_x32_avx2};
+                                         matvec_bq_avx2, quantize_x32_avx2, attention_f16_avx2};
 #endif
 
 int slm_kernels_available(const slm_kernels **tables, int cap) {

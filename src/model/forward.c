@@ -37,8 +37,10 @@ struct slm_ctx {
     float *att;          /* (n_heads, n_ctx) attention scores */
     float *logits;       /* (vocab) */
     float *rope;         /* (head_dim/2, 2) cos, sin for the current position */
-    float *key_cache;    /* (n_applied, n_ctx, kv_dim) */
-    float *value_cache;  /* (n_applied, n_ctx, kv_dim) */
+    void *key_cache;     /* (n_applied, n_ctx, kv_dim) float, or IEEE half with kv_f16 */
+    void *value_cache;   /* (n_applied, n_ctx, kv_dim) */
+    int kv_f16;
+    float *kst, *vst;    /* kv_f16: (n_batch, kv_dim) the new keys and values in fp32 before they are stored */
     int8_t *qx;          /* (max(dim, hidden)) quantized input, when the model has Q8 or Q8_0/Q4_0/Q4_1 tensors */
     float *qs;           /* (max(dim, hidden)) its group scales */
     int32_t *qsum;       /* (max(dim, hidden) / 32) the sums of its 32-value blocks (Q8_0/Q4_0/Q4_1) */
@@ -48,10 +50,16 @@ struct slm_ctx {
     float *bhb, *bhb2;   /* (n_batch, hidden_dim) */
     float *brope;        /* (n_batch, head_dim) cos, sin per position of the batch */
     float *gemm_scratch; /* slm_gemm_wt_scratch_floats(n_batch, max(dim, hidden), n_threads) */
+    /* per thread (n_threads > 1), for token_worker: */
+    float *tx;           /* (n_threads, 2, dim) residual stream and normalized input */
+    float *trope;        /* (n_threads, head_dim) */
+    int8_t *tqx;         /* (n_threads, max(dim, hidden)) quantized inputs, or NULL */
+    float *tqs;          /* (n_threads, max(dim, hidden)) */
+    int32_t *tqsum;      /* (n_threads, max(dim, hidden) / 32 + 1) */
 };
 
 slm_ctx_params slm_ctx_default_params(void) {
-    slm_ctx_params p = {0, 1, 0, 0};
+    slm_ctx_params p = {0, 1, 0, 0, 0};
     return p;
 }
 
@@ -94,7 +102,7 @@ static int model_quantizes_inputs(const slm_model *m) {
 
 enum {
     S_CTX, S_X, S_XB, S_XB2, S_Q, S_HB, S_HB2, S_ATT, S_LOGITS, S_ROPE, S_KEY, S_VALUE, S_QX, S_QS, S_QSUM,
-    S_BX, S_BXB, S_BXB2, S_BQ, S_BHB, S_BHB2, S_BROPE, S_GEMM
+    S_BX, S_BXB, S_BXB2, S_BQ, S_BHB, S_BHB2, S_BROPE, S_GEMM, S_TX, S_TROPE, S_TQX, S_TQS, S_TQSUM, S_KST, S_VST
 };
 
 /* Prompts run n_batch tokens at a time through matrix-matrix products, except on models with
@@ -132,7 +140,8 @@ static slm_status plan_layout(const slm_model *m, const slm_ctx_params *p, layou
     reserve(lay, (size_t)c->vocab_size, 4);
     reserve(lay, (size_t)c->head_dim, 4);
     size_t before_kv = lay->total;
-    reserve(lay, cache, 4), reserve(lay, cache, 4);
+    size_t elem = p->kv_f16 ? 2 : 4;
+    reserve(lay, cache, elem), reserve(lay, cache, elem);
     size_t after_kv = lay->total;
     int q8 = model_quantizes_inputs(m);
     reserve(lay, q8 ? maxdh : 0, 1), reserve(lay, q8 ? maxdh : 0, 4), reserve(lay, q8 ? maxdh / 32 + 1 : 0, 4);
@@ -141,6 +150,10 @@ static slm_status plan_layout(const slm_model *m, const slm_ctx_params *p, layou
     reserve(lay, bn * H, 4), reserve(lay, bn * H, 4);
     reserve(lay, bn * (size_t)c->head_dim, 4);
     reserve(lay, bn ? slm_gemm_wt_scratch_floats((int)nb, (int)maxdh, p->n_threads) : 0, 4);
+    size_t nt = p->n_threads > 1 ? (size_t)p->n_threads : 0;
+    reserve(lay, nt * 2 * D, 4), reserve(lay, nt * (size_t)c->head_dim, 4);
+    reserve(lay, q8 ? nt * maxdh : 0, 1), reserve(lay, q8 ? nt * maxdh : 0, 4), reserve(lay, q8 ? nt * (maxdh / 32 + 1) : 0, 4);
+    reserve(lay, p->kv_f16 ? nb * kv : 0, 4), reserve(lay, p->kv_f16 ? nb * kv : 0, 4);
     size_t total;
     if (!lay->ok || !slm_add_size(lay->total, ALIGN, &total))
         return slm_fail(err, SLM_ERR_NOMEM, "context of %d positions is too large to address", n_ctx);
@@ -186,6 +199,9 @@ slm_status slm_ctx_create_in(const slm_model *m, const slm_ctx_params *p, void *
     ctx->n_batch = batch_size(m, p, ctx->n_ctx);
     ctx->bx = AT(S_BX), ctx->bxb = AT(S_BXB), ctx->bxb2 = AT(S_BXB2), ctx->bq = AT(S_BQ);
     ctx->bhb = AT(S_BHB), ctx->bhb2 = AT(S_BHB2), ctx->brope = AT(S_BROPE), ctx->gemm_scratch = AT(S_GEMM);
+    ctx->tx = AT(S_TX), ctx->trope = AT(S_TROPE);
+    ctx->kv_f16 = p->kv_f16 != 0, ctx->kst = AT(S_KST), ctx->vst = AT(S_VST);
+    if (model_quantizes_inputs(m)) ctx->tqx = AT(S_TQX), ctx->tqs = AT(S_TQS), ctx->tqsum = AT(S_TQSUM);
 #undef AT
     if (p->n_threads > 1 && (st = slm_pool_create(p->n_threads, &ctx->pool, err)) != SLM_OK) return st;
     *out = ctx;
@@ -233,31 +249,32 @@ typedef struct {
     int total_rows;
 } matvec_job;
 
+/* Rows [r0, r1) of matrix i of the job. */
+static void matvec_rows(const matvec_job *j, int i, int r0, int r1) {
+    const slm_tensor *w = j->w[i];
+    switch (w->dtype) {
+    case SLM_DTYPE_F32: j->k->matvec_f32(j->out[i], j->x, w->data, j->n, r0, r1); break;
+    case SLM_DTYPE_F16: j->k->matvec_f16(j->out[i], j->x, w->data, j->n, r0, r1); break;
+    case SLM_DTYPE_BF16: j->k->matvec_bf16(j->out[i], j->x, w->data, j->n, r0, r1); break;
+    case SLM_DTYPE_Q8_G: j->k->matvec_q8(j->out[i], j->qx, j->xs, w->data, w->scales, j->n, w->group_size, r0, r1); break;
+    case SLM_DTYPE_Q8_0:
+    case SLM_DTYPE_Q4_0:
+    case SLM_DTYPE_Q4_1:
+        j->k->matvec_bq((int)w->dtype, j->out[i], j->qx, j->xs, j->xsum, w->data, j->n, r0, r1);
+        break;
+    default: j->k->matvec_block((int)w->dtype, j->out[i], j->x, w->data, j->n, r0, r1); break;
+    }
+}
+
 /* Thread t of nt computes the rows [total*t/nt, total*(t+1)/nt) of the stacked matrices. */
 static void matvec_worker(void *arg, int t, int nt) {
     const matvec_job *j = arg;
     int begin = (int)((int64_t)j->total_rows * t / nt), end = (int)((int64_t)j->total_rows * (t + 1) / nt);
     int off = 0;
     for (int i = 0; i < j->count; i++) {
-        const slm_tensor *w = j->w[i];
-        int rows = (int)w->shape[0];
+        int rows = (int)j->w[i]->shape[0];
         int r0 = begin > off ? begin - off : 0, r1 = end - off < rows ? end - off : rows;
-        if (r0 < r1) {
-            switch (w->dtype) {
-            case SLM_DTYPE_F32: j->k->matvec_f32(j->out[i], j->x, w->data, j->n, r0, r1); break;
-            case SLM_DTYPE_F16: j->k->matvec_f16(j->out[i], j->x, w->data, j->n, r0, r1); break;
-            case SLM_DTYPE_BF16: j->k->matvec_bf16(j->out[i], j->x, w->data, j->n, r0, r1); break;
-            case SLM_DTYPE_Q8_G:
-                j->k->matvec_q8(j->out[i], j->qx, j->xs, w->data, w->scales, j->n, w->group_size, r0, r1);
-                break;
-            case SLM_DTYPE_Q8_0:
-            case SLM_DTYPE_Q4_0:
-            case SLM_DTYPE_Q4_1:
-                j->k->matvec_bq((int)w->dtype, j->out[i], j->qx, j->xs, j->xsum, w->data, j->n, r0, r1);
-                break;
-            default: j->k->matvec_block((int)w->dtype, j->out[i], j->x, w->data, j->n, r0, r1); break;
-            }
-        }
+        if (r0 < r1) matvec_rows(j, i, r0, r1);
         off += rows;
     }
 }
@@ -302,6 +319,30 @@ typedef struct {
     int layer, pos;
 } attn_job;
 
+/* One head's attention over cache values starting at element off (either cache type). */
+static void attend(const slm_ctx *ctx, float *out, float *scores, const float *q, size_t off, int stride, int n, int hd,
+                   float scale) {
+    if (ctx->kv_f16)
+        ctx->k->attention_f16(out, scores, q, (const uint16_t *)ctx->key_cache + off,
+                              (const uint16_t *)ctx->value_cache + off, stride, n, hd, scale);
+    else
+        ctx->k->attention(out, scores, q, (const float *)ctx->key_cache + off, (const float *)ctx->value_cache + off,
+                          stride, n, hd, scale);
+}
+
+/* Where the keys and values of `count` new positions are computed: straight into an fp32 cache, or
+ * into the staging rows that store_kv then converts into an f16 cache. */
+static float *kv_dest(const slm_ctx *ctx, void *cache, float *staging, size_t cache_off) {
+    return ctx->kv_f16 ? staging : (float *)cache + cache_off;
+}
+
+/* Values [e0, e1) of the staged keys and values into the f16 cache at cache_off (no-op for fp32). */
+static void store_kv(const slm_ctx *ctx, size_t cache_off, size_t e0, size_t e1) {
+    if (!ctx->kv_f16) return;
+    uint16_t *kc = (uint16_t *)ctx->key_cache + cache_off, *vc = (uint16_t *)ctx->value_cache + cache_off;
+    for (size_t e = e0; e < e1; e++) kc[e] = slm_f32_to_f16(ctx->kst[e]), vc[e] = slm_f32_to_f16(ctx->vst[e]);
+}
+
 static void attention_worker(void *arg, int t, int nt) {
     const attn_job *j = arg;
     slm_ctx *ctx = j->ctx;
@@ -310,10 +351,9 @@ static void attention_worker(void *arg, int t, int nt) {
     float scale = 1.0f / sqrtf((float)hd);
     size_t layer_off = (size_t)j->layer * (size_t)ctx->n_ctx * (size_t)kv_dim;
     for (int h = c->n_heads * t / nt; h < c->n_heads * (t + 1) / nt; h++) {
-        const float *kc = ctx->key_cache + layer_off + (size_t)(h / group) * hd;
-        const float *vc = ctx->value_cache + layer_off + (size_t)(h / group) * hd;
-        ctx->k->attention(ctx->xb + h * hd, ctx->att + (size_t)h * ctx->n_ctx, ctx->q + h * hd, kc, vc, kv_dim,
-                          j->pos + 1, hd, scale);
+        size_t off = layer_off + (size_t)(h / group) * hd;
+        attend(ctx, ctx->xb + h * hd, ctx->att + (size_t)h * ctx->n_ctx, ctx->q + h * hd, off, kv_dim, j->pos + 1, hd,
+               scale);
     }
 }
 
@@ -353,7 +393,7 @@ static void forward_token(slm_ctx *ctx, int32_t token, int pos) {
     for (int l = 0; l < ctx->n_applied; l++) {
         const slm_layer *L = &m->layers[l / c->block_repeat];
         size_t cache_off = ((size_t)l * (size_t)ctx->n_ctx + (size_t)pos) * (size_t)kv_dim;
-        float *k = ctx->key_cache + cache_off, *v = ctx->value_cache + cache_off;
+        float *k = kv_dest(ctx, ctx->key_cache, ctx->kst, cache_off), *v = kv_dest(ctx, ctx->value_cache, ctx->vst, cache_off);
 
         ctx->k->rmsnorm(ctx->xb, ctx->x, L->attn_norm->data, D, c->norm_eps);
         const slm_tensor *qkv[3] = {L->wq, L->wk, L->wv};
@@ -366,6 +406,7 @@ static void forward_token(slm_ctx *ctx, int32_t token, int pos) {
         }
         rope_apply(ctx, ctx->rope, ctx->q, c->n_heads, hd);
         rope_apply(ctx, ctx->rope, k, c->n_kv_heads, hd);
+        store_kv(ctx, cache_off, 0, (size_t)kv_dim);
 
         attn_job aj = {ctx, l, pos};
         if ((int64_t)c->n_heads * (pos + 1) * hd * 2 < PARALLEL_MIN_MACS) attention_worker(&aj, 0, 1);
@@ -383,6 +424,114 @@ static void forward_token(slm_ctx *ctx, int32_t token, int pos) {
     }
     ctx->k->rmsnorm(ctx->x, ctx->x, m->out_norm->data, D, c->norm_eps);
     matvec_n(ctx, ctx->x, D, 1, &m->classifier, &ctx->logits);
+}
+
+/* ---------------------------------------------------------------- one token, all threads at once */
+
+/* Decoding with several threads runs the whole token as one job of the pool, with five barriers per
+ * layer and no other synchronization. Each thread keeps its own copy of the residual stream and of
+ * the normalized (and, for integer products, quantized) inputs, which it computes redundantly (O(dim)
+ * work), and takes a share of each product: rows [rows*t/nt, rows*(t+1)/nt) of every matrix, in
+ * whole heads for wq/wk/wv so that it applies the biases and RoPE to the heads it made. Attention
+ * is split by heads. Each row and head is computed by the same kernel as on one thread: results
+ * are bit-identical for any thread count. */
+
+typedef struct {
+    slm_ctx *ctx;
+    int32_t token;
+    int pos;
+} token_job;
+
+typedef struct {
+    float *x, *xb, *rope;
+    int8_t *qx;
+    float *qs;
+    int32_t *qsum;
+} thread_state;
+
+static thread_state state_of(const slm_ctx *ctx, int t) {
+    const slm_config *c = &ctx->model->cfg;
+    size_t D = (size_t)c->dim, maxdh = (size_t)(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
+    thread_state st = {ctx->tx + (size_t)t * 2 * D, ctx->tx + (size_t)t * 2 * D + D, ctx->trope + (size_t)t * c->head_dim,
+                       NULL, NULL, NULL};
+    if (ctx->tqx) {
+        st.qx = ctx->tqx + (size_t)t * maxdh;
+        st.qs = ctx->tqs + (size_t)t * maxdh;
+        st.qsum = ctx->tqsum + (size_t)t * (maxdh / 32 + 1);
+    }
+    return st;
+}
+
+/* Thread t's share of out_i = W_i x: of each matrix i, the rows [rows_i*t/nt, rows_i*(t+1)/nt)
+ * counted in units of `unit` rows, or (unit 0) the rows [range[0], range[1]). x is quantized into
+ * the thread's own buffers where needed. */
+static void share_matvec(const slm_ctx *ctx, const thread_state *st, const float *x, int n, int count,
+                         const slm_tensor *const *w, float *const *out, int unit, const int *range, int t, int nt) {
+    for (int i = 0; i < count; i++) {
+        const slm_tensor *wi = w[i];
+        matvec_job j = {ctx->k, 1, {wi}, {out[i]}, x, st->qx, st->qs, st->qsum, n, 0};
+        if (wi->dtype == SLM_DTYPE_Q8_G && (i == 0 || !same_kind(w[i - 1], wi)))
+            slm_quantize_q8(st->qx, st->qs, x, n, wi->group_size);
+        else if (int_block_type(wi->dtype) && (i == 0 || !int_block_type(w[i - 1]->dtype) ))
+            ctx->k->quantize_x32(st->qx, st->qs, st->qsum, x, n);
+        int units = unit ? (int)wi->shape[0] / unit : 0;
+        int r0 = unit ? (int)((int64_t)units * t / nt) * unit : range[0];
+        int r1 = unit ? (int)((int64_t)units * (t + 1) / nt) * unit : range[1];
+        if (r0 < r1) matvec_rows(&j, 0, r0, r1);
+    }
+}
+
+static void token_worker(void *arg, int t, int nt) {
+    const token_job *job = arg;
+    slm_ctx *ctx = job->ctx;
+    const slm_model *m = ctx->model;
+    const slm_config *c = &m->cfg;
+    int D = c->dim, H = c->hidden_dim, hd = c->head_dim, kv_dim = hd * c->n_kv_heads, pos = job->pos;
+    thread_state st = state_of(ctx, t);
+    slm_tensor_row_f32(m->tok_emb, job->token, st.x);
+    rope_table(c, pos, st.rope);
+    int h0 = c->n_heads * t / nt, h1 = c->n_heads * (t + 1) / nt;            /* this thread's q heads */
+    int g0 = c->n_kv_heads * t / nt, g1 = c->n_kv_heads * (t + 1) / nt;      /* and k / v heads */
+    /* and SwiGLU values, cut at multiples of 16 so that each value takes the same path through the
+     * kernel (vector body or scalar tail) as on one thread */
+    int s0 = (int)((int64_t)(H / 16) * t / nt) * 16, s1 = t == nt - 1 ? H : (int)((int64_t)(H / 16) * (t + 1) / nt) * 16;
+    int swi[2] = {s0, s1};
+    for (int l = 0; l < ctx->n_applied; l++) {
+        const slm_layer *L = &m->layers[l / c->block_repeat];
+        size_t cache_off = ((size_t)l * (size_t)ctx->n_ctx + (size_t)pos) * (size_t)kv_dim;
+        float *k = kv_dest(ctx, ctx->key_cache, ctx->kst, cache_off), *v = kv_dest(ctx, ctx->value_cache, ctx->vst, cache_off);
+
+        ctx->k->rmsnorm(st.xb, st.x, L->attn_norm->data, D, c->norm_eps);
+        const slm_tensor *qkv[3] = {L->wq, L->wk, L->wv};
+        float *qkv_out[3] = {ctx->q, k, v};
+        share_matvec(ctx, &st, st.xb, D, 3, qkv, qkv_out, hd, NULL, t, nt);
+        if (L->bq) {
+            const float *bq = L->bq->data, *bk = L->bk->data, *bv = L->bv->data;
+            for (int i = h0 * hd; i < h1 * hd; i++) ctx->q[i] += bq[i];
+            for (int i = g0 * hd; i < g1 * hd; i++) k[i] += bk[i], v[i] += bv[i];
+        }
+        rope_apply(ctx, st.rope, ctx->q + h0 * hd, h1 - h0, hd);
+        rope_apply(ctx, st.rope, k + g0 * hd, g1 - g0, hd);
+        store_kv(ctx, cache_off, (size_t)g0 * hd, (size_t)g1 * hd);
+        slm_pool_barrier(ctx->pool, nt);
+        attn_job aj = {ctx, l, pos};
+        attention_worker(&aj, t, nt);
+        slm_pool_barrier(ctx->pool, nt);
+        share_matvec(ctx, &st, ctx->xb, D, 1, &L->wo, &ctx->xb2, 1, NULL, t, nt);
+        slm_pool_barrier(ctx->pool, nt);
+        for (int i = 0; i < D; i++) st.x[i] += ctx->xb2[i];
+        ctx->k->rmsnorm(st.xb, st.x, L->ffn_norm->data, D, c->norm_eps);
+        const slm_tensor *up[2] = {L->w1, L->w3};
+        float *up_out[2] = {ctx->hb, ctx->hb2};
+        share_matvec(ctx, &st, st.xb, D, 2, up, up_out, 0, swi, t, nt); /* the rows SwiGLU then takes */
+        ctx->k->swiglu(ctx->hb + s0, ctx->hb2 + s0, s1 - s0);
+        slm_pool_barrier(ctx->pool, nt);
+        share_matvec(ctx, &st, ctx->hb, H, 1, &L->w2, &ctx->xb2, 1, NULL, t, nt);
+        slm_pool_barrier(ctx->pool, nt);
+        for (int i = 0; i < D; i++) st.x[i] += ctx->xb2[i];
+    }
+    ctx->k->rmsnorm(st.xb, st.x, m->out_norm->data, D, c->norm_eps);
+    share_matvec(ctx, &st, st.xb, D, 1, &m->classifier, &ctx->logits, 1, NULL, t, nt);
 }
 
 /* ---------------------------------------------------------------- a batch of tokens */
@@ -420,11 +569,10 @@ static void batch_attention_worker(void *arg, int t, int nt) {
     float scale = 1.0f / sqrtf((float)hd);
     size_t layer_off = (size_t)j->layer * (size_t)ctx->n_ctx * (size_t)kv_dim;
     for (int h = c->n_heads * t / nt; h < c->n_heads * (t + 1) / nt; h++) {
-        const float *kc = ctx->key_cache + layer_off + (size_t)(h / group) * hd;
-        const float *vc = ctx->value_cache + layer_off + (size_t)(h / group) * hd;
+        size_t off = layer_off + (size_t)(h / group) * hd;
         for (int i = 0; i < j->n; i++)
-            ctx->k->attention(ctx->bxb + (size_t)i * D + h * hd, ctx->att + (size_t)h * ctx->n_ctx,
-                              ctx->bq + (size_t)i * D + h * hd, kc, vc, kv_dim, j->pos + i + 1, hd, scale);
+            attend(ctx, ctx->bxb + (size_t)i * D + h * hd, ctx->att + (size_t)h * ctx->n_ctx,
+                   ctx->bq + (size_t)i * D + h * hd, off, kv_dim, j->pos + i + 1, hd, scale);
     }
 }
 
@@ -443,7 +591,7 @@ static void forward_batch(slm_ctx *ctx, const int32_t *tokens, int n, int pos, f
     for (int l = 0; l < ctx->n_applied; l++) {
         const slm_layer *L = &m->layers[l / c->block_repeat];
         size_t cache_off = ((size_t)l * (size_t)ctx->n_ctx + (size_t)pos) * (size_t)kv_dim;
-        float *k = ctx->key_cache + cache_off, *v = ctx->value_cache + cache_off;
+        float *k = kv_dest(ctx, ctx->key_cache, ctx->kst, cache_off), *v = kv_dest(ctx, ctx->value_cache, ctx->vst, cache_off);
 
         for (int i = 0; i < n; i++)
             ctx->k->rmsnorm(ctx->bxb + (size_t)i * D, ctx->bx + (size_t)i * D, L->attn_norm->data, D, c->norm_eps);
@@ -460,6 +608,7 @@ static void forward_batch(slm_ctx *ctx, const int32_t *tokens, int n, int pos, f
             rope_apply(ctx, ctx->brope + (size_t)i * hd, qi, c->n_heads, hd);
             rope_apply(ctx, ctx->brope + (size_t)i * hd, ki, c->n_kv_heads, hd);
         }
+        store_kv(ctx, cache_off, 0, (size_t)n * kv_dim);
 
         batch_attn_job aj = {ctx, l, pos, n};
         if ((int64_t)c->n_heads * n * (pos + n) * hd < PARALLEL_MIN_MACS) batch_attention_worker(&aj, 0, 1);
@@ -502,7 +651,11 @@ slm_status slm_ctx_eval(slm_ctx *ctx, const int32_t *tokens, int n, int pos, flo
         int b = n - i < ctx->n_batch ? n - i : ctx->n_batch;
         float *logits = all_logits ? all_logits + (size_t)i * vocab : NULL;
         if (b > 1) forward_batch(ctx, tokens + i, b, pos + i, logits);
-        else {
+        else if (ctx->pool) {
+            token_job job = {ctx, tokens[i], pos + i};
+            slm_pool_run(ctx->pool, token_worker, &job);
+            if (logits) memcpy(logits, ctx->logits, (size_t)vocab * sizeof(float));
+        } else {
             forward_token(ctx, tokens[i], pos + i);
             if (logits) memcpy(logits, ctx->logits, (size_t)vocab * sizeof(float));
         }
