@@ -470,8 +470,9 @@ T256H static inline __attribute__((always_inline)) __m256i bq_block_sums(int dty
         __m256i wv = _mm256_loadu_si256((const __m256i *)(p + 2));
         pr = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv));
     } else {
-        __m128i b = _mm_loadu_si128((const __m128i *)(p + (dtype == SLM_DTYPE_Q4_1 ? 4 : 2))), m15 = _mm_set1_epi8(15);
-        __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m15), _mm_and_si128(b, m15));
+        /* the 16 bytes in both halves, the upper half shifted right by 4: low nibbles below, high above */
+        __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(p + (dtype == SLM_DTYPE_Q4_1 ? 4 : 2))));
+        __m256i q = _mm256_and_si256(_mm256_srlv_epi32(b, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(15));
         pr = _mm256_maddubs_epi16(q, xv);
     }
     return _mm256_madd_epi16(pr, _mm256_set1_epi16(1));
