@@ -465,9 +465,15 @@ void kernels_dequant_row_bit_exact(void) {
         for (int row = 0; row < ROWS; row++) { /* the matrix in its storage type */
             const float *xr = x + (size_t)row * n;
             if (t == SLM_DTYPE_F32) memcpy((float *)w + (size_t)row * n, xr, sizeof(float) * n);
-            else if (t == SLM_DTYPE_F16 || t == SLM_DTYPE_BF16)
+            else if (t == SLM_DTYPE_F16 || t == SLM_DTYPE_BF16) {
                 for (int i = 0; i < n; i++)
                     ((uint16_t *)w)[(size_t)row * n + i] = t == SLM_DTYPE_F16 ? slm_f32_to_f16(xr[i]) : slm_f32_to_bf16(xr[i]);
+                if (row == 1) { /* a hostile file's values: signalling and quiet NaN, infinities, subnormals */
+                    const uint16_t odd[2][6] = {{0x7c01, 0xfe00, 0x7c00, 0xfc00, 0x0001, 0x83ff},
+                                                {0x7f81, 0xffc0, 0x7f80, 0xff80, 0x0001, 0x807f}};
+                    for (int i = 0; i < 6; i++) ((uint16_t *)w)[(size_t)row * n + 3 * i] = odd[t == SLM_DTYPE_BF16][i];
+                }
+            }
             else {
                 const slm_block_type *bt = slm_block_type_of(t);
                 slm_quantize_row(t, xr, w + (size_t)row * (n / bt->block_size) * bt->block_bytes, n);
@@ -506,7 +512,8 @@ void kernels_matvec_bq_bit_exact(void) {
     }
     for (int i = 0; i < MAXN; i++) x[i] = sinf((float)i * 0.37f) * (i % 9 == 0 ? 4.0f : 1.0f);
     x[5] = 0.0f;
-    for (int i = 32; i < 64; i++) x[i] = 0.0f; /* an all-zero block: scale 0 */
+    for (int i = 160; i < 192; i++) x[i] = 0.0f; /* an all-zero block: scale 0 */
+    for (int i = 192; i < 224; i++) x[i] = (float)(i - 208) * 1e-44f; /* subnormals: the scale underflows, 1/scale is huge */
     /* a block whose values round at exact ties (x / d = k + 0.5 with d = 127/127 = 1) */
     for (int i = 64; i < 96; i++) x[i] = i == 64 ? 127.0f : (float)(i % 2 ? 1 : -1) * ((float)(i - 64) + 0.5f);
     /* activations of a hostile model: NaN and infinity (blocks after the first 256 values) */

@@ -1,8 +1,10 @@
 /* kernels_neon.c — NEON twins of the hottest kernels for 64-bit ARM (NEON is part of every
  * AArch64 CPU, so no run-time check): the f32, f16, bf16 and int8-group matrix-vector products,
- * RMSNorm and the 6x16 GEMM micro-kernel. Every other entry of the table is the scalar reference. Tested against the
+ * RMSNorm, the 6x16 GEMM micro-kernel, row dequantization and the integer block products (with
+ * their activation quantizer). Every other entry of the table is the scalar reference. Tested against the
  * scalar twins under qemu-user (make cross-test). */
 #include <math.h>
+#include <string.h>
 
 #include "kernels.h"
 #include "quant.h"
@@ -125,6 +127,182 @@ static void gemm_micro_neon(int kc, const float *a, const float *b, float *c, pt
         for (int j = 0; j < nr; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + t[i][j] : t[i][j];
 }
 
+/* One f16 value at p (any alignment), as the scalar reference reads it. */
+static inline float f16_at_neon(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return slm_f16_to_f32(h);
+}
+
+/* 16 int8 values to fp32, each times d (and plus m with add_m): one rounding per product and one
+ * per sum, in the reference's order (no fused multiply-add). */
+static inline __attribute__((always_inline)) void store16_scaled(float *out, int8x16_t v, float32x4_t d, float32x4_t m,
+                                                                 int add_m) {
+    int16x8_t lo = vmovl_s8(vget_low_s8(v)), hi = vmovl_high_s8(v);
+    float32x4_t f[4] = {vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo))), vcvtq_f32_s32(vmovl_high_s16(lo)),
+                        vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi))), vcvtq_f32_s32(vmovl_high_s16(hi))};
+    for (int k = 0; k < 4; k++) {
+        float32x4_t y = vmulq_f32(f[k], d);
+        vst1q_f32(out + 4 * k, add_m ? vaddq_f32(y, m) : y);
+    }
+}
+
+/* Rows as fp32 for the batched products: F16 by vcvt (exact; a group of eight holding a NaN goes
+ * through the reference, which keeps a signalling NaN's bits where vcvt would quiet it), BF16 by a
+ * shift, Q8_0 / Q4_0 / Q4_1 expanded in registers (the integer code exact, then one product with
+ * the f16 scale and for Q4_1 one sum: the reference's roundings); F32 and K-quants through the
+ * reference. */
+static void dequant_row_neon(int dtype, float *out, const void *w, int n, int64_t row) {
+    if (dtype == SLM_DTYPE_F16 || dtype == SLM_DTYPE_BF16) {
+        const uint16_t *h = (const uint16_t *)w + (size_t)row * (size_t)n;
+        int bf = dtype == SLM_DTYPE_BF16, i = 0;
+        const uint16x8_t abs_mask = vdupq_n_u16(0x7fff), inf = vdupq_n_u16(0x7c00);
+        for (; i + 8 <= n; i += 8) {
+            uint16x8_t v = vld1q_u16(h + i);
+            if (!bf && vmaxvq_u16(vcgtq_u16(vandq_u16(v, abs_mask), inf))) {
+                for (int k = i; k < i + 8; k++) out[k] = slm_f16_to_f32(h[k]);
+                continue;
+            }
+            vst1q_f32(out + i, widen_lo(v, bf));
+            vst1q_f32(out + i + 4, widen_hi(v, bf));
+        }
+        for (; i < n; i++) out[i] = bf ? slm_bf16_to_f32(h[i]) : slm_f16_to_f32(h[i]);
+        return;
+    }
+    if (dtype != SLM_DTYPE_Q8_0 && dtype != SLM_DTYPE_Q4_0 && dtype != SLM_DTYPE_Q4_1) {
+        slm_dequant_row_scalar(dtype, out, w, n, row);
+        return;
+    }
+    int nb = n / 32, bb = slm_block_type_of((slm_dtype)dtype)->block_bytes;
+    const uint8_t *p = (const uint8_t *)w + (size_t)row * (size_t)nb * (size_t)bb;
+    for (int b = 0; b < nb; b++, p += bb, out += 32) {
+        float32x4_t d = vdupq_n_f32(f16_at_neon(p)), m = vdupq_n_f32(0.0f);
+        if (dtype == SLM_DTYPE_Q8_0) {
+            store16_scaled(out, vld1q_s8((const int8_t *)(p + 2)), d, m, 0);
+            store16_scaled(out + 16, vld1q_s8((const int8_t *)(p + 18)), d, m, 0);
+            continue;
+        }
+        int q41 = dtype == SLM_DTYPE_Q4_1;
+        uint8x16_t bytes = vld1q_u8(p + (q41 ? 4 : 2));
+        int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(bytes, vdupq_n_u8(15))), hi = vreinterpretq_s8_u8(vshrq_n_u8(bytes, 4));
+        if (q41) {
+            m = vdupq_n_f32(f16_at_neon(p + 2));
+            store16_scaled(out, lo, d, m, 1);
+            store16_scaled(out + 16, hi, d, m, 1);
+        } else {
+            store16_scaled(out, vsubq_s8(lo, vdupq_n_s8(8)), d, m, 0);
+            store16_scaled(out + 16, vsubq_s8(hi, vdupq_n_s8(8)), d, m, 0);
+        }
+    }
+}
+
+/* The exact integer dot product of one block (32 weights at p) with x, in four int32 lanes. Plain
+ * ARMv8: vmull / vmlal into int16 (two Q8_0 products per lane, |w x| <= 128 * 127, or four nibble
+ * products, <= 4 * 15 * 127: never overflow, as the activations lie in [-127, 127]) and a pairwise
+ * widening sum; with the dot-product extension, sdot. Q4_0's -8 offset is left to the caller. */
+static inline __attribute__((always_inline)) int32x4_t bq_block_dot(int dtype, const uint8_t *p, const int8_t *x) {
+    int8x16_t x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16), w0, w1;
+    if (dtype == SLM_DTYPE_Q8_0) {
+        w0 = vld1q_s8((const int8_t *)(p + 2)), w1 = vld1q_s8((const int8_t *)(p + 18));
+    } else {
+        uint8x16_t bytes = vld1q_u8(p + (dtype == SLM_DTYPE_Q4_1 ? 4 : 2));
+        w0 = vreinterpretq_s8_u8(vandq_u8(bytes, vdupq_n_u8(15))), w1 = vreinterpretq_s8_u8(vshrq_n_u8(bytes, 4));
+    }
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vdotq_s32(vdotq_s32(vdupq_n_s32(0), w0, x0), w1, x1);
+#else
+    int16x8_t p0 = vmlal_high_s8(vmull_s8(vget_low_s8(w0), vget_low_s8(x0)), w0, x0);
+    int16x8_t p1 = vmlal_high_s8(vmull_s8(vget_low_s8(w1), vget_low_s8(x1)), w1, x1);
+    if (dtype == SLM_DTYPE_Q8_0) return vpadalq_s16(vpaddlq_s16(p0), p1);
+    return vpaddlq_s16(vaddq_s16(p0, p1));
+#endif
+}
+
+/* Four f16 values stride bytes apart as floats (vcvt quiets a signalling NaN, which the
+ * reference's first product does too: the terms keep its bits). */
+static inline float32x4_t f16x4_at(const uint8_t *p, int stride) {
+    uint16_t h0, h1, h2, h3;
+    memcpy(&h0, p, 2), memcpy(&h1, p + stride, 2), memcpy(&h2, p + 2 * stride, 2), memcpy(&h3, p + 3 * stride, 2);
+    uint64_t u = (uint64_t)h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
+    return vcvt_f32_f16(vreinterpret_f16_u16(vcreate_u16(u)));
+}
+
+/* Integer block products (see slm_matvec_bq_scalar): four blocks' exact dot products reduced
+ * together into one vector, their float terms computed as the reference does ((dw * d) * dot, for
+ * Q4_1 plus (mw * d) * sum; separate multiplies and adds) and added to four lanes, block b into
+ * lane b % 4; the last blocks one at a time into the same sums, then (s0 + s1) + (s2 + s3). */
+static inline __attribute__((always_inline)) void matvec_bq_body(int dtype, float *out, const int8_t *qx,
+                                                                 const float *xd, const int32_t *xsum, const void *w,
+                                                                 int n, int r0, int r1) {
+    int nb = n / 32, bb = slm_block_type_of((slm_dtype)dtype)->block_bytes, nb4 = nb & ~3;
+    size_t rb = (size_t)nb * (size_t)bb;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * rb;
+        float32x4_t acc = vdupq_n_f32(0.0f);
+        for (int b = 0; b < nb4; b += 4) {
+            const uint8_t *p = row + (size_t)b * bb;
+            const int8_t *x = qx + (size_t)b * 32;
+            int32x4_t s0 = bq_block_dot(dtype, p, x), s1 = bq_block_dot(dtype, p + bb, x + 32);
+            int32x4_t s2 = bq_block_dot(dtype, p + 2 * bb, x + 64), s3 = bq_block_dot(dtype, p + 3 * bb, x + 96);
+            int32x4_t dots = vpaddq_s32(vpaddq_s32(s0, s1), vpaddq_s32(s2, s3)), sums = vld1q_s32(xsum + b);
+            float32x4_t d = vld1q_f32(xd + b);
+            if (dtype == SLM_DTYPE_Q4_0) dots = vsubq_s32(dots, vshlq_n_s32(sums, 3));
+            float32x4_t term = vmulq_f32(vmulq_f32(f16x4_at(p, bb), d), vcvtq_f32_s32(dots));
+            if (dtype == SLM_DTYPE_Q4_1)
+                term = vaddq_f32(term, vmulq_f32(vmulq_f32(f16x4_at(p + 2, bb), d), vcvtq_f32_s32(sums)));
+            acc = vaddq_f32(acc, term);
+        }
+        float a[4];
+        vst1q_f32(a, acc);
+        for (int b = nb4; b < nb; b++) {
+            const uint8_t *p = row + (size_t)b * bb;
+            int32_t dot = vaddvq_s32(bq_block_dot(dtype, p, qx + (size_t)b * 32));
+            float term;
+            if (dtype == SLM_DTYPE_Q4_1)
+                term = (f16_at_neon(p) * xd[b]) * (float)dot + (f16_at_neon(p + 2) * xd[b]) * (float)xsum[b];
+            else term = (f16_at_neon(p) * xd[b]) * (float)(dtype == SLM_DTYPE_Q4_0 ? dot - 8 * xsum[b] : dot);
+            a[b & 3] += term;
+        }
+        out[r] = (a[0] + a[1]) + (a[2] + a[3]);
+    }
+}
+
+/* one copy of the body per type, so no type test is left in the loops */
+static void matvec_bq_neon(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
+                           int n, int r0, int r1) {
+    if (dtype == SLM_DTYPE_Q8_0) matvec_bq_body(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, r0, r1);
+    else if (dtype == SLM_DTYPE_Q4_0) matvec_bq_body(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, r0, r1);
+    else matvec_bq_body(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, r0, r1);
+}
+
+/* slm_quantize_x32 with NEON, to the same bytes: max|x| by compare-and-select as the reference's
+ * `if (a > amax)` (a NaN never wins, even a signalling one), the same scale and reciprocal, then
+ * vcvtaq (round to nearest, ties away from zero: roundf; NaN to 0, saturating) and a clamp to
+ * [-127, 127]; each block's sum of q. */
+static void quantize_x32_neon(int8_t *q, float *d, int32_t *sum, const float *x, int n) {
+    for (int b = 0; b < n / 32; b++) {
+        const float *xb = x + (size_t)b * 32;
+        float32x4_t v[8], amax = vdupq_n_f32(0.0f);
+        for (int k = 0; k < 8; k++) {
+            v[k] = vld1q_f32(xb + 4 * k);
+            float32x4_t a = vabsq_f32(v[k]);
+            amax = vbslq_f32(vcgtq_f32(a, amax), a, amax);
+        }
+        float scale = vmaxvq_f32(amax) / 127.0f, inv = scale > 0.0f ? 1.0f / scale : 0.0f;
+        d[b] = scale;
+        float32x4_t vinv = vdupq_n_f32(inv);
+        int16x4_t h[8];
+        for (int k = 0; k < 8; k++) h[k] = vqmovn_s32(vcvtaq_s32_f32(vmulq_f32(v[k], vinv)));
+        const int8x16_t lim = vdupq_n_s8(-127); /* the saturating narrowings give 127 at most, -128 at least */
+        int8x16_t q0 = vcombine_s8(vqmovn_s16(vcombine_s16(h[0], h[1])), vqmovn_s16(vcombine_s16(h[2], h[3])));
+        int8x16_t q1 = vcombine_s8(vqmovn_s16(vcombine_s16(h[4], h[5])), vqmovn_s16(vcombine_s16(h[6], h[7])));
+        q0 = vmaxq_s8(q0, lim), q1 = vmaxq_s8(q1, lim);
+        vst1q_s8(q + (size_t)b * 32, q0);
+        vst1q_s8(q + (size_t)b * 32 + 16, q1);
+        sum[b] = (int32_t)vaddlvq_s8(q0) + (int32_t)vaddlvq_s8(q1);
+    }
+}
+
 static const slm_kernels neon_kernels = {
     .name = "neon",
     .matvec_f32 = matvec_f32_neon,
@@ -150,9 +328,10 @@ static const slm_kernels neon_kernels = {
     .softmax = slm_softmax,
     .softmax_back = slm_softmax_back_scalar,
     .xent_row = slm_xent_row_scalar,
-    .dequant_row = slm_dequant_row_scalar,
-    .matvec_bq = slm_matvec_bq_scalar,
-    .quantize_x32 = slm_quantize_x32,
+    .dequant_row = dequant_row_neon,
+    .matvec_bq = matvec_bq_neon,
+    .quantize_x32 = quantize_x32_neon,
+    .attention_f16 = slm_attention_f16_scalar,
 };
 
 const slm_kernels *slm_kernels_neon(void) { return &neon_kernels; }

@@ -17,7 +17,7 @@ void slm_matvec_f32_scalar(float *out, const float *x, const float *w, int n, in
 
 float slm_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 31, man = h & 1023, bits;
-    if (exp == 31) bits = sign | 0x7f800000u | man << 13; /* inf, nan */
+    if (exp == 31) bits = sign | 0x7f800000u | man << 13 | (man ? 0x400000u : 0); /* inf; NaN made quiet, as F16C and NEON do */
     else if (exp) bits = sign | (exp + 112) << 23 | man << 13;
     else if (!man) bits = sign;
     else { /* subnormal: normalize */
