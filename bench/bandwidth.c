@@ -17,6 +17,7 @@ typedef struct {
     const float *base;
     size_t n; /* floats in this thread's slice */
     int streams;
+    int prefetch; /* software prefetch 4 KiB ahead in each stream, as slm's quantized kernels do */
     float sum;
 } slice;
 
@@ -27,11 +28,16 @@ typedef struct {
         a[(g) + 1] = _mm256_add_ps(a[(g) + 1], _mm256_loadu_ps((p) + i + 8));  \
         a[(g) + 2] = _mm256_add_ps(a[(g) + 2], _mm256_loadu_ps((p) + i + 16)); \
         a[(g) + 3] = _mm256_add_ps(a[(g) + 3], _mm256_loadu_ps((p) + i + 24)); \
+        if (pf) {                                                              \
+            _mm_prefetch((const char *)((p) + i + 1024), _MM_HINT_T0);         \
+            _mm_prefetch((const char *)((p) + i + 1040), _MM_HINT_T0);         \
+        }                                                                      \
     } while (0)
 
 static void *reader(void *p) {
     slice *s = p;
     size_t per = s->n / (size_t)s->streams / 32 * 32;
+    const int pf = s->prefetch;
     const float *b[8];
     for (int k = 0; k < 8; k++) b[k] = s->base + per * (size_t)(k < s->streams ? k : 0);
     __m256 a[8];
@@ -93,22 +99,23 @@ int main(int argc, char **argv) {
     size_t n = bytes / sizeof(float);
     for (int t = 1; t <= max_threads; t++) {
         double best = 0;
-        int best_streams = 1;
+        int best_streams = 1, best_pf = 0;
+        for (int pf = 0; pf < 2; pf++)
         for (int streams = 1; streams <= 8; streams *= 2)
             for (int rep = 0; rep < 4; rep++) {
                 pthread_t th[64];
                 slice sl[64];
                 double t0 = now();
                 for (int i = 0; i < t; i++) {
-                    sl[i] = (slice){buf + n / (size_t)t * (size_t)i, n / (size_t)t, streams, 0};
+                    sl[i] = (slice){buf + n / (size_t)t * (size_t)i, n / (size_t)t, streams, pf, 0};
                     pthread_create(&th[i], NULL, reader, &sl[i]);
                 }
                 for (int i = 0; i < t; i++) pthread_join(th[i], NULL);
                 double gbs = (double)bytes / (now() - t0) / 1e9;
-                if (gbs > best) best = gbs, best_streams = streams;
+                if (gbs > best) best = gbs, best_streams = streams, best_pf = pf;
             }
-        printf("read bandwidth, %d thread%s: %.1f GB/s (best of 16 passes over 1 GiB, %d stream%s per thread)\n", t,
-               t > 1 ? "s" : "", best, best_streams, best_streams > 1 ? "s" : "");
+        printf("read bandwidth, %d thread%s: %.1f GB/s (best of 32 passes over 1 GiB, %d stream%s per thread%s)\n", t,
+               t > 1 ? "s" : "", best, best_streams, best_streams > 1 ? "s" : "", best_pf ? ", software prefetch" : "");
     }
     free(buf);
     return 0;

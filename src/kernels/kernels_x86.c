@@ -478,61 +478,80 @@ T256H static inline __attribute__((always_inline)) __m256i bq_block_sums(int dty
     return _mm256_madd_epi16(pr, _mm256_set1_epi16(1));
 }
 
-/* Four f16 values stride bytes apart as floats (gathered in a register: building them in memory
- * would stall on store forwarding). */
-T256H static inline __m128 f16x4_at(const uint8_t *p, int stride) {
-    uint16_t h0, h1, h2, h3;
-    memcpy(&h0, p, 2), memcpy(&h1, p + stride, 2), memcpy(&h2, p + 2 * stride, 2), memcpy(&h3, p + 3 * stride, 2);
-    return _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)h3, (short)h2, (short)h1, (short)h0));
+/* Four f16 values stride bytes apart as floats: four 32-bit loads interleaved in registers
+ * (building them in memory would stall on store forwarding). */
+T256H static inline __m128 f16x4_at(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3) {
+    uint32_t w0, w1, w2, w3; /* each holds its f16 in the low half */
+    memcpy(&w0, p0, 4), memcpy(&w1, p1, 4), memcpy(&w2, p2, 4), memcpy(&w3, p3, 4);
+    __m128i a = _mm_unpacklo_epi16(_mm_cvtsi32_si128((int)w0), _mm_cvtsi32_si128((int)w1));
+    __m128i c = _mm_unpacklo_epi16(_mm_cvtsi32_si128((int)w2), _mm_cvtsi32_si128((int)w3));
+    return _mm_cvtph_ps(_mm_unpacklo_epi32(a, c));
 }
 
-/* The float terms of blocks b..b+3 of one row (p at block b). */
-T256H static inline __attribute__((always_inline)) __m128 bq_group_term(int dtype, const uint8_t *p, int bb,
-                                                                         const int8_t *x, __m128i sums, __m128 d) {
-    __m256i s0 = bq_block_sums(dtype, p, x), s1 = bq_block_sums(dtype, p + bb, x + 32);
-    __m256i s2 = bq_block_sums(dtype, p + 2 * bb, x + 64), s3 = bq_block_sums(dtype, p + 3 * bb, x + 96);
-    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
-    __m128i dots = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+/* The totals of four vectors of eight int32, one per lane (exact: integer adds in any order). */
+T256H static inline __m128i sum4x8(__m256i s0, __m256i s1, __m256i s2, __m256i s3) {
+    __m256i u01 = _mm256_add_epi32(_mm256_unpacklo_epi32(s0, s1), _mm256_unpackhi_epi32(s0, s1));
+    __m256i u23 = _mm256_add_epi32(_mm256_unpacklo_epi32(s2, s3), _mm256_unpackhi_epi32(s2, s3));
+    __m256i w = _mm256_add_epi32(_mm256_unpacklo_epi64(u01, u23), _mm256_unpackhi_epi64(u01, u23));
+    return _mm_add_epi32(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+}
+
+/* The float terms of blocks p[0..3] (activation blocks x[0..3]), lane k for block k. */
+T256H static inline __attribute__((always_inline)) __m128 bq_group_term(int dtype, const uint8_t *const p[4],
+                                                                         const int8_t *const x[4], __m128i sums,
+                                                                         __m128 d) {
+    __m128i dots = sum4x8(bq_block_sums(dtype, p[0], x[0]), bq_block_sums(dtype, p[1], x[1]),
+                          bq_block_sums(dtype, p[2], x[2]), bq_block_sums(dtype, p[3], x[3]));
     if (dtype == SLM_DTYPE_Q4_0) dots = _mm_sub_epi32(dots, _mm_slli_epi32(sums, 3));
-    __m128 term = _mm_mul_ps(_mm_mul_ps(f16x4_at(p, bb), d), _mm_cvtepi32_ps(dots));
-    if (dtype == SLM_DTYPE_Q4_1) term = _mm_add_ps(term, _mm_mul_ps(_mm_mul_ps(f16x4_at(p + 2, bb), d), _mm_cvtepi32_ps(sums)));
+    __m128 term = _mm_mul_ps(_mm_mul_ps(f16x4_at(p[0], p[1], p[2], p[3]), d), _mm_cvtepi32_ps(dots));
+    if (dtype == SLM_DTYPE_Q4_1)
+        term = _mm_add_ps(term, _mm_mul_ps(_mm_mul_ps(f16x4_at(p[0] + 2, p[1] + 2, p[2] + 2, p[3] + 2), d),
+                                           _mm_cvtepi32_ps(sums)));
     return term;
 }
 
-/* The result of one row from its four lane sums after the groups of four: the last blocks, as the
- * reference does them. */
-T256H static inline __attribute__((always_inline)) float bq_row_finish(int dtype, __m128 acc, const uint8_t *row, int bb,
-                                                                        const int8_t *qx, const float *xd,
-                                                                        const int32_t *xsum, int nb4, int nb) {
-    float a[4];
-    _mm_storeu_ps(a, acc);
-    for (int b = nb4; b < nb; b++) {
-        const uint8_t *p = row + (size_t)b * bb;
-        __m256i s = bq_block_sums(dtype, p, qx + (size_t)b * 32);
-        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-        t = _mm_hadd_epi32(t, t), t = _mm_hadd_epi32(t, t);
-        int32_t dot = _mm_cvtsi128_si32(t);
-        float term;
-        if (dtype == SLM_DTYPE_Q4_1) term = (f16_at_x86(p) * xd[b]) * (float)dot + (f16_at_x86(p + 2) * xd[b]) * (float)xsum[b];
-        else term = (f16_at_x86(p) * xd[b]) * (float)(dtype == SLM_DTYPE_Q4_0 ? dot - 8 * xsum[b] : dot);
-        a[b & 3] += term;
-    }
-    return (a[0] + a[1]) + (a[2] + a[3]);
-}
-
+#ifndef PF_DIST
+#define PF_DIST 4096 /* bytes ahead in the row stream: measured best of 1-12 KiB here */
+#endif
 T256H static inline __attribute__((always_inline)) void
 matvec_bq_body(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w, int n,
                int r0, int r1) {
-    int nb = n / 32, bb = slm_block_type_of((slm_dtype)dtype)->block_bytes, nb4 = nb & ~3;
+    int nb = n / 32, bb = slm_block_type_of((slm_dtype)dtype)->block_bytes, nb4 = nb & ~3, rest = nb - nb4;
     size_t rb = (size_t)nb * (size_t)bb;
-    int r = r0;
-    for (; r < r1; r++) {
+    /* the last 1-3 blocks as one more group: missing blocks read block nb4 again (never past the
+     * row or the activations) and their lanes are left out, so lane k still gets exactly the
+     * reference's terms */
+    const int8_t *xt[4];
+    int32_t st[4] = {0, 0, 0, 0};
+    float dt[4] = {0, 0, 0, 0};
+    for (int k = 0; k < 4; k++) {
+        int b = nb4 + (k < rest ? k : 0);
+        xt[k] = qx + (size_t)b * 32;
+        if (k < rest) st[k] = xsum[b], dt[k] = xd[b];
+    }
+    __m128 keep = _mm_castsi128_ps(_mm_cmpgt_epi32(_mm_set1_epi32(rest), _mm_setr_epi32(0, 1, 2, 3)));
+    for (int r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)w + (size_t)r * rb;
         __m128 acc = _mm_setzero_ps();
-        for (int b = 0; b < nb4; b += 4)
-            acc = _mm_add_ps(acc, bq_group_term(dtype, row + (size_t)b * bb, bb, qx + (size_t)b * 32,
-                                                _mm_loadu_si128((const __m128i *)(xsum + b)), _mm_loadu_ps(xd + b)));
-        out[r] = bq_row_finish(dtype, acc, row, bb, qx, xd, xsum, nb4, nb);
+        for (int b = 0; b < nb4; b += 4) {
+            if (PF_DIST) _mm_prefetch((const char *)(row + PF_DIST + (size_t)b * bb), _MM_HINT_T0);
+            if (PF_DIST && dtype == SLM_DTYPE_Q8_0) _mm_prefetch((const char *)(row + PF_DIST + (size_t)b * bb + 64), _MM_HINT_T0);
+            const uint8_t *p[4] = {row + (size_t)b * bb, row + (size_t)(b + 1) * bb, row + (size_t)(b + 2) * bb,
+                                   row + (size_t)(b + 3) * bb};
+            const int8_t *x[4] = {qx + (size_t)b * 32, qx + (size_t)b * 32 + 32, qx + (size_t)b * 32 + 64,
+                                  qx + (size_t)b * 32 + 96};
+            acc = _mm_add_ps(acc, bq_group_term(dtype, p, x, _mm_loadu_si128((const __m128i *)(xsum + b)),
+                                                _mm_loadu_ps(xd + b)));
+        }
+        if (rest) {
+            const uint8_t *p[4];
+            for (int k = 0; k < 4; k++) p[k] = row + (size_t)(nb4 + (k < rest ? k : 0)) * bb;
+            __m128 t = bq_group_term(dtype, p, xt, _mm_loadu_si128((const __m128i *)st), _mm_loadu_ps(dt));
+            acc = _mm_blendv_ps(acc, _mm_add_ps(acc, t), keep);
+        }
+        /* (a0 + a1) + (a2 + a3) */
+        __m128 h = _mm_add_ps(acc, _mm_shuffle_ps(acc, acc, _MM_SHUFFLE(2, 3, 0, 1))); /* a0+a1, ., a2+a3, . */
+        out[r] = _mm_cvtss_f32(_mm_add_ss(h, _mm_movehl_ps(h, h)));
     }
 }
 

@@ -13,6 +13,7 @@
  *   logits = classifier (rmsnorm(x) * out_norm)
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,7 @@ struct slm_ctx {
     int8_t *tqx;         /* (n_threads, max(dim, hidden)) quantized inputs, or NULL */
     float *tqs;          /* (n_threads, max(dim, hidden)) */
     int32_t *tqsum;      /* (n_threads, max(dim, hidden) / 32 + 1) */
+    atomic_int *claim;   /* (5 * n_applied + 1) work-item counters of the steps of one token */
 };
 
 slm_ctx_params slm_ctx_default_params(void) {
@@ -102,7 +104,7 @@ static int model_quantizes_inputs(const slm_model *m) {
 
 enum {
     S_CTX, S_X, S_XB, S_XB2, S_Q, S_HB, S_HB2, S_ATT, S_LOGITS, S_ROPE, S_KEY, S_VALUE, S_QX, S_QS, S_QSUM,
-    S_BX, S_BXB, S_BXB2, S_BQ, S_BHB, S_BHB2, S_BROPE, S_GEMM, S_TX, S_TROPE, S_TQX, S_TQS, S_TQSUM, S_KST, S_VST
+    S_BX, S_BXB, S_BXB2, S_BQ, S_BHB, S_BHB2, S_BROPE, S_GEMM, S_TX, S_TROPE, S_TQX, S_TQS, S_TQSUM, S_KST, S_VST, S_CLAIM
 };
 
 /* Prompts run n_batch tokens at a time through matrix-matrix products, except on models with
@@ -154,6 +156,7 @@ static slm_status plan_layout(const slm_model *m, const slm_ctx_params *p, layou
     reserve(lay, nt * 2 * D, 4), reserve(lay, nt * (size_t)c->head_dim, 4);
     reserve(lay, q8 ? nt * maxdh : 0, 1), reserve(lay, q8 ? nt * maxdh : 0, 4), reserve(lay, q8 ? nt * (maxdh / 32 + 1) : 0, 4);
     reserve(lay, p->kv_f16 ? nb * kv : 0, 4), reserve(lay, p->kv_f16 ? nb * kv : 0, 4);
+    reserve(lay, nt ? 5 * applied + 1 : 0, sizeof(atomic_int));
     size_t total;
     if (!lay->ok || !slm_add_size(lay->total, ALIGN, &total))
         return slm_fail(err, SLM_ERR_NOMEM, "context of %d positions is too large to address", n_ctx);
@@ -201,6 +204,7 @@ slm_status slm_ctx_create_in(const slm_model *m, const slm_ctx_params *p, void *
     ctx->bhb = AT(S_BHB), ctx->bhb2 = AT(S_BHB2), ctx->brope = AT(S_BROPE), ctx->gemm_scratch = AT(S_GEMM);
     ctx->tx = AT(S_TX), ctx->trope = AT(S_TROPE);
     ctx->kv_f16 = p->kv_f16 != 0, ctx->kst = AT(S_KST), ctx->vst = AT(S_VST);
+    ctx->claim = AT(S_CLAIM);
     if (model_quantizes_inputs(m)) ctx->tqx = AT(S_TQX), ctx->tqs = AT(S_TQS), ctx->tqsum = AT(S_TQSUM);
 #undef AT
     if (p->n_threads > 1 && (st = slm_pool_create(p->n_threads, &ctx->pool, err)) != SLM_OK) return st;
@@ -336,6 +340,14 @@ static float *kv_dest(const slm_ctx *ctx, void *cache, float *staging, size_t ca
     return ctx->kv_f16 ? staging : (float *)cache + cache_off;
 }
 
+/* Values [e0, e1) of the staged keys (is_key) or values into the f16 cache at cache_off (no-op for fp32). */
+static void store_kv_part(const slm_ctx *ctx, size_t cache_off, int is_key, size_t e0, size_t e1) {
+    if (!ctx->kv_f16) return;
+    uint16_t *dst = (uint16_t *)(is_key ? ctx->key_cache : ctx->value_cache) + cache_off;
+    const float *src = is_key ? ctx->kst : ctx->vst;
+    for (size_t e = e0; e < e1; e++) dst[e] = slm_f32_to_f16(src[e]);
+}
+
 /* Values [e0, e1) of the staged keys and values into the f16 cache at cache_off (no-op for fp32). */
 static void store_kv(const slm_ctx *ctx, size_t cache_off, size_t e0, size_t e1) {
     if (!ctx->kv_f16) return;
@@ -431,10 +443,12 @@ static void forward_token(slm_ctx *ctx, int32_t token, int pos) {
 /* Decoding with several threads runs the whole token as one job of the pool, with five barriers per
  * layer and no other synchronization. Each thread keeps its own copy of the residual stream and of
  * the normalized (and, for integer products, quantized) inputs, which it computes redundantly (O(dim)
- * work), and takes a share of each product: rows [rows*t/nt, rows*(t+1)/nt) of every matrix, in
- * whole heads for wq/wk/wv so that it applies the biases and RoPE to the heads it made. Attention
- * is split by heads. Each row and head is computed by the same kernel as on one thread: results
- * are bit-identical for any thread count. */
+ * work). Each step between barriers is cut into work items that the threads claim from a counter
+ * (so a thread slowed by the machine does less, instead of the other one waiting for it): whole
+ * heads of wq, wk and wv (the claimer adds the biases and applies RoPE to them), heads of attention,
+ * and chunks of rows of the other products, whole multiples of 16 rows so that SwiGLU on a chunk of
+ * w1/w3 takes each value through the same kernel path as on one thread. Each row and head is
+ * computed by the same kernel wherever it runs: results are bit-identical for any thread count. */
 
 typedef struct {
     slm_ctx *ctx;
@@ -462,23 +476,66 @@ static thread_state state_of(const slm_ctx *ctx, int t) {
     return st;
 }
 
-/* Thread t's share of out_i = W_i x: of each matrix i, the rows [rows_i*t/nt, rows_i*(t+1)/nt)
- * counted in units of `unit` rows, or (unit 0) the rows [range[0], range[1]). x is quantized into
- * the thread's own buffers where needed. */
-static void share_matvec(const slm_ctx *ctx, const thread_state *st, const float *x, int n, int count,
-                         const slm_tensor *const *w, float *const *out, int unit, const int *range, int t, int nt) {
-    for (int i = 0; i < count; i++) {
-        const slm_tensor *wi = w[i];
-        matvec_job j = {ctx->k, 1, {wi}, {out[i]}, x, st->qx, st->qs, st->qsum, n, 0};
-        if (wi->dtype == SLM_DTYPE_Q8_G && (i == 0 || !same_kind(w[i - 1], wi)))
-            slm_quantize_q8(st->qx, st->qs, x, n, wi->group_size);
-        else if (int_block_type(wi->dtype) && (i == 0 || !int_block_type(w[i - 1]->dtype) ))
-            ctx->k->quantize_x32(st->qx, st->qs, st->qsum, x, n);
-        int units = unit ? (int)wi->shape[0] / unit : 0;
-        int r0 = unit ? (int)((int64_t)units * t / nt) * unit : range[0];
-        int r1 = unit ? (int)((int64_t)units * (t + 1) / nt) * unit : range[1];
-        if (r0 < r1) matvec_rows(&j, 0, r0, r1);
+/* The job of a matrix product: w (one matrix) times x, into out. x is quantized into the thread's
+ * own buffers where the matrix takes quantized inputs (unless `reuse`: already done for this x). */
+static matvec_job thread_matvec(const slm_ctx *ctx, const thread_state *st, const float *x, int n, const slm_tensor *w,
+                                float *out, int reuse) {
+    matvec_job j = {ctx->k, 1, {w}, {out}, x, st->qx, st->qs, st->qsum, n, 0};
+    if (!reuse && w->dtype == SLM_DTYPE_Q8_G) slm_quantize_q8(st->qx, st->qs, x, n, w->group_size);
+    else if (!reuse && int_block_type(w->dtype)) ctx->k->quantize_x32(st->qx, st->qs, st->qsum, x, n);
+    return j;
+}
+
+/* Whether w needs x quantized afresh after prev was multiplied with the same x. */
+static int requantize(const slm_tensor *prev, const slm_tensor *w) {
+    if (w->dtype == SLM_DTYPE_Q8_G) return !same_kind(prev, w);
+    return int_block_type(w->dtype) && !int_block_type(prev->dtype);
+}
+
+/* Rows per work item of a product with `rows` rows: a multiple of 16, about 8 items per thread. */
+static int chunk_rows(int rows, int nt) {
+    int c = (rows + 8 * nt - 1) / (8 * nt);
+    return (c + 15) / 16 * 16;
+}
+
+/* Items of a step: claimed one at a time from *next when the step is large (macs >= CLAIM_MIN_MACS),
+ * else thread t takes the items [n*t/nt, n*(t+1)/nt) without touching the counter (claiming costs a
+ * shared cache line per item: too much for the steps of stories260K). */
+enum { CLAIM_MIN_MACS = 1 << 17 };
+typedef struct {
+    atomic_int *next;
+    int n, dynamic, i, end;
+} items;
+
+static items items_of(atomic_int *next, int n, int64_t macs, int t, int nt) {
+    items it = {next, n, macs >= CLAIM_MIN_MACS, (int)((int64_t)n * t / nt), (int)((int64_t)n * (t + 1) / nt)};
+    return it;
+}
+
+/* The next range of items [*i0, *i1): one claimed item, or the thread's whole static share. */
+static int item_range(items *it, int *i0, int *i1) {
+    if (it->dynamic) {
+        int i = atomic_fetch_add(it->next, 1);
+        if (i >= it->n) return 0;
+        *i0 = i, *i1 = i + 1;
+        return 1;
     }
+    if (it->i >= it->end) return 0;
+    *i0 = it->i, *i1 = it->end;
+    it->i = it->end;
+    return 1;
+}
+
+#define FOR_ITEMS(i0, i1, next, n, macs) \
+    for (items it_ = items_of(next, n, macs, t, nt); item_range(&it_, &i0, &i1);)
+
+/* out = w x, rows claimed in chunks from *next. */
+static void claim_matvec(const slm_ctx *ctx, const thread_state *st, const float *x, int n, const slm_tensor *w,
+                         float *out, atomic_int *next, int t, int nt) {
+    matvec_job j = thread_matvec(ctx, st, x, n, w, out, 0);
+    int rows = (int)w->shape[0], cr = chunk_rows(rows, nt), i0, i1;
+    FOR_ITEMS(i0, i1, next, (rows + cr - 1) / cr, (int64_t)rows * n)
+        matvec_rows(&j, 0, i0 * cr, i1 * cr < rows ? i1 * cr : rows);
 }
 
 static void token_worker(void *arg, int t, int nt) {
@@ -487,51 +544,62 @@ static void token_worker(void *arg, int t, int nt) {
     const slm_model *m = ctx->model;
     const slm_config *c = &m->cfg;
     int D = c->dim, H = c->hidden_dim, hd = c->head_dim, kv_dim = hd * c->n_kv_heads, pos = job->pos;
+    int nh = c->n_heads, nkv = c->n_kv_heads, group = nh / nkv;
+    float scale = 1.0f / sqrtf((float)hd);
     thread_state st = state_of(ctx, t);
+    atomic_int *next = ctx->claim; /* one counter per step, zeroed before the job */
     slm_tensor_row_f32(m->tok_emb, job->token, st.x);
     rope_table(c, pos, st.rope);
-    int h0 = c->n_heads * t / nt, h1 = c->n_heads * (t + 1) / nt;            /* this thread's q heads */
-    int g0 = c->n_kv_heads * t / nt, g1 = c->n_kv_heads * (t + 1) / nt;      /* and k / v heads */
-    /* and SwiGLU values, cut at multiples of 16 so that each value takes the same path through the
-     * kernel (vector body or scalar tail) as on one thread */
-    int s0 = (int)((int64_t)(H / 16) * t / nt) * 16, s1 = t == nt - 1 ? H : (int)((int64_t)(H / 16) * (t + 1) / nt) * 16;
-    int swi[2] = {s0, s1};
-    for (int l = 0; l < ctx->n_applied; l++) {
+    int cu = chunk_rows(H, nt);
+    for (int l = 0; l < ctx->n_applied; l++, next += 5) {
         const slm_layer *L = &m->layers[l / c->block_repeat];
-        size_t cache_off = ((size_t)l * (size_t)ctx->n_ctx + (size_t)pos) * (size_t)kv_dim;
+        size_t layer_off = (size_t)l * (size_t)ctx->n_ctx * (size_t)kv_dim, cache_off = layer_off + (size_t)pos * kv_dim;
         float *k = kv_dest(ctx, ctx->key_cache, ctx->kst, cache_off), *v = kv_dest(ctx, ctx->value_cache, ctx->vst, cache_off);
 
+        /* q, k and v by heads: items [0, nh) are q heads, then nkv k heads, then nkv v heads */
         ctx->k->rmsnorm(st.xb, st.x, L->attn_norm->data, D, c->norm_eps);
-        const slm_tensor *qkv[3] = {L->wq, L->wk, L->wv};
-        float *qkv_out[3] = {ctx->q, k, v};
-        share_matvec(ctx, &st, st.xb, D, 3, qkv, qkv_out, hd, NULL, t, nt);
-        if (L->bq) {
-            const float *bq = L->bq->data, *bk = L->bk->data, *bv = L->bv->data;
-            for (int i = h0 * hd; i < h1 * hd; i++) ctx->q[i] += bq[i];
-            for (int i = g0 * hd; i < g1 * hd; i++) k[i] += bk[i], v[i] += bv[i];
-        }
-        rope_apply(ctx, st.rope, ctx->q + h0 * hd, h1 - h0, hd);
-        rope_apply(ctx, st.rope, k + g0 * hd, g1 - g0, hd);
-        store_kv(ctx, cache_off, (size_t)g0 * hd, (size_t)g1 * hd);
+        matvec_job jq = thread_matvec(ctx, &st, st.xb, D, L->wq, ctx->q, 0);
+        matvec_job jk = thread_matvec(ctx, &st, st.xb, D, L->wk, k, !requantize(L->wq, L->wk));
+        matvec_job jv = thread_matvec(ctx, &st, st.xb, D, L->wv, v, !requantize(L->wk, L->wv));
+        int i0, i1;
+        FOR_ITEMS(i0, i1, &next[0], nh + 2 * nkv, (int64_t)(nh + 2 * nkv) * hd * D)
+            for (int part = 0; part < 3; part++) { /* the heads of q, k, v within [i0, i1) */
+                int base = part == 0 ? 0 : part == 1 ? nh : nh + nkv, count = part == 0 ? nh : nkv;
+                int h0 = i0 > base ? i0 - base : 0, h1 = i1 - base < count ? i1 - base : count;
+                if (h0 >= h1) continue;
+                const slm_tensor *bias_t = !L->bq ? NULL : part == 0 ? L->bq : part == 1 ? L->bk : L->bv;
+                float *o = part == 0 ? ctx->q : part == 1 ? k : v;
+                matvec_rows(part == 0 ? &jq : part == 1 ? &jk : &jv, 0, h0 * hd, h1 * hd);
+                if (bias_t)
+                    for (int e = h0 * hd; e < h1 * hd; e++) o[e] += ((const float *)bias_t->data)[e];
+                if (part < 2) rope_apply(ctx, st.rope, o + h0 * hd, h1 - h0, hd);
+                if (part > 0) store_kv_part(ctx, cache_off, part == 1, (size_t)h0 * hd, (size_t)h1 * hd);
+            }
         slm_pool_barrier(ctx->pool, nt);
-        attn_job aj = {ctx, l, pos};
-        attention_worker(&aj, t, nt);
+        FOR_ITEMS(i0, i1, &next[1], nh, (int64_t)nh * (pos + 1) * hd * 2)
+            for (int h = i0; h < i1; h++)
+                attend(ctx, ctx->xb + h * hd, ctx->att + (size_t)h * ctx->n_ctx, ctx->q + h * hd,
+                       layer_off + (size_t)(h / group) * hd, kv_dim, pos + 1, hd, scale);
         slm_pool_barrier(ctx->pool, nt);
-        share_matvec(ctx, &st, ctx->xb, D, 1, &L->wo, &ctx->xb2, 1, NULL, t, nt);
+        claim_matvec(ctx, &st, ctx->xb, D, L->wo, ctx->xb2, &next[2], t, nt);
         slm_pool_barrier(ctx->pool, nt);
-        for (int i = 0; i < D; i++) st.x[i] += ctx->xb2[i];
+        for (int e = 0; e < D; e++) st.x[e] += ctx->xb2[e];
         ctx->k->rmsnorm(st.xb, st.x, L->ffn_norm->data, D, c->norm_eps);
-        const slm_tensor *up[2] = {L->w1, L->w3};
-        float *up_out[2] = {ctx->hb, ctx->hb2};
-        share_matvec(ctx, &st, st.xb, D, 2, up, up_out, 0, swi, t, nt); /* the rows SwiGLU then takes */
-        ctx->k->swiglu(ctx->hb + s0, ctx->hb2 + s0, s1 - s0);
+        matvec_job j1 = thread_matvec(ctx, &st, st.xb, D, L->w1, ctx->hb, 0);
+        matvec_job j3 = thread_matvec(ctx, &st, st.xb, D, L->w3, ctx->hb2, !requantize(L->w1, L->w3));
+        FOR_ITEMS(i0, i1, &next[3], (H + cu - 1) / cu, (int64_t)2 * H * D) {
+            int r0 = i0 * cu, r1 = i1 * cu < H ? i1 * cu : H;
+            matvec_rows(&j1, 0, r0, r1);
+            matvec_rows(&j3, 0, r0, r1);
+            ctx->k->swiglu(ctx->hb + r0, ctx->hb2 + r0, r1 - r0);
+        }
         slm_pool_barrier(ctx->pool, nt);
-        share_matvec(ctx, &st, ctx->hb, H, 1, &L->w2, &ctx->xb2, 1, NULL, t, nt);
+        claim_matvec(ctx, &st, ctx->hb, H, L->w2, ctx->xb2, &next[4], t, nt);
         slm_pool_barrier(ctx->pool, nt);
-        for (int i = 0; i < D; i++) st.x[i] += ctx->xb2[i];
+        for (int e = 0; e < D; e++) st.x[e] += ctx->xb2[e];
     }
     ctx->k->rmsnorm(st.xb, st.x, m->out_norm->data, D, c->norm_eps);
-    share_matvec(ctx, &st, st.xb, D, 1, &m->classifier, &ctx->logits, 1, NULL, t, nt);
+    claim_matvec(ctx, &st, st.xb, D, m->classifier, ctx->logits, &next[0], t, nt);
 }
 
 /* ---------------------------------------------------------------- a batch of tokens */
@@ -653,6 +721,7 @@ slm_status slm_ctx_eval(slm_ctx *ctx, const int32_t *tokens, int n, int pos, flo
         if (b > 1) forward_batch(ctx, tokens + i, b, pos + i, logits);
         else if (ctx->pool) {
             token_job job = {ctx, tokens[i], pos + i};
+            for (int s = 0; s < 5 * ctx->n_applied + 1; s++) atomic_init(&ctx->claim[s], 0);
             slm_pool_run(ctx->pool, token_worker, &job);
             if (logits) memcpy(logits, ctx->logits, (size_t)vocab * sizeof(float));
         } else {
