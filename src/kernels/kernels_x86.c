@@ -543,7 +543,18 @@ matvec_bq_body(int dtype, float *out, const int8_t *qx, const float *xd, const i
             acc = _mm_add_ps(acc, bq_group_term(dtype, p, x, _mm_loadu_si128((const __m128i *)(xsum + b)),
                                                 _mm_loadu_ps(xd + b)));
         }
-        if (rest) {
+        if (rest == 1) { /* one block: its sum reduced alone, its term added to lane 0 only */
+            const uint8_t *p = row + (size_t)nb4 * bb;
+            __m256i sv = bq_block_sums(dtype, p, xt[0]);
+            __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sv), _mm256_extracti128_si256(sv, 1));
+            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(1, 0, 3, 2)));
+            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(2, 3, 0, 1)));
+            int32_t dot = _mm_cvtsi128_si32(t);
+            float term;
+            if (dtype == SLM_DTYPE_Q4_1) term = (f16_at_x86(p) * dt[0]) * (float)dot + (f16_at_x86(p + 2) * dt[0]) * (float)st[0];
+            else term = (f16_at_x86(p) * dt[0]) * (float)(dtype == SLM_DTYPE_Q4_0 ? dot - 8 * st[0] : dot);
+            acc = _mm_add_ss(acc, _mm_set_ss(term));
+        } else if (rest) {
             const uint8_t *p[4];
             for (int k = 0; k < 4; k++) p[k] = row + (size_t)(nb4 + (k < rest ? k : 0)) * bb;
             __m128 t = bq_group_term(dtype, p, xt, _mm_loadu_si128((const __m128i *)st), _mm_loadu_ps(dt));
