@@ -510,6 +510,32 @@ T256H static inline __attribute__((always_inline)) __m128 bq_group_term(int dtyp
     return term;
 }
 
+/* A row's result from its four lane sums after the groups of four: the last 1-3 blocks (see
+ * matvec_bq_body), then (a0 + a1) + (a2 + a3). */
+T256H static inline __attribute__((always_inline)) float
+bq_row_rest(int dtype, __m128 acc, const uint8_t *row, int bb, int nb4, int rest, const int8_t *const xt[4],
+            const int32_t st[4], const float dt[4], __m128 keep) {
+    if (rest == 1) { /* one block: its sum reduced alone, its term added to lane 0 only */
+        const uint8_t *p = row + (size_t)nb4 * bb;
+        __m256i sv = bq_block_sums(dtype, p, xt[0]);
+        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sv), _mm256_extracti128_si256(sv, 1));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(1, 0, 3, 2)));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(2, 3, 0, 1)));
+        int32_t dot = _mm_cvtsi128_si32(t);
+        float term;
+        if (dtype == SLM_DTYPE_Q4_1) term = (f16_at_x86(p) * dt[0]) * (float)dot + (f16_at_x86(p + 2) * dt[0]) * (float)st[0];
+        else term = (f16_at_x86(p) * dt[0]) * (float)(dtype == SLM_DTYPE_Q4_0 ? dot - 8 * st[0] : dot);
+        acc = _mm_add_ss(acc, _mm_set_ss(term));
+    } else if (rest) {
+        const uint8_t *p[4];
+        for (int k = 0; k < 4; k++) p[k] = row + (size_t)(nb4 + (k < rest ? k : 0)) * bb;
+        __m128 t = bq_group_term(dtype, p, xt, _mm_loadu_si128((const __m128i *)st), _mm_loadu_ps(dt));
+        acc = _mm_blendv_ps(acc, _mm_add_ps(acc, t), keep);
+    }
+    __m128 h = _mm_add_ps(acc, _mm_shuffle_ps(acc, acc, _MM_SHUFFLE(2, 3, 0, 1))); /* a0+a1, ., a2+a3, . */
+    return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehl_ps(h, h)));
+}
+
 #ifndef PF_DIST
 #define PF_DIST 4096 /* bytes ahead in the row stream: measured best of 1-12 KiB here */
 #endif
@@ -530,7 +556,26 @@ matvec_bq_body(int dtype, float *out, const int8_t *qx, const float *xd, const i
         if (k < rest) st[k] = xsum[b], dt[k] = xd[b];
     }
     __m128 keep = _mm_castsi128_ps(_mm_cmpgt_epi32(_mm_set1_epi32(rest), _mm_setr_epi32(0, 1, 2, 3)));
-    for (int r = r0; r < r1; r++) {
+    int r = r0;
+    if (nb <= 2) { /* rows of one or two blocks (dims 32, 64): the blocks of 4 / nb rows make one group */
+        int per = 4 / nb;
+        const int8_t *x[4] = {qx, nb == 2 ? qx + 32 : qx, qx, nb == 2 ? qx + 32 : qx};
+        int32_t sv[4] = {xsum[0], xsum[nb - 1], xsum[0], xsum[nb - 1]};
+        float dv[4] = {xd[0], xd[nb - 1], xd[0], xd[nb - 1]};
+        __m128i sums = _mm_loadu_si128((const __m128i *)sv);
+        __m128 d = _mm_loadu_ps(dv);
+        for (; r + per <= r1; r += per) {
+            const uint8_t *row = (const uint8_t *)w + (size_t)r * rb;
+            const uint8_t *p[4] = {row, row + bb, row + 2 * (size_t)bb, row + 3 * (size_t)bb}; /* consecutive blocks */
+            float t[4];
+            _mm_storeu_ps(t, _mm_add_ps(_mm_setzero_ps(), bq_group_term(dtype, p, x, sums, d))); /* 0 + term, as acc[b] += term */
+            for (int k = 0; k < per; k++) { /* the reference's (a0 + a1) + (a2 + a3), the unused lanes +0 */
+                float a0 = t[k * nb], a1 = nb == 2 ? t[k * nb + 1] : 0.0f;
+                out[r + k] = (a0 + a1) + (0.0f + 0.0f);
+            }
+        }
+    }
+    for (; r < r1; r++) { /* (two rows at a time, sharing the activation loads, measured slower) */
         const uint8_t *row = (const uint8_t *)w + (size_t)r * rb;
         __m128 acc = _mm_setzero_ps();
         for (int b = 0; b < nb4; b += 4) {
@@ -543,26 +588,7 @@ matvec_bq_body(int dtype, float *out, const int8_t *qx, const float *xd, const i
             acc = _mm_add_ps(acc, bq_group_term(dtype, p, x, _mm_loadu_si128((const __m128i *)(xsum + b)),
                                                 _mm_loadu_ps(xd + b)));
         }
-        if (rest == 1) { /* one block: its sum reduced alone, its term added to lane 0 only */
-            const uint8_t *p = row + (size_t)nb4 * bb;
-            __m256i sv = bq_block_sums(dtype, p, xt[0]);
-            __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sv), _mm256_extracti128_si256(sv, 1));
-            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(1, 0, 3, 2)));
-            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(2, 3, 0, 1)));
-            int32_t dot = _mm_cvtsi128_si32(t);
-            float term;
-            if (dtype == SLM_DTYPE_Q4_1) term = (f16_at_x86(p) * dt[0]) * (float)dot + (f16_at_x86(p + 2) * dt[0]) * (float)st[0];
-            else term = (f16_at_x86(p) * dt[0]) * (float)(dtype == SLM_DTYPE_Q4_0 ? dot - 8 * st[0] : dot);
-            acc = _mm_add_ss(acc, _mm_set_ss(term));
-        } else if (rest) {
-            const uint8_t *p[4];
-            for (int k = 0; k < 4; k++) p[k] = row + (size_t)(nb4 + (k < rest ? k : 0)) * bb;
-            __m128 t = bq_group_term(dtype, p, xt, _mm_loadu_si128((const __m128i *)st), _mm_loadu_ps(dt));
-            acc = _mm_blendv_ps(acc, _mm_add_ps(acc, t), keep);
-        }
-        /* (a0 + a1) + (a2 + a3) */
-        __m128 h = _mm_add_ps(acc, _mm_shuffle_ps(acc, acc, _MM_SHUFFLE(2, 3, 0, 1))); /* a0+a1, ., a2+a3, . */
-        out[r] = _mm_cvtss_f32(_mm_add_ss(h, _mm_movehl_ps(h, h)));
+        out[r] = bq_row_rest(dtype, acc, row, bb, nb4, rest, xt, st, dt, keep);
     }
 }
 
