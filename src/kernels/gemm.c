@@ -207,6 +207,8 @@ typedef struct {
     float *scratch;
     int M, N, K, kc, mpad;
     const float *pa;
+    const float *A; /* (M, K), row stride lda */
+    ptrdiff_t lda;
     const float *W;
     slm_gemm_fetch_fn fetch;
     const void *w;
@@ -243,9 +245,28 @@ static void wt_strip(const wt_job *j, int r0, float *rows, float *pb) {
     }
 }
 
+/* Packs A's 6-row panels [p0, p1) (counted over every K block in turn) into the shared buffer. */
+static void wt_pack_a(const wt_job *j, const float *A, ptrdiff_t lda, int p0, int p1) {
+    int np = j->mpad / MR;
+    for (int q = p0; q < p1; q++) {
+        int k0 = q / np * j->kc, p = q % np * MR, kc = j->K - k0 < j->kc ? j->K - k0 : j->kc;
+        float *d = (float *)j->pa + (size_t)k0 * (size_t)j->mpad + (size_t)p * kc;
+        const float *s = A + (ptrdiff_t)p * lda + k0;
+        if (j->M - p >= MR) {
+            j->g->kernels->gemm_pack_a6(d, s, lda, kc);
+            continue;
+        }
+        for (int k = 0; k < kc; k++)
+            for (int i = 0; i < MR; i++) d[k * MR + i] = p + i < j->M ? s[(ptrdiff_t)i * lda + k] : 0.0f;
+    }
+}
+
 static void wt_worker(void *arg, int ti, int nt) {
     wt_job *j = arg;
-    (void)nt;
+    /* A is packed once, by all threads (a share of the panels each), before any strip starts */
+    int n_panels = ceil_div(j->K, j->kc) * (j->mpad / MR);
+    wt_pack_a(j, j->A, j->lda, (int)((int64_t)n_panels * ti / nt), (int)((int64_t)n_panels * (ti + 1) / nt));
+    slm_pool_barrier(j->g->pool, nt);
     size_t strip = pad16((size_t)NR * (size_t)j->K);
     float *rows = j->scratch + pad16((size_t)j->mpad * (size_t)j->K) + (size_t)ti * 2 * strip, *pb = rows + strip;
     int n_strips = ceil_div(j->N, NR);
@@ -255,23 +276,9 @@ static void wt_worker(void *arg, int ti, int nt) {
 void slm_gemm_wt(const slm_gemm_ctx *g, float *scratch, int M, int N, int K, const float *A, ptrdiff_t lda,
                  const float *W, slm_gemm_fetch_fn fetch, const void *w, float *C, ptrdiff_t ldc) {
     if (M <= 0 || N <= 0 || K <= 0) return;
-    wt_job j = {g, scratch, M, N, K, k_block(K), ceil_div(M, MR) * MR, scratch, W, fetch, w, C, ldc, 0};
-    /* A packed once: the 6-row panels of K block k0 start at k0 * mpad */
-    for (int k0 = 0; k0 < K; k0 += j.kc) {
-        int kc = K - k0 < j.kc ? K - k0 : j.kc;
-        for (int p = 0; p < M; p += MR) {
-            float *d = scratch + (size_t)k0 * (size_t)j.mpad + (size_t)p * kc;
-            const float *s = A + (ptrdiff_t)p * lda + k0;
-            if (M - p >= MR) {
-                g->kernels->gemm_pack_a6(d, s, lda, kc);
-                continue;
-            }
-            for (int k = 0; k < kc; k++)
-                for (int i = 0; i < MR; i++) d[k * MR + i] = p + i < M ? s[(ptrdiff_t)i * lda + k] : 0.0f;
-        }
-    }
+    wt_job j = {g, scratch, M, N, K, k_block(K), ceil_div(M, MR) * MR, scratch, A, lda, W, fetch, w, C, ldc, 0};
     atomic_init(&j.next, 0);
-    int nt = g->pool && (double)M * N * K >= 65536.0 ? g->n_threads : 1;
-    if (nt > 1 && N > NR) slm_pool_run(g->pool, wt_worker, &j);
+    int nt = g->pool && (double)M * N * K >= 65536.0 && N > NR ? g->n_threads : 1;
+    if (nt > 1) slm_pool_run(g->pool, wt_worker, &j);
     else wt_worker(&j, 0, 1);
 }

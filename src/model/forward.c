@@ -59,6 +59,7 @@ struct slm_ctx {
     int32_t *tqsum;      /* (n_threads, max(dim, hidden) / 32 + 1) */
     atomic_int *claim;   /* (5 * n_applied + 1) work-item counters of the steps of one token */
     int split_decode;    /* decode steps are split across the pool (models with enough work per token) */
+    float *batt;         /* (n_threads, 4 * n_ctx + head_dim) batch attention scores of four queries */
 };
 
 slm_ctx_params slm_ctx_default_params(void) {
@@ -122,7 +123,7 @@ static int model_quantizes_inputs(const slm_model *m) {
 
 enum {
     S_CTX, S_X, S_XB, S_XB2, S_Q, S_HB, S_HB2, S_ATT, S_LOGITS, S_ROPE, S_KEY, S_VALUE, S_QX, S_QS, S_QSUM,
-    S_BX, S_BXB, S_BXB2, S_BQ, S_BHB, S_BHB2, S_BROPE, S_GEMM, S_TX, S_TROPE, S_TQX, S_TQS, S_TQSUM, S_KST, S_VST, S_CLAIM
+    S_BX, S_BXB, S_BXB2, S_BQ, S_BHB, S_BHB2, S_BROPE, S_GEMM, S_TX, S_TROPE, S_TQX, S_TQS, S_TQSUM, S_KST, S_VST, S_CLAIM, S_BATT
 };
 
 /* Prompts run n_batch tokens at a time through matrix-matrix products, except on models with
@@ -175,6 +176,7 @@ static slm_status plan_layout(const slm_model *m, const slm_ctx_params *p, layou
     reserve(lay, q8 ? nt * maxdh : 0, 1), reserve(lay, q8 ? nt * maxdh : 0, 4), reserve(lay, q8 ? nt * (maxdh / 32 + 1) : 0, 4);
     reserve(lay, p->kv_f16 ? nb * kv : 0, 4), reserve(lay, p->kv_f16 ? nb * kv : 0, 4);
     reserve(lay, nt ? 5 * applied + 1 : 0, sizeof(atomic_int));
+    reserve(lay, bn ? (size_t)p->n_threads * (4 * (size_t)n_ctx + (size_t)c->head_dim) : 0, 4);
     size_t total;
     if (!lay->ok || !slm_add_size(lay->total, ALIGN, &total))
         return slm_fail(err, SLM_ERR_NOMEM, "context of %d positions is too large to address", n_ctx);
@@ -222,7 +224,7 @@ slm_status slm_ctx_create_in(const slm_model *m, const slm_ctx_params *p, void *
     ctx->bhb = AT(S_BHB), ctx->bhb2 = AT(S_BHB2), ctx->brope = AT(S_BROPE), ctx->gemm_scratch = AT(S_GEMM);
     ctx->tx = AT(S_TX), ctx->trope = AT(S_TROPE);
     ctx->kv_f16 = p->kv_f16 != 0, ctx->kst = AT(S_KST), ctx->vst = AT(S_VST);
-    ctx->claim = AT(S_CLAIM);
+    ctx->claim = AT(S_CLAIM), ctx->batt = AT(S_BATT);
     ctx->split_decode = p->n_threads > 1 && decode_macs(m) >= SPLIT_MIN_MACS;
     if (model_quantizes_inputs(m)) ctx->tqx = AT(S_TQX), ctx->tqs = AT(S_TQS), ctx->tqsum = AT(S_TQSUM);
 #undef AT
@@ -644,22 +646,52 @@ static void gemm_w(const slm_ctx *ctx, const slm_gemm_ctx *g, int M, const float
 typedef struct {
     slm_ctx *ctx;
     int layer, pos, n;
+    atomic_int next;
 } batch_attn_job;
 
-/* Thread t of nt takes heads [n_heads*t/nt, n_heads*(t+1)/nt); each query i of the batch attends
- * over positions 0..pos+i, exactly as forward_token's attention does. */
+/* Attention of a batch: work items are (head, four consecutive queries), taken from a counter by
+ * every thread (later queries see more positions: items differ in size). The four queries' scores
+ * come from one pass over the keys (rows_dot4) and their outputs from one pass over the values
+ * (rows_combine4); each query's softmax covers its own positions 0..pos+i, and the positions after
+ * it (seen by the later queries of the four) get probability 0. With an f16 cache each query runs
+ * the one-query kernel. */
 static void batch_attention_worker(void *arg, int t, int nt) {
-    const batch_attn_job *j = arg;
+    batch_attn_job *j = arg;
     slm_ctx *ctx = j->ctx;
     const slm_config *c = &ctx->model->cfg;
+    (void)nt;
     int D = c->dim, hd = c->head_dim, kv_dim = hd * c->n_kv_heads, group = c->n_heads / c->n_kv_heads;
     float scale = 1.0f / sqrtf((float)hd);
     size_t layer_off = (size_t)j->layer * (size_t)ctx->n_ctx * (size_t)kv_dim;
-    for (int h = c->n_heads * t / nt; h < c->n_heads * (t + 1) / nt; h++) {
+    float *sc = ctx->batt + (size_t)t * (4 * (size_t)ctx->n_ctx + (size_t)hd), *dummy = sc + 4 * (size_t)ctx->n_ctx;
+    int ng = (j->n + 3) / 4, n_items = c->n_heads * ng;
+    for (int it; (it = atomic_fetch_add(&j->next, 1)) < n_items;) {
+        int h = it / ng, i0 = it % ng * 4, cnt = j->n - i0 < 4 ? j->n - i0 : 4;
         size_t off = layer_off + (size_t)(h / group) * hd;
-        for (int i = 0; i < j->n; i++)
-            attend(ctx, ctx->bxb + (size_t)i * D + h * hd, ctx->att + (size_t)h * ctx->n_ctx,
-                   ctx->bq + (size_t)i * D + h * hd, off, kv_dim, j->pos + i + 1, hd, scale);
+        if (ctx->kv_f16) {
+            for (int i = i0; i < i0 + cnt; i++)
+                attend(ctx, ctx->bxb + (size_t)i * D + h * hd, sc, ctx->bq + (size_t)i * D + h * hd, off, kv_dim,
+                       j->pos + i + 1, hd, scale);
+            continue;
+        }
+        const float *keys = (const float *)ctx->key_cache + off, *values = (const float *)ctx->value_cache + off;
+        int len = j->pos + i0 + cnt; /* the positions the last of the queries sees */
+        const float *q[4];
+        float *scores[4], *out[4];
+        for (int k = 0; k < 4; k++) {
+            int i = i0 + (k < cnt ? k : cnt - 1);
+            q[k] = ctx->bq + (size_t)i * D + h * hd;
+            scores[k] = sc + (size_t)k * ctx->n_ctx;
+            out[k] = k < cnt ? ctx->bxb + (size_t)i * D + h * hd : dummy;
+        }
+        ctx->k->rows_dot4(scores, q, keys, kv_dim, len, hd);
+        for (int k = 0; k < 4; k++) {
+            int valid = k < cnt ? j->pos + i0 + k + 1 : 0;
+            for (int p = 0; p < valid; p++) scores[k][p] *= scale;
+            if (valid) ctx->k->softmax(scores[k], valid);
+            for (int p = valid; p < len; p++) scores[k][p] = 0.0f;
+        }
+        ctx->k->rows_combine4(out, (const float *const *)scores, values, kv_dim, len, hd);
     }
 }
 
@@ -697,7 +729,8 @@ static void forward_batch(slm_ctx *ctx, const int32_t *tokens, int n, int pos, f
         }
         store_kv(ctx, cache_off, 0, (size_t)n * kv_dim);
 
-        batch_attn_job aj = {ctx, l, pos, n};
+        batch_attn_job aj = {ctx, l, pos, n, 0};
+        atomic_init(&aj.next, 0);
         if ((int64_t)c->n_heads * n * (pos + n) * hd < PARALLEL_MIN_MACS) batch_attention_worker(&aj, 0, 1);
         else slm_pool_run(ctx->pool, batch_attention_worker, &aj);
         gemm_w(ctx, &g, n, ctx->bxb, D, L->wo, ctx->bxb2, D);
