@@ -107,6 +107,25 @@ void gemm_wt_matches_naive_product_every_kernel(void) {
                   pad_ok ? "kept" : "overwritten");
             CHECK(!memcmp(C[0], C[1], sizeof(float) * M * (N + 2)) && !memcmp(C[0], C[2], sizeof(float) * M * (N + 2)),
                   "%s %dx%dx%d: fetched rows or 3 threads give other bytes", ks[ki]->name, M, N, K);
+            { /* three products sharing A in one call (W, W fetched, the first 5 rows of W): the same bytes */
+                slm_gemm_ctx g = {ks[ki], NULL, 2, NULL};
+                slm_pool_create(2, &g.pool, NULL);
+                float *scratch = aligned_alloc(64, sizeof(float) * (slm_gemm_wt_scratch_floats(M, K, 2) + 16));
+                float *C3 = malloc(sizeof(float) * M * (2 * N + 5));
+                int n5 = N < 5 ? N : 5;
+                slm_gemm_wt_out o[3] = {{N, W, NULL, NULL, C3, N}, {N, NULL, fetch_f32, src, C3 + M * N, N},
+                                        {n5, W, NULL, NULL, C3 + 2 * M * N, n5}};
+                slm_gemm_wt_n(&g, scratch, M, K, A, K + 3, 3, o);
+                int same = 1;
+                for (int i = 0; i < M; i++)
+                    for (int c = 0; c < N; c++) {
+                        same &= C3[i * N + c] == C[0][i * (N + 2) + c] && C3[M * N + i * N + c] == C[0][i * (N + 2) + c];
+                        if (c < n5) same &= C3[2 * M * N + i * n5 + c] == C[0][i * (N + 2) + c];
+                    }
+                CHECK(same, "%s %dx%dx%d: three products in one call differ", ks[ki]->name, M, N, K);
+                free(scratch), free(C3);
+                slm_pool_free(g.pool);
+            }
             free(A), free(W), free(C[0]), free(C[1]), free(C[2]);
         }
 }

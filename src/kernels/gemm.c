@@ -205,29 +205,27 @@ size_t slm_gemm_wt_scratch_floats(int M, int K, int n_threads) {
 typedef struct {
     const slm_gemm_ctx *g;
     float *scratch;
-    int M, N, K, kc, mpad;
+    int M, K, kc, mpad;
     const float *pa;
     const float *A; /* (M, K), row stride lda */
     ptrdiff_t lda;
-    const float *W;
-    slm_gemm_fetch_fn fetch;
-    const void *w;
-    float *C;
-    ptrdiff_t ldc;
+    int count;      /* products sharing A */
+    const slm_gemm_wt_out *outs;
+    int strips[4];  /* strips before product i (strips[count] = all) */
     atomic_int next;
 } wt_job;
 
-/* One strip: rows [r0, r0 + 16) of W as the 16 columns of a B panel for every K block, multiplied
- * against every 6-row panel of the packed A. */
-static void wt_strip(const wt_job *j, int r0, float *rows, float *pb) {
-    int nr = j->N - r0 < NR ? j->N - r0 : NR, K = j->K;
-    const float *src = j->W ? j->W + (size_t)r0 * (size_t)K : rows;
-    if (!j->W || nr < NR) {
+/* One strip: rows [r0, r0 + 16) of W (product o) as the 16 columns of a B panel for every K block,
+ * multiplied against every 6-row panel of the packed A. */
+static void wt_strip(const wt_job *j, const slm_gemm_wt_out *o, int r0, float *rows, float *pb) {
+    int nr = o->N - r0 < NR ? o->N - r0 : NR, K = j->K;
+    const float *src = o->W ? o->W + (size_t)r0 * (size_t)K : rows;
+    if (!o->W || nr < NR) {
         for (int r = 0; r < NR; r++) {
             float *d = rows + (size_t)r * K;
             if (r >= nr) memset(d, 0, sizeof(float) * (size_t)K);
-            else if (j->W) memcpy(d, j->W + (size_t)(r0 + r) * K, sizeof(float) * (size_t)K);
-            else j->fetch(j->w, r0 + r, d);
+            else if (o->W) memcpy(d, o->W + (size_t)(r0 + r) * K, sizeof(float) * (size_t)K);
+            else o->fetch(o->w, r0 + r, d);
         }
         src = rows;
     }
@@ -240,7 +238,7 @@ static void wt_strip(const wt_job *j, int r0, float *rows, float *pb) {
         int kc = K - k0 < j->kc ? K - k0 : j->kc;
         const float *a = j->pa + (size_t)k0 * (size_t)j->mpad, *b = pb + (size_t)k0 * NR;
         for (int ir = 0; ir < j->M; ir += MR)
-            micro(kc, a + (size_t)ir * kc, b, j->C + (ptrdiff_t)ir * j->ldc + r0, j->ldc, k0 > 0,
+            micro(kc, a + (size_t)ir * kc, b, o->C + (ptrdiff_t)ir * o->ldc + r0, o->ldc, k0 > 0,
                   j->M - ir < MR ? j->M - ir : MR, nr);
     }
 }
@@ -269,16 +267,31 @@ static void wt_worker(void *arg, int ti, int nt) {
     slm_pool_barrier(j->g->pool, nt);
     size_t strip = pad16((size_t)NR * (size_t)j->K);
     float *rows = j->scratch + pad16((size_t)j->mpad * (size_t)j->K) + (size_t)ti * 2 * strip, *pb = rows + strip;
-    int n_strips = ceil_div(j->N, NR);
-    for (int s; (s = atomic_fetch_add(&j->next, 1)) < n_strips;) wt_strip(j, s * NR, rows, pb);
+    for (int s; (s = atomic_fetch_add(&j->next, 1)) < j->strips[j->count];) {
+        int o = 0;
+        while (s >= j->strips[o + 1]) o++;
+        wt_strip(j, &j->outs[o], (s - j->strips[o]) * NR, rows, pb);
+    }
+}
+
+void slm_gemm_wt_n(const slm_gemm_ctx *g, float *scratch, int M, int K, const float *A, ptrdiff_t lda, int count,
+                   const slm_gemm_wt_out *outs) {
+    if (M <= 0 || K <= 0 || count < 1 || count > 3) return;
+    wt_job j = {g, scratch, M, K, k_block(K), ceil_div(M, MR) * MR, scratch, A, lda, count, outs, {0}, 0};
+    double macs = 0;
+    for (int i = 0; i < count; i++) {
+        j.strips[i + 1] = j.strips[i] + ceil_div(outs[i].N > 0 ? outs[i].N : 0, NR);
+        macs += (double)M * outs[i].N * K;
+    }
+    if (j.strips[count] == 0) return;
+    atomic_init(&j.next, 0);
+    int nt = g->pool && macs >= 65536.0 && j.strips[count] > 1 ? g->n_threads : 1;
+    if (nt > 1) slm_pool_run(g->pool, wt_worker, &j);
+    else wt_worker(&j, 0, 1);
 }
 
 void slm_gemm_wt(const slm_gemm_ctx *g, float *scratch, int M, int N, int K, const float *A, ptrdiff_t lda,
                  const float *W, slm_gemm_fetch_fn fetch, const void *w, float *C, ptrdiff_t ldc) {
-    if (M <= 0 || N <= 0 || K <= 0) return;
-    wt_job j = {g, scratch, M, N, K, k_block(K), ceil_div(M, MR) * MR, scratch, A, lda, W, fetch, w, C, ldc, 0};
-    atomic_init(&j.next, 0);
-    int nt = g->pool && (double)M * N * K >= 65536.0 && N > NR ? g->n_threads : 1;
-    if (nt > 1) slm_pool_run(g->pool, wt_worker, &j);
-    else wt_worker(&j, 0, 1);
+    slm_gemm_wt_out o = {N, W, fetch, w, C, ldc};
+    slm_gemm_wt_n(g, scratch, M, K, A, lda, 1, &o);
 }

@@ -49,5 +49,17 @@ typedef void (*slm_gemm_fetch_fn)(const void *w, int row, float *out);
 size_t slm_gemm_wt_scratch_floats(int M, int K, int n_threads);
 void slm_gemm_wt(const slm_gemm_ctx *g, float *scratch, int M, int N, int K, const float *A, ptrdiff_t lda,
                  const float *W, slm_gemm_fetch_fn fetch, const void *w, float *C, ptrdiff_t ldc);
+/* The same for up to three weights sharing A (Q, K, V; gate and up): A is packed once, and the
+ * threads take the strips of all products from one counter. */
+typedef struct slm_gemm_wt_out {
+    int N;                   /* rows of W: columns of C */
+    const float *W;          /* fp32 row-major, or NULL: rows come from fetch(w, row, out) */
+    slm_gemm_fetch_fn fetch;
+    const void *w;
+    float *C;
+    ptrdiff_t ldc;
+} slm_gemm_wt_out;
+void slm_gemm_wt_n(const slm_gemm_ctx *g, float *scratch, int M, int K, const float *A, ptrdiff_t lda, int count,
+                   const slm_gemm_wt_out *outs);
 
 #endif

@@ -635,12 +635,17 @@ static void fetch_row(const void *arg, int row, float *out) {
     w->k->dequant_row((int)w->t->dtype, out, w->t->data, (int)w->t->shape[1], row);
 }
 
-/* C (M, rows of w) = A (M, K) · w^T, C with row stride ldc. */
-static void gemm_w(const slm_ctx *ctx, const slm_gemm_ctx *g, int M, const float *A, int K, const slm_tensor *w,
-                   float *C, int ldc) {
-    weight_ref ref = {w, ctx->k};
-    slm_gemm_wt(g, ctx->gemm_scratch, M, (int)w->shape[0], K, A, K, w->dtype == SLM_DTYPE_F32 ? w->data : NULL,
-                fetch_row, &ref, C, ldc);
+/* C_i (M, rows of w_i) = A (M, K) · w_i^T for count <= 3 weights sharing A, C_i with row stride ldc_i. */
+static void gemm_w(const slm_ctx *ctx, const slm_gemm_ctx *g, int M, const float *A, int K, int count,
+                   const slm_tensor *const *w, float *const *C, const int *ldc) {
+    weight_ref ref[3];
+    slm_gemm_wt_out o[3];
+    for (int i = 0; i < count; i++) {
+        ref[i] = (weight_ref){w[i], ctx->k};
+        o[i] = (slm_gemm_wt_out){(int)w[i]->shape[0], w[i]->dtype == SLM_DTYPE_F32 ? w[i]->data : NULL, fetch_row,
+                                 &ref[i], C[i], ldc[i]};
+    }
+    slm_gemm_wt_n(g, ctx->gemm_scratch, M, K, A, K, count, o);
 }
 
 typedef struct {
@@ -714,9 +719,9 @@ static void forward_batch(slm_ctx *ctx, const int32_t *tokens, int n, int pos, f
 
         for (int i = 0; i < n; i++)
             ctx->k->rmsnorm(ctx->bxb + (size_t)i * D, ctx->bx + (size_t)i * D, L->attn_norm->data, D, c->norm_eps);
-        gemm_w(ctx, &g, n, ctx->bxb, D, L->wq, ctx->bq, D);
-        gemm_w(ctx, &g, n, ctx->bxb, D, L->wk, k, kv_dim);
-        gemm_w(ctx, &g, n, ctx->bxb, D, L->wv, v, kv_dim);
+        const slm_tensor *qkv[3] = {L->wq, L->wk, L->wv};
+        float *qkv_out[3] = {ctx->bq, k, v};
+        gemm_w(ctx, &g, n, ctx->bxb, D, 3, qkv, qkv_out, (const int[3]){D, kv_dim, kv_dim});
         for (int i = 0; i < n; i++) {
             float *qi = ctx->bq + (size_t)i * D, *ki = k + (size_t)i * kv_dim, *vi = v + (size_t)i * kv_dim;
             if (L->bq) {
@@ -733,22 +738,23 @@ static void forward_batch(slm_ctx *ctx, const int32_t *tokens, int n, int pos, f
         atomic_init(&aj.next, 0);
         if ((int64_t)c->n_heads * n * (pos + n) * hd < PARALLEL_MIN_MACS) batch_attention_worker(&aj, 0, 1);
         else slm_pool_run(ctx->pool, batch_attention_worker, &aj);
-        gemm_w(ctx, &g, n, ctx->bxb, D, L->wo, ctx->bxb2, D);
+        gemm_w(ctx, &g, n, ctx->bxb, D, 1, &L->wo, &ctx->bxb2, &D);
         for (size_t e = 0; e < (size_t)n * D; e++) ctx->bx[e] += ctx->bxb2[e];
 
         for (int i = 0; i < n; i++)
             ctx->k->rmsnorm(ctx->bxb + (size_t)i * D, ctx->bx + (size_t)i * D, L->ffn_norm->data, D, c->norm_eps);
-        gemm_w(ctx, &g, n, ctx->bxb, D, L->w1, ctx->bhb, H);
-        gemm_w(ctx, &g, n, ctx->bxb, D, L->w3, ctx->bhb2, H);
+        const slm_tensor *up[2] = {L->w1, L->w3};
+        float *up_out[2] = {ctx->bhb, ctx->bhb2};
+        gemm_w(ctx, &g, n, ctx->bxb, D, 2, up, up_out, (const int[2]){H, H});
         ctx->k->swiglu(ctx->bhb, ctx->bhb2, n * H);
-        gemm_w(ctx, &g, n, ctx->bhb, H, L->w2, ctx->bxb, D);
+        gemm_w(ctx, &g, n, ctx->bhb, H, 1, &L->w2, &ctx->bxb, &D);
         for (size_t e = 0; e < (size_t)n * D; e++) ctx->bx[e] += ctx->bxb[e];
     }
     if (all_logits) {
         int vocab = c->vocab_size;
         for (int i = 0; i < n; i++)
             ctx->k->rmsnorm(ctx->bx + (size_t)i * D, ctx->bx + (size_t)i * D, m->out_norm->data, D, c->norm_eps);
-        gemm_w(ctx, &g, n, ctx->bx, D, m->classifier, all_logits, vocab);
+        gemm_w(ctx, &g, n, ctx->bx, D, 1, &m->classifier, &all_logits, &vocab);
         memcpy(ctx->logits, all_logits + (size_t)(n - 1) * vocab, (size_t)vocab * sizeof(float));
     } else {
         ctx->k->rmsnorm(ctx->x, ctx->bx + (size_t)(n - 1) * D, m->out_norm->data, D, c->norm_eps);
