@@ -498,7 +498,7 @@ void kernels_matvec_bq_bit_exact(void) {
     const slm_kernels *tabs[4];
     int nt = slm_kernels_available(tabs, 4);
     const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1};
-    const int sizes[] = {32, 64, 96, 160, 224, 256, 800}; /* the last 1, 2, 3 or 0 blocks after groups of four */
+    const int sizes[] = {32, 64, 96, 160, 192, 224, 256, 800}; /* 1 or 2 blocks; then 3, 1, 2, 3, 0, 1 after groups of four */
     enum { ROWS = 7, MAXN = 800 };
     static float w[ROWS * MAXN], x[MAXN], wd[MAXN], ref[ROWS], got[ROWS];
     static uint8_t wq[ROWS * MAXN / 32 * 34];

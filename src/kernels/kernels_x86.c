@@ -526,6 +526,19 @@ bq_row_rest(int dtype, __m128 acc, const uint8_t *row, int bb, int nb4, int rest
         if (dtype == SLM_DTYPE_Q4_1) term = (f16_at_x86(p) * dt[0]) * (float)dot + (f16_at_x86(p + 2) * dt[0]) * (float)st[0];
         else term = (f16_at_x86(p) * dt[0]) * (float)(dtype == SLM_DTYPE_Q4_0 ? dot - 8 * st[0] : dot);
         acc = _mm_add_ss(acc, _mm_set_ss(term));
+    } else if (rest == 2) { /* two blocks: their sums reduced together, terms added to lanes 0 and 1 */
+        const uint8_t *p0 = row + (size_t)nb4 * bb, *p1 = p0 + bb;
+        __m256i s0 = bq_block_sums(dtype, p0, xt[0]), s1 = bq_block_sums(dtype, p1, xt[1]);
+        __m256i u = _mm256_add_epi32(_mm256_unpacklo_epi32(s0, s1), _mm256_unpackhi_epi32(s0, s1));
+        __m128i v = _mm_add_epi32(_mm256_castsi256_si128(u), _mm256_extracti128_si256(u, 1)); /* s0 s1 s0 s1 parts */
+        __m128i dots = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 3, 2)));    /* block 0, 1, 0, 1 */
+        __m128i sums = _mm_loadu_si128((const __m128i *)st);
+        __m128 d = _mm_loadu_ps(dt);
+        if (dtype == SLM_DTYPE_Q4_0) dots = _mm_sub_epi32(dots, _mm_slli_epi32(sums, 3));
+        __m128 t = _mm_mul_ps(_mm_mul_ps(f16x4_at(p0, p1, p0, p1), d), _mm_cvtepi32_ps(dots));
+        if (dtype == SLM_DTYPE_Q4_1)
+            t = _mm_add_ps(t, _mm_mul_ps(_mm_mul_ps(f16x4_at(p0 + 2, p1 + 2, p0 + 2, p1 + 2), d), _mm_cvtepi32_ps(sums)));
+        acc = _mm_blendv_ps(acc, _mm_add_ps(acc, t), keep);
     } else if (rest) {
         const uint8_t *p[4];
         for (int k = 0; k < 4; k++) p[k] = row + (size_t)(nb4 + (k < rest ? k : 0)) * bb;
