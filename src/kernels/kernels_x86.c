@@ -188,31 +188,22 @@ DEFINE_ATTENTION_AVX2(6, attention_f16_avx2_c, uint16_t, LOAD_F16, T256F16)
 DEFINE_ATTENTION_AVX2(8, attention_f16_avx2_c, uint16_t, LOAD_F16, T256F16)
 DEFINE_ATTENTION_AVX2(16, attention_f16_avx2_c, uint16_t, LOAD_F16, T256F16)
 
-T256F16 static void attention_f16_avx2(float *out, float *scores, const float *q, const uint16_t *k, const uint16_t *v,
-                                       int stride, int n, int hd, float scale) {
-    switch (hd) {
-    case 8: attention_f16_avx2_c1(out, scores, q, k, v, stride, n, scale); return;
-    case 16: attention_f16_avx2_c2(out, scores, q, k, v, stride, n, scale); return;
-    case 32: attention_f16_avx2_c4(out, scores, q, k, v, stride, n, scale); return;
-    case 48: attention_f16_avx2_c6(out, scores, q, k, v, stride, n, scale); return;
-    case 64: attention_f16_avx2_c8(out, scores, q, k, v, stride, n, scale); return;
-    case 128: attention_f16_avx2_c16(out, scores, q, k, v, stride, n, scale); return;
-    default: slm_attention_f16_scalar(out, scores, q, k, v, stride, n, hd, scale);
+/* The kernel for a head size, or the scalar reference for sizes without one. */
+#define DEFINE_ATTENTION_DISPATCH(NAME, PREFIX, ELEM, FALLBACK, ATTR)                                     \
+    ATTR static void NAME(float *out, float *scores, const float *q, const ELEM *k, const ELEM *v, int stride, \
+                          int n, int hd, float scale) {                                                     \
+        switch (hd) {                                                                                       \
+        case 8: PREFIX##1(out, scores, q, k, v, stride, n, scale); return;                                  \
+        case 16: PREFIX##2(out, scores, q, k, v, stride, n, scale); return;                                 \
+        case 32: PREFIX##4(out, scores, q, k, v, stride, n, scale); return;                                 \
+        case 48: PREFIX##6(out, scores, q, k, v, stride, n, scale); return;                                 \
+        case 64: PREFIX##8(out, scores, q, k, v, stride, n, scale); return;                                 \
+        case 128: PREFIX##16(out, scores, q, k, v, stride, n, scale); return;                               \
+        default: FALLBACK(out, scores, q, k, v, stride, n, hd, scale);                                      \
+        }                                                                                                   \
     }
-}
-
-T256 static void attention_avx2(float *out, float *scores, const float *q, const float *k, const float *v, int stride,
-                                int n, int hd, float scale) {
-    switch (hd) {
-    case 8: attention_avx2_c1(out, scores, q, k, v, stride, n, scale); return;
-    case 16: attention_avx2_c2(out, scores, q, k, v, stride, n, scale); return;
-    case 32: attention_avx2_c4(out, scores, q, k, v, stride, n, scale); return;
-    case 48: attention_avx2_c6(out, scores, q, k, v, stride, n, scale); return;
-    case 64: attention_avx2_c8(out, scores, q, k, v, stride, n, scale); return;
-    case 128: attention_avx2_c16(out, scores, q, k, v, stride, n, scale); return;
-    default: slm_attention_scalar(out, scores, q, k, v, stride, n, hd, scale);
-    }
-}
+DEFINE_ATTENTION_DISPATCH(attention_f16_avx2, attention_f16_avx2_c, uint16_t, slm_attention_f16_scalar, T256F16)
+DEFINE_ATTENTION_DISPATCH(attention_avx2, attention_avx2_c, float, slm_attention_scalar, T256)
 
 /* Pairwise int16 products of 16 int8 values: 8 int32 lanes, lane i = a[2i]*b[2i] + a[2i+1]*b[2i+1]. */
 T256 static inline __m256i madd16_i8(const int8_t *a, const int8_t *b) {
