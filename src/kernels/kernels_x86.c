@@ -360,8 +360,8 @@ T256H static void matvec_block_avx2(int dtype, float *out, const float *x, const
     const slm_block_type *bt = slm_block_type_of((slm_dtype)dtype);
     int nb = n / bt->block_size, bs = bt->block_size;
     float tmp[256], xsum[512]; /* the sums of x over each 32-value block (Q4_0 / Q4_1; n <= 16384) */
-    int q4 = (dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_Q4_1) && nb <= 512;
-    for (int b = 0; q4 && b < nb; b++) {
+    int q4 = (dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_Q4_1) && nb <= 512, q4k = dtype == SLM_DTYPE_Q4_K && nb <= 64;
+    for (int b = 0; (q4 || q4k) && b < n / 32; b++) {
         const float *xb = x + (size_t)b * 32;
         xsum[b] = hsum256(_mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(xb), _mm256_loadu_ps(xb + 8)),
                                         _mm256_add_ps(_mm256_loadu_ps(xb + 16), _mm256_loadu_ps(xb + 24))));
@@ -398,6 +398,35 @@ T256H static void matvec_block_avx2(int dtype, float *out, const float *x, const
                 offset += (q41 ? f16_at_x86(p + 2) : -8.0f * f16_at_x86(p)) * xsum[b];
             }
             out[r] = hsum256(_mm256_add_ps(a0, a1)) + offset;
+            continue;
+        } else if (q4k) {
+            /* sub-block j of a super-block: sum (d sc_j q - dmin m_j) x = d sc_j (sum q x) - dmin m_j (sum x),
+             * the sums of x over 32 values (xsum) shared by every row */
+            float offset = 0.0f;
+            for (int b = 0; b < nb; b++, p += 144) {
+                float d = f16_at_x86(p), dmin = f16_at_x86(p + 2);
+                const float *xb = x + (size_t)b * 256;
+                for (int c = 0; c < 4; c++) {
+                    int s1, m1, s2, m2;
+                    slm_q4k_scale_min(p + 4, 2 * c, &s1, &m1);
+                    slm_q4k_scale_min(p + 4, 2 * c + 1, &s2, &m2);
+                    __m256i bytes = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * c)), m15 = _mm256_set1_epi8(15);
+                    __m256i nib[2] = {_mm256_and_si256(bytes, m15), _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m15)};
+                    for (int h = 0; h < 2; h++) { /* low nibbles: values 64c..64c+31; high: the next 32 */
+                        const float *xv = xb + 64 * c + 32 * h;
+                        __m128i lo = _mm256_castsi256_si128(nib[h]), hi = _mm256_extracti128_si256(nib[h], 1);
+                        __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo)), _mm256_loadu_ps(xv));
+                        t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8))), _mm256_loadu_ps(xv + 8), t);
+                        t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi)), _mm256_loadu_ps(xv + 16), t);
+                        t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))), _mm256_loadu_ps(xv + 24), t);
+                        __m256 ds = _mm256_set1_ps(d * (float)(h ? s2 : s1));
+                        if (h) a1 = _mm256_fmadd_ps(ds, t, a1);
+                        else a0 = _mm256_fmadd_ps(ds, t, a0);
+                        offset += dmin * (float)(h ? m2 : m1) * xsum[(b * 256 + 64 * c + 32 * h) / 32];
+                    }
+                }
+            }
+            out[r] = hsum256(_mm256_add_ps(a0, a1)) - offset;
             continue;
         } else {
             for (int b = 0; b < nb; b++) {

@@ -47,16 +47,6 @@ static void dequant_q4_1(const void *blk, float *y) {
     }
 }
 
-/* The 6-bit scale and min of sub-block j (0..7) of a q4_k block. */
-static void q4k_scale_min(const uint8_t *s, int j, int *sc, int *m) {
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
-        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
 
 static void dequant_q4_k(const void *blk, float *y) {
     const uint8_t *b = blk;
@@ -64,8 +54,8 @@ static void dequant_q4_k(const void *blk, float *y) {
     const uint8_t *scales = b + 4, *q = b + 16;
     for (int c = 0; c < 4; c++) { /* 64 values from 32 bytes */
         int s1, m1, s2, m2;
-        q4k_scale_min(scales, 2 * c, &s1, &m1);
-        q4k_scale_min(scales, 2 * c + 1, &s2, &m2);
+        slm_q4k_scale_min(scales, 2 * c, &s1, &m1);
+        slm_q4k_scale_min(scales, 2 * c + 1, &s2, &m2);
         float d1 = d * (float)s1, o1 = dmin * (float)m1, d2 = d * (float)s2, o2 = dmin * (float)m2;
         for (int l = 0; l < 32; l++) {
             y[l] = d1 * (float)(q[l] & 15) - o1;

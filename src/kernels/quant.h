@@ -19,6 +19,17 @@ typedef struct slm_block_type {
 /* The trait row of a block-quantized dtype, or NULL for F32/F16/BF16/Q8_G. */
 const slm_block_type *slm_block_type_of(slm_dtype dtype);
 
+/* The 6-bit scale and min of sub-block j (0..7) of a Q4_K block, from its 12 scale bytes s. */
+static inline void slm_q4k_scale_min(const uint8_t *s, int j, int *sc, int *m) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
 /* Dequantizes row `row` of a block-quantized matrix (rows, n) into out (n). */
 void slm_dequantize_block_row(slm_dtype dtype, const void *w, int n, int64_t row, float *out);
 
