@@ -21,6 +21,7 @@
 /* ---------------- AVX2 */
 
 #define T256 __attribute__((target("avx2,fma")))
+#define T256H __attribute__((target("avx2,fma,f16c")))
 
 /* Mask of the first (n & 7) lanes, for the partial chunk at the end of a row. */
 T256 static inline __m256i tail_mask(int n) {
@@ -173,20 +174,17 @@ T256 static float softmax_tail_avx2(float *scores, int n, float max) {
 
 #define LOAD_F32(p) _mm256_loadu_ps(p)
 #define LOAD_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
-#define T256F16 __attribute__((target("avx2,fma,f16c")))
-DEFINE_ATTENTION_AVX2(1, attention_avx2_c, float, LOAD_F32, T256)
-DEFINE_ATTENTION_AVX2(2, attention_avx2_c, float, LOAD_F32, T256)
-DEFINE_ATTENTION_AVX2(4, attention_avx2_c, float, LOAD_F32, T256)
-DEFINE_ATTENTION_AVX2(6, attention_avx2_c, float, LOAD_F32, T256)
-DEFINE_ATTENTION_AVX2(8, attention_avx2_c, float, LOAD_F32, T256)
-DEFINE_ATTENTION_AVX2(16, attention_avx2_c, float, LOAD_F32, T256)
-/* the same over an f16 KV cache (F16C conversions as the rows are loaded) */
-DEFINE_ATTENTION_AVX2(1, attention_f16_avx2_c, uint16_t, LOAD_F16, T256F16)
-DEFINE_ATTENTION_AVX2(2, attention_f16_avx2_c, uint16_t, LOAD_F16, T256F16)
-DEFINE_ATTENTION_AVX2(4, attention_f16_avx2_c, uint16_t, LOAD_F16, T256F16)
-DEFINE_ATTENTION_AVX2(6, attention_f16_avx2_c, uint16_t, LOAD_F16, T256F16)
-DEFINE_ATTENTION_AVX2(8, attention_f16_avx2_c, uint16_t, LOAD_F16, T256F16)
-DEFINE_ATTENTION_AVX2(16, attention_f16_avx2_c, uint16_t, LOAD_F16, T256F16)
+/* the kernels for head sizes 8, 16, 32, 48, 64 and 128, over an fp32 cache or an f16 one (F16C
+ * conversions as the rows are loaded) */
+#define DEFINE_ATTENTION_SIZES(NAME, ELEM, LOAD, ATTR) \
+    DEFINE_ATTENTION_AVX2(1, NAME, ELEM, LOAD, ATTR)   \
+    DEFINE_ATTENTION_AVX2(2, NAME, ELEM, LOAD, ATTR)   \
+    DEFINE_ATTENTION_AVX2(4, NAME, ELEM, LOAD, ATTR)   \
+    DEFINE_ATTENTION_AVX2(6, NAME, ELEM, LOAD, ATTR)   \
+    DEFINE_ATTENTION_AVX2(8, NAME, ELEM, LOAD, ATTR)   \
+    DEFINE_ATTENTION_AVX2(16, NAME, ELEM, LOAD, ATTR)
+DEFINE_ATTENTION_SIZES(attention_avx2_c, float, LOAD_F32, T256)
+DEFINE_ATTENTION_SIZES(attention_f16_avx2_c, uint16_t, LOAD_F16, T256H)
 
 /* The kernel for a head size, or the scalar reference for sizes without one. */
 #define DEFINE_ATTENTION_DISPATCH(NAME, PREFIX, ELEM, FALLBACK, ATTR)                                     \
@@ -202,7 +200,7 @@ DEFINE_ATTENTION_AVX2(16, attention_f16_avx2_c, uint16_t, LOAD_F16, T256F16)
         default: FALLBACK(out, scores, q, k, v, stride, n, hd, scale);                                      \
         }                                                                                                   \
     }
-DEFINE_ATTENTION_DISPATCH(attention_f16_avx2, attention_f16_avx2_c, uint16_t, slm_attention_f16_scalar, T256F16)
+DEFINE_ATTENTION_DISPATCH(attention_f16_avx2, attention_f16_avx2_c, uint16_t, slm_attention_f16_scalar, T256H)
 DEFINE_ATTENTION_DISPATCH(attention_avx2, attention_avx2_c, float, slm_attention_scalar, T256)
 
 /* Pairwise int16 products of 16 int8 values: 8 int32 lanes, lane i = a[2i]*b[2i] + a[2i+1]*b[2i+1]. */
@@ -303,7 +301,6 @@ T256 static void rmsnorm_avx2(float *out, const float *x, const float *w, int n,
 
 /* 16-bit weights: eight values widened to fp32 per load (F16C's vcvtph2ps for half — every AVX2
  * CPU has F16C; a shift for bfloat16), then the fp32 kernel's one-row, four-accumulator loop. */
-#define T256H __attribute__((target("avx2,fma,f16c")))
 T256H static inline __m256 load8_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 T256H static inline __m256 load8_bf16(const uint16_t *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
@@ -331,11 +328,9 @@ T256H static inline __m256 load8_bf16(const uint16_t *p) {
 DEFINE_MATVEC_H(matvec_f16_avx2, load8_f16, slm_f16_to_f32)
 DEFINE_MATVEC_H(matvec_bf16_avx2, load8_bf16, slm_bf16_to_f32)
 
-/* Block-quantized weights: each block is dequantized by the scalar reference into a small buffer,
- * then dotted with AVX2. (Integer dot products on quantized activations come with the speed work.) */
-/* Block-quantized rows: Q8_0, Q4_0 and Q4_1 are expanded in registers (int8 or nibbles to fp32,
- * times the block's f16 scale via F16C) and multiplied with x; other types dequantize a block at
- * a time through the reference dequantizer. Float sums: within rounding of the scalar reference. */
+/* Block-quantized rows on fp32 inputs (the forward pass sends Q4_K and Q6_K here; Q8_0, Q4_0 and
+ * Q4_1 take matvec_bq on int8 inputs): Q4_K is expanded in registers, other types a block at a time
+ * through the reference dequantizer. Float sums: within rounding of the scalar reference. */
 T256H static inline float f16_at_x86(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);
@@ -346,22 +341,12 @@ T256H static inline __m256 i8x8_to_ps(const int8_t *q) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)q)));
 }
 
-/* 32 nibbles of q[16] as two vectors of 16 bytes' worth: low nibbles are values 0..15, high 16..31. */
-T256H static inline void nibbles_to_ps(const uint8_t *q, __m256 out[4]) {
-    __m128i b = _mm_loadu_si128((const __m128i *)q), m = _mm_set1_epi8(15);
-    __m128i lo = _mm_and_si128(b, m), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
-    out[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo));
-    out[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)));
-    out[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi));
-    out[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)));
-}
-
 T256H static void matvec_block_avx2(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1) {
     const slm_block_type *bt = slm_block_type_of((slm_dtype)dtype);
     int nb = n / bt->block_size, bs = bt->block_size;
-    float tmp[256], xsum[512]; /* the sums of x over each 32-value block (Q4_0 / Q4_1; n <= 16384) */
-    int q4 = (dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_Q4_1) && nb <= 512, q4k = dtype == SLM_DTYPE_Q4_K && nb <= 64;
-    for (int b = 0; (q4 || q4k) && b < n / 32; b++) {
+    float tmp[256], xsum[512]; /* Q4_K: the sums of x over each 32 values (n <= 16384) */
+    int q4k = dtype == SLM_DTYPE_Q4_K && nb <= 64;
+    for (int b = 0; q4k && b < n / 32; b++) {
         const float *xb = x + (size_t)b * 32;
         xsum[b] = hsum256(_mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(xb), _mm256_loadu_ps(xb + 8)),
                                         _mm256_add_ps(_mm256_loadu_ps(xb + 16), _mm256_loadu_ps(xb + 24))));
@@ -369,37 +354,7 @@ T256H static void matvec_block_avx2(int dtype, float *out, const float *x, const
     for (int r = r0; r < r1; r++) {
         const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nb * (size_t)bt->block_bytes;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-        if (dtype == SLM_DTYPE_Q8_0) {
-            for (int b = 0; b < nb; b++, p += 34) {
-                const int8_t *q = (const int8_t *)(p + 2);
-                const float *xb = x + (size_t)b * 32;
-                __m256 s = _mm256_mul_ps(i8x8_to_ps(q), _mm256_loadu_ps(xb));
-                s = _mm256_fmadd_ps(i8x8_to_ps(q + 8), _mm256_loadu_ps(xb + 8), s);
-                __m256 t = _mm256_mul_ps(i8x8_to_ps(q + 16), _mm256_loadu_ps(xb + 16));
-                t = _mm256_fmadd_ps(i8x8_to_ps(q + 24), _mm256_loadu_ps(xb + 24), t);
-                __m256 d = _mm256_set1_ps(f16_at_x86(p));
-                a0 = _mm256_fmadd_ps(d, s, a0), a1 = _mm256_fmadd_ps(d, t, a1);
-            }
-        } else if (q4) {
-            /* sum (q - 8) d x = d (sum q x) - 8 d sum x, and Q4_1's sum (q d + m) x = d sum q x + m sum x:
-             * the block sums of x (xsum) are the same for every row */
-            int q41 = dtype == SLM_DTYPE_Q4_1, bb = q41 ? 20 : 18;
-            float offset = 0.0f; /* sum over blocks of (-8 d or m) * xsum, kept in a scalar */
-            for (int b = 0; b < nb; b++, p += bb) {
-                __m256 v[4];
-                nibbles_to_ps(p + (q41 ? 4 : 2), v);
-                const float *xb = x + (size_t)b * 32;
-                __m256 s = _mm256_mul_ps(v[0], _mm256_loadu_ps(xb));
-                __m256 t = _mm256_mul_ps(v[1], _mm256_loadu_ps(xb + 8));
-                s = _mm256_fmadd_ps(v[2], _mm256_loadu_ps(xb + 16), s);
-                t = _mm256_fmadd_ps(v[3], _mm256_loadu_ps(xb + 24), t);
-                __m256 d = _mm256_set1_ps(f16_at_x86(p));
-                a0 = _mm256_fmadd_ps(d, s, a0), a1 = _mm256_fmadd_ps(d, t, a1);
-                offset += (q41 ? f16_at_x86(p + 2) : -8.0f * f16_at_x86(p)) * xsum[b];
-            }
-            out[r] = hsum256(_mm256_add_ps(a0, a1)) + offset;
-            continue;
-        } else if (q4k) {
+        if (q4k) {
             /* sub-block j of a super-block: sum (d sc_j q - dmin m_j) x = d sc_j (sum q x) - dmin m_j (sum x),
              * the sums of x over 32 values (xsum) shared by every row */
             float offset = 0.0f;

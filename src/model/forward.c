@@ -304,22 +304,23 @@ static void matvec_worker(void *arg, int t, int nt) {
     }
 }
 
+/* Quantizes x (n) into qx/qs/qsum as w's products need: llama2.c Q8 groups, int8 blocks of 32 for
+ * Q8_0/Q4_0/Q4_1, nothing for the other types. */
+static void quantize_input(const slm_kernels *k, const slm_tensor *w, const float *x, int n, int8_t *qx, float *qs,
+                           int32_t *qsum) {
+    if (w->dtype == SLM_DTYPE_Q8_G) slm_quantize_q8(qx, qs, x, n, w->group_size);
+    else if (int_block_type(w->dtype)) k->quantize_x32(qx, qs, qsum, x, n);
+}
+
 /* out_i = W_i x for up to three matrices of the same dtype and group size sharing input x (n). */
 static void matvec(slm_ctx *ctx, const float *x, int n, int count, const slm_tensor *const *w, float *const *out) {
-    matvec_job j = {ctx->k, count, {0}, {0}, x, NULL, NULL, NULL, n, 0};
+    matvec_job j = {ctx->k, count, {0}, {0}, x, ctx->qx, ctx->qs, ctx->qsum, n, 0};
     for (int i = 0; i < count; i++) {
         j.w[i] = w[i];
         j.out[i] = out[i];
         j.total_rows += (int)w[i]->shape[0];
     }
-    if (w[0]->dtype == SLM_DTYPE_Q8_G) {
-        slm_quantize_q8(ctx->qx, ctx->qs, x, n, w[0]->group_size);
-        j.qx = ctx->qx;
-        j.xs = ctx->qs;
-    } else if (int_block_type(w[0]->dtype)) {
-        ctx->k->quantize_x32(ctx->qx, ctx->qs, ctx->qsum, x, n);
-        j.qx = ctx->qx, j.xs = ctx->qs, j.xsum = ctx->qsum;
-    }
+    quantize_input(ctx->k, w[0], x, n, ctx->qx, ctx->qs, ctx->qsum);
     if ((int64_t)j.total_rows * n < PARALLEL_MIN_MACS) matvec_worker(&j, 0, 1);
     else slm_pool_run(ctx->pool, matvec_worker, &j);
 }
@@ -369,11 +370,10 @@ static void store_kv_part(const slm_ctx *ctx, size_t cache_off, int is_key, size
     for (size_t e = e0; e < e1; e++) dst[e] = slm_f32_to_f16(src[e]);
 }
 
-/* Values [e0, e1) of the staged keys and values into the f16 cache at cache_off (no-op for fp32). */
+/* The same for keys and values. */
 static void store_kv(const slm_ctx *ctx, size_t cache_off, size_t e0, size_t e1) {
-    if (!ctx->kv_f16) return;
-    uint16_t *kc = (uint16_t *)ctx->key_cache + cache_off, *vc = (uint16_t *)ctx->value_cache + cache_off;
-    for (size_t e = e0; e < e1; e++) kc[e] = slm_f32_to_f16(ctx->kst[e]), vc[e] = slm_f32_to_f16(ctx->vst[e]);
+    store_kv_part(ctx, cache_off, 1, e0, e1);
+    store_kv_part(ctx, cache_off, 0, e0, e1);
 }
 
 static void attention_worker(void *arg, int t, int nt) {
@@ -502,8 +502,7 @@ static thread_state state_of(const slm_ctx *ctx, int t) {
 static matvec_job thread_matvec(const slm_ctx *ctx, const thread_state *st, const float *x, int n, const slm_tensor *w,
                                 float *out, int reuse) {
     matvec_job j = {ctx->k, 1, {w}, {out}, x, st->qx, st->qs, st->qsum, n, 0};
-    if (!reuse && w->dtype == SLM_DTYPE_Q8_G) slm_quantize_q8(st->qx, st->qs, x, n, w->group_size);
-    else if (!reuse && int_block_type(w->dtype)) ctx->k->quantize_x32(st->qx, st->qs, st->qsum, x, n);
+    if (!reuse) quantize_input(ctx->k, w, x, n, st->qx, st->qs, st->qsum);
     return j;
 }
 

@@ -196,14 +196,8 @@ size_t slm_tensor_nbytes(const slm_tensor *t) {
 
 void slm_tensor_row_f32(const slm_tensor *t, int64_t row, float *out) {
     int n = (int)t->shape[1];
-    const uint16_t *h = (const uint16_t *)t->data + row * n;
-    switch (t->dtype) {
-    case SLM_DTYPE_F32: memcpy(out, (const float *)t->data + row * n, (size_t)n * sizeof(float)); break;
-    case SLM_DTYPE_Q8_G: slm_dequantize_q8_row(out, t->data, t->scales, n, t->group_size, (int)row); break;
-    case SLM_DTYPE_F16: for (int i = 0; i < n; i++) out[i] = slm_f16_to_f32(h[i]); break;
-    case SLM_DTYPE_BF16: for (int i = 0; i < n; i++) out[i] = slm_bf16_to_f32(h[i]); break;
-    default: slm_dequantize_block_row(t->dtype, t->data, n, row, out); break;
-    }
+    if (t->dtype == SLM_DTYPE_Q8_G) slm_dequantize_q8_row(out, t->data, t->scales, n, t->group_size, (int)row);
+    else slm_dequant_row_scalar((int)t->dtype, out, t->data, n, row);
 }
 
 static int ends_with(const char *s, const char *suffix) {
