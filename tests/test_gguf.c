@@ -491,6 +491,78 @@ void kernels_dequant_row_bit_exact(void) {
     }
 }
 
+/* Rows packed in groups of eight (slm_bq8_pack): the layout keeps every block's bytes (read back
+ * block by block and row by row through every table's dequant_row), and every table's matvec_bq8
+ * gives the bytes of the row-major scalar product, for row counts with and without a partial last
+ * group and ranges that start and end inside groups. */
+void kernels_matvec_bq8_bit_exact(void) {
+    const slm_kernels *tabs[4];
+    int nt = slm_kernels_available(tabs, 4);
+    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1};
+    const int sizes[] = {32, 64, 96, 128, 160, 288, 544};
+    const int row_counts[] = {8, 13, 24, 5, 31};
+    enum { MAXR = 31, MAXN = 544 };
+    static float w[MAXR * MAXN], x[MAXN], a[MAXN], b[MAXN], ref[MAXR], got[MAXR];
+    static uint8_t wq[MAXR * MAXN / 32 * 34], wp[MAXR * MAXN / 32 * 34], blk[34];
+    static int8_t qx[MAXN];
+    static float xd[MAXN / 32];
+    static int32_t xsum[MAXN / 32];
+    uint64_t r = 99;
+    for (int i = 0; i < MAXR * MAXN; i++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        w[i] = ((float)((r >> 40) & 0xFFFFFF) / 16777216.0f - 0.5f) * (1.0f + (float)(i % 7));
+    }
+    for (int i = 0; i < MAXN; i++) x[i] = cosf((float)i * 0.29f) * (i % 11 == 0 ? 3.0f : 1.0f);
+    for (int i = 96; i < 128; i++) x[i] = 0.0f; /* a zero block */
+    x[200] = NAN, x[230] = INFINITY; /* a hostile model's activations */
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++)
+        for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
+            for (size_t ri = 0; ri < sizeof row_counts / sizeof *row_counts; ri++) {
+                slm_dtype t = types[ti];
+                int n = sizes[si], rows = row_counts[ri], nb = n / 32, bb = slm_block_type_of(t)->block_bytes;
+                size_t rb = (size_t)nb * bb;
+                for (int row = 0; row < rows; row++) slm_quantize_row(t, w + (size_t)row * n, wq + row * rb, n);
+                /* a hostile Q8_0 quant: -128 */
+                if (t == SLM_DTYPE_Q8_0) wq[2] = 0x80;
+                memset(wp, 0xA5, sizeof wp);
+                slm_bq8_pack(t, wp, wq, rows, n);
+                int same = 1;
+                for (int row = 0; row < (rows & ~7); row++)
+                    for (int bi = 0; bi < nb; bi++) {
+                        slm_bq8_get_block(t, wp, n, row, bi, blk);
+                        same &= !memcmp(blk, wq + row * rb + (size_t)bi * bb, (size_t)bb);
+                    }
+                same &= !memcmp(wp + (size_t)(rows & ~7) * rb, wq + (size_t)(rows & ~7) * rb, (size_t)(rows & 7) * rb);
+                CHECK(same, "type %d, n %d, rows %d: packed blocks differ from the row-major ones", (int)t, n, rows);
+                slm_quantize_x32(qx, xd, xsum, x, n);
+                slm_matvec_bq_scalar((int)t, ref, qx, xd, xsum, wq, n, 0, rows);
+                for (int k = 0; k < nt; k++) {
+                    int rows_ok = 1;
+                    for (int row = 0; row < rows; row++) {
+                        tabs[k]->dequant_row((int)t, a, wq, n, row);
+                        slm_bq8_dequant_row(t, tabs[k]->dequant_row, b, wp, n, rows, row);
+                        rows_ok &= !memcmp(a, b, sizeof(float) * (size_t)n);
+                    }
+                    CHECK(rows_ok, "%s, type %d, n %d, rows %d: packed rows dequantize differently", tabs[k]->name,
+                          (int)t, n, rows);
+                    const int cuts[][2] = {{0, rows}, {0, 3}, {3, rows > 11 ? 11 : rows}, {rows > 11 ? 11 : rows, rows}};
+                    memset(got, 0, sizeof got);
+                    for (int c = 0; c < 4; c++)
+                        if (cuts[c][0] < cuts[c][1] && (c == 0 || rows > 3))
+                            tabs[k]->matvec_bq8((int)t, got, qx, xd, xsum, wp, n, rows, cuts[c][0], cuts[c][1]);
+                    CHECK(!memcmp(got, ref, sizeof(float) * (size_t)rows), "%s, type %d, n %d, rows %d: not the scalar bytes",
+                          tabs[k]->name, (int)t, n, rows);
+                    memset(got, 0, sizeof got);
+                    for (int c = 1; c < 4; c++)
+                        if (cuts[c][0] < cuts[c][1] && rows > 3)
+                            tabs[k]->matvec_bq8((int)t, got, qx, xd, xsum, wp, n, rows, cuts[c][0], cuts[c][1]);
+                    if (rows > 3)
+                        CHECK(!memcmp(got, ref, sizeof(float) * (size_t)rows), "%s, type %d, n %d, rows %d: split ranges differ",
+                              tabs[k]->name, (int)t, n, rows);
+                }
+            }
+}
+
 /* Integer block products (Q8_0 / Q4_0 / Q4_1 rows against int8 activations): every table gives the
  * scalar reference's bytes, over row ranges and block counts that are not multiples of four; and
  * the reference agrees with the float product of the dequantized rows and activations. */

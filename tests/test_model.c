@@ -640,6 +640,76 @@ void threads_1_and_2_identical_logits(void) {
     slm_model_free(m);
 }
 
+/* Rows packed in groups of eight (slm_model_pack_bq8, which slm_model_load_file applies where the
+ * kernels want it) change no byte of any result: for Q8_0, Q4_0 and Q4_1 files, tied and untied,
+ * with a classifier whose row count is not a multiple of eight, the packed model's logits (token
+ * by token and in batches, 1 and 2 threads, SIMD and scalar), its rows and the file it writes
+ * equal those of the same file loaded from memory in the file's layout. */
+void packed_rows_change_nothing(void) {
+    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1};
+    enum { N = 24, V = 1003 };
+    int32_t toks[N];
+    for (int i = 0; i < N; i++) toks[i] = (i * 41 + 3) % V;
+    for (int tied = 0; tied < 2; tied++) {
+        slm_model *m = random_model(128, 352, 2, 4, 2, V, 64, tied, 21 + (uint64_t)tied);
+        for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+            slm_error err;
+            slm_quantize_params qp = {types[ti], (int)types[ti], 0};
+            const char *path = tmp_path("packed.gguf");
+            CHECK(slm_model_quantize(m, NULL, path, &qp, &err) == SLM_OK, "%s", err.msg);
+            size_t len = 0;
+            char *bytes = read_all(path, &len);
+            slm_model *file = NULL, *packed = NULL;
+            CHECK(bytes && slm_model_load_memory(bytes, len, "packed.gguf", &file, &err) == SLM_OK &&
+                      slm_model_load_file(path, &packed, &err) == SLM_OK,
+                  "%s", err.msg);
+            if (!file || !packed) {
+                slm_model_free(file), slm_model_free(packed), free(bytes);
+                continue;
+            }
+            CHECK(slm_model_pack_bq8(packed, &err) == SLM_OK, "%s", err.msg); /* where the loader did not */
+            int n_packed = 0, rows_same = 1;
+            float *ra = malloc(sizeof(float) * 352), *rb = malloc(sizeof(float) * 352);
+            for (int i = 0; i < packed->n_tensors; i++) {
+                const slm_tensor *a = &file->tensors[i], *b = &packed->tensors[i];
+                n_packed += b->bq8;
+                CHECK(!a->bq8, "%s: packed when loaded from memory", a->name);
+                CHECK(!(b->bq8 && b == packed->tok_emb && packed->classifier != packed->tok_emb),
+                      "%s: an untied token embedding was packed", b->name);
+                for (int64_t r = 0; a->n_dims == 2 && r < a->shape[0]; r++) {
+                    slm_tensor_row_f32(a, r, ra), slm_tensor_row_f32(b, r, rb);
+                    rows_same &= !memcmp(ra, rb, sizeof(float) * (size_t)a->shape[1]);
+                }
+            }
+            free(ra), free(rb);
+            /* the seven matrices of each layer and the classifier */
+            CHECK(n_packed == 2 * 7 + 1, "type %d, tied %d: %d packed matrices", (int)types[ti], tied, n_packed);
+            CHECK(rows_same, "type %d, tied %d: packed rows read differently", (int)types[ti], tied);
+            for (int v = 0; v < 8; v++) {
+                int threads = v & 1 ? 2 : 1, no_simd = (v >> 1) & 1, batch = v & 4 ? 1 : 0;
+                float *a = test_logits_batch(file, toks, N, threads, no_simd, batch);
+                float *b = test_logits_batch(packed, toks, N, threads, no_simd, batch);
+                CHECK(a && b && !memcmp(a, b, sizeof(float) * N * V),
+                      "type %d, tied %d, %d threads, %s, batch %d: packed logits differ", (int)types[ti], tied, threads,
+                      no_simd ? "scalar" : "simd", batch);
+                free(a), free(b);
+            }
+            slm_quantize_params out = {SLM_DTYPE_Q8_0, -1, 0};
+            CHECK(slm_model_quantize(file, NULL, tmp_path("packed.a.gguf"), &out, &err) == SLM_OK &&
+                      slm_model_quantize(packed, NULL, tmp_path("packed.b.gguf"), &out, &err) == SLM_OK,
+                  "%s", err.msg);
+            size_t la = 0, lb = 0;
+            char *fa = read_all(tmp_path("packed.a.gguf"), &la), *fb = read_all(tmp_path("packed.b.gguf"), &lb);
+            CHECK(fa && fb && la == lb && !memcmp(fa, fb, la), "type %d, tied %d: the packed model writes another file",
+                  (int)types[ti], tied);
+            free(fa), free(fb);
+            slm_model_free(file), slm_model_free(packed);
+            free(bytes);
+        }
+        slm_model_free(m);
+    }
+}
+
 /* An f16 KV cache: half the cache memory; logits near the fp32 cache's, token by token and in
  * batches; the same bytes for 1 and 2 threads. */
 void kv_cache_f16_option(void) {

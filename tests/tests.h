@@ -39,6 +39,7 @@ extern const test_case all_tests[];
     X(llama2c_q80_stories260K_greedy_and_logprob)     \
     X(llama2c_q80_group_size_must_divide_rows)        \
     X(threads_1_and_2_identical_logits)               \
+    X(packed_rows_change_nothing)                     \
     X(ctx_caller_memory_and_plan)                     \
     X(kv_cache_f16_option)                            \
     X(ctx_several_contexts_share_a_model)             \
@@ -79,6 +80,7 @@ extern const test_case all_tests[];
     X(gemm_wt_matches_naive_product_every_kernel)     \
     X(kernels_dequant_row_bit_exact)                  \
     X(kernels_matvec_bq_bit_exact)                    \
+    X(kernels_matvec_bq8_bit_exact)                   \
     X(kernels_simd_training_primitives_match_scalar)  \
     X(trainer_matches_pytorch_reference)              \
     X(trainer_gradients_match_finite_differences)     \

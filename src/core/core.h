@@ -72,6 +72,13 @@ const void *slm_reader_take(slm_reader *r, size_t n);
 /* Maps a whole file read-only; on success data and size describe it. Unmap with slm_unmap. */
 slm_status slm_map_file(const char *path, const void **data, size_t *size, slm_error *err);
 void slm_unmap(const void *data, size_t size);
+/* Tells the OS the whole pages inside [data, data + size) of a mapping will not be read again:
+ * they leave the resident set (a later read maps them in again). No-op where unsupported. */
+void slm_map_release(const void *data, size_t size);
+/* A large zeroed allocation for weights (huge pages where the OS offers them: fewer page faults
+ * and TLB misses when streamed), or NULL; free with slm_free_large(p, size). */
+void *slm_alloc_large(size_t size);
+void slm_free_large(void *p, size_t size);
 double slm_time_seconds(void); /* monotonic */
 /* A spin-wait hint to the CPU (x86 PAUSE; nothing elsewhere). */
 static inline void slm_cpu_relax(void) {

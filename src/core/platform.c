@@ -1,6 +1,7 @@
 /* platform.c — the one OS seam: file mapping and streaming reads, clocks, memory statistics, atomic file writes.
  * POSIX here; a bare-metal build replaces this file (see docs/embedding.md). */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -45,6 +46,38 @@ slm_status slm_map_file(const char *path, const void **data, size_t *size, slm_e
 
 void slm_unmap(const void *data, size_t size) {
     if (data) munmap((void *)data, size);
+}
+
+void slm_map_release(const void *data, size_t size) {
+#ifdef MADV_DONTNEED
+    long page = sysconf(_SC_PAGESIZE);
+    if (!data || page <= 0) return;
+    uintptr_t a = ((uintptr_t)data + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+    uintptr_t b = ((uintptr_t)data + size) / (uintptr_t)page * (uintptr_t)page;
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+#else
+    (void)data, (void)size;
+#endif
+}
+
+void *slm_alloc_large(size_t size) {
+#if defined(MAP_ANONYMOUS) && defined(MADV_HUGEPAGE)
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    madvise(p, size, MADV_HUGEPAGE); /* a hint: without it (or where it fails) small pages serve */
+    return p;
+#else
+    return calloc(1, size);
+#endif
+}
+
+void slm_free_large(void *p, size_t size) {
+#if defined(MAP_ANONYMOUS) && defined(MADV_HUGEPAGE)
+    if (p) munmap(p, size);
+#else
+    (void)size;
+    free(p);
+#endif
 }
 
 double slm_time_seconds(void) {

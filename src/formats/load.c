@@ -1,6 +1,7 @@
 /* load.c — slm_model_load_*: detect the file format and hand the bytes to its loader. */
 #include "formats.h"
 #include "gguf.h"
+#include "../kernels/kernels.h"
 
 slm_status slm_model_load_memory(const void *data, size_t size, const char *name, slm_model **out,
                                  slm_error *err) {
@@ -26,7 +27,14 @@ slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err
     }
     (*out)->map = data;
     (*out)->map_size = size;
-    return SLM_OK;
+    if (slm_kernels_select(1)->pack_bq8) { /* the layout the fastest integer decode kernels read */
+        st = slm_model_pack_bq8(*out, err);
+        if (st != SLM_OK) {
+            slm_model_free(*out);
+            *out = NULL;
+        }
+    }
+    return st;
 }
 
 slm_status slm_model_save(const slm_model *m, const char *path, slm_save_format format, int group_size,

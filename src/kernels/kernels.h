@@ -101,6 +101,11 @@ typedef void (*slm_dequant_row_fn)(int dtype, float *out, const void *w, int n, 
 typedef void (*slm_matvec_bq_fn)(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                                  const void *w, int n, int r0, int r1);
 
+/* matvec_bq on a matrix of `rows` rows packed in groups of eight (slm_bq8_pack in quant.h): the same
+ * bytes as matvec_bq on the row-major matrix, for any [r0, r1). */
+typedef void (*slm_matvec_bq8_fn)(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
+                                  const void *w, int n, int rows, int r0, int r1);
+
 /* Activations for matvec_bq: slm_quantize_x32 (quant.h); every variant gives its bytes. */
 typedef void (*slm_quantize_x32_fn)(int8_t *q, float *d, int32_t *sum, const float *x, int n);
 
@@ -136,6 +141,8 @@ typedef struct slm_kernels {
     slm_matvec_bq_fn matvec_bq;
     slm_quantize_x32_fn quantize_x32;
     slm_attention_h_fn attention_f16;
+    slm_matvec_bq8_fn matvec_bq8;
+    int pack_bq8; /* 1: this table's matvec_bq8 outruns matvec_bq, so loaders pack those matrices */
 } slm_kernels;
 
 /* The scalar reference kernels. */

@@ -332,6 +332,8 @@ static const slm_kernels neon_kernels = {
     .matvec_bq = matvec_bq_neon,
     .quantize_x32 = quantize_x32_neon,
     .attention_f16 = slm_attention_f16_scalar,
+    .matvec_bq8 = slm_matvec_bq8_scalar, /* NEON loaders keep the row-major layout (pack_bq8 0) */
+    .pack_bq8 = 0,
 };
 
 const slm_kernels *slm_kernels_neon(void) { return &neon_kernels; }

@@ -138,31 +138,101 @@ void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n) 
     }
 }
 
+/* The float term of one Q8_0 / Q4_0 / Q4_1 block p against the activation block x (see quant.h). */
+static float bq_term(int dtype, const uint8_t *p, const int8_t *x, float xd, int32_t xsum) {
+    int32_t dot = 0;
+    if (dtype == SLM_DTYPE_Q8_0) {
+        const int8_t *q = (const int8_t *)(p + 2);
+        for (int i = 0; i < 32; i++) dot += (int32_t)q[i] * x[i];
+        return (f16_at(p) * xd) * (float)dot;
+    }
+    int q41 = dtype == SLM_DTYPE_Q4_1;
+    const uint8_t *q = p + (q41 ? 4 : 2);
+    for (int i = 0; i < 16; i++) dot += (int32_t)(q[i] & 15) * x[i] + (int32_t)(q[i] >> 4) * x[i + 16];
+    if (q41) return (f16_at(p) * xd) * (float)dot + (f16_at(p + 2) * xd) * (float)xsum;
+    return (f16_at(p) * xd) * (float)(dot - 8 * xsum);
+}
+
 void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                           const void *w, int n, int r0, int r1) {
     int nb = n / 32, bb = slm_block_type_of((slm_dtype)dtype)->block_bytes;
     for (int r = r0; r < r1; r++) {
         const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nb * (size_t)bb;
         float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        for (int b = 0; b < nb; b++, p += bb) {
-            const int8_t *x = qx + (size_t)b * 32;
-            int32_t dot = 0;
-            float term;
-            if (dtype == SLM_DTYPE_Q8_0) {
-                const int8_t *q = (const int8_t *)(p + 2);
-                for (int i = 0; i < 32; i++) dot += (int32_t)q[i] * x[i];
-                term = (f16_at(p) * xd[b]) * (float)dot;
-            } else {
-                int q41 = dtype == SLM_DTYPE_Q4_1;
-                const uint8_t *q = p + (q41 ? 4 : 2);
-                for (int i = 0; i < 16; i++) dot += (int32_t)(q[i] & 15) * x[i] + (int32_t)(q[i] >> 4) * x[i + 16];
-                if (q41) term = (f16_at(p) * xd[b]) * (float)dot + (f16_at(p + 2) * xd[b]) * (float)xsum[b];
-                else term = (f16_at(p) * xd[b]) * (float)(dot - 8 * xsum[b]);
+        for (int b = 0; b < nb; b++, p += bb) acc[b & 3] += bq_term(dtype, p, qx + (size_t)b * 32, xd[b], xsum[b]);
+        out[r] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    }
+}
+
+/* ---------------------------------------------------------------- rows in groups of eight */
+
+int slm_bq8_type(slm_dtype dtype) {
+    return dtype == SLM_DTYPE_Q8_0 || dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_Q4_1;
+}
+
+/* Bytes of a block's header (f16 scale, and for Q4_1 the f16 min) and of its quants. */
+static int bq8_head(slm_dtype dtype) { return dtype == SLM_DTYPE_Q4_1 ? 4 : 2; }
+
+/* Where block b of row `row` (in a group) lies in a packed matrix: its group block, and the row's
+ * lane in it. */
+static const uint8_t *bq8_group_block(slm_dtype dtype, const void *w, int n, int64_t row, int b) {
+    size_t bb = (size_t)slm_block_type_of(dtype)->block_bytes, rb = (size_t)(n / 32) * bb;
+    return (const uint8_t *)w + (size_t)(row / 8) * 8 * rb + (size_t)b * 8 * bb;
+}
+
+void slm_bq8_get_block(slm_dtype dtype, const void *w, int n, int64_t row, int b, uint8_t *dst) {
+    const uint8_t *g = bq8_group_block(dtype, w, n, row, b);
+    int lane = (int)(row % 8), hb = bq8_head(dtype), qb = slm_block_type_of(dtype)->block_bytes - hb;
+    for (int f = 0; f < hb / 2; f++) memcpy(dst + 2 * f, g + 16 * f + 2 * lane, 2);
+    for (int c = 0; c < qb / 4; c++) memcpy(dst + hb + 4 * c, g + 8 * hb + 32 * c + 4 * lane, 4);
+}
+
+void slm_bq8_pack(slm_dtype dtype, void *dst, const void *src, int64_t rows, int n) {
+    int nb = n / 32, bb = slm_block_type_of(dtype)->block_bytes, hb = bq8_head(dtype), qb = bb - hb;
+    size_t rb = (size_t)nb * (size_t)bb;
+    int64_t rows8 = rows & ~(int64_t)7;
+    uint8_t *d = dst;
+    for (int64_t g = 0; g < rows8 / 8; g++) /* the destination in order: group blocks one after another */
+        for (int b = 0; b < nb; b++, d += 8 * (size_t)bb)
+            for (int lane = 0; lane < 8; lane++) {
+                const uint8_t *s = (const uint8_t *)src + (size_t)(8 * g + lane) * rb + (size_t)b * bb;
+                for (int f = 0; f < hb / 2; f++) memcpy(d + 16 * f + 2 * lane, s + 2 * f, 2);
+                for (int c = 0; c < qb / 4; c++) memcpy(d + 8 * hb + 32 * c + 4 * lane, s + hb + 4 * c, 4);
             }
-            acc[b & 3] += term;
+    memcpy(d, (const uint8_t *)src + (size_t)rows8 * rb, (size_t)(rows - rows8) * rb);
+}
+
+void slm_bq8_dequant_row(slm_dtype dtype, void (*dequant_row)(int, float *, const void *, int, int64_t), float *out,
+                         const void *w, int n, int64_t rows, int64_t row) {
+    int nb = n / 32, bb = slm_block_type_of(dtype)->block_bytes;
+    int64_t rows8 = rows & ~(int64_t)7;
+    if (row >= rows8) {
+        dequant_row((int)dtype, out, (const uint8_t *)w + (size_t)rows8 * (size_t)nb * (size_t)bb, n, row - rows8);
+        return;
+    }
+    uint8_t buf[8 * 34]; /* eight blocks at a time in the file's layout */
+    for (int b0 = 0; b0 < nb; b0 += 8) {
+        int cnt = nb - b0 < 8 ? nb - b0 : 8;
+        for (int b = 0; b < cnt; b++) slm_bq8_get_block(dtype, w, n, row, b0 + b, buf + (size_t)b * bb);
+        dequant_row((int)dtype, out + (size_t)b0 * 32, buf, 32 * cnt, 0);
+    }
+}
+
+void slm_matvec_bq8_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
+                           const void *w, int n, int rows, int r0, int r1) {
+    int nb = n / 32, bb = slm_block_type_of((slm_dtype)dtype)->block_bytes, rows8 = rows & ~7;
+    for (int r = r0; r < r1 && r < rows8; r++) {
+        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        uint8_t blk[34];
+        for (int b = 0; b < nb; b++) {
+            slm_bq8_get_block((slm_dtype)dtype, w, n, r, b, blk);
+            acc[b & 3] += bq_term(dtype, blk, qx + (size_t)b * 32, xd[b], xsum[b]);
         }
         out[r] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
     }
+    if (r1 > rows8)
+        slm_matvec_bq_scalar(dtype, out + rows8, qx, xd, xsum, (const uint8_t *)w + (size_t)rows8 * (size_t)nb * (size_t)bb,
+                             n, (r0 > rows8 ? r0 : rows8) - rows8, r1 - rows8);
 }
 
 /* ---------------------------------------------------------------- quantizers */

@@ -50,6 +50,28 @@ void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n);
 void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                           const void *w, int n, int r0, int r1);
 
+/* Rows in groups of eight ("bq8"): a layout of Q8_0 / Q4_0 / Q4_1 matrices made at load time for
+ * the integer decode kernels, holding the same bytes as the file's row-major layout in another
+ * order. Rows [0, rows & ~7) form groups of eight; group g's blocks follow each other, and block b
+ * of the group (8 * block_bytes) holds
+ *   the eight rows' f16 scales (16 bytes), for Q4_1 then their f16 mins (16 bytes),
+ *   then the quants in 4-byte chunks: chunk c of row r at 32 * c + 4 * r
+ * so that one 32-byte load holds the same four quants of all eight rows. The last rows & 7 rows
+ * follow in the row-major layout. */
+int slm_bq8_type(slm_dtype dtype); /* 1 for the types with this layout */
+/* src (rows, n) row-major into dst (the same size) in groups of eight. */
+void slm_bq8_pack(slm_dtype dtype, void *dst, const void *src, int64_t rows, int n);
+/* Block b of row `row` (< rows & ~7) of a packed matrix, in the file's layout, into dst (block_bytes). */
+void slm_bq8_get_block(slm_dtype dtype, const void *w, int n, int64_t row, int b, uint8_t *dst);
+/* Row `row` of a packed matrix (rows, n) as fp32 through a dequant_row kernel (same bytes as that
+ * kernel gives for the row-major matrix). */
+void slm_bq8_dequant_row(slm_dtype dtype, void (*dequant_row)(int, float *, const void *, int, int64_t), float *out,
+                         const void *w, int n, int64_t rows, int64_t row);
+/* slm_matvec_bq_scalar on a packed matrix of `rows` rows: out[r] for r in [r0, r1), the same bytes
+ * as the row-major product (the same terms in the same order). */
+void slm_matvec_bq8_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
+                           const void *w, int n, int rows, int r0, int r1);
+
 /* Quantizes n values (a multiple of the block size) to Q8_0 / Q4_0 / Q4_1 as ggml does (round to
  * nearest; scale = max|x|/127, or for Q4_0 the value of largest magnitude / -8). */
 void slm_quantize_row_q8_0(const float *x, void *out, int n);

@@ -285,7 +285,8 @@ static void matvec_rows(const matvec_job *j, int i, int r0, int r1) {
     case SLM_DTYPE_Q8_0:
     case SLM_DTYPE_Q4_0:
     case SLM_DTYPE_Q4_1:
-        j->k->matvec_bq((int)w->dtype, j->out[i], j->qx, j->xs, j->xsum, w->data, j->n, r0, r1);
+        if (w->bq8) j->k->matvec_bq8((int)w->dtype, j->out[i], j->qx, j->xs, j->xsum, w->data, j->n, (int)w->shape[0], r0, r1);
+        else j->k->matvec_bq((int)w->dtype, j->out[i], j->qx, j->xs, j->xsum, w->data, j->n, r0, r1);
         break;
     default: j->k->matvec_block((int)w->dtype, j->out[i], j->x, w->data, j->n, r0, r1); break;
     }
@@ -631,7 +632,8 @@ typedef struct {
 
 static void fetch_row(const void *arg, int row, float *out) {
     const weight_ref *w = arg;
-    w->k->dequant_row((int)w->t->dtype, out, w->t->data, (int)w->t->shape[1], row);
+    if (w->t->bq8) slm_bq8_dequant_row(w->t->dtype, w->k->dequant_row, out, w->t->data, (int)w->t->shape[1], w->t->shape[0], row);
+    else w->k->dequant_row((int)w->t->dtype, out, w->t->data, (int)w->t->shape[1], row);
 }
 
 /* C_i (M, rows of w_i) = A (M, K) · w_i^T for count <= 3 weights sharing A, C_i with row stride ldc_i. */

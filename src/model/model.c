@@ -197,7 +197,36 @@ size_t slm_tensor_nbytes(const slm_tensor *t) {
 void slm_tensor_row_f32(const slm_tensor *t, int64_t row, float *out) {
     int n = (int)t->shape[1];
     if (t->dtype == SLM_DTYPE_Q8_G) slm_dequantize_q8_row(out, t->data, t->scales, n, t->group_size, (int)row);
+    else if (t->bq8) slm_bq8_dequant_row(t->dtype, slm_dequant_row_scalar, out, t->data, n, t->shape[0], row);
     else slm_dequant_row_scalar((int)t->dtype, out, t->data, n, row);
+}
+
+static int packable(const slm_model *m, const slm_tensor *t) {
+    return t->n_dims == 2 && slm_bq8_type(t->dtype) && t->shape[0] >= 8 && !t->bq8 &&
+           !(t == m->tok_emb && m->classifier != m->tok_emb);
+}
+
+slm_status slm_model_pack_bq8(slm_model *m, slm_error *err) {
+    size_t total = 0;
+    for (int i = 0; i < m->n_tensors; i++)
+        if (packable(m, &m->tensors[i])) total += slm_align_up(slm_tensor_nbytes(&m->tensors[i]), 64);
+    if (!total || m->packed) return SLM_OK;
+    uint8_t *dst = slm_alloc_large(total); /* page-aligned */
+    if (!dst) return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory packing %zu bytes of weights", m->source, total);
+    m->packed = dst;
+    m->packed_size = total;
+    for (int i = 0; i < m->n_tensors; i++) {
+        slm_tensor *t = &m->tensors[i];
+        if (!packable(m, t)) continue;
+        size_t nb = slm_tensor_nbytes(t);
+        slm_bq8_pack(t->dtype, dst, t->data, t->shape[0], (int)t->shape[1]);
+        const uint8_t *src = t->data, *map = m->map;
+        if (map && src >= map && src + nb <= map + m->map_size) slm_map_release(src, nb);
+        t->data = dst;
+        t->bq8 = 1;
+        dst += slm_align_up(nb, 64);
+    }
+    return SLM_OK;
 }
 
 static int ends_with(const char *s, const char *suffix) {
@@ -222,6 +251,7 @@ void slm_model_free(slm_model *m) {
     for (int i = 0; i < m->n_extra_maps; i++) slm_unmap(m->extra_maps[i].data, m->extra_maps[i].size);
     free(m->extra_maps);
     free(m->owned);
+    slm_free_large(m->packed, m->packed_size);
     free(m->vectors);
     free(m->tensors);
     free(m->layers);

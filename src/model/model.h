@@ -14,6 +14,8 @@ typedef struct slm_tensor {
     int group_size;     /* SLM_DTYPE_Q8_G only */
     const void *data;   /* f32 (rows*cols) or int8 (rows*cols) */
     const float *scales;/* SLM_DTYPE_Q8_G: (rows*cols/group_size) */
+    int bq8;            /* 1: a Q8_0/Q4_0/Q4_1 matrix whose rows are packed in groups of eight
+                           (slm_bq8_pack, kernels/quant.h) in the model's own memory */
 } slm_tensor;
 
 typedef struct slm_layer {
@@ -36,6 +38,8 @@ struct slm_model {
     const void *map;     /* mapped file (owned) or NULL */
     size_t map_size;
     void *owned;         /* weights allocated by slm (slm_model_init_random) or NULL */
+    void *packed;        /* matrices packed by slm_model_pack_bq8 (slm_alloc_large), or NULL */
+    size_t packed_size;
     float *vectors;      /* fp32 copies of 16-bit norm and bias vectors (never matrices) */
     struct { const void *data; size_t size; } *extra_maps; /* (n_extra_maps) more mapped files: shards */
     int n_extra_maps;
@@ -59,6 +63,13 @@ slm_tensor *slm_model_add(slm_model *m, const char *name, slm_dtype dtype, int64
 /* Resolves layer pointers by name and checks every shape against the config. */
 slm_status slm_model_bind(slm_model *m, slm_error *err);
 const slm_tensor *slm_model_find(const slm_model *m, const char *name);
+
+/* Packs the Q8_0 / Q4_0 / Q4_1 matrices of a bound model (not an untied token embedding, which is
+ * only read a row at a time) in groups of eight rows into one allocation the model owns, for the
+ * kernels whose matvec_bq8 outruns matvec_bq (slm_kernels.pack_bq8). Every reader of a tensor
+ * (products, row reads, writers) gives the same bytes as before; the mapped pages the matrices
+ * came from are released. Loaders of files call it on CPUs whose kernels want it. */
+slm_status slm_model_pack_bq8(slm_model *m, slm_error *err);
 
 /* Number of values and bytes of a tensor. */
 int64_t slm_tensor_numel(const slm_tensor *t);
