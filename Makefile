@@ -50,7 +50,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test install uninstall clean bench run valgrind deps fuzz cross-test
+.PHONY: all test install uninstall clean bench run valgrind deps fuzz cross-test avx512-emu-test
 all: $(BUILD)/libslm.a $(BUILD)/libslm.so $(BUILD)/slm $(BUILD)/examples/generate
 
 # A fresh Debian machine may lack the compiler, PCRE2 (byte-level BPE pre-tokenizer regexes) or
@@ -140,6 +140,19 @@ cross-test:
 	  "$(abspath $(CROSS_BUILD))/$$b" > $(CROSS_BUILD)/$$(basename $$b)-qemu; chmod +x $(CROSS_BUILD)/$$(basename $$b)-qemu; done
 	SLM_BIN=$(CROSS_BUILD)/slm-qemu SLM_EXAMPLE=$(CROSS_BUILD)/generate-qemu qemu-aarch64 $(CROSS_BUILD)/tests/test_slm $(TESTS)
 
+# The AVX-512 kernels' tests on a CPU without AVX-512 (none here has it): the library built with
+# kernels_avx512.c on SIMDe's portable definitions of the intrinsics (Debian: libsimde-dev), which
+# offers the "avx512" table on any AVX2 CPU; then the tests that hold every table to the scalar
+# twins and the model tests that run the fastest table. AVX512_TESTS="name ..." to choose.
+AVX512_BUILD := build-avx512emu
+AVX512_TESTS ?= kernels packed_rows threads_1 prefill golden
+avx512-emu-test:
+	@[ -f /usr/include/simde/x86/avx512.h ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -q && apt-get install -y -q libsimde-dev; \
+	  else echo "slm: avx512-emu-test needs SIMDe; install it with: sudo apt-get install -y libsimde-dev"; exit 1; fi; }
+	$(MAKE) BUILD=$(AVX512_BUILD) CPPFLAGS="-Iinclude -DSLM_AVX512_SIMDE" CFLAGS="$(CFLAGS) -Wno-psabi" $(AVX512_BUILD)/slm $(AVX512_BUILD)/tests/test_slm
+	SLM_BIN=$(AVX512_BUILD)/slm $(AVX512_BUILD)/tests/test_slm $(AVX512_TESTS)
+
 # libFuzzer targets for the model (llama2.c, GGUF), tokenizer (tokenizer.bin, .model, GGUF, JSON)
 # and safetensors parsers (clang; Debian: clang libclang-rt-14-dev),
 # each run for FUZZ_SECONDS from a seed corpus of small valid files slm writes itself.
@@ -186,6 +199,6 @@ uninstall:
 	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/slm.pc $(DESTDIR)$(PREFIX)/share/slm/tinystories-slm.gguf
 
 clean:
-	rm -rf build build-san build-fuzz build-nosimd slm.pc
+	rm -rf build build-san build-fuzz build-nosimd build-avx512emu build-$(CROSS) slm.pc
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/examples/generate.d

@@ -146,6 +146,16 @@ typedef struct slm_kernels {
 } slm_kernels;
 
 /* The scalar reference kernels. */
+/* The AVX-512 kernels (kernels_avx512.c) and their table exist on x86-64 builds with SIMD; with
+ * SLM_AVX512_SIMDE they are built on SIMDe's portable intrinsics and offered on any CPU (tests). */
+#if !defined(SLM_NO_SIMD) && defined(__x86_64__) && \
+    (defined(SLM_AVX512_SIMDE) || defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8))
+#define SLM_AVX512_TABLE 1
+void slm_matvec_bq8_avx512(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
+                           const void *w, int n, int rows, int r0, int r1);
+void slm_matvec_f32_avx512(float *out, const float *x, const float *w, int n, int r0, int r1);
+#endif
+
 const slm_kernels *slm_kernels_scalar(void);
 /* The NEON table on 64-bit ARM builds (NULL elsewhere, or with SLM_NO_SIMD). */
 const slm_kernels *slm_kernels_neon(void);

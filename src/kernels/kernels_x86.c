@@ -1,7 +1,7 @@
 /* kernels_x86.c — AVX2+FMA twins of the scalar kernels, compiled with per-function target
  * attributes so the rest of the build stays portable; slm_kernels_select picks them after checking
- * the CPU at run time. (AVX-512 twins are left for when a machine that can test them is at hand:
- * the development and CI machines have AVX2 only, and an untested kernel is not shipped.)
+ * the CPU at run time. The "avx512" table (AVX-512 F/BW/VL/VNNI CPUs) takes the integer decode and
+ * fp32 matrix-vector products from kernels_avx512.c and the rest from here.
  * Float results differ from the scalar reference only by summation order; the Q8 kernel is
  * bit-exact (exact int32 group sums, then the reference's float steps in the same order). Each
  * row is computed the same way whatever rows or thread it is scheduled with, so the thread count
@@ -1099,6 +1099,16 @@ static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_block_a
                                          softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,
                                          matvec_bq_avx2, quantize_x32_avx2, attention_f16_avx2,
                                          matvec_bq8_avx2, 1};
+
+#ifdef SLM_AVX512_TABLE
+/* AVX-512 where it changes the hot products (kernels_avx512.c), AVX2 for the rest. */
+static const slm_kernels avx512_kernels = {
+    "avx512", slm_matvec_f32_avx512, matvec_block_avx2, matvec_f16_avx2, matvec_bf16_avx2, matvec_q8_avx2,
+    attention_avx2, swiglu_avx2, rmsnorm_avx2, gemm_micro_avx2, rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2,
+    exp_sum_avx2, gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2, swiglu_back_avx2,
+    rows_combine4_avx2, rows_dot4_avx2, softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,
+    matvec_bq_avx2, quantize_x32_avx2, attention_f16_avx2, slm_matvec_bq8_avx512, 1};
+#endif
 #endif
 
 int slm_kernels_available(const slm_kernels **tables, int cap) {
@@ -1108,7 +1118,17 @@ int slm_kernels_available(const slm_kernels **tables, int cap) {
     __builtin_cpu_init();
     unsigned a, b, c, d; /* F16C: CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports lacks "f16c") */
     int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1);
-    if (n < cap && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) tables[n++] = &avx2_kernels;
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+    if (n < cap && avx2) tables[n++] = &avx2_kernels;
+#ifdef SLM_AVX512_TABLE
+#ifdef SLM_AVX512_SIMDE
+    int avx512 = avx2; /* emulated: runs on any CPU that runs the AVX2 table */
+#else
+    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#endif
+    if (n < cap && avx512) tables[n++] = &avx512_kernels;
+#endif
 #endif
     if (n < cap && slm_kernels_neon()) tables[n++] = slm_kernels_neon();
     return n;

@@ -1,0 +1,170 @@
+/* kernels_avx512.c — AVX-512 kernels (F, BW, VL and VNNI) for the products that decide decode
+ * speed: the integer products of packed Q8_0 / Q4_0 / Q4_1 rows (vpdpbusd: one instruction for the
+ * multiply-adds that AVX2 does with maddubs, madd and add) and the fp32 matrix-vector product
+ * (16 lanes). kernels_x86.c builds the "avx512" table from these and the AVX2 kernels for every
+ * other op, and selects it when the CPU has all four extensions.
+ *
+ * No machine here has AVX-512, so the tests run this same source compiled against SIMDe's portable
+ * definitions of the intrinsics (libsimde-dev; -DSLM_AVX512_SIMDE, `make avx512-emu-test`): the
+ * kernels' logic is checked against the scalar twins on any x86-64 CPU; the native build compiles
+ * the same lines to the real instructions. */
+#include <string.h>
+
+#include "kernels.h"
+#include "quant.h"
+
+#if defined(SLM_AVX512_TABLE) && defined(SLM_AVX512_SIMDE)
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#include <simde/x86/f16c.h>
+#define T512
+#elif defined(SLM_AVX512_TABLE)
+#include <immintrin.h>
+#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#endif
+
+#ifdef SLM_AVX512_TABLE
+
+/* One 32-bit value of p (four int8 activations) in all eight lanes. */
+T512 static inline __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* The eight rows' terms of one group block (see matvec_bq8_avx2 in kernels_x86.c for the layout
+ * and the order of the float steps, which this follows exactly). vpdpbusd multiplies unsigned by
+ * signed bytes and adds each four products to a 32-bit lane: the nibbles (0..15) go in as they
+ * are; Q8_0 quants go in as |q| with the activation given q's sign (|q| <= 128 fits a byte,
+ * |x| <= 127 keeps its negation). */
+T512 static inline __attribute__((always_inline)) __m256 bq8_term_vnni(int dtype, const uint8_t *p, const int8_t *x,
+                                                                        float xd, int32_t xsum) {
+    __m256 d = _mm256_set1_ps(xd);
+    __m256 s = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)), d);
+    __m256i dots = _mm256_setzero_si256();
+    if (dtype == SLM_DTYPE_Q8_0) {
+        const uint8_t *q = p + 16;
+        for (int c = 0; c < 8; c++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+            dots = _mm256_dpbusd_epi32(dots, _mm256_abs_epi8(v), _mm256_sign_epi8(bcast4(x + 4 * c), v));
+        }
+        return _mm256_mul_ps(s, _mm256_cvtepi32_ps(dots));
+    }
+    const uint8_t *q = p + (dtype == SLM_DTYPE_Q4_1 ? 32 : 16);
+    const __m256i m15 = _mm256_set1_epi8(15);
+    for (int c = 0; c < 4; c++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+        dots = _mm256_dpbusd_epi32(dots, _mm256_and_si256(v, m15), bcast4(x + 4 * c));
+        dots = _mm256_dpbusd_epi32(dots, _mm256_and_si256(_mm256_srli_epi16(v, 4), m15), bcast4(x + 16 + 4 * c));
+    }
+    if (dtype == SLM_DTYPE_Q4_0) return _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, _mm256_set1_epi32(8 * xsum))));
+    __m256 mn = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16))), d);
+    return _mm256_add_ps(_mm256_mul_ps(s, _mm256_cvtepi32_ps(dots)), _mm256_mul_ps(mn, _mm256_cvtepi32_ps(_mm256_set1_epi32(xsum))));
+}
+
+/* The results of S (1 or 2) groups read side by side, block b's terms into accumulator b % 4. */
+T512 static inline __attribute__((always_inline)) void bq8_groups_vnni(int dtype, int S, const uint8_t *const *pg,
+                                                                        int nb, const int8_t *qx, const float *xd,
+                                                                        const int32_t *xsum, __m256 *res) {
+    const int span = 8 * (dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : 20);
+    __m256 a[2][4];
+    for (int s = 0; s < S; s++) a[s][0] = a[s][1] = a[s][2] = a[s][3] = _mm256_setzero_ps();
+    int b = 0;
+    for (; b + 4 <= nb; b += 4)
+        for (int k = 0; k < 4; k++)
+            for (int s = 0; s < S; s++)
+                a[s][k] = _mm256_add_ps(a[s][k], bq8_term_vnni(dtype, pg[s] + (size_t)(b + k) * span,
+                                                               qx + (size_t)(b + k) * 32, xd[b + k], xsum[b + k]));
+    for (int k = 0; k < 3; k++)
+        if (b + k < nb)
+            for (int s = 0; s < S; s++)
+                a[s][k] = _mm256_add_ps(a[s][k], bq8_term_vnni(dtype, pg[s] + (size_t)(b + k) * span,
+                                                               qx + (size_t)(b + k) * 32, xd[b + k], xsum[b + k]));
+    for (int s = 0; s < S; s++) res[s] = _mm256_add_ps(_mm256_add_ps(a[s][0], a[s][1]), _mm256_add_ps(a[s][2], a[s][3]));
+}
+
+/* Rows [lo, hi) of group g into out. */
+T512 static inline __attribute__((always_inline)) void bq8_one_vnni(int dtype, float *out, const int8_t *qx,
+                                                                     const float *xd, const int32_t *xsum,
+                                                                     const uint8_t *w, int nb, int g, int lo, int hi) {
+    size_t gsz = (size_t)nb * 8 * (dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : 20);
+    const uint8_t *pg[1] = {w + (size_t)g * gsz};
+    __m256 res[1];
+    bq8_groups_vnni(dtype, 1, pg, nb, qx, xd, xsum, res);
+    float t[8];
+    _mm256_storeu_ps(t, res[0]);
+    for (int i = lo; i < hi; i++) out[8 * g + i] = t[i];
+}
+
+T512 static inline __attribute__((always_inline)) void matvec_bq8_body(int dtype, float *out, const int8_t *qx,
+                                                                        const float *xd, const int32_t *xsum,
+                                                                        const void *w, int n, int rows, int r0, int r1) {
+    int nb = n / 32, bb = dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : 20, rows8 = rows & ~7;
+    size_t gsz = (size_t)nb * 8 * (size_t)bb;
+    const uint8_t *wb = w;
+    int end = r1 < rows8 ? r1 : rows8, r = r0;
+    if (r < end && r % 8) { /* a leading part of a group */
+        int g = r / 8, hi = end - 8 * g < 8 ? end - 8 * g : 8;
+        bq8_one_vnni(dtype, out, qx, xd, xsum, wb, nb, g, r - 8 * g, hi);
+        r = 8 * g + hi;
+    }
+    if (r < end) { /* whole groups: the first half side by side with the second (two read streams) */
+        int gs = r / 8, ge = end / 8, h = (ge - gs + 1) / 2;
+        for (int i = 0; i + h < ge - gs; i++) {
+            const uint8_t *pg[2] = {wb + (size_t)(gs + i) * gsz, wb + (size_t)(gs + h + i) * gsz};
+            __m256 res[2];
+            bq8_groups_vnni(dtype, 2, pg, nb, qx, xd, xsum, res);
+            _mm256_storeu_ps(out + 8 * (gs + i), res[0]);
+            _mm256_storeu_ps(out + 8 * (gs + h + i), res[1]);
+        }
+        if ((ge - gs) % 2) bq8_one_vnni(dtype, out, qx, xd, xsum, wb, nb, gs + h - 1, 0, 8);
+        r = 8 * ge;
+        if (r < end) {
+            bq8_one_vnni(dtype, out, qx, xd, xsum, wb, nb, ge, 0, end - r);
+            r = end;
+        }
+    }
+    if (r < r1) /* at most seven rows after the last whole group, row-major: the reference itself */
+        slm_matvec_bq_scalar(dtype, out + rows8, qx, xd, xsum, wb + (size_t)rows8 * (size_t)nb * (size_t)bb, n,
+                             r - rows8, r1 - rows8);
+}
+
+T512 void slm_matvec_bq8_avx512(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
+                                const void *w, int n, int rows, int r0, int r1) {
+    if (dtype == SLM_DTYPE_Q8_0) matvec_bq8_body(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_Q4_0) matvec_bq8_body(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, rows, r0, r1);
+    else matvec_bq8_body(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, rows, r0, r1);
+}
+
+/* fp32 rows one at a time (one read stream per row), four 16-lane accumulators; the last n % 16
+ * values go through zero-padded copies. */
+T512 void slm_matvec_f32_avx512(float *out, const float *x, const float *w, int n, int r0, int r1) {
+    int n64 = n & ~63, nv = n & ~15, nt = n - nv;
+    float xt[16] = {0}, wt[16] = {0};
+    memcpy(xt, x + nv, sizeof(float) * (size_t)nt);
+    for (int r = r0; r < r1; r++) {
+        const float *wr = w + (size_t)r * n;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int j = 0;
+        for (; j < n64; j += 64) {
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + j), _mm512_loadu_ps(x + j), a0);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + j + 16), _mm512_loadu_ps(x + j + 16), a1);
+            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + j + 32), _mm512_loadu_ps(x + j + 32), a2);
+            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + j + 48), _mm512_loadu_ps(x + j + 48), a3);
+        }
+        for (; j < nv; j += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + j), _mm512_loadu_ps(x + j), a0);
+        if (nt) {
+            memcpy(wt, wr + nv, sizeof(float) * (size_t)nt);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(wt), _mm512_loadu_ps(xt), a1);
+        }
+        __m512 a = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+        __m256 h = _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+        __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+        q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+        out[r] = _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+    }
+}
+
+#else
+typedef int slm_no_avx512; /* (an empty translation unit is not C) */
+#endif
