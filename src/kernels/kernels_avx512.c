@@ -32,7 +32,7 @@ T512 static inline __m256i bcast4(const int8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
-/* The eight rows' terms of one group block (see matvec_bq8_avx2 in kernels_x86.c for the layout
+/* The eight rows' terms of one group block (see bq8_term in kernels_x86.c for the layout
  * and the order of the float steps, which this follows exactly). vpdpbusd multiplies unsigned by
  * signed bytes and adds each four products to a 32-bit lane: the nibbles (0..15) go in as they
  * are; Q8_0 quants go in as |q| with the activation given q's sign (|q| <= 128 fits a byte,
@@ -62,78 +62,16 @@ T512 static inline __attribute__((always_inline)) __m256 bq8_term_vnni(int dtype
     return _mm256_add_ps(_mm256_mul_ps(s, _mm256_cvtepi32_ps(dots)), _mm256_mul_ps(mn, _mm256_cvtepi32_ps(_mm256_set1_epi32(xsum))));
 }
 
-/* The results of S (1 or 2) groups read side by side, block b's terms into accumulator b % 4. */
-T512 static inline __attribute__((always_inline)) void bq8_groups_vnni(int dtype, int S, const uint8_t *const *pg,
-                                                                        int nb, const int8_t *qx, const float *xd,
-                                                                        const int32_t *xsum, __m256 *res) {
-    const int span = 8 * (dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : 20);
-    __m256 a[2][4];
-    for (int s = 0; s < S; s++) a[s][0] = a[s][1] = a[s][2] = a[s][3] = _mm256_setzero_ps();
-    int b = 0;
-    for (; b + 4 <= nb; b += 4)
-        for (int k = 0; k < 4; k++)
-            for (int s = 0; s < S; s++)
-                a[s][k] = _mm256_add_ps(a[s][k], bq8_term_vnni(dtype, pg[s] + (size_t)(b + k) * span,
-                                                               qx + (size_t)(b + k) * 32, xd[b + k], xsum[b + k]));
-    for (int k = 0; k < 3; k++)
-        if (b + k < nb)
-            for (int s = 0; s < S; s++)
-                a[s][k] = _mm256_add_ps(a[s][k], bq8_term_vnni(dtype, pg[s] + (size_t)(b + k) * span,
-                                                               qx + (size_t)(b + k) * 32, xd[b + k], xsum[b + k]));
-    for (int s = 0; s < S; s++) res[s] = _mm256_add_ps(_mm256_add_ps(a[s][0], a[s][1]), _mm256_add_ps(a[s][2], a[s][3]));
-}
-
-/* Rows [lo, hi) of group g into out. */
-T512 static inline __attribute__((always_inline)) void bq8_one_vnni(int dtype, float *out, const int8_t *qx,
-                                                                     const float *xd, const int32_t *xsum,
-                                                                     const uint8_t *w, int nb, int g, int lo, int hi) {
-    size_t gsz = (size_t)nb * 8 * (dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : 20);
-    const uint8_t *pg[1] = {w + (size_t)g * gsz};
-    __m256 res[1];
-    bq8_groups_vnni(dtype, 1, pg, nb, qx, xd, xsum, res);
-    float t[8];
-    _mm256_storeu_ps(t, res[0]);
-    for (int i = lo; i < hi; i++) out[8 * g + i] = t[i];
-}
-
-T512 static inline __attribute__((always_inline)) void matvec_bq8_body(int dtype, float *out, const int8_t *qx,
-                                                                        const float *xd, const int32_t *xsum,
-                                                                        const void *w, int n, int rows, int r0, int r1) {
-    int nb = n / 32, bb = dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : 20, rows8 = rows & ~7;
-    size_t gsz = (size_t)nb * 8 * (size_t)bb;
-    const uint8_t *wb = w;
-    int end = r1 < rows8 ? r1 : rows8, r = r0;
-    if (r < end && r % 8) { /* a leading part of a group */
-        int g = r / 8, hi = end - 8 * g < 8 ? end - 8 * g : 8;
-        bq8_one_vnni(dtype, out, qx, xd, xsum, wb, nb, g, r - 8 * g, hi);
-        r = 8 * g + hi;
-    }
-    if (r < end) { /* whole groups: the first half side by side with the second (two read streams) */
-        int gs = r / 8, ge = end / 8, h = (ge - gs + 1) / 2;
-        for (int i = 0; i + h < ge - gs; i++) {
-            const uint8_t *pg[2] = {wb + (size_t)(gs + i) * gsz, wb + (size_t)(gs + h + i) * gsz};
-            __m256 res[2];
-            bq8_groups_vnni(dtype, 2, pg, nb, qx, xd, xsum, res);
-            _mm256_storeu_ps(out + 8 * (gs + i), res[0]);
-            _mm256_storeu_ps(out + 8 * (gs + h + i), res[1]);
-        }
-        if ((ge - gs) % 2) bq8_one_vnni(dtype, out, qx, xd, xsum, wb, nb, gs + h - 1, 0, 8);
-        r = 8 * ge;
-        if (r < end) {
-            bq8_one_vnni(dtype, out, qx, xd, xsum, wb, nb, ge, 0, end - r);
-            r = end;
-        }
-    }
-    if (r < r1) /* at most seven rows after the last whole group, row-major: the reference itself */
-        slm_matvec_bq_scalar(dtype, out + rows8, qx, xd, xsum, wb + (size_t)rows8 * (size_t)nb * (size_t)bb, n,
-                             r - rows8, r1 - rows8);
-}
+#define BQ8_ATTR T512
+#define BQ8_TERM bq8_term_vnni
+#define BQ8_TAIL slm_matvec_bq_scalar /* at most seven rows: the reference itself */
+#include "bq8_body.h"
 
 T512 void slm_matvec_bq8_avx512(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                                 const void *w, int n, int rows, int r0, int r1) {
-    if (dtype == SLM_DTYPE_Q8_0) matvec_bq8_body(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, rows, r0, r1);
-    else if (dtype == SLM_DTYPE_Q4_0) matvec_bq8_body(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, rows, r0, r1);
-    else matvec_bq8_body(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, rows, r0, r1);
+    if (dtype == SLM_DTYPE_Q8_0) bq8_walk(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_Q4_0) bq8_walk(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, rows, r0, r1);
+    else bq8_walk(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, rows, r0, r1);
 }
 
 /* fp32 rows one at a time (one read stream per row), four 16-lane accumulators; the last n % 16

@@ -1,7 +1,7 @@
 /* kernels_neon.c — NEON twins of the hottest kernels for 64-bit ARM (NEON is part of every
  * AArch64 CPU, so no run-time check): the f32, f16, bf16 and int8-group matrix-vector products,
- * RMSNorm, the 6x16 GEMM micro-kernel, row dequantization and the integer block products (with
- * their activation quantizer). Every other entry of the table is the scalar reference. Tested against the
+ * RMSNorm, attention (fp32 and f16 caches), the 6x16 GEMM micro-kernel, row dequantization and
+ * the integer block products (with their activation quantizer). Every other entry of the table is the scalar reference. Tested against the
  * scalar twins under qemu-user (make cross-test). */
 #include <math.h>
 #include <string.h>
@@ -57,6 +57,51 @@ static void matvec_f16_neon(float *out, const float *x, const uint16_t *w, int n
 }
 static void matvec_bf16_neon(float *out, const float *x, const uint16_t *w, int n, int r0, int r1) {
     matvec_h_neon(out, x, w, n, r0, r1, 1);
+}
+
+/* One head's attention over a cache of fp32 (h16 0) or IEEE half (h16 1) rows `stride` elements
+ * apart: the scores as dot products of 8 lanes, the scalar softmax, then the values added in 8
+ * lanes per position. */
+static inline float32x4_t cache_lo(const void *p, size_t i, int h16) {
+    return h16 ? vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)p + i))) : vld1q_f32((const float *)p + i);
+}
+static inline float cache_at(const void *p, size_t i, int h16) {
+    return h16 ? slm_f16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+static inline __attribute__((always_inline)) void attention_body(float *out, float *scores, const float *q,
+                                                                 const void *k, const void *v, int stride, int n,
+                                                                 int hd, float scale, int h16) {
+    int h8 = hd & ~7;
+    for (int p = 0; p < n; p++) {
+        size_t base = (size_t)p * stride;
+        float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
+        for (int i = 0; i < h8; i += 8) {
+            a0 = vfmaq_f32(a0, vld1q_f32(q + i), cache_lo(k, base + i, h16));
+            a1 = vfmaq_f32(a1, vld1q_f32(q + i + 4), cache_lo(k, base + i + 4, h16));
+        }
+        float s = vaddvq_f32(vaddq_f32(a0, a1));
+        for (int i = h8; i < hd; i++) s += q[i] * cache_at(k, base + i, h16);
+        scores[p] = s * scale;
+    }
+    slm_softmax(scores, n);
+    for (int i = 0; i < hd; i++) out[i] = 0.0f;
+    for (int p = 0; p < n; p++) {
+        size_t base = (size_t)p * stride;
+        float32x4_t a = vdupq_n_f32(scores[p]);
+        for (int i = 0; i < h8; i += 8) {
+            vst1q_f32(out + i, vfmaq_f32(vld1q_f32(out + i), a, cache_lo(v, base + i, h16)));
+            vst1q_f32(out + i + 4, vfmaq_f32(vld1q_f32(out + i + 4), a, cache_lo(v, base + i + 4, h16)));
+        }
+        for (int i = h8; i < hd; i++) out[i] += scores[p] * cache_at(v, base + i, h16);
+    }
+}
+static void attention_neon(float *out, float *scores, const float *q, const float *k, const float *v, int stride, int n,
+                           int hd, float scale) {
+    attention_body(out, scores, q, k, v, stride, n, hd, scale, 0);
+}
+static void attention_f16_neon(float *out, float *scores, const float *q, const uint16_t *k, const uint16_t *v,
+                               int stride, int n, int hd, float scale) {
+    attention_body(out, scores, q, k, v, stride, n, hd, scale, 1);
 }
 
 /* int8 groups: exact int32 sums (16 products at a time), then the scalar reference's float steps
@@ -310,7 +355,7 @@ static const slm_kernels neon_kernels = {
     .matvec_f16 = matvec_f16_neon,
     .matvec_bf16 = matvec_bf16_neon,
     .matvec_q8 = matvec_q8_neon,
-    .attention = slm_attention_scalar,
+    .attention = attention_neon,
     .swiglu = slm_swiglu,
     .rmsnorm = rmsnorm_neon,
     .gemm_micro = gemm_micro_neon,
@@ -331,7 +376,7 @@ static const slm_kernels neon_kernels = {
     .dequant_row = dequant_row_neon,
     .matvec_bq = matvec_bq_neon,
     .quantize_x32 = quantize_x32_neon,
-    .attention_f16 = slm_attention_f16_scalar,
+    .attention_f16 = attention_f16_neon,
     .matvec_bq8 = slm_matvec_bq8_scalar, /* NEON loaders keep the row-major layout (pack_bq8 0) */
     .pack_bq8 = 0,
 };

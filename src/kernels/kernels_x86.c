@@ -632,9 +632,6 @@ T256H static void matvec_bq_avx2(int dtype, float *out, const int8_t *qx, const 
  * activation |x| <= 128, eight such pairs summed: <= 30720) are added as 16-bit values and
  * widened once; Q8_0 pairs (<= 2 * 128 * 127) are widened one by one. Terms go to four
  * accumulators, block b into b % 4, and end as (a0 + a1) + (a2 + a3): the reference's order. */
-#ifndef PF8_DIST
-#define PF8_DIST 0 /* software prefetch distance: 0 measured best with two streams */
-#endif
 T256H static inline __attribute__((always_inline)) __m256 bq8_term(int dtype, const uint8_t *p, const int8_t *x,
                                                                     float xd, int32_t xsum) {
     __m256 d = _mm256_set1_ps(xd);
@@ -672,96 +669,16 @@ T256H static inline __attribute__((always_inline)) __m256 bq8_term(int dtype, co
     return _mm256_add_ps(_mm256_mul_ps(s, _mm256_cvtepi32_ps(dots)), _mm256_mul_ps(mn, _mm256_cvtepi32_ps(_mm256_set1_epi32(xsum))));
 }
 
-/* The eight results of S (1 or 2) groups read side by side: two streams from memory keep more
- * reads in flight than one (bench/bandwidth.c: about 19 against 14 GB/s on one core here). */
-T256H static inline __attribute__((always_inline)) void bq8_groups(int dtype, int S, const uint8_t *const *pg, int nb,
-                                                                    const int8_t *qx, const float *xd,
-                                                                    const int32_t *xsum, __m256 *res) {
-    const int span = 8 * (dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : 20); /* a group block */
-    __m256 a[2][4];
-#pragma GCC unroll 2
-    for (int s = 0; s < S; s++) a[s][0] = a[s][1] = a[s][2] = a[s][3] = _mm256_setzero_ps();
-    int b = 0;
-    for (; b + 4 <= nb; b += 4) {
-        if (PF8_DIST) { /* the lines of these four group blocks, PF8_DIST ahead */
-#pragma GCC unroll 2
-            for (int s = 0; s < S; s++) {
-                const uint8_t *p = pg[s] + (size_t)b * span + PF8_DIST;
-#define BQ8_PF(i) if ((i) * 64 < 4 * span) _mm_prefetch((const char *)(p + (i) * 64), _MM_HINT_T0);
-                BQ8_PF(0) BQ8_PF(1) BQ8_PF(2) BQ8_PF(3) BQ8_PF(4) BQ8_PF(5) BQ8_PF(6) BQ8_PF(7) BQ8_PF(8)
-                BQ8_PF(9) BQ8_PF(10) BQ8_PF(11) BQ8_PF(12) BQ8_PF(13) BQ8_PF(14) BQ8_PF(15) BQ8_PF(16)
-#undef BQ8_PF
-            }
-        }
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++)
-#pragma GCC unroll 2
-            for (int s = 0; s < S; s++)
-                a[s][k] = _mm256_add_ps(a[s][k], bq8_term(dtype, pg[s] + (size_t)(b + k) * span, qx + (size_t)(b + k) * 32,
-                                                          xd[b + k], xsum[b + k]));
-    }
-#pragma GCC unroll 3
-    for (int k = 0; k < 3; k++)
-        if (b + k < nb)
-#pragma GCC unroll 2
-            for (int s = 0; s < S; s++)
-                a[s][k] = _mm256_add_ps(a[s][k], bq8_term(dtype, pg[s] + (size_t)(b + k) * span, qx + (size_t)(b + k) * 32,
-                                                          xd[b + k], xsum[b + k]));
-#pragma GCC unroll 2
-    for (int s = 0; s < S; s++) res[s] = _mm256_add_ps(_mm256_add_ps(a[s][0], a[s][1]), _mm256_add_ps(a[s][2], a[s][3]));
-}
-
-/* Rows [lo, hi) of group g into out (whole groups stored straight). */
-T256H static inline __attribute__((always_inline)) void bq8_one(int dtype, float *out, const int8_t *qx, const float *xd,
-                                                                 const int32_t *xsum, const uint8_t *w, int nb, int g,
-                                                                 int lo, int hi) {
-    size_t gsz = (size_t)nb * 8 * (dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : 20);
-    const uint8_t *pg[1] = {w + (size_t)g * gsz};
-    __m256 res[1];
-    bq8_groups(dtype, 1, pg, nb, qx, xd, xsum, res);
-    float t[8];
-    _mm256_storeu_ps(t, res[0]);
-    for (int i = lo; i < hi; i++) out[8 * g + i] = t[i];
-}
-
-T256H static inline __attribute__((always_inline)) void
-matvec_bq8_body(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w, int n,
-                int rows, int r0, int r1) {
-    int nb = n / 32, bb = slm_block_type_of((slm_dtype)dtype)->block_bytes, rows8 = rows & ~7;
-    size_t gsz = (size_t)nb * 8 * (size_t)bb; /* bytes of a group */
-    const uint8_t *wb = w;
-    int end = r1 < rows8 ? r1 : rows8, r = r0;
-    if (r < end && r % 8) { /* a leading part of a group */
-        int g = r / 8, hi = end - 8 * g < 8 ? end - 8 * g : 8;
-        bq8_one(dtype, out, qx, xd, xsum, wb, nb, g, r - 8 * g, hi);
-        r = 8 * g + hi;
-    }
-    if (r < end) { /* whole groups [gs, ge): the first half side by side with the second */
-        int gs = r / 8, ge = end / 8, h = (ge - gs + 1) / 2;
-        for (int i = 0; i + h < ge - gs; i++) {
-            const uint8_t *pg[2] = {wb + (size_t)(gs + i) * gsz, wb + (size_t)(gs + h + i) * gsz};
-            __m256 res[2];
-            bq8_groups(dtype, 2, pg, nb, qx, xd, xsum, res);
-            _mm256_storeu_ps(out + 8 * (gs + i), res[0]);
-            _mm256_storeu_ps(out + 8 * (gs + h + i), res[1]);
-        }
-        if ((ge - gs) % 2) bq8_one(dtype, out, qx, xd, xsum, wb, nb, gs + h - 1, 0, 8);
-        r = 8 * ge;
-        if (r < end) { /* a trailing part of a group */
-            bq8_one(dtype, out, qx, xd, xsum, wb, nb, ge, 0, end - r);
-            r = end;
-        }
-    }
-    if (r < r1) /* the rows after the last whole group, row-major */
-        matvec_bq_body(dtype, out + rows8, qx, xd, xsum, wb + (size_t)rows8 * (size_t)nb * (size_t)bb, n, r - rows8,
-                       r1 - rows8);
-}
+#define BQ8_ATTR T256H
+#define BQ8_TERM bq8_term
+#define BQ8_TAIL matvec_bq_body
+#include "bq8_body.h"
 
 T256H static void matvec_bq8_avx2(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                                   const void *w, int n, int rows, int r0, int r1) {
-    if (dtype == SLM_DTYPE_Q8_0) matvec_bq8_body(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, rows, r0, r1);
-    else if (dtype == SLM_DTYPE_Q4_0) matvec_bq8_body(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, rows, r0, r1);
-    else matvec_bq8_body(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, rows, r0, r1);
+    if (dtype == SLM_DTYPE_Q8_0) bq8_walk(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_Q4_0) bq8_walk(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, rows, r0, r1);
+    else bq8_walk(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, rows, r0, r1);
 }
 
 /* 6x16 GEMM micro-kernel: 12 accumulators, two B vectors, one broadcast A value. */
