@@ -35,20 +35,6 @@ static int parse_type(const char *s, slm_dtype *dt) {
     return 0;
 }
 
-static double dtype_bits(slm_dtype dt) {
-    switch (dt) {
-    case SLM_DTYPE_F32: return 32;
-    case SLM_DTYPE_F16:
-    case SLM_DTYPE_BF16: return 16;
-    case SLM_DTYPE_Q8_0: return 34 * 8.0 / 32;
-    case SLM_DTYPE_Q4_0: return 18 * 8.0 / 32;
-    case SLM_DTYPE_Q4_1: return 20 * 8.0 / 32;
-    case SLM_DTYPE_Q4_K: return 144 * 8.0 / 256;
-    case SLM_DTYPE_Q6_K: return 210 * 8.0 / 256;
-    default: return 8; /* llama2.c groups: 8 bits plus scales */
-    }
-}
-
 /* The quality gate: IN against OUT as written, on the first `limit` tokens of `file`. */
 static int gate(const char *cmd, const slm_model *ref, const char *out_path, const slm_tokenizer *tok, const char *file,
                 int limit, int n_ctx, int threads, const char *type_name) {
@@ -161,7 +147,7 @@ int cmd_quantize(int argc, char **argv) {
         slm_model_tensor_info(m, i, &ti);
         slm_dtype to = gguf ? slm_quantize_tensor_dtype(m, i, &qp) : ti.n_dims == 2 ? SLM_DTYPE_Q8_G : SLM_DTYPE_F32;
         double nv = (double)ti.shape[0] * (ti.n_dims == 2 ? (double)ti.shape[1] : 1.0);
-        values += nv, bytes_in += nv * dtype_bits(ti.dtype) / 8, bytes_out += nv * dtype_bits(to) / 8;
+        values += nv, bytes_in += (double)ti.nbytes, bytes_out += nv * slm_dtype_bits(to) / 8;
         if (!quiet) {
             char shape[40];
             if (ti.n_dims == 2) snprintf(shape, sizeof shape, "%lld x %lld", (long long)ti.shape[0], (long long)ti.shape[1]);

@@ -89,8 +89,8 @@ typedef struct slm_tensor_info {
  * F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q4_K/Q6_K tensors) or a Hugging Face folder. Files are memory-mapped
  * and their weights used in place; they stay mapped until slm_model_free. On CPUs whose decode
  * kernels read Q8_0 / Q4_0 / Q4_1 rows packed in groups of eight (AVX2, AVX-512), those matrices
- * are copied once into that layout (same size, same results) and the mapped pages they came from
- * are released. */
+ * are copied once into that layout (same size, same results; kept as they are if that memory
+ * cannot be had) and the mapped pages they came from are released. */
 slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err);
 
 /* Loads a model from a caller-owned memory block (e.g. flash). `data` must stay valid and
@@ -103,6 +103,9 @@ void slm_model_free(slm_model *model);
 const slm_config *slm_model_config(const slm_model *model);
 /* A short description of the source format, e.g. "llama2.c v2 (Q8_0, group 64)". */
 const char *slm_model_format(const slm_model *model);
+/* Bits per value a matrix of `dtype` stores, block scales included (llama2.c Q8 groups: 8, their
+ * scales counted apart). */
+double slm_dtype_bits(slm_dtype dtype);
 /* Total number of weight values (stored, not counting block repeats). */
 int64_t slm_model_n_params(const slm_model *model);
 int slm_model_n_tensors(const slm_model *model);

@@ -80,13 +80,6 @@ static void kv_u32(bytes *b, const char *k, uint32_t v) { put_str(b, k), put_u32
 static void kv_f32(bytes *b, const char *k, float v) { put_str(b, k), put_u32(b, GGUF_TYPE_FLOAT32), put(b, &v, 4); }
 static void kv_str(bytes *b, const char *k, const char *v) { put_str(b, k), put_u32(b, GGUF_TYPE_STRING), put_str(b, v); }
 
-/* Bits per value of a matrix type (for the embedding rule below). */
-static double type_bits(slm_dtype dt) {
-    const slm_block_type *bt = slm_block_type_of(dt);
-    if (bt) return 8.0 * bt->block_bytes / bt->block_size;
-    return dt == SLM_DTYPE_F32 ? 32 : 16;
-}
-
 /* A row of n values can be written as dt: block types need whole blocks. */
 static int fits(slm_dtype dt, int64_t n) {
     const slm_block_type *bt = slm_block_type_of(dt);
@@ -100,7 +93,7 @@ slm_dtype slm_gguf_tensor_type(const slm_model *m, const slm_tensor *t, slm_dtyp
      * (a 4-bit classifier breaks small models). */
     if (m->cfg.tied_classifier && !strcmp(t->name, "token_embd.weight")) {
         if (embed_dt >= 0) dt = (slm_dtype)embed_dt;
-        else if (type_bits(mdt) < 8) dt = SLM_DTYPE_Q8_0;
+        else if (slm_dtype_bits(mdt) < 8) dt = SLM_DTYPE_Q8_0;
     }
     /* Rows that are not whole blocks fall back to a type of 32-value blocks with at least as many
      * bits (Q4_K to Q4_1, its per-32 affine cousin; Q6_K to Q8_0), then to F16, as llama.cpp's

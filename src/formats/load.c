@@ -27,14 +27,11 @@ slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err
     }
     (*out)->map = data;
     (*out)->map_size = size;
-    if (slm_kernels_select(1)->pack_bq8) { /* the layout the fastest integer decode kernels read */
-        st = slm_model_pack_bq8(*out, err);
-        if (st != SLM_OK) {
-            slm_model_free(*out);
-            *out = NULL;
-        }
-    }
-    return st;
+    /* the layout the fastest integer decode kernels read; without the memory for it (packing
+     * allocates before it changes anything) the model keeps the file's layout: same results */
+    slm_error ignored;
+    if (slm_kernels_select(1)->pack_bq8) (void)slm_model_pack_bq8(*out, &ignored);
+    return SLM_OK;
 }
 
 slm_status slm_model_save(const slm_model *m, const char *path, slm_save_format format, int group_size,

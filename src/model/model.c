@@ -201,6 +201,12 @@ void slm_tensor_row_f32(const slm_tensor *t, int64_t row, float *out) {
     else slm_dequant_row_scalar((int)t->dtype, out, t->data, n, row);
 }
 
+double slm_dtype_bits(slm_dtype dt) {
+    const slm_block_type *bt = slm_block_type_of(dt);
+    if (bt) return 8.0 * bt->block_bytes / bt->block_size;
+    return dt == SLM_DTYPE_F32 ? 32 : dt == SLM_DTYPE_Q8_G ? 8 : 16;
+}
+
 static int packable(const slm_model *m, const slm_tensor *t) {
     return t->n_dims == 2 && slm_bq8_type(t->dtype) && t->shape[0] >= 8 && !t->bq8 &&
            !(t == m->tok_emb && m->classifier != m->tok_emb);
