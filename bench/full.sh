@@ -113,8 +113,7 @@ if [ ! -x "$BWBIN" ] || [ bench/bandwidth.c -nt "$BWBIN" ]; then
   cc -O2 -mavx2 -pthread bench/bandwidth.c -o "$BWBIN" 2>"$OUT/bandwidth.log" ||
     { rm -f "$BWBIN"; note "bench/bandwidth.c did not build (see $OUT/bandwidth.log): no floor"; }
 fi
-measure_bw() { [ -x "$BWBIN" ] && "$BWBIN" "$MAXT" 2>/dev/null || true; }
-measure_bw_at() { [ -x "$BWBIN" ] && "$BWBIN" "$1" 2>/dev/null || true; } # threads 1..$1
+measure_bw() { [ -x "$BWBIN" ] && "$BWBIN" "${1:-$MAXT}" 2>/dev/null || true; } # threads 1..$1 (default MAXT)
 bw_at() { # bandwidth lines, threads -> GB/s or empty
   echo "$1" | sed -nE "s/^read bandwidth, $2 threads?: ([0-9.]+) GB.*/\1/p" | head -1
 }
@@ -406,7 +405,7 @@ main() {
         # the floor of a file larger than L3 uses the bandwidth measured just before its decode runs
         # (a few seconds): this VM's bandwidth drifts by tens of percent over the table's minutes
         cell_bw=""
-        [ "$size" -ge "$L3_BYTES" ] && cell_bw=$(measure_bw_at "$t")
+        [ "$size" -ge "$L3_BYTES" ] && cell_bw=$(measure_bw "$t")
         slm_decode "$gguf" "$t"
         slm_prefill "$gguf" "$t" "$PROMPT"
         if [ "$PRE" = "-" ] && [ -n "$PROMPT" ] && [ "$want" = "$seq" ]; then

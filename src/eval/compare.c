@@ -21,11 +21,6 @@ static int argmax(const float *z, int n) {
     return best;
 }
 
-/* Tokens evaluated per call: one, so both models run the decode path users generate with (for
- * Q8_0 / Q4_0 / Q4_1 that path multiplies int8-quantized activations, batches multiply fp32 ones;
- * the gate measures what generation gets, and its figures in docs/ stay reproducible). */
-enum { CHUNK = 1 };
-
 slm_status slm_compare_models(const slm_model *a, const slm_model *b, const int32_t *ids, int n, int n_ctx, int32_t bos,
                               int n_threads, slm_compare_result *out, slm_error *err) {
     if (!a || !b || !ids || !out || n < 2) return slm_fail(err, SLM_ERR_ARG, "compare: need two models and at least 2 tokens");
@@ -35,44 +30,42 @@ slm_status slm_compare_models(const slm_model *a, const slm_model *b, const int3
                         slm_model_config(b)->vocab_size);
     slm_ctx_params cp = {n_ctx, n_threads > 0 ? n_threads : 1, 0, 0, 0};
     slm_ctx *ca = NULL, *cb = NULL;
-    float *za_all = malloc(sizeof(float) * CHUNK * (size_t)V), *zb_all = malloc(sizeof(float) * CHUNK * (size_t)V);
-    double *pa = malloc(sizeof(double) * (size_t)V), *pb = malloc(sizeof(double) * (size_t)V);
-    slm_status st = za_all && zb_all && pa && pb ? SLM_OK : slm_fail(err, SLM_ERR_NOMEM, "compare: out of memory");
+    double *pa = malloc(sizeof(double) * 2 * (size_t)V), *pb = pa + V;
+    slm_status st = pa ? SLM_OK : slm_fail(err, SLM_ERR_NOMEM, "compare: out of memory");
     if (st == SLM_OK) st = slm_ctx_create(a, &cp, &ca, err);
     if (st == SLM_OK) st = slm_ctx_create(b, &cp, &cb, err);
     double nll_a = 0, nll_b = 0, kl_sum = 0, kl_max = 0;
     int agree = 0, cmp = 0;
     int nc = st == SLM_OK ? slm_ctx_n_ctx(ca) : 0;
-    for (int i = 0, pos = 0; st == SLM_OK && i + 1 < n;) {
+    /* one token per call: both models run the decode path users generate with (for Q8_0 / Q4_0 /
+     * Q4_1 it multiplies int8-quantized activations, batches fp32 ones), so the gate measures what
+     * generation gets and its figures in docs/ stay reproducible */
+    for (int i = 0, pos = 0; st == SLM_OK && i + 1 < n; i++) {
         if (pos == nc) { /* the window is full: restart from BOS, as slm score does */
             st = slm_ctx_eval(ca, &bos, 1, 0, NULL, err);
             if (st == SLM_OK) st = slm_ctx_eval(cb, &bos, 1, 0, NULL, err);
             pos = 1;
             if (st != SLM_OK) break;
         }
-        int c = n - 1 - i < CHUNK ? n - 1 - i : CHUNK; /* tokens i .. i+c-1 predict i+1 .. i+c */
-        c = nc - pos < c ? nc - pos : c;
-        st = slm_ctx_eval(ca, &ids[i], c, pos, za_all, err);
-        if (st == SLM_OK) st = slm_ctx_eval(cb, &ids[i], c, pos, zb_all, err);
+        st = slm_ctx_eval(ca, &ids[i], 1, pos, NULL, err);
+        if (st == SLM_OK) st = slm_ctx_eval(cb, &ids[i], 1, pos, NULL, err);
         if (st != SLM_OK) break;
-        for (int j = 0; j < c; j++) {
-            const float *za = za_all + (size_t)j * V, *zb = zb_all + (size_t)j * V;
-            double ma, la, mb, lb, kl = 0;
-            softmax_stats(za, V, pa, &ma, &la), softmax_stats(zb, V, pb, &mb, &lb);
-            int next = ids[i + j + 1];
-            nll_a -= (double)za[next] - ma - la;
-            nll_b -= (double)zb[next] - mb - lb;
-            for (int v = 0; v < V; v++) /* KL(a || b) = sum p_a (log p_a - log p_b) */
-                kl += pa[v] * (((double)za[v] - ma - la) - ((double)zb[v] - mb - lb));
-            kl = kl > 0 ? kl : 0; /* rounding can make a zero divergence slightly negative */
-            kl_sum += kl, kl_max = kl > kl_max ? kl : kl_max;
-            agree += argmax(za, V) == argmax(zb, V);
-            cmp++;
-        }
-        i += c, pos += c;
+        pos++;
+        const float *za = slm_ctx_logits(ca), *zb = slm_ctx_logits(cb);
+        double ma, la, mb, lb, kl = 0;
+        softmax_stats(za, V, pa, &ma, &la), softmax_stats(zb, V, pb, &mb, &lb);
+        int next = ids[i + 1];
+        nll_a -= (double)za[next] - ma - la;
+        nll_b -= (double)zb[next] - mb - lb;
+        for (int v = 0; v < V; v++) /* KL(a || b) = sum p_a (log p_a - log p_b) */
+            kl += pa[v] * (((double)za[v] - ma - la) - ((double)zb[v] - mb - lb));
+        kl = kl > 0 ? kl : 0; /* rounding can make a zero divergence slightly negative */
+        kl_sum += kl, kl_max = kl > kl_max ? kl : kl_max;
+        agree += argmax(za, V) == argmax(zb, V);
+        cmp++;
     }
     slm_ctx_free(ca), slm_ctx_free(cb);
-    free(za_all), free(zb_all), free(pa), free(pb);
+    free(pa);
     if (st != SLM_OK) return st;
     out->tokens = cmp;
     out->nll_a = nll_a / cmp, out->nll_b = nll_b / cmp;

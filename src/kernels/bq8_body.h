@@ -15,7 +15,7 @@
 BQ8_ATTR static inline __attribute__((always_inline)) void bq8_groups(int dtype, int S, const uint8_t *const *pg, int nb,
                                                                        const int8_t *qx, const float *xd,
                                                                        const int32_t *xsum, __m256 *res) {
-    const int span = 8 * (dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : 20); /* a group block */
+    const int span = 8 * slm_bq8_block_bytes(dtype); /* a group block */
     __m256 a[2][4];
 #pragma GCC unroll 2
     for (int s = 0; s < S; s++) a[s][0] = a[s][1] = a[s][2] = a[s][3] = _mm256_setzero_ps();
@@ -38,29 +38,27 @@ BQ8_ATTR static inline __attribute__((always_inline)) void bq8_groups(int dtype,
     for (int s = 0; s < S; s++) res[s] = _mm256_add_ps(_mm256_add_ps(a[s][0], a[s][1]), _mm256_add_ps(a[s][2], a[s][3]));
 }
 
-/* Rows [lo, hi) of group g into out. */
+/* Rows [lo, hi) of the group at pg into out (the group's eight rows). */
 BQ8_ATTR static inline __attribute__((always_inline)) void bq8_one(int dtype, float *out, const int8_t *qx, const float *xd,
-                                                                    const int32_t *xsum, const uint8_t *w, int nb, int g,
+                                                                    const int32_t *xsum, const uint8_t *pg, int nb,
                                                                     int lo, int hi) {
-    size_t gsz = (size_t)nb * 8 * (dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : 20);
-    const uint8_t *pg[1] = {w + (size_t)g * gsz};
     __m256 res[1];
-    bq8_groups(dtype, 1, pg, nb, qx, xd, xsum, res);
+    bq8_groups(dtype, 1, &pg, nb, qx, xd, xsum, res);
     float t[8];
     _mm256_storeu_ps(t, res[0]);
-    for (int i = lo; i < hi; i++) out[8 * g + i] = t[i];
+    for (int i = lo; i < hi; i++) out[i] = t[i];
 }
 
 BQ8_ATTR static inline __attribute__((always_inline)) void bq8_walk(int dtype, float *out, const int8_t *qx,
                                                                      const float *xd, const int32_t *xsum,
                                                                      const void *w, int n, int rows, int r0, int r1) {
-    int nb = n / 32, bb = dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : 20, rows8 = rows & ~7;
+    int nb = n / 32, bb = slm_bq8_block_bytes(dtype), rows8 = rows & ~7;
     size_t gsz = (size_t)nb * 8 * (size_t)bb; /* bytes of a group */
     const uint8_t *wb = w;
     int end = r1 < rows8 ? r1 : rows8, r = r0;
     if (r < end && r % 8) { /* a leading part of a group */
         int g = r / 8, hi = end - 8 * g < 8 ? end - 8 * g : 8;
-        bq8_one(dtype, out, qx, xd, xsum, wb, nb, g, r - 8 * g, hi);
+        bq8_one(dtype, out + 8 * g, qx, xd, xsum, wb + (size_t)g * gsz, nb, r - 8 * g, hi);
         r = 8 * g + hi;
     }
     if (r < end) { /* whole groups [gs, ge): the first half side by side with the second */
@@ -72,10 +70,10 @@ BQ8_ATTR static inline __attribute__((always_inline)) void bq8_walk(int dtype, f
             _mm256_storeu_ps(out + 8 * (gs + i), res[0]);
             _mm256_storeu_ps(out + 8 * (gs + h + i), res[1]);
         }
-        if ((ge - gs) % 2) bq8_one(dtype, out, qx, xd, xsum, wb, nb, gs + h - 1, 0, 8);
+        if ((ge - gs) % 2) bq8_one(dtype, out + 8 * (gs + h - 1), qx, xd, xsum, wb + (size_t)(gs + h - 1) * gsz, nb, 0, 8);
         r = 8 * ge;
         if (r < end) { /* a trailing part of a group */
-            bq8_one(dtype, out, qx, xd, xsum, wb, nb, ge, 0, end - r);
+            bq8_one(dtype, out + 8 * ge, qx, xd, xsum, wb + (size_t)ge * gsz, nb, 0, end - r);
             r = end;
         }
     }

@@ -170,57 +170,60 @@ int slm_bq8_type(slm_dtype dtype) {
     return dtype == SLM_DTYPE_Q8_0 || dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_Q4_1;
 }
 
-/* Bytes of a block's header (f16 scale, and for Q4_1 the f16 min) and of its quants. */
-static int bq8_head(slm_dtype dtype) { return dtype == SLM_DTYPE_Q4_1 ? 4 : 2; }
-
-/* Where block b of row `row` (in a group) lies in a packed matrix: its group block, and the row's
- * lane in it. */
-static const uint8_t *bq8_group_block(slm_dtype dtype, const void *w, int n, int64_t row, int b) {
-    size_t bb = (size_t)slm_block_type_of(dtype)->block_bytes, rb = (size_t)(n / 32) * bb;
-    return (const uint8_t *)w + (size_t)(row / 8) * 8 * rb + (size_t)b * 8 * bb;
+/* Copies one row's block between the file's layout (blk) and its lane of a group block (g): the
+ * f16 scale (and Q4_1's f16 min) at 16 * f + 2 * lane, quant chunk c at 8 * head + 32 * c + 4 * lane.
+ * to_group 1 writes g, 0 writes blk. */
+static void bq8_lane_copy(slm_dtype dtype, uint8_t *g, uint8_t *blk, int lane, int to_group) {
+    int hb = dtype == SLM_DTYPE_Q4_1 ? 4 : 2, qb = slm_bq8_block_bytes(dtype) - hb;
+    for (int f = 0; f < hb / 2; f++) {
+        uint8_t *gp = g + 16 * f + 2 * lane, *bp = blk + 2 * f;
+        memcpy(to_group ? gp : bp, to_group ? bp : gp, 2);
+    }
+    for (int c = 0; c < qb / 4; c++) {
+        uint8_t *gp = g + 8 * hb + 32 * c + 4 * lane, *bp = blk + hb + 4 * c;
+        memcpy(to_group ? gp : bp, to_group ? bp : gp, 4);
+    }
 }
 
 void slm_bq8_get_block(slm_dtype dtype, const void *w, int n, int64_t row, int b, uint8_t *dst) {
-    const uint8_t *g = bq8_group_block(dtype, w, n, row, b);
-    int lane = (int)(row % 8), hb = bq8_head(dtype), qb = slm_block_type_of(dtype)->block_bytes - hb;
-    for (int f = 0; f < hb / 2; f++) memcpy(dst + 2 * f, g + 16 * f + 2 * lane, 2);
-    for (int c = 0; c < qb / 4; c++) memcpy(dst + hb + 4 * c, g + 8 * hb + 32 * c + 4 * lane, 4);
+    size_t bb = (size_t)slm_bq8_block_bytes(dtype), rb = (size_t)(n / 32) * bb;
+    uint8_t *g = (uint8_t *)w + (size_t)(row / 8) * 8 * rb + (size_t)b * 8 * bb; /* only read */
+    bq8_lane_copy(dtype, g, dst, (int)(row % 8), 0);
 }
 
 void slm_bq8_pack(slm_dtype dtype, void *dst, const void *src, int64_t rows, int n) {
-    int nb = n / 32, bb = slm_block_type_of(dtype)->block_bytes, hb = bq8_head(dtype), qb = bb - hb;
+    int nb = n / 32, bb = slm_bq8_block_bytes(dtype);
     size_t rb = (size_t)nb * (size_t)bb;
     int64_t rows8 = rows & ~(int64_t)7;
     uint8_t *d = dst;
     for (int64_t g = 0; g < rows8 / 8; g++) /* the destination in order: group blocks one after another */
         for (int b = 0; b < nb; b++, d += 8 * (size_t)bb)
-            for (int lane = 0; lane < 8; lane++) {
-                const uint8_t *s = (const uint8_t *)src + (size_t)(8 * g + lane) * rb + (size_t)b * bb;
-                for (int f = 0; f < hb / 2; f++) memcpy(d + 16 * f + 2 * lane, s + 2 * f, 2);
-                for (int c = 0; c < qb / 4; c++) memcpy(d + 8 * hb + 32 * c + 4 * lane, s + hb + 4 * c, 4);
-            }
+            for (int lane = 0; lane < 8; lane++)
+                bq8_lane_copy(dtype, d, (uint8_t *)src + (size_t)(8 * g + lane) * rb + (size_t)b * bb, lane, 1);
     memcpy(d, (const uint8_t *)src + (size_t)rows8 * rb, (size_t)(rows - rows8) * rb);
 }
 
 void slm_bq8_dequant_row(slm_dtype dtype, void (*dequant_row)(int, float *, const void *, int, int64_t), float *out,
                          const void *w, int n, int64_t rows, int64_t row) {
-    int nb = n / 32, bb = slm_block_type_of(dtype)->block_bytes;
+    int nb = n / 32, bb = slm_bq8_block_bytes(dtype);
+    size_t rb = (size_t)nb * (size_t)bb;
     int64_t rows8 = rows & ~(int64_t)7;
     if (row >= rows8) {
-        dequant_row((int)dtype, out, (const uint8_t *)w + (size_t)rows8 * (size_t)nb * (size_t)bb, n, row - rows8);
+        dequant_row((int)dtype, out, (const uint8_t *)w + (size_t)rows8 * rb, n, row - rows8);
         return;
     }
     uint8_t buf[8 * 34]; /* eight blocks at a time in the file's layout */
+    uint8_t *g = (uint8_t *)w + (size_t)(row / 8) * 8 * rb; /* only read */
     for (int b0 = 0; b0 < nb; b0 += 8) {
         int cnt = nb - b0 < 8 ? nb - b0 : 8;
-        for (int b = 0; b < cnt; b++) slm_bq8_get_block(dtype, w, n, row, b0 + b, buf + (size_t)b * bb);
+        for (int b = 0; b < cnt; b++) bq8_lane_copy(dtype, g + (size_t)(b0 + b) * 8 * bb, buf + (size_t)b * bb, (int)(row % 8), 0);
         dequant_row((int)dtype, out + (size_t)b0 * 32, buf, 32 * cnt, 0);
     }
 }
 
 void slm_matvec_bq8_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                            const void *w, int n, int rows, int r0, int r1) {
-    int nb = n / 32, bb = slm_block_type_of((slm_dtype)dtype)->block_bytes, rows8 = rows & ~7;
+    int nb = n / 32, bb = slm_bq8_block_bytes(dtype), rows8 = rows & ~7;
     for (int r = r0; r < r1 && r < rows8; r++) {
         float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         uint8_t blk[34];

@@ -59,6 +59,8 @@ void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *
  * so that one 32-byte load holds the same four quants of all eight rows. The last rows & 7 rows
  * follow in the row-major layout. */
 int slm_bq8_type(slm_dtype dtype); /* 1 for the types with this layout */
+/* Bytes of one Q8_0 / Q4_0 / Q4_1 block, as a constant the compiler folds into the kernels. */
+static inline int slm_bq8_block_bytes(int dtype) { return dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : 20; }
 /* src (rows, n) row-major into dst (the same size) in groups of eight. */
 void slm_bq8_pack(slm_dtype dtype, void *dst, const void *src, int64_t rows, int n);
 /* Block b of row `row` (< rows & ~7) of a packed matrix, in the file's layout, into dst (block_bytes). */

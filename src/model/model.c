@@ -208,15 +208,16 @@ double slm_dtype_bits(slm_dtype dt) {
 }
 
 static int packable(const slm_model *m, const slm_tensor *t) {
-    return t->n_dims == 2 && slm_bq8_type(t->dtype) && t->shape[0] >= 8 && !t->bq8 &&
+    return t->n_dims == 2 && slm_bq8_type(t->dtype) && t->shape[0] >= 8 &&
            !(t == m->tok_emb && m->classifier != m->tok_emb);
 }
 
 slm_status slm_model_pack_bq8(slm_model *m, slm_error *err) {
+    if (m->packed) return SLM_OK; /* packed already */
     size_t total = 0;
     for (int i = 0; i < m->n_tensors; i++)
         if (packable(m, &m->tensors[i])) total += slm_align_up(slm_tensor_nbytes(&m->tensors[i]), 64);
-    if (!total || m->packed) return SLM_OK;
+    if (!total) return SLM_OK;
     uint8_t *dst = slm_alloc_large(total); /* page-aligned */
     if (!dst) return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory packing %zu bytes of weights", m->source, total);
     m->packed = dst;
