@@ -17,7 +17,7 @@ static const char HELP[] =
     "                            the model's tokenizer.chat_template)\n"
     "  -n, --n-predict N         most tokens per reply (default 512)\n"
     "      --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n, -s/--seed,\n"
-    "  -t, --threads, -c, --ctx-size, -b, --batch-size, --kv-f16, --no-simd   as for slm generate\n"
+    "  -t, --threads, -c, --ctx-size, -b, --batch-size, --kv-f16, --no-simd, --kernels   as for slm generate\n"
     "\n"
     "Replies stream to stdout and end at the template's end-of-turn token or EOS. When the context is\n"
     "full the conversation starts again from the system prompt (said on stderr).\n";
@@ -27,7 +27,7 @@ int cmd_chat(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *system_prompt = NULL, *tpl = NULL, *arg;
     int n_predict = 512, seed_given = 0;
     slm_sampler_params sp = slm_sampler_default_params();
-    slm_ctx_params cp = {0, 1, getenv("SLM_NO_SIMD") != NULL, 0, 0};
+    slm_ctx_params cp = {0, 1, getenv("SLM_NO_SIMD") != NULL, 0, 0, getenv("SLM_KERNELS")};
     while (!a.failed && (arg = cli_next(&a))) {
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) { fputs(HELP, stdout); return 0; }
         else if (!strcmp(arg, "-m") || !strcmp(arg, "--model")) model_path = cli_value(&a, arg);

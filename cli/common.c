@@ -93,6 +93,7 @@ int cli_run_flag(cli_args *a, const char *arg, slm_sampler_params *sp, int *seed
     else if (!strcmp(arg, "-t") || !strcmp(arg, "--threads")) cp->n_threads = cli_int(a, arg, 1, 1024);
     else if (!strcmp(arg, "-c") || !strcmp(arg, "--ctx-size")) cp->n_ctx = cli_int(a, arg, 1, 1 << 22);
     else if (!strcmp(arg, "--no-simd")) cp->no_simd = 1;
+    else if (!strcmp(arg, "--kernels")) cp->kernels = cli_value(a, arg);
     else if (!strcmp(arg, "-b") || !strcmp(arg, "--batch-size")) cp->n_batch = cli_int(a, arg, 1, 4096);
     else if (!strcmp(arg, "--kv-f16")) cp->kv_f16 = 1;
     else return 0;

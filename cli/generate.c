@@ -29,6 +29,7 @@ static const char HELP[] =
     "  -b, --batch-size N      prompt tokens evaluated together (default 256; 1 = one at a time)\n"
     "      --kv-f16            keep the KV cache in f16 (half the memory)\n"
     "      --no-simd           use the portable scalar kernels\n"
+    "      --kernels NAME      this kernel table: scalar, avx2, avx512, neon (default: the fastest here)\n"
     "      --chat              wrap the prompt in the model's chat template (as a user message)\n"
     "      --chat-template N   chatml | smollm2 | llama2 | zephyr | plain (implies --chat)\n"
     "      --system TEXT       system prompt for --chat\n"
@@ -40,7 +41,7 @@ int cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *prompt = "", *prompt_file = NULL;
     int n_predict = 256;
     slm_sampler_params sp = slm_sampler_default_params();
-    slm_ctx_params cp = {0, 1, getenv("SLM_NO_SIMD") != NULL, 0, 0};
+    slm_ctx_params cp = {0, 1, getenv("SLM_NO_SIMD") != NULL, 0, 0, getenv("SLM_KERNELS")};
     int seed_given = 0, chat = 0;
     const char *tpl = NULL, *system_prompt = NULL;
     const char *arg;
@@ -116,10 +117,10 @@ int cmd_generate(int argc, char **argv) {
     }
     static const char *why[] = {"token limit", "end of text", "context full", "callback"};
     fprintf(stderr, "[slm] prompt: %d tokens, %.1f tok/s | generated: %d tokens, %.1f tok/s | stop: %s | "
-                    "seed %llu | threads %d | peak memory %.1f MiB\n",
+                    "seed %llu | threads %d | kernels %s | peak memory %.1f MiB\n",
             stats.n_prompt, stats.prompt_seconds > 0 ? stats.n_prompt / stats.prompt_seconds : 0.0,
             stats.n_generated, stats.gen_seconds > 0 ? stats.n_generated / stats.gen_seconds : 0.0,
-            why[stats.stopped_by], (unsigned long long)sp.seed, cp.n_threads, cli_peak_rss_mib());
+            why[stats.stopped_by], (unsigned long long)sp.seed, cp.n_threads, slm_ctx_kernels(ctx), cli_peak_rss_mib());
     rc = 0;
 done:
     slm_sampler_free(sampler);

@@ -26,7 +26,8 @@ static const char USAGE[] =
     "Models: llama2.c checkpoints (.bin v0, v1, v2/Q8_0) with a tokenizer.bin or tokenizer.model; GGUF\n"
     "(arch llama, qwen2; F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q4_K/Q6_K; the tokenizer from its metadata); Hugging\n"
     "Face folders (config.json + safetensors, with tokenizer.json or tokenizer.model).\n"
-    "Environment: SLM_NO_SIMD=1 forces the portable scalar kernels.\n";
+    "Environment: SLM_NO_SIMD=1 forces the portable scalar kernels; SLM_KERNELS=NAME picks a kernel\n"
+    "table (scalar, avx2, avx512, neon) where the CPU has it.\n";
 
 int main(int argc, char **argv) {
     if (argc < 2) {

@@ -18,6 +18,7 @@ static const char HELP[] =
     "  -t, --threads N        threads (default 1)\n"
     "  -c, --ctx-size N       context length (default: the model's seq_len)\n"
     "      --no-simd          use the portable scalar kernels\n"
+    "      --kernels NAME     this kernel table: scalar, avx2, avx512, neon (default: the fastest here)\n"
     "\n"
     "A text longer than the context is scored in windows of the context length, each restarted\n"
     "from BOS, so every token is scored. --logits-out then holds one row per evaluated position.\n"
@@ -62,7 +63,7 @@ static int32_t *parse_ids(const char *cmd, const char *path, int *n_out) {
 int cmd_score(int argc, char **argv) {
     cli_args a = {"score", argc, 0, argv, 0};
     const char *model_path = NULL, *tok_path = NULL, *file = NULL, *text_arg = NULL, *ids_path = NULL,
-               *logits_path = NULL, *arg;
+               *logits_path = NULL, *kernels = getenv("SLM_KERNELS"), *arg;
     int threads = 1, n_ctx = 0, quiet = 0, no_simd = getenv("SLM_NO_SIMD") != NULL;
     while (!a.failed && (arg = cli_next(&a))) {
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) { fputs(HELP, stdout); return 0; }
@@ -76,6 +77,7 @@ int cmd_score(int argc, char **argv) {
         else if (!strcmp(arg, "-t") || !strcmp(arg, "--threads")) threads = cli_int(&a, arg, 1, 1024);
         else if (!strcmp(arg, "-c") || !strcmp(arg, "--ctx-size")) n_ctx = cli_int(&a, arg, 1, 1 << 22);
         else if (!strcmp(arg, "--no-simd")) no_simd = 1;
+        else if (!strcmp(arg, "--kernels")) kernels = cli_value(&a, arg);
         else cli_unknown(&a, arg);
     }
     if (a.failed) return EXIT_USAGE;
@@ -121,7 +123,7 @@ int cmd_score(int argc, char **argv) {
         cli_error(a.cmd, "nothing to score (no tokens)");
         goto done;
     }
-    slm_ctx_params cp = {n_ctx, threads, no_simd, 0, 0};
+    slm_ctx_params cp = {n_ctx, threads, no_simd, 0, 0, kernels};
     if (slm_ctx_create(model, &cp, &ctx, &err) != SLM_OK) {
         cli_error(a.cmd, "%s", err.msg);
         goto done;

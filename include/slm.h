@@ -179,9 +179,15 @@ typedef struct slm_ctx_params {
     int n_batch;   /* prompt tokens evaluated together as matrix-matrix products; 0 = 256, 1 = one
                     * at a time (the least memory). Models with llama2.c Q8 tensors always use 1. */
     int kv_f16;    /* 1: keep the KV cache as IEEE half (half the memory; keys and values rounded) */
+    const char *kernels; /* NULL or "": the fastest kernel table this CPU runs; else one by name,
+                          * "scalar", "avx2", "avx512" or "neon" (an error where the CPU or the
+                          * build lacks it). no_simd = 1 wins over it. */
 } slm_ctx_params;
 
 slm_ctx_params slm_ctx_default_params(void);
+
+/* The kernel table a context runs ("scalar", "avx2", "avx512", "neon"). */
+const char *slm_ctx_kernels(const slm_ctx *ctx);
 
 /* The memory a context needs, split by purpose (bytes). */
 typedef struct slm_mem_plan {

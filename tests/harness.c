@@ -64,7 +64,7 @@ float *test_logits(const slm_model *m, const int32_t *tokens, int n, int threads
 }
 
 float *test_logits_batch(const slm_model *m, const int32_t *tokens, int n, int threads, int no_simd, int n_batch) {
-    slm_ctx_params p = {0, threads, no_simd, n_batch, 0};
+    slm_ctx_params p = {0, threads, no_simd, n_batch, 0, NULL};
     slm_ctx *ctx;
     slm_error err;
     if (slm_ctx_create(m, &p, &ctx, &err) != SLM_OK) return NULL;

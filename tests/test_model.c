@@ -199,7 +199,7 @@ static int collect_fn(void *user, int32_t token, const char *text, size_t len) {
 
 /* Greedy generation from BOS; returns the text (caller frees) and fills ids. */
 static char *greedy(const slm_model *m, const slm_tokenizer *tok, int n, int threads, collect *c) {
-    slm_ctx_params p = {0, threads, 0, 0, 0};
+    slm_ctx_params p = {0, threads, 0, 0, 0, NULL};
     slm_sampler_params sp = slm_sampler_default_params();
     sp.temperature = 0;
     slm_ctx *ctx;
@@ -248,8 +248,8 @@ void golden_stories260K_greedy_cli(void) {
     if (!mp || !tp || !gp) SKIP("../shared/models/stories260K.bin, tok512.bin or the greedy text is missing");
     size_t glen;
     char *golden = read_all(gp, &glen);
-    const char *variants[] = {"-t 1", "-t 2", "-t 1 --no-simd", "-t 2 -c 512"};
-    for (int v = 0; v < 4; v++) {
+    const char *variants[] = {"-t 1", "-t 2", "-t 1 --no-simd", "-t 2 -c 512", "-t 1 --kernels scalar"};
+    for (int v = 0; v < 5; v++) {
         char args[2048], *out = NULL, *errs = NULL;
         snprintf(args, sizeof args, "generate -m %s -z %s --temp 0 -n 1000 %s", mp, tp, variants[v]);
         int rc = run_slm(args, &out, &errs);
@@ -262,6 +262,10 @@ void golden_stories260K_greedy_cli(void) {
     snprintf(args, sizeof args, "generate -m %s --temp 0 -n 1000", mp);
     CHECK(run_slm(args, &out, NULL) == 0 && out && strlen(out) == glen && memcmp(out, golden, glen) == 0);
     free(out);
+    char *errs = NULL;
+    snprintf(args, sizeof args, "generate -m %s -z %s -n 4 --kernels sse9", mp, tp);
+    CHECK(run_slm(args, NULL, &errs) == 1 && errs && strstr(errs, "'sse9' is not available"), "%s", errs ? errs : "");
+    free(errs);
     free(golden);
 }
 
@@ -330,7 +334,7 @@ void refcases_logits_and_greedy_match_pytorch(void) {
                 free(lg);
             }
             if (ng > 0) { /* greedy continuation: argmax, ties to the lowest id */
-                slm_ctx_params p = {0, 1, 0, 0, 0};
+                slm_ctx_params p = {0, 1, 0, 0, 0, NULL};
                 slm_ctx *ctx;
                 slm_ctx_create(m, &p, &ctx, &err);
                 slm_ctx_eval(ctx, toks, n, 0, NULL, &err);
@@ -399,7 +403,7 @@ void block_repeat_matches_expanded_reference(void) {
         CHECK(d <= 1e-4, "sequence %d: max |logit diff| %g", s, d);
         free(lg), free(toks);
     }
-    slm_ctx_params p = {0, 1, 0, 0, 0};
+    slm_ctx_params p = {0, 1, 0, 0, 0, NULL};
     slm_mem_plan plan;
     slm_ctx_plan(shared, &p, &plan, &err);
     CHECK(plan.kv_cache == (size_t)2 * 4 * c.seq_len * c.head_dim * c.n_kv_heads * 4, "one KV cache per applied layer");
@@ -715,7 +719,7 @@ void packed_rows_change_nothing(void) {
 void kv_cache_f16_option(void) {
     slm_model *m = random_model(64, 172, 2, 8, 4, 300, 64, 1, 9);
     slm_error err;
-    slm_ctx_params p32 = {0, 1, 0, 0, 0}, p16 = {0, 1, 0, 0, 1};
+    slm_ctx_params p32 = {0, 1, 0, 0, 0, NULL}, p16 = {0, 1, 0, 0, 1, NULL};
     slm_mem_plan a, b;
     CHECK(slm_ctx_plan(m, &p32, &a, &err) == SLM_OK && slm_ctx_plan(m, &p16, &b, &err) == SLM_OK);
     CHECK(b.kv_cache * 2 == a.kv_cache, "f16 cache %zu bytes, fp32 %zu", b.kv_cache, a.kv_cache);
@@ -724,7 +728,7 @@ void kv_cache_f16_option(void) {
     for (int i = 0; i < N; i++) toks[i] = (i * 13 + 1) % 300;
     float *ref = test_logits(m, toks, N, 1, 0), *got[4];
     for (int v = 0; v < 4; v++) { /* (batch 1, batch default) x (1, 2 threads) */
-        slm_ctx_params p = {0, v & 1 ? 2 : 1, 0, v & 2 ? 0 : 1, 1};
+        slm_ctx_params p = {0, v & 1 ? 2 : 1, 0, v & 2 ? 0 : 1, 1, NULL};
         slm_ctx *ctx;
         got[v] = malloc(sizeof(float) * N * 300);
         CHECK(slm_ctx_create(m, &p, &ctx, &err) == SLM_OK && slm_ctx_eval(ctx, toks, N, 0, got[v], &err) == SLM_OK,
@@ -743,7 +747,7 @@ void kv_cache_f16_option(void) {
 
 void ctx_caller_memory_and_plan(void) {
     slm_model *m = random_model(64, 172, 2, 8, 4, 300, 64, 1, 9);
-    slm_ctx_params p = {32, 1, 0, 0, 0};
+    slm_ctx_params p = {32, 1, 0, 0, 0, NULL};
     slm_mem_plan plan;
     slm_error err;
     CHECK(slm_ctx_plan(m, &p, &plan, &err) == SLM_OK);
@@ -762,6 +766,30 @@ void ctx_caller_memory_and_plan(void) {
     free(block), free(ref);
     p.n_ctx = 65;
     CHECK(slm_ctx_plan(m, &p, &plan, &err) == SLM_ERR_ARG && strstr(err.msg, "context length 65"), "%s", err.msg);
+
+    /* kernel tables by name: each available one runs as asked; scalar by name is no_simd's bytes */
+    p.n_ctx = 32;
+    const slm_kernels *tabs[4];
+    int nt = slm_kernels_available(tabs, 4);
+    float *scalar_ref = test_logits(m, toks, 5, 1, 1);
+    for (int i = 0; i < nt; i++) {
+        p.kernels = tabs[i]->name;
+        CHECK(slm_ctx_create(m, &p, &ctx, &err) == SLM_OK, "%s: %s", tabs[i]->name, err.msg);
+        CHECK(!strcmp(slm_ctx_kernels(ctx), tabs[i]->name), "asked %s, runs %s", tabs[i]->name, slm_ctx_kernels(ctx));
+        CHECK(slm_ctx_eval(ctx, toks, 5, 0, got, &err) == SLM_OK);
+        if (!strcmp(tabs[i]->name, "scalar")) CHECK(scalar_ref && !memcmp(got, scalar_ref, sizeof got));
+        slm_ctx_free(ctx);
+    }
+    p.no_simd = 1; /* wins over a name */
+    p.kernels = tabs[nt - 1]->name;
+    CHECK(slm_ctx_create(m, &p, &ctx, &err) == SLM_OK && !strcmp(slm_ctx_kernels(ctx), "scalar"));
+    slm_ctx_free(ctx);
+    p.no_simd = 0;
+    p.kernels = "sse9";
+    CHECK(slm_ctx_plan(m, &p, &plan, &err) == SLM_ERR_ARG && strstr(err.msg, "'sse9'") && strstr(err.msg, "scalar"),
+          "%s", err.msg);
+    CHECK(slm_ctx_create(m, &p, &ctx, &err) == SLM_ERR_ARG);
+    free(scalar_ref);
     slm_model_free(m);
 }
 

@@ -28,7 +28,7 @@ slm_status slm_compare_models(const slm_model *a, const slm_model *b, const int3
     if (slm_model_config(b)->vocab_size != V)
         return slm_fail(err, SLM_ERR_MISMATCH, "compare: the models' vocabularies differ (%d and %d tokens)", V,
                         slm_model_config(b)->vocab_size);
-    slm_ctx_params cp = {n_ctx, n_threads > 0 ? n_threads : 1, 0, 0, 0};
+    slm_ctx_params cp = {n_ctx, n_threads > 0 ? n_threads : 1, 0, 0, 0, NULL};
     slm_ctx *ca = NULL, *cb = NULL;
     double *pa = malloc(sizeof(double) * 2 * (size_t)V), *pb = pa + V;
     slm_status st = pa ? SLM_OK : slm_fail(err, SLM_ERR_NOMEM, "compare: out of memory");

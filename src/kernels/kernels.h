@@ -163,6 +163,8 @@ const slm_kernels *slm_kernels_neon(void);
 const slm_kernels *slm_kernels_select(int use_simd);
 /* All kernel tables available on this CPU, for tests: fills up to cap, returns the count. */
 int slm_kernels_available(const slm_kernels **tables, int cap);
+/* The table of that name if this CPU runs it, else NULL. */
+const slm_kernels *slm_kernels_named(const char *name);
 
 /* ---- small kernels (scalar; not hot enough to need SIMD twins yet) */
 

@@ -1051,6 +1051,14 @@ int slm_kernels_available(const slm_kernels **tables, int cap) {
     return n;
 }
 
+const slm_kernels *slm_kernels_named(const char *name) {
+    const slm_kernels *t[4];
+    int n = slm_kernels_available(t, 4);
+    for (int i = 0; name && i < n; i++)
+        if (!strcmp(t[i]->name, name)) return t[i];
+    return NULL;
+}
+
 const slm_kernels *slm_kernels_select(int use_simd) {
     if (!use_simd) return slm_kernels_scalar();
     const slm_kernels *t[4];

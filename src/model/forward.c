@@ -14,6 +14,7 @@
  */
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,8 +64,17 @@ struct slm_ctx {
 };
 
 slm_ctx_params slm_ctx_default_params(void) {
-    slm_ctx_params p = {0, 1, 0, 0, 0};
+    slm_ctx_params p = {0, 1, 0, 0, 0, NULL};
     return p;
+}
+
+const char *slm_ctx_kernels(const slm_ctx *ctx) { return ctx ? ctx->k->name : ""; }
+
+/* The table a context of params p runs, or NULL (named and not available here). */
+static const slm_kernels *ctx_kernels(const slm_ctx_params *p) {
+    if (p->no_simd) return slm_kernels_select(0);
+    if (p->kernels && *p->kernels) return slm_kernels_named(p->kernels);
+    return slm_kernels_select(1);
 }
 
 /* Decoding a token takes about 25 barriers for a 5-layer model, each a few hundred ns between two
@@ -147,6 +157,17 @@ static slm_status plan_layout(const slm_model *m, const slm_ctx_params *p, layou
     if (p->n_batch < 0 || p->n_batch > MAX_BATCH)
         return slm_fail(err, SLM_ERR_ARG, "batch size %d is out of range [1, %d] (0: %d)", p->n_batch, MAX_BATCH,
                         DEFAULT_BATCH);
+    if (!ctx_kernels(p)) {
+        const slm_kernels *t[4];
+        int n = slm_kernels_available(t, 4);
+        char names[64] = "";
+        for (int i = 0; i < n; i++) {
+            size_t used = strlen(names);
+            snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", t[i]->name);
+        }
+        return slm_fail(err, SLM_ERR_ARG, "kernel table '%.32s' is not available on this CPU or build (available: %s)",
+                        p->kernels, names);
+    }
     size_t D = (size_t)c->dim, H = (size_t)c->hidden_dim, kv = (size_t)c->head_dim * (size_t)c->n_kv_heads;
     size_t applied = (size_t)c->n_layers * (size_t)c->block_repeat, cache = 0;
     size_t maxdh = D > H ? D : H;
@@ -210,7 +231,7 @@ slm_status slm_ctx_create_in(const slm_model *m, const slm_ctx_params *p, void *
     slm_ctx *ctx = (slm_ctx *)(base + lay.off[S_CTX]);
     memset(ctx, 0, sizeof *ctx);
     ctx->model = m;
-    ctx->k = slm_kernels_select(!p->no_simd);
+    ctx->k = ctx_kernels(p);
     ctx->n_ctx = p->n_ctx ? p->n_ctx : m->cfg.seq_len;
     ctx->n_applied = m->cfg.n_layers * m->cfg.block_repeat;
 #define AT(slot) ((void *)(base + lay.off[slot]))
