@@ -60,6 +60,12 @@ void chat_encode_specials_as_ids(void) {
           "%s", err.msg);
     slm_tokenizer_free(t);
     /* a StarCoder-family vocabulary has no <|im_start|> either; SmolLM's has (not in shared data) */
+#ifdef SLM_NO_PCRE2
+    if (sc) { /* byte-level BPE: refused, with the reason */
+        CHECK(slm_tokenizer_load_file(sc, 0, &t, &err) != SLM_OK && strstr(err.msg, "PCRE2"), "%s", err.msg);
+        sc = NULL;
+    }
+#endif
     if (sc) {
         CHECK(slm_tokenizer_load_file(sc, 0, &t, &err) == SLM_OK);
         CHECK(slm_chat_end_of_turn(t, "chatml") == -1 && slm_chat_end_of_turn(t, "llama2") == slm_tokenizer_eos(t));
