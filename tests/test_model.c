@@ -35,8 +35,9 @@ static double max_abs_diff(const float *a, const float *b, size_t n) {
 void kernels_simd_matvec_f32_matches_scalar(void) {
     const slm_kernels *tabs[4];
     int nt = slm_kernels_available(tabs, 4);
-    const int shapes[][2] = {{1, 1}, {7, 3}, {64, 64}, {33, 172}, {5, 17}, {300, 96}};
-    for (int s = 0; s < 6; s++) {
+    /* short rows and rows of 256+ (the avx512 table's 16-lane kernel), with awkward tails */
+    const int shapes[][2] = {{1, 1}, {7, 3}, {64, 64}, {33, 172}, {5, 17}, {300, 96}, {9, 300}, {3, 1000}, {2, 256}};
+    for (int s = 0; s < 9; s++) {
         int rows = shapes[s][0], n = shapes[s][1];
         float *w = malloc(sizeof(float) * rows * n), *x = malloc(sizeof(float) * n);
         float *ref = malloc(sizeof(float) * rows), *out = malloc(sizeof(float) * rows), *part = malloc(sizeof(float) * rows);

@@ -1018,9 +1018,17 @@ static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_block_a
                                          matvec_bq8_avx2, 1};
 
 #ifdef SLM_AVX512_TABLE
+/* Short rows stay on AVX2: stories260K (rows of 64 and 172) decoded 25% slower with the 16-lane
+ * kernel on a Xeon with AVX-512 (its per-row reduction and tail copies outweigh the wider FMAs);
+ * rows of 288 and more ran as fast or faster (measured with bench/tables.sh). */
+static void matvec_f32_avx512_table(float *out, const float *x, const float *w, int n, int r0, int r1) {
+    if (n < 256) matvec_f32_avx2(out, x, w, n, r0, r1);
+    else slm_matvec_f32_avx512(out, x, w, n, r0, r1);
+}
+
 /* AVX-512 where it changes the hot products (kernels_avx512.c), AVX2 for the rest. */
 static const slm_kernels avx512_kernels = {
-    "avx512", slm_matvec_f32_avx512, matvec_block_avx2, matvec_f16_avx2, matvec_bf16_avx2, matvec_q8_avx2,
+    "avx512", matvec_f32_avx512_table, matvec_block_avx2, matvec_f16_avx2, matvec_bf16_avx2, matvec_q8_avx2,
     attention_avx2, swiglu_avx2, rmsnorm_avx2, gemm_micro_avx2, rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2,
     exp_sum_avx2, gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2, swiglu_back_avx2,
     rows_combine4_avx2, rows_dot4_avx2, softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,
