@@ -569,8 +569,10 @@ void kernels_matvec_bq8_bit_exact(void) {
 void kernels_matvec_bq_bit_exact(void) {
     const slm_kernels *tabs[4];
     int nt = slm_kernels_available(tabs, 4);
-    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1};
-    const int sizes[] = {32, 64, 96, 160, 192, 224, 256, 800}; /* 1 or 2 blocks; then 3, 1, 2, 3, 0, 1 after groups of four */
+    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q4_K, SLM_DTYPE_Q6_K};
+    /* 1 or 2 blocks; then 3, 1, 2, 3, 0, 1 after groups of four (K-quants: the multiples of 256, one
+     * super-block, and three whose last two hold NaN and infinities) */
+    const int sizes[] = {32, 64, 96, 160, 192, 224, 256, 800, 768};
     enum { ROWS = 7, MAXN = 800 };
     static float w[ROWS * MAXN], x[MAXN], wd[MAXN], ref[ROWS], got[ROWS];
     static uint8_t wq[ROWS * MAXN / 32 * 34];
@@ -595,7 +597,8 @@ void kernels_matvec_bq_bit_exact(void) {
             slm_dtype t = types[ti];
             int n = sizes[si];
             const slm_block_type *bt = slm_block_type_of(t);
-            size_t rb = (size_t)(n / 32) * bt->block_bytes;
+            if (n % bt->block_size) continue;
+            size_t rb = (size_t)(n / bt->block_size) * bt->block_bytes;
             for (int row = 0; row < ROWS; row++) slm_quantize_row(t, w + (size_t)row * n, wq + row * rb, n);
             slm_quantize_x32(qx, xd, xsum, x, n);
             for (int k = 0; k < nt; k++) { /* every table quantizes the activations to the same bytes */

@@ -315,7 +315,9 @@ static inline __attribute__((always_inline)) void matvec_bq_body(int dtype, floa
 /* one copy of the body per type, so no type test is left in the loops */
 static void matvec_bq_neon(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
                            int n, int r0, int r1) {
-    if (dtype == SLM_DTYPE_Q8_0) matvec_bq_body(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, r0, r1);
+    if (dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q6_K) /* the K-quants: the reference (no NEON twin yet) */
+        slm_matvec_bq_scalar(dtype, out, qx, xd, xsum, w, n, r0, r1);
+    else if (dtype == SLM_DTYPE_Q8_0) matvec_bq_body(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q4_0) matvec_bq_body(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, r0, r1);
     else matvec_bq_body(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, r0, r1);
 }

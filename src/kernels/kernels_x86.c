@@ -328,9 +328,9 @@ T256H static inline __m256 load8_bf16(const uint16_t *p) {
 DEFINE_MATVEC_H(matvec_f16_avx2, load8_f16, slm_f16_to_f32)
 DEFINE_MATVEC_H(matvec_bf16_avx2, load8_bf16, slm_bf16_to_f32)
 
-/* Block-quantized rows on fp32 inputs (the forward pass sends Q4_K and Q6_K here; Q8_0, Q4_0 and
- * Q4_1 take matvec_bq on int8 inputs): Q4_K is expanded in registers, other types a block at a time
- * through the reference dequantizer. Float sums: within rounding of the scalar reference. */
+/* Block-quantized rows on fp32 inputs (slm_kernels.matvec_block; decoding multiplies every block
+ * type on int8 inputs through matvec_bq instead): Q4_K is expanded in registers, other types a block
+ * at a time through the reference dequantizer. Float sums: within rounding of the scalar reference. */
 T256H static inline float f16_at_x86(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);
@@ -619,9 +619,106 @@ T256H static void quantize_x32_avx2(int8_t *q, float *d, int32_t *sum, const flo
 }
 
 /* one copy of the body per type, so no type test is left in the loops */
+/* Eight vectors of int32 to one vector of their eight sums (exact: any order). */
+T256 static inline __m256i reduce8_epi32(__m256i a0, __m256i a1, __m256i a2, __m256i a3, __m256i a4, __m256i a5,
+                                         __m256i a6, __m256i a7) {
+    __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
+    __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(a4, a5), _mm256_hadd_epi32(a6, a7));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
+}
+
+/* Q4_K rows on int8 activations (slm_matvec_bq_scalar's order): a super-block's eight sub-block dot
+ * products (maddubs of nibbles <= 15 by |x| <= 128 pairs: <= 3840, no 16-bit overflow) come out as
+ * the eight lanes of one vector, so the scales, mins and partial sums are vectors by sub-block. */
+T256H static void matvec_q4k_int_avx2(float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
+                                      const void *w, int n, int r0, int r1) {
+    int nk = n / 256;
+    const __m256i m15 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 144;
+        __m256 acc = _mm256_setzero_ps();
+        for (int k = 0; k < nk; k++, p += 144) {
+            /* the eight 6-bit scales and mins (slm_q4k_scale_min) from the 12 bytes as three words A, B,
+             * C: sub-blocks 0-3 are A & 63 and B & 63; 4-7 take C's low (scales) and high (mins)
+             * nibbles with the top two bits of A (scales) and B (mins) above them */
+            uint32_t A, B, C;
+            memcpy(&A, p + 4, 4), memcpy(&B, p + 8, 4), memcpy(&C, p + 12, 4);
+            uint64_t scb = (A & 0x3f3f3f3fu) | (uint64_t)((C & 0x0f0f0f0fu) | (((A >> 6) & 0x03030303u) << 4)) << 32;
+            uint64_t mnb = (B & 0x3f3f3f3fu) | (uint64_t)(((C >> 4) & 0x0f0f0f0fu) | (((B >> 6) & 0x03030303u) << 4)) << 32;
+            __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scb)));
+            __m256 mnf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mnb)));
+            const int8_t *x = qx + (size_t)k * 256;
+            __m256i dq[8];
+            for (int c = 0; c < 4; c++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * c));
+                __m256i lo = _mm256_and_si256(v, m15), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m15);
+                dq[2 * c] = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(x + 64 * c))), ones);
+                dq[2 * c + 1] =
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(x + 64 * c + 32))), ones);
+            }
+            __m256 dots = _mm256_cvtepi32_ps(reduce8_epi32(dq[0], dq[1], dq[2], dq[3], dq[4], dq[5], dq[6], dq[7]));
+            __m256 vxd = _mm256_loadu_ps(xd + 8 * k);
+            __m256 a = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at_x86(p)), scf), vxd);
+            __m256 o = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at_x86(p + 2)), mnf), vxd);
+            __m256 xs = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(xsum + 8 * k)));
+            acc = _mm256_add_ps(acc, _mm256_sub_ps(_mm256_mul_ps(a, dots), _mm256_mul_ps(o, xs)));
+        }
+        out[r] = hsum256(acc);
+    }
+}
+
+/* Q6_K rows on int8 activations (slm_matvec_bq_scalar's order). The 6-bit values of activation block
+ * j come together as 32 bytes, minus 32; maddubs of |q| <= 32 by x with q's sign (pairs <= 8128),
+ * then madd by the sub-block scales as 16-bit lanes (the first 16 values' scale in the low half,
+ * the second's in the high half) gives exact int32 partial dots; reduce8_epi32 turns the eight
+ * blocks' partials into one vector of eight dots. */
+T256H static void matvec_q6k_int_avx2(float *out, const int8_t *qx, const float *xd, const void *w, int n, int r0,
+                                      int r1) {
+    int nk = n / 256;
+    const __m256i m15 = _mm256_set1_epi8(15), m48 = _mm256_set1_epi8(48), k32 = _mm256_set1_epi8(32);
+    /* within each 128-bit half: the low half repeats 16-bit lane 0 of a 32-bit pair, the high half lane 1 */
+    const __m256i pick = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2,
+                                          3, 2, 3, 2, 3);
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 210;
+        __m256 acc = _mm256_setzero_ps();
+        for (int k = 0; k < nk; k++, p += 210) {
+            /* 32-bit element j of sc16 holds the 16-bit scales of sub-blocks 2j and 2j + 1 */
+            __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
+            const int8_t *x = qx + (size_t)k * 256;
+            __m256i dq[8];
+            for (int h = 0; h < 2; h++) {
+                __m256i L0 = _mm256_loadu_si256((const __m256i *)(p + 64 * h));
+                __m256i L1 = _mm256_loadu_si256((const __m256i *)(p + 64 * h + 32));
+                __m256i H = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
+                __m256i q[4];
+                q[0] = _mm256_or_si256(_mm256_and_si256(L0, m15), _mm256_and_si256(_mm256_slli_epi16(H, 4), m48));
+                q[1] = _mm256_or_si256(_mm256_and_si256(L1, m15), _mm256_and_si256(_mm256_slli_epi16(H, 2), m48));
+                q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L0, 4), m15), _mm256_and_si256(H, m48));
+                q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L1, 4), m15),
+                                       _mm256_and_si256(_mm256_srli_epi16(H, 2), m48));
+                for (int g = 0; g < 4; g++) {
+                    int j = 4 * h + g;
+                    __m256i qs = _mm256_sub_epi8(q[g], k32);
+                    __m256i xv = _mm256_loadu_si256((const __m256i *)(x + 32 * j));
+                    __m256i pr = _mm256_maddubs_epi16(_mm256_abs_epi8(qs), _mm256_sign_epi8(xv, qs));
+                    __m256i s = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(sc16, _mm256_set1_epi32(j)), pick);
+                    dq[j] = _mm256_madd_epi16(pr, s);
+                }
+            }
+            __m256 dots = _mm256_cvtepi32_ps(reduce8_epi32(dq[0], dq[1], dq[2], dq[3], dq[4], dq[5], dq[6], dq[7]));
+            __m256 a = _mm256_mul_ps(_mm256_set1_ps(f16_at_x86(p + 208)), _mm256_loadu_ps(xd + 8 * k));
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(a, dots));
+        }
+        out[r] = hsum256(acc);
+    }
+}
+
 T256H static void matvec_bq_avx2(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                                  const void *w, int n, int r0, int r1) {
-    if (dtype == SLM_DTYPE_Q8_0) matvec_bq_body(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, r0, r1);
+    if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_int_avx2(out, qx, xd, xsum, w, n, r0, r1);
+    else if (dtype == SLM_DTYPE_Q6_K) matvec_q6k_int_avx2(out, qx, xd, w, n, r0, r1);
+    else if (dtype == SLM_DTYPE_Q8_0) matvec_bq_body(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q4_0) matvec_bq_body(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, r0, r1);
     else matvec_bq_body(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, r0, r1);
 }

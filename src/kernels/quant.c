@@ -153,8 +153,68 @@ static float bq_term(int dtype, const uint8_t *p, const int8_t *x, float xd, int
     return (f16_at(p) * xd) * (float)(dot - 8 * xsum);
 }
 
+/* Q4_K rows against int8 activations (see quant.h): sub-block j of each super-block k is activation
+ * block b = 8k + j; its term goes to partial sum j, and the eight sums end in hsum256's order. */
+static void matvec_q4k_int_scalar(float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
+                                  int n, int r0, int r1) {
+    int nk = n / 256;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 144;
+        float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        for (int k = 0; k < nk; k++, p += 144) {
+            float d = f16_at(p), dmin = f16_at(p + 2);
+            for (int j = 0; j < 8; j++) {
+                int sc, m, b = 8 * k + j, sh = 4 * (j & 1);
+                slm_q4k_scale_min(p + 4, j, &sc, &m);
+                const uint8_t *q = p + 16 + 32 * (j / 2);
+                const int8_t *x = qx + (size_t)b * 32;
+                int32_t dot = 0;
+                for (int i = 0; i < 32; i++) dot += (int32_t)((q[i] >> sh) & 15) * x[i];
+                float a = (d * (float)sc) * xd[b], o = (dmin * (float)m) * xd[b];
+                acc[j] += a * (float)dot - o * (float)xsum[b];
+            }
+        }
+        out[r] = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    }
+}
+
+/* Q6_K rows against int8 activations (see quant.h): activation block b = 8k + j of super-block k
+ * holds the 16-value sub-blocks 2j and 2j + 1; their scaled integer sums make one exact dot. */
+static void matvec_q6k_int_scalar(float *out, const int8_t *qx, const float *xd, const void *w, int n, int r0,
+                                  int r1) {
+    int nk = n / 256;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 210;
+        float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        for (int k = 0; k < nk; k++, p += 210) {
+            const int8_t *sc = (const int8_t *)(p + 192);
+            float d = f16_at(p + 208);
+            for (int j = 0; j < 8; j++) {
+                int h = j / 4, g = j % 4, b = 8 * k + j; /* values 128h + 32g + l, l < 32 */
+                const uint8_t *ql = p + 64 * h + 32 * (g & 1), *qh = p + 128 + 32 * h;
+                const int8_t *x = qx + (size_t)b * 32;
+                int32_t dot = 0;
+                for (int l = 0; l < 32; l++) {
+                    int q = ((g < 2 ? ql[l] & 15 : ql[l] >> 4) | (((qh[l] >> (2 * g)) & 3) << 4)) - 32;
+                    dot += (int32_t)sc[2 * j + l / 16] * q * x[l];
+                }
+                acc[j] += (d * xd[b]) * (float)dot;
+            }
+        }
+        out[r] = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    }
+}
+
 void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                           const void *w, int n, int r0, int r1) {
+    if (dtype == SLM_DTYPE_Q4_K) {
+        matvec_q4k_int_scalar(out, qx, xd, xsum, w, n, r0, r1);
+        return;
+    }
+    if (dtype == SLM_DTYPE_Q6_K) {
+        matvec_q6k_int_scalar(out, qx, xd, w, n, r0, r1);
+        return;
+    }
     int nb = n / 32, bb = slm_block_type_of((slm_dtype)dtype)->block_bytes;
     for (int r = r0; r < r1; r++) {
         const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nb * (size_t)bb;

@@ -40,13 +40,21 @@ void slm_matvec_block_scalar(slm_dtype dtype, float *out, const float *x, const 
  * of 32 as slm_quantize_q8 does (d = max|x|/127, q = round(x/d)), with each block's sum of q. */
 void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n);
 
-/* The scalar reference of slm_kernels.matvec_bq: out[r] for r in [r0, r1) of a Q8_0, Q4_0 or Q4_1
- * matrix (rows, n) against activations from slm_quantize_x32. Per block b the integer dot product
- * is exact (Q4_0's -8 offset applied as -8 * sum[b]); the block's term is
+/* The scalar reference of slm_kernels.matvec_bq: out[r] for r in [r0, r1) of a Q8_0, Q4_0, Q4_1,
+ * Q4_K or Q6_K matrix (rows, n) against activations from slm_quantize_x32. Per block b the integer dot
+ * product is exact (Q4_0's -8 offset applied as -8 * sum[b]); the block's term is
  *   (dw * d[b]) * dot                                (Q8_0, Q4_0)
  *   (dw * d[b]) * dot + (mw * d[b]) * sum[b]         (Q4_1; dw, mw the block's f16 scale and min)
  * and terms are summed in float into four partial sums, block b into sum b % 4 in block order,
- * giving (s0 + s1) + (s2 + s3). SIMD twins follow the same order: the results are bit-exact. */
+ * giving (s0 + s1) + (s2 + s3). Q4_K: sub-block j (32 values, 6-bit scale sc and min m) of
+ * super-block k meets activation block b = 8k + j with the term
+ *   ((d * sc) * d[b]) * dot - ((dmin * m) * d[b]) * sum[b]
+ * summed into eight partial sums, sub-block j into sum j, which end as
+ * ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)). Q6_K: activation block b = 8k + j covers the
+ * 16-value sub-blocks 2j and 2j + 1 (int8 scales sc) of super-block k; with q the 6-bit values - 32,
+ * dot = sc[2j] * sum(q x over the first 16) + sc[2j + 1] * sum(q x over the second 16), exact, and
+ * the term (d * d[b]) * dot goes to sum j, ending in the same order as Q4_K. SIMD twins follow the
+ * same order: the results are bit-exact. */
 void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                           const void *w, int n, int r0, int r1);
 
