@@ -1,8 +1,9 @@
 /* kernels_neon.c — NEON twins of the hottest kernels for 64-bit ARM (NEON is part of every
  * AArch64 CPU, so no run-time check): the f32, f16, bf16 and int8-group matrix-vector products,
  * RMSNorm, attention (fp32 and f16 caches), the 6x16 GEMM micro-kernel, row dequantization and
- * the integer block products (with their activation quantizer). Every other entry of the table is the scalar reference. Tested against the
- * scalar twins under qemu-user (make cross-test). */
+ * the integer block products of Q8_0/Q4_0/Q4_1/Q4_K/Q6_K rows (with their activation quantizer).
+ * Every other entry of the table is the scalar reference. Tested against the scalar twins under
+ * qemu-user (make cross-test; the sdot path with -march=armv8.2-a+dotprod and qemu's -cpu max). */
 #include <math.h>
 #include <string.h>
 
@@ -312,11 +313,106 @@ static inline __attribute__((always_inline)) void matvec_bq_body(int dtype, floa
     }
 }
 
+/* Partial sums of the products of 16 int8 weights (|w| <= 32 or nibbles <= 15) by 16 activations
+ * in four int32 lanes: sdot where the CPU has it, else widening multiplies (pairs <= 8128) and a
+ * pairwise widening sum. Exact either way. */
+static inline int32x4_t dot16(int8x16_t w, int8x16_t x) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vdotq_s32(vdupq_n_s32(0), w, x);
+#else
+    return vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(w), vget_low_s8(x)), w, x));
+#endif
+}
+
+/* Q4_K on int8 activations (slm_matvec_bq_scalar's order): the eight sub-block dots of a super-block
+ * as two vectors (sub-blocks 0-3, 4-7), the scales and mins unpacked word-wise as in the AVX2
+ * twin, partial sums j and j + 4 in lanes j of two accumulators. */
+static void matvec_q4k_int_neon(float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
+                                int n, int r0, int r1) {
+    int nk = n / 256;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 144;
+        float32x4_t acc_lo = vdupq_n_f32(0.0f), acc_hi = acc_lo;
+        for (int k = 0; k < nk; k++, p += 144) {
+            uint32_t A, B, C;
+            memcpy(&A, p + 4, 4), memcpy(&B, p + 8, 4), memcpy(&C, p + 12, 4);
+            uint64_t scb = (A & 0x3f3f3f3fu) | (uint64_t)((C & 0x0f0f0f0fu) | (((A >> 6) & 0x03030303u) << 4)) << 32;
+            uint64_t mnb = (B & 0x3f3f3f3fu) | (uint64_t)(((C >> 4) & 0x0f0f0f0fu) | (((B >> 6) & 0x03030303u) << 4)) << 32;
+            uint16x8_t sc16 = vmovl_u8(vcreate_u8(scb)), mn16 = vmovl_u8(vcreate_u8(mnb));
+            const int8_t *x = qx + (size_t)k * 256;
+            int32x4_t part[8];
+            for (int c = 0; c < 4; c++) {
+                uint8x16_t b0 = vld1q_u8(p + 16 + 32 * c), b1 = vld1q_u8(p + 16 + 32 * c + 16);
+                const int8_t *xl = x + 64 * c, *xh = xl + 32;
+                int8x16_t l0 = vreinterpretq_s8_u8(vandq_u8(b0, vdupq_n_u8(15)));
+                int8x16_t l1 = vreinterpretq_s8_u8(vandq_u8(b1, vdupq_n_u8(15)));
+                int8x16_t h0 = vreinterpretq_s8_u8(vshrq_n_u8(b0, 4)), h1 = vreinterpretq_s8_u8(vshrq_n_u8(b1, 4));
+                part[2 * c] = vaddq_s32(dot16(l0, vld1q_s8(xl)), dot16(l1, vld1q_s8(xl + 16)));
+                part[2 * c + 1] = vaddq_s32(dot16(h0, vld1q_s8(xh)), dot16(h1, vld1q_s8(xh + 16)));
+            }
+            int32x4_t dlo = vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
+            int32x4_t dhi = vpaddq_s32(vpaddq_s32(part[4], part[5]), vpaddq_s32(part[6], part[7]));
+            float d = f16_at_neon(p), dmin = f16_at_neon(p + 2);
+            float32x4_t xlo = vld1q_f32(xd + 8 * k), xhi = vld1q_f32(xd + 8 * k + 4);
+            float32x4_t alo = vmulq_f32(vmulq_n_f32(vcvtq_f32_u32(vmovl_u16(vget_low_u16(sc16))), d), xlo);
+            float32x4_t ahi = vmulq_f32(vmulq_n_f32(vcvtq_f32_u32(vmovl_high_u16(sc16)), d), xhi);
+            float32x4_t olo = vmulq_f32(vmulq_n_f32(vcvtq_f32_u32(vmovl_u16(vget_low_u16(mn16))), dmin), xlo);
+            float32x4_t ohi = vmulq_f32(vmulq_n_f32(vcvtq_f32_u32(vmovl_high_u16(mn16)), dmin), xhi);
+            float32x4_t slo = vcvtq_f32_s32(vld1q_s32(xsum + 8 * k)), shi = vcvtq_f32_s32(vld1q_s32(xsum + 8 * k + 4));
+            acc_lo = vaddq_f32(acc_lo, vsubq_f32(vmulq_f32(alo, vcvtq_f32_s32(dlo)), vmulq_f32(olo, slo)));
+            acc_hi = vaddq_f32(acc_hi, vsubq_f32(vmulq_f32(ahi, vcvtq_f32_s32(dhi)), vmulq_f32(ohi, shi)));
+        }
+        float a[4];
+        vst1q_f32(a, vaddq_f32(acc_lo, acc_hi)); /* s_j + s_(j+4) */
+        out[r] = (a[0] + a[2]) + (a[1] + a[3]);
+    }
+}
+
+/* Q6_K on int8 activations (slm_matvec_bq_scalar's order): the 6-bit values minus 32 as int8, each
+ * 16-value half of an activation block dotted and multiplied by its sub-block scale in int32. */
+static void matvec_q6k_int_neon(float *out, const int8_t *qx, const float *xd, const void *w, int n, int r0, int r1) {
+    int nk = n / 256;
+    const uint8x16_t m15 = vdupq_n_u8(15), m3 = vdupq_n_u8(3);
+    const int8x16_t k32 = vdupq_n_s8(32);
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 210;
+        float32x4_t acc_lo = vdupq_n_f32(0.0f), acc_hi = acc_lo;
+        for (int k = 0; k < nk; k++, p += 210) {
+            const int8_t *sc = (const int8_t *)(p + 192), *x = qx + (size_t)k * 256;
+            int32x4_t part[8];
+            for (int h = 0; h < 2; h++)
+                for (int half = 0; half < 2; half++) { /* bytes [16 half, 16 half + 16) of the 32-byte rows */
+                    uint8x16_t L0 = vld1q_u8(p + 64 * h + 16 * half), L1 = vld1q_u8(p + 64 * h + 32 + 16 * half);
+                    uint8x16_t H = vld1q_u8(p + 128 + 32 * h + 16 * half);
+                    uint8x16_t q[4];
+                    q[0] = vorrq_u8(vandq_u8(L0, m15), vshlq_n_u8(vandq_u8(H, m3), 4));
+                    q[1] = vorrq_u8(vandq_u8(L1, m15), vshlq_n_u8(vandq_u8(vshrq_n_u8(H, 2), m3), 4));
+                    q[2] = vorrq_u8(vshrq_n_u8(L0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(H, 4), m3), 4));
+                    q[3] = vorrq_u8(vshrq_n_u8(L1, 4), vshlq_n_u8(vshrq_n_u8(H, 6), 4));
+                    for (int g = 0; g < 4; g++) {
+                        int j = 4 * h + g;
+                        int8x16_t qs = vsubq_s8(vreinterpretq_s8_u8(q[g]), k32);
+                        int32x4_t t = vmulq_n_s32(dot16(qs, vld1q_s8(x + 32 * j + 16 * half)), sc[2 * j + half]);
+                        part[j] = half ? vaddq_s32(part[j], t) : t;
+                    }
+                }
+            int32x4_t dlo = vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
+            int32x4_t dhi = vpaddq_s32(vpaddq_s32(part[4], part[5]), vpaddq_s32(part[6], part[7]));
+            float d = f16_at_neon(p + 208);
+            acc_lo = vaddq_f32(acc_lo, vmulq_f32(vmulq_n_f32(vld1q_f32(xd + 8 * k), d), vcvtq_f32_s32(dlo)));
+            acc_hi = vaddq_f32(acc_hi, vmulq_f32(vmulq_n_f32(vld1q_f32(xd + 8 * k + 4), d), vcvtq_f32_s32(dhi)));
+        }
+        float a[4];
+        vst1q_f32(a, vaddq_f32(acc_lo, acc_hi));
+        out[r] = (a[0] + a[2]) + (a[1] + a[3]);
+    }
+}
+
 /* one copy of the body per type, so no type test is left in the loops */
 static void matvec_bq_neon(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
                            int n, int r0, int r1) {
-    if (dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q6_K) /* the K-quants: the reference (no NEON twin yet) */
-        slm_matvec_bq_scalar(dtype, out, qx, xd, xsum, w, n, r0, r1);
+    if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_int_neon(out, qx, xd, xsum, w, n, r0, r1);
+    else if (dtype == SLM_DTYPE_Q6_K) matvec_q6k_int_neon(out, qx, xd, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q8_0) matvec_bq_body(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q4_0) matvec_bq_body(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, r0, r1);
     else matvec_bq_body(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, r0, r1);
