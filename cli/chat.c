@@ -27,7 +27,7 @@ int cmd_chat(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *system_prompt = NULL, *tpl = NULL, *arg;
     int n_predict = 512, seed_given = 0;
     slm_sampler_params sp = slm_sampler_default_params();
-    slm_ctx_params cp = {0, 1, getenv("SLM_NO_SIMD") != NULL, 0, 0, getenv("SLM_KERNELS")};
+    slm_ctx_params cp = cli_ctx_params();
     while (!a.failed && (arg = cli_next(&a))) {
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) { fputs(HELP, stdout); return 0; }
         else if (!strcmp(arg, "-m") || !strcmp(arg, "--model")) model_path = cli_value(&a, arg);

@@ -82,6 +82,13 @@ int cli_print_token(void *user, int32_t token, const char *text, size_t len) {
     return 0;
 }
 
+slm_ctx_params cli_ctx_params(void) {
+    slm_ctx_params cp = slm_ctx_default_params();
+    cp.no_simd = getenv("SLM_NO_SIMD") != NULL;
+    cp.kernels = getenv("SLM_KERNELS");
+    return cp;
+}
+
 int cli_run_flag(cli_args *a, const char *arg, slm_sampler_params *sp, int *seed_given, slm_ctx_params *cp) {
     if (!strcmp(arg, "--temp")) sp->temperature = (float)cli_double(a, arg, 0, 100);
     else if (!strcmp(arg, "--top-k")) sp->top_k = cli_int(a, arg, 0, 1 << 30);

@@ -41,7 +41,7 @@ int cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *prompt = "", *prompt_file = NULL;
     int n_predict = 256;
     slm_sampler_params sp = slm_sampler_default_params();
-    slm_ctx_params cp = {0, 1, getenv("SLM_NO_SIMD") != NULL, 0, 0, getenv("SLM_KERNELS")};
+    slm_ctx_params cp = cli_ctx_params();
     int seed_given = 0, chat = 0;
     const char *tpl = NULL, *system_prompt = NULL;
     const char *arg;

@@ -63,8 +63,9 @@ static int32_t *parse_ids(const char *cmd, const char *path, int *n_out) {
 int cmd_score(int argc, char **argv) {
     cli_args a = {"score", argc, 0, argv, 0};
     const char *model_path = NULL, *tok_path = NULL, *file = NULL, *text_arg = NULL, *ids_path = NULL,
-               *logits_path = NULL, *kernels = getenv("SLM_KERNELS"), *arg;
-    int threads = 1, n_ctx = 0, quiet = 0, no_simd = getenv("SLM_NO_SIMD") != NULL;
+               *logits_path = NULL, *arg;
+    int quiet = 0;
+    slm_ctx_params cp = cli_ctx_params();
     while (!a.failed && (arg = cli_next(&a))) {
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) { fputs(HELP, stdout); return 0; }
         else if (!strcmp(arg, "-m") || !strcmp(arg, "--model")) model_path = cli_value(&a, arg);
@@ -74,10 +75,10 @@ int cmd_score(int argc, char **argv) {
         else if (!strcmp(arg, "--ids")) ids_path = cli_value(&a, arg);
         else if (!strcmp(arg, "--logits-out")) logits_path = cli_value(&a, arg);
         else if (!strcmp(arg, "-q") || !strcmp(arg, "--quiet")) quiet = 1;
-        else if (!strcmp(arg, "-t") || !strcmp(arg, "--threads")) threads = cli_int(&a, arg, 1, 1024);
-        else if (!strcmp(arg, "-c") || !strcmp(arg, "--ctx-size")) n_ctx = cli_int(&a, arg, 1, 1 << 22);
-        else if (!strcmp(arg, "--no-simd")) no_simd = 1;
-        else if (!strcmp(arg, "--kernels")) kernels = cli_value(&a, arg);
+        else if (!strcmp(arg, "-t") || !strcmp(arg, "--threads")) cp.n_threads = cli_int(&a, arg, 1, 1024);
+        else if (!strcmp(arg, "-c") || !strcmp(arg, "--ctx-size")) cp.n_ctx = cli_int(&a, arg, 1, 1 << 22);
+        else if (!strcmp(arg, "--no-simd")) cp.no_simd = 1;
+        else if (!strcmp(arg, "--kernels")) cp.kernels = cli_value(&a, arg);
         else cli_unknown(&a, arg);
     }
     if (a.failed) return EXIT_USAGE;
@@ -123,12 +124,11 @@ int cmd_score(int argc, char **argv) {
         cli_error(a.cmd, "nothing to score (no tokens)");
         goto done;
     }
-    slm_ctx_params cp = {n_ctx, threads, no_simd, 0, 0, kernels};
     if (slm_ctx_create(model, &cp, &ctx, &err) != SLM_OK) {
         cli_error(a.cmd, "%s", err.msg);
         goto done;
     }
-    n_ctx = slm_ctx_n_ctx(ctx);
+    int n_ctx = slm_ctx_n_ctx(ctx);
     if (ids_path && n > n_ctx) {
         cli_error(a.cmd, "%d ids exceed the context length %d (use fewer ids or -c)", n, n_ctx);
         goto done;

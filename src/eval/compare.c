@@ -37,8 +37,8 @@ slm_status slm_compare_models(const slm_model *a, const slm_model *b, const int3
     double nll_a = 0, nll_b = 0, kl_sum = 0, kl_max = 0;
     int agree = 0, cmp = 0;
     int nc = st == SLM_OK ? slm_ctx_n_ctx(ca) : 0;
-    /* one token per call: both models run the decode path users generate with (for Q8_0 / Q4_0 /
-     * Q4_1 it multiplies int8-quantized activations, batches fp32 ones), so the gate measures what
+    /* one token per call: both models run the decode path users generate with (for the block types
+     * it multiplies int8-quantized activations, batches fp32 ones), so the gate measures what
      * generation gets and its figures in docs/ stay reproducible */
     for (int i = 0, pos = 0; st == SLM_OK && i + 1 < n; i++) {
         if (pos == nc) { /* the window is full: restart from BOS, as slm score does */

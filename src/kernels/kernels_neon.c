@@ -242,26 +242,29 @@ static void dequant_row_neon(int dtype, float *out, const void *w, int n, int64_
     }
 }
 
-/* The exact integer dot product of one block (32 weights at p) with x, in four int32 lanes. Plain
- * ARMv8: vmull / vmlal into int16 (two Q8_0 products per lane, |w x| <= 128 * 127, or four nibble
- * products, <= 4 * 15 * 127: never overflow, as the activations lie in [-127, 127]) and a pairwise
- * widening sum; with the dot-product extension, sdot. Q4_0's -8 offset is left to the caller. */
+/* Partial sums of the products of 16 int8 weights by 16 activations in four int32 lanes: sdot
+ * where the CPU has it, else vmull / vmlal into int16 (two products per lane: |w x| <= 128 * 127
+ * each, as the activations lie in [-127, 127], so never an overflow) and a pairwise widening sum.
+ * Exact either way. */
+static inline int32x4_t dot16(int8x16_t w, int8x16_t x) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vdotq_s32(vdupq_n_s32(0), w, x);
+#else
+    return vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(w), vget_low_s8(x)), w, x));
+#endif
+}
+
+/* The exact integer dot product of one block (32 weights at p) with x, in four int32 lanes. Q4_0's
+ * -8 offset is left to the caller. */
 static inline __attribute__((always_inline)) int32x4_t bq_block_dot(int dtype, const uint8_t *p, const int8_t *x) {
-    int8x16_t x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16), w0, w1;
+    int8x16_t w0, w1;
     if (dtype == SLM_DTYPE_Q8_0) {
         w0 = vld1q_s8((const int8_t *)(p + 2)), w1 = vld1q_s8((const int8_t *)(p + 18));
     } else {
         uint8x16_t bytes = vld1q_u8(p + (dtype == SLM_DTYPE_Q4_1 ? 4 : 2));
         w0 = vreinterpretq_s8_u8(vandq_u8(bytes, vdupq_n_u8(15))), w1 = vreinterpretq_s8_u8(vshrq_n_u8(bytes, 4));
     }
-#if defined(__ARM_FEATURE_DOTPROD)
-    return vdotq_s32(vdotq_s32(vdupq_n_s32(0), w0, x0), w1, x1);
-#else
-    int16x8_t p0 = vmlal_high_s8(vmull_s8(vget_low_s8(w0), vget_low_s8(x0)), w0, x0);
-    int16x8_t p1 = vmlal_high_s8(vmull_s8(vget_low_s8(w1), vget_low_s8(x1)), w1, x1);
-    if (dtype == SLM_DTYPE_Q8_0) return vpadalq_s16(vpaddlq_s16(p0), p1);
-    return vpaddlq_s16(vaddq_s16(p0, p1));
-#endif
+    return vaddq_s32(dot16(w0, vld1q_s8(x)), dot16(w1, vld1q_s8(x + 16)));
 }
 
 /* Four f16 values stride bytes apart as floats (vcvt quiets a signalling NaN, which the
@@ -313,20 +316,9 @@ static inline __attribute__((always_inline)) void matvec_bq_body(int dtype, floa
     }
 }
 
-/* Partial sums of the products of 16 int8 weights (|w| <= 32 or nibbles <= 15) by 16 activations
- * in four int32 lanes: sdot where the CPU has it, else widening multiplies (pairs <= 8128) and a
- * pairwise widening sum. Exact either way. */
-static inline int32x4_t dot16(int8x16_t w, int8x16_t x) {
-#if defined(__ARM_FEATURE_DOTPROD)
-    return vdotq_s32(vdupq_n_s32(0), w, x);
-#else
-    return vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(w), vget_low_s8(x)), w, x));
-#endif
-}
-
 /* Q4_K on int8 activations (slm_matvec_bq_scalar's order): the eight sub-block dots of a super-block
- * as two vectors (sub-blocks 0-3, 4-7), the scales and mins unpacked word-wise as in the AVX2
- * twin, partial sums j and j + 4 in lanes j of two accumulators. */
+ * as two vectors (sub-blocks 0-3, 4-7), the scales and mins unpacked eight at a time
+ * (slm_q4k_scales_mins8), partial sums j and j + 4 in lanes j of two accumulators. */
 static void matvec_q4k_int_neon(float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
                                 int n, int r0, int r1) {
     int nk = n / 256;
@@ -334,10 +326,8 @@ static void matvec_q4k_int_neon(float *out, const int8_t *qx, const float *xd, c
         const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 144;
         float32x4_t acc_lo = vdupq_n_f32(0.0f), acc_hi = acc_lo;
         for (int k = 0; k < nk; k++, p += 144) {
-            uint32_t A, B, C;
-            memcpy(&A, p + 4, 4), memcpy(&B, p + 8, 4), memcpy(&C, p + 12, 4);
-            uint64_t scb = (A & 0x3f3f3f3fu) | (uint64_t)((C & 0x0f0f0f0fu) | (((A >> 6) & 0x03030303u) << 4)) << 32;
-            uint64_t mnb = (B & 0x3f3f3f3fu) | (uint64_t)(((C >> 4) & 0x0f0f0f0fu) | (((B >> 6) & 0x03030303u) << 4)) << 32;
+            uint64_t scb, mnb;
+            slm_q4k_scales_mins8(p + 4, &scb, &mnb);
             uint16x8_t sc16 = vmovl_u8(vcreate_u8(scb)), mn16 = vmovl_u8(vcreate_u8(mnb));
             const int8_t *x = qx + (size_t)k * 256;
             int32x4_t part[8];

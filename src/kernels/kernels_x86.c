@@ -618,7 +618,6 @@ T256H static void quantize_x32_avx2(int8_t *q, float *d, int32_t *sum, const flo
     }
 }
 
-/* one copy of the body per type, so no type test is left in the loops */
 /* Eight vectors of int32 to one vector of their eight sums (exact: any order). */
 T256 static inline __m256i reduce8_epi32(__m256i a0, __m256i a1, __m256i a2, __m256i a3, __m256i a4, __m256i a5,
                                          __m256i a6, __m256i a7) {
@@ -638,13 +637,8 @@ T256H static void matvec_q4k_int_avx2(float *out, const int8_t *qx, const float 
         const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 144;
         __m256 acc = _mm256_setzero_ps();
         for (int k = 0; k < nk; k++, p += 144) {
-            /* the eight 6-bit scales and mins (slm_q4k_scale_min) from the 12 bytes as three words A, B,
-             * C: sub-blocks 0-3 are A & 63 and B & 63; 4-7 take C's low (scales) and high (mins)
-             * nibbles with the top two bits of A (scales) and B (mins) above them */
-            uint32_t A, B, C;
-            memcpy(&A, p + 4, 4), memcpy(&B, p + 8, 4), memcpy(&C, p + 12, 4);
-            uint64_t scb = (A & 0x3f3f3f3fu) | (uint64_t)((C & 0x0f0f0f0fu) | (((A >> 6) & 0x03030303u) << 4)) << 32;
-            uint64_t mnb = (B & 0x3f3f3f3fu) | (uint64_t)(((C >> 4) & 0x0f0f0f0fu) | (((B >> 6) & 0x03030303u) << 4)) << 32;
+            uint64_t scb, mnb;
+            slm_q4k_scales_mins8(p + 4, &scb, &mnb);
             __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scb)));
             __m256 mnf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mnb)));
             const int8_t *x = qx + (size_t)k * 256;
@@ -714,6 +708,7 @@ T256H static void matvec_q6k_int_avx2(float *out, const int8_t *qx, const float 
     }
 }
 
+/* one copy of the body per type, so no type test is left in the loops */
 T256H static void matvec_bq_avx2(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                                  const void *w, int n, int r0, int r1) {
     if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_int_avx2(out, qx, xd, xsum, w, n, r0, r1);

@@ -153,6 +153,9 @@ static float bq_term(int dtype, const uint8_t *p, const int8_t *x, float xd, int
     return (f16_at(p) * xd) * (float)(dot - 8 * xsum);
 }
 
+/* The eight partial sums of a K-quant row in the order of an AVX2 horizontal sum (hsum256). */
+static inline float sum8(const float *a) { return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7])); }
+
 /* Q4_K rows against int8 activations (see quant.h): sub-block j of each super-block k is activation
  * block b = 8k + j; its term goes to partial sum j, and the eight sums end in hsum256's order. */
 static void matvec_q4k_int_scalar(float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
@@ -174,7 +177,7 @@ static void matvec_q4k_int_scalar(float *out, const int8_t *qx, const float *xd,
                 acc[j] += a * (float)dot - o * (float)xsum[b];
             }
         }
-        out[r] = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+        out[r] = sum8(acc);
     }
 }
 
@@ -201,7 +204,7 @@ static void matvec_q6k_int_scalar(float *out, const int8_t *qx, const float *xd,
                 acc[j] += (d * xd[b]) * (float)dot;
             }
         }
-        out[r] = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+        out[r] = sum8(acc);
     }
 }
 

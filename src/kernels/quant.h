@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "slm.h"
 
@@ -28,6 +29,17 @@ static inline void slm_q4k_scale_min(const uint8_t *s, int j, int *sc, int *m) {
         *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
         *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
     }
+}
+
+/* All eight 6-bit scales (byte j of *sc) and mins (byte j of *mn) of a Q4_K block at once, from its
+ * 12 scale bytes s read as three words A, B, C: sub-blocks 0-3 are A & 63 and B & 63; 4-7 take C's
+ * low (scales) and high (mins) nibbles with the top two bits of A (scales) and B (mins) above them
+ * (slm_q4k_scale_min, eight at a time, for the SIMD kernels). */
+static inline void slm_q4k_scales_mins8(const uint8_t *s, uint64_t *sc, uint64_t *mn) {
+    uint32_t A, B, C;
+    memcpy(&A, s, 4), memcpy(&B, s + 4, 4), memcpy(&C, s + 8, 4);
+    *sc = (A & 0x3f3f3f3fu) | (uint64_t)((C & 0x0f0f0f0fu) | (((A >> 6) & 0x03030303u) << 4)) << 32;
+    *mn = (B & 0x3f3f3f3fu) | (uint64_t)(((C >> 4) & 0x0f0f0f0fu) | (((B >> 6) & 0x03030303u) << 4)) << 32;
 }
 
 /* Dequantizes row `row` of a block-quantized matrix (rows, n) into out (n). */
