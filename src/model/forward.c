@@ -39,10 +39,10 @@ struct slm_ctx {
     float *att;          /* (n_heads, n_ctx) attention scores */
     float *logits;       /* (vocab) */
     float *rope;         /* (head_dim/2, 2) cos, sin for the current position */
-    void *key_cache;     /* (n_applied, n_ctx, kv_dim) float, or IEEE half with kv_f16 */
-    void *value_cache;   /* (n_applied, n_ctx, kv_dim) */
+    void *key_cache;     /* (n_applied, n_kv_heads, n_ctx, head_dim) float, or IEEE half with kv_f16 */
+    void *value_cache;   /* the same */
     int kv_f16;
-    float *kst, *vst;    /* kv_f16: (n_batch, kv_dim) the new keys and values in fp32 before they are stored */
+    float *kst, *vst;    /* (n_batch, kv_dim) the new keys and values in fp32 before they are stored */
     int8_t *qx;          /* (max(dim, hidden)) quantized input, when the model has Q8 or Q8_0/Q4_0/Q4_1/Q4_K/Q6_K tensors */
     float *qs;           /* (max(dim, hidden)) its group scales */
     int32_t *qsum;       /* (max(dim, hidden) / 32) the sums of its 32-value blocks (Q8_0/Q4_0/Q4_1/Q4_K/Q6_K) */
@@ -197,7 +197,7 @@ static slm_status plan_layout(const slm_model *m, const slm_ctx_params *p, layou
     size_t nt = p->n_threads > 1 ? (size_t)p->n_threads : 0;
     reserve(lay, nt * 2 * D, 4), reserve(lay, nt * (size_t)c->head_dim, 4);
     reserve(lay, q8 ? nt * maxdh : 0, 1), reserve(lay, q8 ? nt * maxdh : 0, 4), reserve(lay, q8 ? nt * (maxdh / 32 + 1) : 0, 4);
-    reserve(lay, p->kv_f16 ? nb * kv : 0, 4), reserve(lay, p->kv_f16 ? nb * kv : 0, 4);
+    reserve(lay, nb * kv, 4), reserve(lay, nb * kv, 4);
     reserve(lay, nt ? 5 * applied + 1 : 0, sizeof(atomic_int));
     reserve(lay, bn ? (size_t)p->n_threads * (4 * (size_t)n_ctx + (size_t)c->head_dim) : 0, 4);
     size_t total;
@@ -382,38 +382,46 @@ static void attend(const slm_ctx *ctx, float *out, float *scores, const float *q
                           stride, n, hd, scale);
 }
 
-/* Where the keys and values of `count` new positions are computed: straight into an fp32 cache, or
- * into the staging rows that store_kv then converts into an f16 cache. */
-static float *kv_dest(const slm_ctx *ctx, void *cache, float *staging, size_t cache_off) {
-    return ctx->kv_f16 ? staging : (float *)cache + cache_off;
+/* The cache is head-major: the keys (values) of one kv head of one layer are n_ctx rows of head_dim
+ * values, so a head's attention reads them as one contiguous run. New keys and values are computed
+ * into the staging rows (kst, vst: one row of kv_dim per token) and stored from there. This is the
+ * element offset of (layer l, kv head g, position pos) in either cache. */
+static size_t kv_off(const slm_ctx *ctx, int l, int g, int pos) {
+    const slm_config *c = &ctx->model->cfg;
+    return (((size_t)l * (size_t)c->n_kv_heads + (size_t)g) * (size_t)ctx->n_ctx + (size_t)pos) * (size_t)c->head_dim;
 }
 
-/* Values [e0, e1) of the staged keys (is_key) or values into the f16 cache at cache_off (no-op for fp32). */
-static void store_kv_part(const slm_ctx *ctx, size_t cache_off, int is_key, size_t e0, size_t e1) {
-    if (!ctx->kv_f16) return;
-    uint16_t *dst = (uint16_t *)(is_key ? ctx->key_cache : ctx->value_cache) + cache_off;
+/* The staged keys (is_key) or values of kv heads [g0, g1) of n tokens at positions pos.. into the
+ * cache of layer l (converted to IEEE half with kv_f16). */
+static void store_kv_part(const slm_ctx *ctx, int is_key, int l, int pos, int n, int g0, int g1) {
+    int hd = ctx->model->cfg.head_dim, kv_dim = hd * ctx->model->cfg.n_kv_heads;
     const float *src = is_key ? ctx->kst : ctx->vst;
-    for (size_t e = e0; e < e1; e++) dst[e] = slm_f32_to_f16(src[e]);
+    void *cache = is_key ? ctx->key_cache : ctx->value_cache;
+    for (int i = 0; i < n; i++)
+        for (int g = g0; g < g1; g++) {
+            const float *s = src + (size_t)i * kv_dim + (size_t)g * hd;
+            size_t off = kv_off(ctx, l, g, pos + i);
+            if (ctx->kv_f16)
+                for (int e = 0; e < hd; e++) ((uint16_t *)cache)[off + e] = slm_f32_to_f16(s[e]);
+            else memcpy((float *)cache + off, s, (size_t)hd * sizeof(float));
+        }
 }
 
-/* The same for keys and values. */
-static void store_kv(const slm_ctx *ctx, size_t cache_off, size_t e0, size_t e1) {
-    store_kv_part(ctx, cache_off, 1, e0, e1);
-    store_kv_part(ctx, cache_off, 0, e0, e1);
+/* The same for keys and values of every kv head. */
+static void store_kv(const slm_ctx *ctx, int l, int pos, int n) {
+    store_kv_part(ctx, 1, l, pos, n, 0, ctx->model->cfg.n_kv_heads);
+    store_kv_part(ctx, 0, l, pos, n, 0, ctx->model->cfg.n_kv_heads);
 }
 
 static void attention_worker(void *arg, int t, int nt) {
     const attn_job *j = arg;
     slm_ctx *ctx = j->ctx;
     const slm_config *c = &ctx->model->cfg;
-    int hd = c->head_dim, kv_dim = hd * c->n_kv_heads, group = c->n_heads / c->n_kv_heads;
+    int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
     float scale = 1.0f / sqrtf((float)hd);
-    size_t layer_off = (size_t)j->layer * (size_t)ctx->n_ctx * (size_t)kv_dim;
-    for (int h = c->n_heads * t / nt; h < c->n_heads * (t + 1) / nt; h++) {
-        size_t off = layer_off + (size_t)(h / group) * hd;
-        attend(ctx, ctx->xb + h * hd, ctx->att + (size_t)h * ctx->n_ctx, ctx->q + h * hd, off, kv_dim, j->pos + 1, hd,
-               scale);
-    }
+    for (int h = c->n_heads * t / nt; h < c->n_heads * (t + 1) / nt; h++)
+        attend(ctx, ctx->xb + h * hd, ctx->att + (size_t)h * ctx->n_ctx, ctx->q + h * hd,
+               kv_off(ctx, j->layer, h / group, 0), hd, j->pos + 1, hd, scale);
 }
 
 /* cos, sin of the angles pos * theta^(-2i/head_dim), i < head_dim/2, into rope (head_dim). */
@@ -451,8 +459,7 @@ static void forward_token(slm_ctx *ctx, int32_t token, int pos) {
     rope_table(c, pos, ctx->rope);
     for (int l = 0; l < ctx->n_applied; l++) {
         const slm_layer *L = &m->layers[l / c->block_repeat];
-        size_t cache_off = ((size_t)l * (size_t)ctx->n_ctx + (size_t)pos) * (size_t)kv_dim;
-        float *k = kv_dest(ctx, ctx->key_cache, ctx->kst, cache_off), *v = kv_dest(ctx, ctx->value_cache, ctx->vst, cache_off);
+        float *k = ctx->kst, *v = ctx->vst;
 
         ctx->k->rmsnorm(ctx->xb, ctx->x, L->attn_norm->data, D, c->norm_eps);
         const slm_tensor *qkv[3] = {L->wq, L->wk, L->wv};
@@ -465,7 +472,7 @@ static void forward_token(slm_ctx *ctx, int32_t token, int pos) {
         }
         rope_apply(ctx, ctx->rope, ctx->q, c->n_heads, hd);
         rope_apply(ctx, ctx->rope, k, c->n_kv_heads, hd);
-        store_kv(ctx, cache_off, 0, (size_t)kv_dim);
+        store_kv(ctx, l, pos, 1);
 
         attn_job aj = {ctx, l, pos};
         if ((int64_t)c->n_heads * (pos + 1) * hd * 2 < PARALLEL_MIN_MACS) attention_worker(&aj, 0, 1);
@@ -593,7 +600,7 @@ static void token_worker(void *arg, int t, int nt) {
     slm_ctx *ctx = job->ctx;
     const slm_model *m = ctx->model;
     const slm_config *c = &m->cfg;
-    int D = c->dim, H = c->hidden_dim, hd = c->head_dim, kv_dim = hd * c->n_kv_heads, pos = job->pos;
+    int D = c->dim, H = c->hidden_dim, hd = c->head_dim, pos = job->pos;
     int nh = c->n_heads, nkv = c->n_kv_heads, group = nh / nkv;
     float scale = 1.0f / sqrtf((float)hd);
     thread_state st = state_of(ctx, t);
@@ -603,8 +610,7 @@ static void token_worker(void *arg, int t, int nt) {
     int cu = chunk_rows(H, nt);
     for (int l = 0; l < ctx->n_applied; l++, next += 5) {
         const slm_layer *L = &m->layers[l / c->block_repeat];
-        size_t layer_off = (size_t)l * (size_t)ctx->n_ctx * (size_t)kv_dim, cache_off = layer_off + (size_t)pos * kv_dim;
-        float *k = kv_dest(ctx, ctx->key_cache, ctx->kst, cache_off), *v = kv_dest(ctx, ctx->value_cache, ctx->vst, cache_off);
+        float *k = ctx->kst, *v = ctx->vst;
 
         /* q, k and v by heads: items [0, nh) are q heads, then nkv k heads, then nkv v heads */
         ctx->k->rmsnorm(st.xb, st.x, L->attn_norm->data, D, c->norm_eps);
@@ -623,13 +629,13 @@ static void token_worker(void *arg, int t, int nt) {
                 if (bias_t)
                     for (int e = h0 * hd; e < h1 * hd; e++) o[e] += ((const float *)bias_t->data)[e];
                 if (part < 2) rope_apply(ctx, st.rope, o + h0 * hd, h1 - h0, hd);
-                if (part > 0) store_kv_part(ctx, cache_off, part == 1, (size_t)h0 * hd, (size_t)h1 * hd);
+                if (part > 0) store_kv_part(ctx, part == 1, l, pos, 1, h0, h1);
             }
         slm_pool_barrier(ctx->pool, nt);
         FOR_ITEMS(i0, i1, &next[1], nh, (int64_t)nh * (pos + 1) * hd * 2)
             for (int h = i0; h < i1; h++)
-                attend(ctx, ctx->xb + h * hd, ctx->att + (size_t)h * ctx->n_ctx, ctx->q + h * hd,
-                       layer_off + (size_t)(h / group) * hd, kv_dim, pos + 1, hd, scale);
+                attend(ctx, ctx->xb + h * hd, ctx->att + (size_t)h * ctx->n_ctx, ctx->q + h * hd, kv_off(ctx, l, h / group, 0),
+                       hd, pos + 1, hd, scale);
         slm_pool_barrier(ctx->pool, nt);
         claim_matvec(ctx, &st, ctx->xb, D, L->wo, ctx->xb2, &next[2], t, nt);
         slm_pool_barrier(ctx->pool, nt);
@@ -695,17 +701,16 @@ static void batch_attention_worker(void *arg, int t, int nt) {
     slm_ctx *ctx = j->ctx;
     const slm_config *c = &ctx->model->cfg;
     (void)nt;
-    int D = c->dim, hd = c->head_dim, kv_dim = hd * c->n_kv_heads, group = c->n_heads / c->n_kv_heads;
+    int D = c->dim, hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
     float scale = 1.0f / sqrtf((float)hd);
-    size_t layer_off = (size_t)j->layer * (size_t)ctx->n_ctx * (size_t)kv_dim;
     float *sc = ctx->batt + (size_t)t * (4 * (size_t)ctx->n_ctx + (size_t)hd), *dummy = sc + 4 * (size_t)ctx->n_ctx;
     int ng = (j->n + 3) / 4, n_items = c->n_heads * ng;
     for (int it; (it = atomic_fetch_add(&j->next, 1)) < n_items;) {
         int h = it / ng, i0 = it % ng * 4, cnt = j->n - i0 < 4 ? j->n - i0 : 4;
-        size_t off = layer_off + (size_t)(h / group) * hd;
+        size_t off = kv_off(ctx, j->layer, h / group, 0);
         if (ctx->kv_f16) {
             for (int i = i0; i < i0 + cnt; i++)
-                attend(ctx, ctx->bxb + (size_t)i * D + h * hd, sc, ctx->bq + (size_t)i * D + h * hd, off, kv_dim,
+                attend(ctx, ctx->bxb + (size_t)i * D + h * hd, sc, ctx->bq + (size_t)i * D + h * hd, off, hd,
                        j->pos + i + 1, hd, scale);
             continue;
         }
@@ -719,14 +724,14 @@ static void batch_attention_worker(void *arg, int t, int nt) {
             scores[k] = sc + (size_t)k * ctx->n_ctx;
             out[k] = k < cnt ? ctx->bxb + (size_t)i * D + h * hd : dummy;
         }
-        ctx->k->rows_dot4(scores, q, keys, kv_dim, len, hd);
+        ctx->k->rows_dot4(scores, q, keys, hd, len, hd);
         for (int k = 0; k < 4; k++) {
             int valid = k < cnt ? j->pos + i0 + k + 1 : 0;
             for (int p = 0; p < valid; p++) scores[k][p] *= scale;
             if (valid) ctx->k->softmax(scores[k], valid);
             for (int p = valid; p < len; p++) scores[k][p] = 0.0f;
         }
-        ctx->k->rows_combine4(out, (const float *const *)scores, values, kv_dim, len, hd);
+        ctx->k->rows_combine4(out, (const float *const *)scores, values, hd, len, hd);
     }
 }
 
@@ -744,8 +749,7 @@ static void forward_batch(slm_ctx *ctx, const int32_t *tokens, int n, int pos, f
     }
     for (int l = 0; l < ctx->n_applied; l++) {
         const slm_layer *L = &m->layers[l / c->block_repeat];
-        size_t cache_off = ((size_t)l * (size_t)ctx->n_ctx + (size_t)pos) * (size_t)kv_dim;
-        float *k = kv_dest(ctx, ctx->key_cache, ctx->kst, cache_off), *v = kv_dest(ctx, ctx->value_cache, ctx->vst, cache_off);
+        float *k = ctx->kst, *v = ctx->vst;
 
         for (int i = 0; i < n; i++)
             ctx->k->rmsnorm(ctx->bxb + (size_t)i * D, ctx->bx + (size_t)i * D, L->attn_norm->data, D, c->norm_eps);
@@ -762,7 +766,7 @@ static void forward_batch(slm_ctx *ctx, const int32_t *tokens, int n, int pos, f
             rope_apply(ctx, ctx->brope + (size_t)i * hd, qi, c->n_heads, hd);
             rope_apply(ctx, ctx->brope + (size_t)i * hd, ki, c->n_kv_heads, hd);
         }
-        store_kv(ctx, cache_off, 0, (size_t)n * kv_dim);
+        store_kv(ctx, l, pos, n);
 
         batch_attn_job aj = {ctx, l, pos, n, 0};
         atomic_init(&aj.next, 0);
