@@ -145,7 +145,7 @@ cross-test:
 # offers the "avx512" table on any AVX2 CPU; then the tests that hold every table to the scalar
 # twins and the model tests that run the fastest table. AVX512_TESTS="name ..." to choose.
 AVX512_BUILD := build-avx512emu
-AVX512_TESTS ?= kernels packed_rows threads_1 prefill golden
+AVX512_TESTS ?= kernels gemm packed_rows threads_1 prefill golden
 avx512-emu-test:
 	@[ -f /usr/include/simde/x86/avx512.h ] || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -q && apt-get install -y -q libsimde-dev; \

@@ -62,6 +62,44 @@ void gemm_matches_naive_product_every_kernel(void) {
             }
 }
 
+/* The AVX-512 micro-kernel runs each value of C through the same chain of fused multiply-adds as
+ * the AVX2 one: the products (plain and accumulating, partial tiles, 1 and 3 threads) are the
+ * same bytes. Runs where both tables exist: natively, or in the emulated build, where SIMDe's
+ * multiply-add is not fused and only closeness can be asked. */
+void gemm_avx512_same_bytes_as_avx2(void) {
+    const slm_kernels *a = slm_kernels_named("avx2"), *b = slm_kernels_named("avx512");
+    if (!a || !b) SKIP("this CPU or build has no avx512 table (make avx512-emu-test runs it)");
+    int shapes[][3] = {{1, 1, 1}, {7, 17, 5}, {13, 300, 33}, {97, 259, 600}};
+    for (int threads = 1; threads <= 3; threads += 2)
+        for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+            int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+            float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+            float *C[2] = {malloc(sizeof(float) * M * N), malloc(sizeof(float) * M * N)};
+            for (int i = 0; i < M * K; i++) A[i] = urand();
+            for (int i = 0; i < K * N; i++) B[i] = urand();
+            for (int acc = 0; acc < 2; acc++) {
+                for (int t = 0; t < 2; t++) {
+                    slm_gemm_ctx g = {t ? b : a, NULL, threads, aligned_alloc(64, sizeof(float) * SLM_GEMM_SCRATCH * threads)};
+                    if (threads > 1) slm_pool_create(threads, &g.pool, NULL);
+                    for (int i = 0; i < M * N; i++) C[t][i] = (float)i * 0.25f;
+                    slm_gemm(&g, M, N, K, A, K, 1, B, N, 1, C[t], N, acc);
+                    free(g.scratch);
+                    slm_pool_free(g.pool);
+                }
+#ifdef SLM_AVX512_SIMDE /* SIMDe's emulated fused multiply-add rounds twice: close, not the same bytes */
+                double worst = 0;
+                for (int i = 0; i < M * N; i++) worst = fmax(worst, fabs((double)C[0][i] - C[1][i]));
+                CHECK(worst < 1e-5 * (K + 1), "%d threads, %dx%dx%d, acc %d: avx512 and avx2 differ by %g", threads, M, N,
+                      K, acc, worst);
+#else
+                CHECK(!memcmp(C[0], C[1], sizeof(float) * M * N), "%d threads, %dx%dx%d, acc %d: avx512 and avx2 differ",
+                      threads, M, N, K, acc);
+#endif
+            }
+            free(A), free(B), free(C[0]), free(C[1]);
+        }
+}
+
 /* Products with a weight matrix (prefill): W given as fp32 or fetched row by row give the same bytes,
  * for 1 and 3 threads, and agree with the product computed in double. */
 static void fetch_f32(const void *w, int row, float *out) {

@@ -154,6 +154,8 @@ typedef struct slm_kernels {
 void slm_matvec_bq8_avx512(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                            const void *w, int n, int rows, int r0, int r1);
 void slm_matvec_f32_avx512(float *out, const float *x, const float *w, int n, int r0, int r1);
+void slm_gemm_micro_avx512(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate, int mr,
+                           int nr);
 #endif
 
 const slm_kernels *slm_kernels_scalar(void);

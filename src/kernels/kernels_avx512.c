@@ -1,7 +1,7 @@
 /* kernels_avx512.c — AVX-512 kernels (F, BW, VL and VNNI) for the products that decide decode
- * speed: the integer products of packed Q8_0 / Q4_0 / Q4_1 rows (vpdpbusd: one instruction for the
- * multiply-adds that AVX2 does with maddubs, madd and add) and the fp32 matrix-vector product
- * (16 lanes). kernels_x86.c builds the "avx512" table from these and the AVX2 kernels for every
+ * and prompt speed: the integer products of packed Q8_0 / Q4_0 / Q4_1 rows (vpdpbusd: one
+ * instruction for the multiply-adds that AVX2 does with maddubs, madd and add), the fp32
+ * matrix-vector product and the micro-kernel of the matrix-matrix product (16 lanes). kernels_x86.c builds the "avx512" table from these and the AVX2 kernels for every
  * other op, and selects it when the CPU has all four extensions.
  *
  * No machine here has AVX-512, so the tests run this same source compiled against SIMDe's portable
@@ -127,6 +127,36 @@ T512 void slm_matvec_f32_avx512(float *out, const float *x, const float *w, int 
         __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
         q = _mm_add_ps(q, _mm_movehl_ps(q, q));
         out[r] = _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+    }
+}
+
+/* The 6x16 micro-kernel of the packed matrix product (gemm.c) with one 16-lane accumulator per row
+ * of C: each value of C is the same chain of fused multiply-adds over k as in the AVX2 kernel
+ * (which holds a row in two 8-lane halves), so both give the same bytes; half the instructions. */
+T512 void slm_gemm_micro_avx512(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate, int mr,
+                                int nr) {
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    for (int k = 0; k < kc; k++, a += 6, b += 16) {
+        __m512 bk = _mm512_loadu_ps(b);
+        c0 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), bk, c0);
+        c1 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), bk, c1);
+        c2 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), bk, c2);
+        c3 = _mm512_fmadd_ps(_mm512_set1_ps(a[3]), bk, c3);
+        c4 = _mm512_fmadd_ps(_mm512_set1_ps(a[4]), bk, c4);
+        c5 = _mm512_fmadd_ps(_mm512_set1_ps(a[5]), bk, c5);
+    }
+    __m512 r[6] = {c0, c1, c2, c3, c4, c5};
+    if (nr == 16) {
+        for (int i = 0; i < mr; i++) {
+            float *ci = c + i * ldc;
+            _mm512_storeu_ps(ci, accumulate ? _mm512_add_ps(_mm512_loadu_ps(ci), r[i]) : r[i]);
+        }
+        return;
+    }
+    float t[16];
+    for (int i = 0; i < mr; i++) {
+        _mm512_storeu_ps(t, r[i]);
+        for (int j = 0; j < nr; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + t[j] : t[j];
     }
 }
 

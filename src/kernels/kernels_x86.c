@@ -1121,7 +1121,7 @@ static void matvec_f32_avx512_table(float *out, const float *x, const float *w, 
 /* AVX-512 where it changes the hot products (kernels_avx512.c), AVX2 for the rest. */
 static const slm_kernels avx512_kernels = {
     "avx512", matvec_f32_avx512_table, matvec_block_avx2, matvec_f16_avx2, matvec_bf16_avx2, matvec_q8_avx2,
-    attention_avx2, swiglu_avx2, rmsnorm_avx2, gemm_micro_avx2, rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2,
+    attention_avx2, swiglu_avx2, rmsnorm_avx2, slm_gemm_micro_avx512, rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2,
     exp_sum_avx2, gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2, swiglu_back_avx2,
     rows_combine4_avx2, rows_dot4_avx2, softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,
     matvec_bq_avx2, quantize_x32_avx2, attention_f16_avx2, slm_matvec_bq8_avx512, 1};
