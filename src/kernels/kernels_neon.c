@@ -1,7 +1,8 @@
 /* kernels_neon.c — NEON twins of the hottest kernels for 64-bit ARM (NEON is part of every
  * AArch64 CPU, so no run-time check): the f32, f16, bf16 and int8-group matrix-vector products,
  * RMSNorm, attention (fp32 and f16 caches), the 6x16 GEMM micro-kernel, row dequantization and
- * the integer block products of Q8_0/Q4_0/Q4_1/Q4_K/Q6_K rows (with their activation quantizer).
+ * the integer block products of Q8_0/Q4_0/Q4_1/Q4_K/Q6_K rows (with their activation quantizer),
+ * and, where built with sdot, those of Q8_0/Q4_0/Q4_1 rows packed in groups of eight.
  * Every other entry of the table is the scalar reference. Tested against the scalar twins under
  * qemu-user (make cross-test; the sdot path with -march=armv8.2-a+dotprod and qemu's -cpu max). */
 #include <math.h>
@@ -408,6 +409,107 @@ static void matvec_bq_neon(int dtype, float *out, const int8_t *qx, const float 
     else matvec_bq_body(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, r0, r1);
 }
 
+#if defined(__ARM_FEATURE_DOTPROD)
+/* matvec_bq on rows packed in groups of eight (slm_bq8_pack in quant.h), where the CPU has sdot.
+ * A 32-byte chunk of a group block holds the same four quants of the eight rows (4 bytes per row):
+ * its two halves are rows 0-3 and 4-7, and vdotq_laneq_s32 multiplies each row's four bytes by the
+ * four activations in one lane of an activation vector, so one instruction gives four rows' exact
+ * partial dots and the activations are never broadcast. A block's dots of rows 0-3 and 4-7 end in
+ * two vectors; the float steps are the reference's ((dw * d) * dot, for Q4_1 plus (mw * d) * sum),
+ * lane by lane, each block's term into accumulator b % 4 of its rows, then (a0 + a1) + (a2 + a3):
+ * the bytes of slm_matvec_bq_scalar. */
+#define BQ8_Q8_CHUNK(c, xv)                                                                        \
+    d0 = vdotq_laneq_s32(d0, vld1q_s8((const int8_t *)q + 32 * (c)), xv, (c) & 3),                 \
+    d1 = vdotq_laneq_s32(d1, vld1q_s8((const int8_t *)q + 32 * (c) + 16), xv, (c) & 3)
+#define BQ8_Q4_CHUNK(c)                                                                                     \
+    do {                                                                                                    \
+        uint8x16_t v0 = vld1q_u8(q + 32 * (c)), v1 = vld1q_u8(q + 32 * (c) + 16), m = vdupq_n_u8(15);       \
+        d0 = vdotq_laneq_s32(d0, vreinterpretq_s8_u8(vandq_u8(v0, m)), xlo, c);                             \
+        d0 = vdotq_laneq_s32(d0, vreinterpretq_s8_u8(vshrq_n_u8(v0, 4)), xhi, c);                           \
+        d1 = vdotq_laneq_s32(d1, vreinterpretq_s8_u8(vandq_u8(v1, m)), xlo, c);                             \
+        d1 = vdotq_laneq_s32(d1, vreinterpretq_s8_u8(vshrq_n_u8(v1, 4)), xhi, c);                           \
+    } while (0)
+
+static inline __attribute__((always_inline)) void bq8_block_neon(int dtype, const uint8_t *p, const int8_t *x,
+                                                                 float xd, int32_t xsum, float32x4_t *t0,
+                                                                 float32x4_t *t1) {
+    int32x4_t d0 = vdupq_n_s32(0), d1 = d0;
+    int8x16_t xlo = vld1q_s8(x), xhi = vld1q_s8(x + 16);
+    if (dtype == SLM_DTYPE_Q8_0) {
+        const uint8_t *q = p + 16;
+        BQ8_Q8_CHUNK(0, xlo), BQ8_Q8_CHUNK(1, xlo), BQ8_Q8_CHUNK(2, xlo), BQ8_Q8_CHUNK(3, xlo);
+        BQ8_Q8_CHUNK(4, xhi), BQ8_Q8_CHUNK(5, xhi), BQ8_Q8_CHUNK(6, xhi), BQ8_Q8_CHUNK(7, xhi);
+    } else {
+        const uint8_t *q = p + (dtype == SLM_DTYPE_Q4_1 ? 32 : 16);
+        BQ8_Q4_CHUNK(0);
+        BQ8_Q4_CHUNK(1);
+        BQ8_Q4_CHUNK(2);
+        BQ8_Q4_CHUNK(3);
+        if (dtype == SLM_DTYPE_Q4_0) {
+            int32x4_t off = vdupq_n_s32(8 * xsum);
+            d0 = vsubq_s32(d0, off), d1 = vsubq_s32(d1, off);
+        }
+    }
+    float32x4_t d = vdupq_n_f32(xd);
+    uint16x8_t sc = vreinterpretq_u16_u8(vld1q_u8(p));
+    float32x4_t s0 = vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(sc))), d);
+    float32x4_t s1 = vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(sc))), d);
+    *t0 = vmulq_f32(s0, vcvtq_f32_s32(d0)), *t1 = vmulq_f32(s1, vcvtq_f32_s32(d1));
+    if (dtype == SLM_DTYPE_Q4_1) {
+        uint16x8_t mn = vreinterpretq_u16_u8(vld1q_u8(p + 16));
+        float32x4_t sum = vcvtq_f32_s32(vdupq_n_s32(xsum));
+        *t0 = vaddq_f32(*t0, vmulq_f32(vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(mn))), d), sum));
+        *t1 = vaddq_f32(*t1, vmulq_f32(vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(mn))), d), sum));
+    }
+}
+#undef BQ8_Q8_CHUNK
+#undef BQ8_Q4_CHUNK
+
+/* Whole groups [g0, g1) of a packed matrix into out (eight rows each). */
+static inline __attribute__((always_inline)) void bq8_groups_neon(int dtype, float *out, const int8_t *qx,
+                                                                  const float *xd, const int32_t *xsum, const void *w,
+                                                                  int n, int g0, int g1) {
+    int nb = n / 32, span = 8 * slm_bq8_block_bytes(dtype);
+    for (int g = g0; g < g1; g++) {
+        const uint8_t *pg = (const uint8_t *)w + (size_t)g * (size_t)nb * (size_t)span;
+        float32x4_t a0[4], a1[4];
+        for (int k = 0; k < 4; k++) a0[k] = a1[k] = vdupq_n_f32(0.0f);
+        for (int b = 0; b < nb; b++) {
+            float32x4_t t0, t1;
+            bq8_block_neon(dtype, pg + (size_t)b * span, qx + (size_t)b * 32, xd[b], xsum[b], &t0, &t1);
+            a0[b & 3] = vaddq_f32(a0[b & 3], t0), a1[b & 3] = vaddq_f32(a1[b & 3], t1);
+        }
+        vst1q_f32(out + 8 * g, vaddq_f32(vaddq_f32(a0[0], a0[1]), vaddq_f32(a0[2], a0[3])));
+        vst1q_f32(out + 8 * g + 4, vaddq_f32(vaddq_f32(a1[0], a1[1]), vaddq_f32(a1[2], a1[3])));
+    }
+}
+
+/* Rows [r0, r1) of a packed matrix: whole groups here, parts of groups through the scalar
+ * reference (the work items of a decode step are whole groups), the rows after the last whole
+ * group (row-major) through matvec_bq_neon. */
+static void matvec_bq8_neon(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
+                            const void *w, int n, int rows, int r0, int r1) {
+    int rows8 = rows & ~7, end = r1 < rows8 ? r1 : rows8;
+    if (r0 < end) {
+        int g0 = (r0 + 7) / 8, g1 = end / 8;
+        if (g0 >= g1) slm_matvec_bq8_scalar(dtype, out, qx, xd, xsum, w, n, rows, r0, end);
+        else {
+            if (r0 < 8 * g0) slm_matvec_bq8_scalar(dtype, out, qx, xd, xsum, w, n, rows, r0, 8 * g0);
+            if (dtype == SLM_DTYPE_Q8_0) bq8_groups_neon(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, g0, g1);
+            else if (dtype == SLM_DTYPE_Q4_0) bq8_groups_neon(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, g0, g1);
+            else bq8_groups_neon(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, g0, g1);
+            if (8 * g1 < end) slm_matvec_bq8_scalar(dtype, out, qx, xd, xsum, w, n, rows, 8 * g1, end);
+        }
+    }
+    if (r1 > rows8) {
+        size_t rb = (size_t)(n / 32) * (size_t)slm_bq8_block_bytes(dtype);
+        int t0 = r0 > rows8 ? r0 : rows8;
+        matvec_bq_neon(dtype, out + rows8, qx, xd, xsum, (const uint8_t *)w + (size_t)rows8 * rb, n, t0 - rows8,
+                       r1 - rows8);
+    }
+}
+#endif
+
 /* slm_quantize_x32 with NEON, to the same bytes: max|x| by compare-and-select as the reference's
  * `if (a > amax)` (a NaN never wins, even a signalling one), the same scale and reciprocal, then
  * vcvtaq (round to nearest, ties away from zero: roundf; NaN to 0, saturating) and a clamp to
@@ -465,8 +567,13 @@ static const slm_kernels neon_kernels = {
     .matvec_bq = matvec_bq_neon,
     .quantize_x32 = quantize_x32_neon,
     .attention_f16 = attention_f16_neon,
-    .matvec_bq8 = slm_matvec_bq8_scalar, /* NEON loaders keep the row-major layout (pack_bq8 0) */
+#if defined(__ARM_FEATURE_DOTPROD)
+    .matvec_bq8 = matvec_bq8_neon, /* sdot by lane on rows packed in groups of eight */
+    .pack_bq8 = 1,
+#else
+    .matvec_bq8 = slm_matvec_bq8_scalar, /* without sdot, loaders keep the row-major layout (pack_bq8 0) */
     .pack_bq8 = 0,
+#endif
 };
 
 const slm_kernels *slm_kernels_neon(void) { return &neon_kernels; }
