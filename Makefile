@@ -119,9 +119,14 @@ run: all
 # The test suite on 64-bit ARM: cross-compiled with Debian's gcc-aarch64-linux-gnu against arm64
 # PCRE2 (multiarch), linked statically, run under qemu-user. The tests call the slm binary through a
 # wrapper that starts it under qemu too. TESTS="name ..." runs only the tests whose names hold one. Installs what is missing when root (it adds the arm64
-# architecture to dpkg), else names the commands.
+# architecture to dpkg), else names the commands. CROSS_CFLAGS adds compiler flags and QEMU_CPU picks
+# qemu's CPU model: `make cross-test CROSS_CFLAGS=-march=armv8.2-a+dotprod QEMU_CPU=max
+# CROSS_BUILD=build-aarch64-dot` tests the sdot kernels (and the packed rows they enable).
 CROSS ?= aarch64-linux-gnu
-CROSS_BUILD := build-$(CROSS)
+CROSS_BUILD ?= build-$(CROSS)
+CROSS_CFLAGS ?=
+QEMU_CPU ?=
+QEMU = qemu-aarch64$(if $(QEMU_CPU), -cpu $(QEMU_CPU))
 cross-test:
 	@missing=""; command -v $(CROSS)-gcc >/dev/null || missing="$$missing gcc-$(CROSS)"; \
 	  command -v qemu-aarch64 >/dev/null || missing="$$missing qemu-user"; \
@@ -135,10 +140,10 @@ cross-test:
 	@# linked statically: under Debian's qemu-user 7.2 a dynamically linked aarch64 program hangs in
 	@# its first pthread_create here, a static one does not
 	@# Debian ships no static arm64 cJSON, so this build has no Hugging Face support (NO_HF=1)
-	$(MAKE) CC=$(CROSS)-gcc BUILD=$(CROSS_BUILD) TEST_CFLAGS=-fno-tree-loop-vectorize LDFLAGS=-static NO_HF=1 $(CROSS_BUILD)/slm $(CROSS_BUILD)/examples/generate $(CROSS_BUILD)/tests/test_slm
-	@for b in slm examples/generate; do printf '#!/bin/sh\nexec qemu-aarch64 %s "$$@"\n' \
+	$(MAKE) CC=$(CROSS)-gcc BUILD=$(CROSS_BUILD) CFLAGS="$(CFLAGS) $(CROSS_CFLAGS)" TEST_CFLAGS=-fno-tree-loop-vectorize LDFLAGS=-static NO_HF=1 $(CROSS_BUILD)/slm $(CROSS_BUILD)/examples/generate $(CROSS_BUILD)/tests/test_slm
+	@for b in slm examples/generate; do printf '#!/bin/sh\nexec $(QEMU) %s "$$@"\n' \
 	  "$(abspath $(CROSS_BUILD))/$$b" > $(CROSS_BUILD)/$$(basename $$b)-qemu; chmod +x $(CROSS_BUILD)/$$(basename $$b)-qemu; done
-	SLM_BIN=$(CROSS_BUILD)/slm-qemu SLM_EXAMPLE=$(CROSS_BUILD)/generate-qemu qemu-aarch64 $(CROSS_BUILD)/tests/test_slm $(TESTS)
+	SLM_BIN=$(CROSS_BUILD)/slm-qemu SLM_EXAMPLE=$(CROSS_BUILD)/generate-qemu $(QEMU) $(CROSS_BUILD)/tests/test_slm $(TESTS)
 
 # The AVX-512 kernels' tests on a CPU without AVX-512 (none here has it): the library built with
 # kernels_avx512.c on SIMDe's portable definitions of the intrinsics (Debian: libsimde-dev), which
@@ -199,6 +204,6 @@ uninstall:
 	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/slm.pc $(DESTDIR)$(PREFIX)/share/slm/tinystories-slm.gguf
 
 clean:
-	rm -rf build build-san build-fuzz build-nosimd build-avx512emu build-$(CROSS) slm.pc
+	rm -rf build build-san build-fuzz build-nosimd build-avx512emu build-minimal build-$(CROSS) build-$(CROSS)-dot slm.pc
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/examples/generate.d
