@@ -227,6 +227,11 @@ void train_cli_rejects_bad_input(void) {
         rc = run_slm(args, NULL, &err);
         CHECK(rc != 0 && err && strstr(err, "damaged checkpoint"), "rc %d [%s]", rc, err ? err : "");
         free(err);
+        ck[len / 2] ^= 0x40, ck[20] ^= 0x40; /* in the configuration text, which is read before the checksum */
+        write_all(in_dir(dir, "checkpoint.slmc"), ck, len);
+        rc = run_slm(args, NULL, &err);
+        CHECK(rc != 0 && err && strstr(err, "damaged checkpoint"), "damaged text: rc %d [%s]", rc, err ? err : "");
+        free(err);
         write_all(in_dir(dir, "checkpoint.slmc"), ck, len / 3);
         rc = run_slm(args, NULL, &err);
         CHECK(rc != 0 && err && strstr(err, "checkpoint"), "cut checkpoint: rc %d [%s]", rc, err ? err : "");

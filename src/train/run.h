@@ -61,7 +61,9 @@ typedef void (*slm_train_progress_fn)(void *ud, const slm_train_status *s);
 slm_status slm_train_run(const slm_train_config *cfg, const char *out_dir, int resume, volatile int *stop,
                          slm_train_progress_fn progress, void *ud, slm_error *err);
 
-/* Reads the configuration stored in a run directory's checkpoint (for resume). */
+/* Reads the configuration stored in a run directory's checkpoint (for resume): its header, sizes
+ * and configuration text are checked, not the checksum over the whole file, which slm_train_run
+ * checks when it resumes (so a resume reads the file once). */
 slm_status slm_train_checkpoint_config(const char *out_dir, slm_train_config *cfg, slm_error *err);
 
 /* The learning rate at step (0-based): linear warmup to lr, cosine decay to min_lr at `steps`. */
