@@ -121,7 +121,7 @@ run: all
 # wrapper that starts it under qemu too. TESTS="name ..." runs only the tests whose names hold one. Installs what is missing when root (it adds the arm64
 # architecture to dpkg), else names the commands. CROSS_CFLAGS adds compiler flags and QEMU_CPU picks
 # qemu's CPU model: `make cross-test CROSS_CFLAGS=-march=armv8.2-a+dotprod QEMU_CPU=max
-# CROSS_BUILD=build-aarch64-dot` tests the sdot kernels (and the packed rows they enable).
+# CROSS_BUILD=build-aarch64-linux-gnu-dot` tests the sdot kernels (and the packed rows they enable).
 CROSS ?= aarch64-linux-gnu
 CROSS_BUILD ?= build-$(CROSS)
 CROSS_CFLAGS ?=

@@ -31,11 +31,11 @@ const char *cli_value(cli_args *a, const char *flag);
 int cli_int(cli_args *a, const char *flag, long lo, long hi);
 double cli_double(cli_args *a, const char *flag, double lo, double hi);
 uint64_t cli_u64(cli_args *a, const char *flag);
+/* Context parameters with the environment applied: SLM_NO_SIMD (no_simd) and SLM_KERNELS (kernels). */
+slm_ctx_params cli_ctx_params(void);
 /* The sampling and context flags generate and chat share (--temp, --top-k, --top-p, --min-p,
  * --repeat-penalty, --repeat-last-n, -s/--seed, -t/--threads, -c/--ctx-size, --no-simd): returns 1
  * if `arg` was one of them (its value consumed), else 0. */
-/* Context parameters with the environment applied: SLM_NO_SIMD (no_simd) and SLM_KERNELS (kernels). */
-slm_ctx_params cli_ctx_params(void);
 int cli_run_flag(cli_args *a, const char *arg, slm_sampler_params *sp, int *seed_given, slm_ctx_params *cp);
 /* The token callback of generate and chat: writes the token's text to stdout as it comes. */
 int cli_print_token(void *user, int32_t token, const char *text, size_t len);

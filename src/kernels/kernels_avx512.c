@@ -1,8 +1,9 @@
 /* kernels_avx512.c — AVX-512 kernels (F, BW, VL and VNNI) for the products that decide decode
  * and prompt speed: the integer products of packed Q8_0 / Q4_0 / Q4_1 rows (vpdpbusd: one
  * instruction for the multiply-adds that AVX2 does with maddubs, madd and add), the fp32
- * matrix-vector product and the micro-kernel of the matrix-matrix product (16 lanes). kernels_x86.c builds the "avx512" table from these and the AVX2 kernels for every
- * other op, and selects it when the CPU has all four extensions.
+ * matrix-vector product and the micro-kernel of the matrix-matrix product (16 lanes).
+ * kernels_x86.c builds the "avx512" table from these and the AVX2 kernels for every other op, and
+ * selects it when the CPU has all four extensions.
  *
  * No machine here has AVX-512, so the tests run this same source compiled against SIMDe's portable
  * definitions of the intrinsics (libsimde-dev; -DSLM_AVX512_SIMDE, `make avx512-emu-test`): the

@@ -430,6 +430,12 @@ static void matvec_bq_neon(int dtype, float *out, const int8_t *qx, const float 
         d1 = vdotq_laneq_s32(d1, vreinterpretq_s8_u8(vshrq_n_u8(v1, 4)), xhi, c);                           \
     } while (0)
 
+/* Eight consecutive f16 values at p as floats: the first four in *lo, the rest in *hi. */
+static inline void f16x8_at(const uint8_t *p, float32x4_t *lo, float32x4_t *hi) {
+    float16x8_t h = vreinterpretq_f16_u8(vld1q_u8(p));
+    *lo = vcvt_f32_f16(vget_low_f16(h)), *hi = vcvt_high_f32_f16(h);
+}
+
 static inline __attribute__((always_inline)) void bq8_block_neon(int dtype, const uint8_t *p, const int8_t *x,
                                                                  float xd, int32_t xsum, float32x4_t *t0,
                                                                  float32x4_t *t1) {
@@ -450,16 +456,14 @@ static inline __attribute__((always_inline)) void bq8_block_neon(int dtype, cons
             d0 = vsubq_s32(d0, off), d1 = vsubq_s32(d1, off);
         }
     }
-    float32x4_t d = vdupq_n_f32(xd);
-    uint16x8_t sc = vreinterpretq_u16_u8(vld1q_u8(p));
-    float32x4_t s0 = vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(sc))), d);
-    float32x4_t s1 = vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(sc))), d);
-    *t0 = vmulq_f32(s0, vcvtq_f32_s32(d0)), *t1 = vmulq_f32(s1, vcvtq_f32_s32(d1));
+    float32x4_t d = vdupq_n_f32(xd), s0, s1;
+    f16x8_at(p, &s0, &s1);
+    *t0 = vmulq_f32(vmulq_f32(s0, d), vcvtq_f32_s32(d0)), *t1 = vmulq_f32(vmulq_f32(s1, d), vcvtq_f32_s32(d1));
     if (dtype == SLM_DTYPE_Q4_1) {
-        uint16x8_t mn = vreinterpretq_u16_u8(vld1q_u8(p + 16));
-        float32x4_t sum = vcvtq_f32_s32(vdupq_n_s32(xsum));
-        *t0 = vaddq_f32(*t0, vmulq_f32(vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(mn))), d), sum));
-        *t1 = vaddq_f32(*t1, vmulq_f32(vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(mn))), d), sum));
+        float32x4_t m0, m1, sum = vdupq_n_f32((float)xsum);
+        f16x8_at(p + 16, &m0, &m1);
+        *t0 = vaddq_f32(*t0, vmulq_f32(vmulq_f32(m0, d), sum));
+        *t1 = vaddq_f32(*t1, vmulq_f32(vmulq_f32(m1, d), sum));
     }
 }
 #undef BQ8_Q8_CHUNK

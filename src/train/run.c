@@ -275,8 +275,16 @@ typedef struct ckpt {
     const unsigned char *params, *hist;
 } ckpt;
 
+/* Whether the checksum in the last 8 bytes of a checkpoint matches the bytes before it (a pass
+ * over every byte, about a second per GB). */
+static int checksum_ok(const unsigned char *p, size_t size) {
+    uint64_t sum;
+    memcpy(&sum, p + size - 8, 8);
+    return slm_fnv1a64(p, size - 8, SLM_FNV64_OFFSET) == sum;
+}
+
 /* Maps and checks a run directory's checkpoint: its header, sizes and configuration always; with
- * `verify` also the checksum over the whole file (a pass over every byte, about a second per GB). */
+ * `verify` also the checksum (without it, only when the configuration does not parse, to say why). */
 static slm_status read_checkpoint(const char *dir, ckpt *ck, int verify, slm_error *err) {
     char path[1100];
     path_in(path, sizeof path, dir, "checkpoint.slmc");
@@ -292,12 +300,7 @@ static slm_status read_checkpoint(const char *dir, ckpt *ck, int verify, slm_err
         goto fail;
     }
     memcpy(&ver, p + 8, 4), memcpy(&len, p + 12, 4);
-    uint64_t sum;
-    memcpy(&sum, p + ck->size - 8, 8);
-    if (ver != 1 || len > ck->size - 56 || (verify && slm_fnv1a64(p, ck->size - 8, SLM_FNV64_OFFSET) != sum)) {
-        st = slm_fail(err, SLM_ERR_FORMAT, "%s: damaged checkpoint (version or checksum does not match)", path);
-        goto fail;
-    }
+    if (ver != 1 || len > ck->size - 56 || (verify && !checksum_ok(p, ck->size))) goto damaged;
     uint64_t head[4];
     memcpy(head, p + 16 + len, 32);
     ck->step = head[0], ck->n_params = head[1], ck->n_hist = head[2], ck->tok_sum = head[3];
@@ -325,8 +328,10 @@ static slm_status read_checkpoint(const char *dir, ckpt *ck, int verify, slm_err
     }
     free(text);
     if (st == SLM_OK) return SLM_OK;
-    if (!verify && slm_fnv1a64(p, ck->size - 8, SLM_FNV64_OFFSET) != sum) /* say why the text is bad */
-        st = slm_fail(err, SLM_ERR_FORMAT, "%s: damaged checkpoint (version or checksum does not match)", path);
+    if (!verify && !checksum_ok(p, ck->size)) goto damaged; /* say why the text is bad */
+    goto fail;
+damaged:
+    st = slm_fail(err, SLM_ERR_FORMAT, "%s: damaged checkpoint (version or checksum does not match)", path);
 fail:
     slm_unmap(ck->map, ck->size);
     ck->map = NULL;
