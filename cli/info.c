@@ -41,7 +41,10 @@ int cmd_info(int argc, char **argv) {
     printf("rope_theta:    %g\n", c->rope_theta);
     int64_t n = slm_model_n_params(m);
     printf("parameters:    %lld (%.2fM)\n", (long long)n, (double)n / 1e6);
-    size_t bytes[9] = {0}, count[9] = {0}, weights = 0;
+    static const char *names[] = {"f32", "q8 (llama2.c: int8 + f32 group scales)", "f16", "bf16", "q8_0",
+                                  "q4_0", "q4_1", "q4_k", "q6_k", "q5_0"}; /* by slm_dtype */
+    enum { N_DTYPES = sizeof names / sizeof *names };
+    size_t bytes[N_DTYPES] = {0}, count[N_DTYPES] = {0}, weights = 0;
     for (int i = 0; i < slm_model_n_tensors(m); i++) {
         slm_tensor_info ti;
         slm_model_tensor_info(m, i, &ti);
@@ -49,9 +52,7 @@ int cmd_info(int argc, char **argv) {
         count[ti.dtype]++;
         weights += ti.nbytes;
     }
-    static const char *names[] = {"f32", "q8 (llama2.c: int8 + f32 group scales)", "f16", "bf16", "q8_0",
-                                  "q4_0", "q4_1", "q4_k", "q6_k"};
-    for (int d = 0; d < 9; d++)
+    for (int d = 0; d < N_DTYPES; d++)
         if (count[d]) printf("dtype %-8s %zu tensors, %zu bytes (%.2f MiB)\n", names[d], count[d], bytes[d], bytes[d] / 1048576.0);
     slm_ctx_params cp = slm_ctx_default_params();
     cp.n_ctx = n_ctx;

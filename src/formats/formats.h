@@ -24,7 +24,7 @@ slm_status slm_llama2c_write(const slm_model *m, const char *path, slm_llama2c_v
 int slm_llama2c_pick_group_size(const slm_config *cfg, int wanted);
 
 /* Writes `m` as GGUF v3 (arch llama or qwen2) with matrices as F32, F16, BF16, Q8_0, Q4_0, Q4_1,
- * Q4_K or Q6_K, atomically; the tied token embedding as embed_dtype (-1: the default rule of
+ * Q5_0, Q4_K or Q6_K, atomically; the tied token embedding as embed_dtype (-1: the default rule of
  * slm_gguf_tensor_type). */
 slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const char *path, slm_dtype matrix_dtype,
                           int embed_dtype, int expand_shared, slm_error *err);

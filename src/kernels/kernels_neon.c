@@ -1,7 +1,7 @@
 /* kernels_neon.c — NEON twins of the hottest kernels for 64-bit ARM (NEON is part of every
  * AArch64 CPU, so no run-time check): the f32, f16, bf16 and int8-group matrix-vector products,
  * RMSNorm, attention (fp32 and f16 caches), the 6x16 GEMM micro-kernel, row dequantization and
- * the integer block products of Q8_0/Q4_0/Q4_1/Q4_K/Q6_K rows (with their activation quantizer),
+ * the integer block products of Q8_0/Q4_0/Q4_1/Q5_0/Q4_K/Q6_K rows (with their activation quantizer),
  * and, where built with sdot, those of Q8_0/Q4_0/Q4_1 rows packed in groups of eight.
  * Every other entry of the table is the scalar reference. Tested against the scalar twins under
  * qemu-user (make cross-test; the sdot path with -march=armv8.2-a+dotprod and qemu's -cpu max). */
@@ -256,14 +256,23 @@ static inline int32x4_t dot16(int8x16_t w, int8x16_t x) {
 }
 
 /* The exact integer dot product of one block (32 weights at p) with x, in four int32 lanes. Q4_0's
- * -8 offset is left to the caller. */
+ * -8 offset and Q5_0's -16 are left to the caller. */
 static inline __attribute__((always_inline)) int32x4_t bq_block_dot(int dtype, const uint8_t *p, const int8_t *x) {
     int8x16_t w0, w1;
     if (dtype == SLM_DTYPE_Q8_0) {
         w0 = vld1q_s8((const int8_t *)(p + 2)), w1 = vld1q_s8((const int8_t *)(p + 18));
     } else {
-        uint8x16_t bytes = vld1q_u8(p + (dtype == SLM_DTYPE_Q4_1 ? 4 : 2));
-        w0 = vreinterpretq_s8_u8(vandq_u8(bytes, vdupq_n_u8(15))), w1 = vreinterpretq_s8_u8(vshrq_n_u8(bytes, 4));
+        uint8x16_t bytes = vld1q_u8(p + (dtype == SLM_DTYPE_Q4_1 ? 4 : dtype == SLM_DTYPE_Q5_0 ? 6 : 2));
+        uint8x16_t lo = vandq_u8(bytes, vdupq_n_u8(15)), hi = vshrq_n_u8(bytes, 4);
+        if (dtype == SLM_DTYPE_Q5_0) { /* value i's fifth bit: bit i of qh, byte i / 8 tested at bit i % 8 */
+            uint8x8_t qh = vld1_u8(p + 2), bit = vcreate_u8(0x8040201008040201ull);
+            uint8x16_t b01 = vcombine_u8(vdup_lane_u8(qh, 0), vdup_lane_u8(qh, 1));
+            uint8x16_t b23 = vcombine_u8(vdup_lane_u8(qh, 2), vdup_lane_u8(qh, 3));
+            uint8x16_t bits = vcombine_u8(bit, bit), sixteen = vdupq_n_u8(16);
+            lo = vorrq_u8(lo, vandq_u8(vtstq_u8(b01, bits), sixteen));
+            hi = vorrq_u8(hi, vandq_u8(vtstq_u8(b23, bits), sixteen));
+        }
+        w0 = vreinterpretq_s8_u8(lo), w1 = vreinterpretq_s8_u8(hi);
     }
     return vaddq_s32(dot16(w0, vld1q_s8(x)), dot16(w1, vld1q_s8(x + 16)));
 }
@@ -297,6 +306,7 @@ static inline __attribute__((always_inline)) void matvec_bq_body(int dtype, floa
             int32x4_t dots = vpaddq_s32(vpaddq_s32(s0, s1), vpaddq_s32(s2, s3)), sums = vld1q_s32(xsum + b);
             float32x4_t d = vld1q_f32(xd + b);
             if (dtype == SLM_DTYPE_Q4_0) dots = vsubq_s32(dots, vshlq_n_s32(sums, 3));
+            if (dtype == SLM_DTYPE_Q5_0) dots = vsubq_s32(dots, vshlq_n_s32(sums, 4));
             float32x4_t term = vmulq_f32(vmulq_f32(f16x4_at(p, bb), d), vcvtq_f32_s32(dots));
             if (dtype == SLM_DTYPE_Q4_1)
                 term = vaddq_f32(term, vmulq_f32(vmulq_f32(f16x4_at(p + 2, bb), d), vcvtq_f32_s32(sums)));
@@ -310,7 +320,9 @@ static inline __attribute__((always_inline)) void matvec_bq_body(int dtype, floa
             float term;
             if (dtype == SLM_DTYPE_Q4_1)
                 term = (f16_at_neon(p) * xd[b]) * (float)dot + (f16_at_neon(p + 2) * xd[b]) * (float)xsum[b];
-            else term = (f16_at_neon(p) * xd[b]) * (float)(dtype == SLM_DTYPE_Q4_0 ? dot - 8 * xsum[b] : dot);
+            else term = (f16_at_neon(p) * xd[b]) * (float)(dtype == SLM_DTYPE_Q4_0   ? dot - 8 * xsum[b]
+                                                           : dtype == SLM_DTYPE_Q5_0 ? dot - 16 * xsum[b]
+                                                                                     : dot);
             a[b & 3] += term;
         }
         out[r] = (a[0] + a[1]) + (a[2] + a[3]);
@@ -406,6 +418,7 @@ static void matvec_bq_neon(int dtype, float *out, const int8_t *qx, const float 
     else if (dtype == SLM_DTYPE_Q6_K) matvec_q6k_int_neon(out, qx, xd, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q8_0) matvec_bq_body(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q4_0) matvec_bq_body(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, r0, r1);
+    else if (dtype == SLM_DTYPE_Q5_0) matvec_bq_body(SLM_DTYPE_Q5_0, out, qx, xd, xsum, w, n, r0, r1);
     else matvec_bq_body(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, r0, r1);
 }
 

@@ -446,9 +446,19 @@ T256H static inline __attribute__((always_inline)) __m256i bq_block_sums(int dty
         pr = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv));
     } else {
         /* the 16 bytes in both halves, the upper half shifted right by 4: low nibbles below, high above */
-        __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(p + (dtype == SLM_DTYPE_Q4_1 ? 4 : 2))));
+        int qoff = dtype == SLM_DTYPE_Q4_1 ? 4 : dtype == SLM_DTYPE_Q5_0 ? 6 : 2;
+        __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(p + qoff)));
         __m256i q = _mm256_and_si256(_mm256_srlv_epi32(b, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(15));
-        pr = _mm256_maddubs_epi16(q, xv);
+        if (dtype == SLM_DTYPE_Q5_0) { /* byte i gets bit i of qh as 16: qh's byte i / 8 spread, bit i % 8 tested */
+            int32_t qh;
+            memcpy(&qh, p + 2, 4);
+            __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(qh), _mm256_setr_epi64x(0, 0x0101010101010101,
+                                                                                         0x0202020202020202, 0x0303030303030303));
+            const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+            __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+            q = _mm256_or_si256(q, _mm256_and_si256(set, _mm256_set1_epi8(16)));
+        }
+        pr = _mm256_maddubs_epi16(q, xv); /* values <= 31: pairs <= 2 * 31 * 128, no saturation */
     }
     return _mm256_madd_epi16(pr, _mm256_set1_epi16(1));
 }
@@ -478,6 +488,7 @@ T256H static inline __attribute__((always_inline)) __m128 bq_group_term(int dtyp
     __m128i dots = sum4x8(bq_block_sums(dtype, p[0], x[0]), bq_block_sums(dtype, p[1], x[1]),
                           bq_block_sums(dtype, p[2], x[2]), bq_block_sums(dtype, p[3], x[3]));
     if (dtype == SLM_DTYPE_Q4_0) dots = _mm_sub_epi32(dots, _mm_slli_epi32(sums, 3));
+    if (dtype == SLM_DTYPE_Q5_0) dots = _mm_sub_epi32(dots, _mm_slli_epi32(sums, 4));
     __m128 term = _mm_mul_ps(_mm_mul_ps(f16x4_at(p[0], p[1], p[2], p[3]), d), _mm_cvtepi32_ps(dots));
     if (dtype == SLM_DTYPE_Q4_1)
         term = _mm_add_ps(term, _mm_mul_ps(_mm_mul_ps(f16x4_at(p[0] + 2, p[1] + 2, p[2] + 2, p[3] + 2), d),
@@ -499,7 +510,9 @@ bq_row_rest(int dtype, __m128 acc, const uint8_t *row, int bb, int nb4, int rest
         int32_t dot = _mm_cvtsi128_si32(t);
         float term;
         if (dtype == SLM_DTYPE_Q4_1) term = (f16_at_x86(p) * dt[0]) * (float)dot + (f16_at_x86(p + 2) * dt[0]) * (float)st[0];
-        else term = (f16_at_x86(p) * dt[0]) * (float)(dtype == SLM_DTYPE_Q4_0 ? dot - 8 * st[0] : dot);
+        else term = (f16_at_x86(p) * dt[0]) * (float)(dtype == SLM_DTYPE_Q4_0   ? dot - 8 * st[0]
+                                                     : dtype == SLM_DTYPE_Q5_0 ? dot - 16 * st[0]
+                                                                               : dot);
         acc = _mm_add_ss(acc, _mm_set_ss(term));
     } else if (rest == 2) { /* two blocks: their sums reduced together, terms added to lanes 0 and 1 */
         const uint8_t *p0 = row + (size_t)nb4 * bb, *p1 = p0 + bb;
@@ -510,6 +523,7 @@ bq_row_rest(int dtype, __m128 acc, const uint8_t *row, int bb, int nb4, int rest
         __m128i sums = _mm_loadu_si128((const __m128i *)st);
         __m128 d = _mm_loadu_ps(dt);
         if (dtype == SLM_DTYPE_Q4_0) dots = _mm_sub_epi32(dots, _mm_slli_epi32(sums, 3));
+        if (dtype == SLM_DTYPE_Q5_0) dots = _mm_sub_epi32(dots, _mm_slli_epi32(sums, 4));
         __m128 t = _mm_mul_ps(_mm_mul_ps(f16x4_at(p0, p1, p0, p1), d), _mm_cvtepi32_ps(dots));
         if (dtype == SLM_DTYPE_Q4_1)
             t = _mm_add_ps(t, _mm_mul_ps(_mm_mul_ps(f16x4_at(p0 + 2, p1 + 2, p0 + 2, p1 + 2), d), _mm_cvtepi32_ps(sums)));
@@ -568,7 +582,7 @@ matvec_bq_body(int dtype, float *out, const int8_t *qx, const float *xd, const i
         __m128 acc = _mm_setzero_ps();
         for (int b = 0; b < nb4; b += 4) {
             if (PF_DIST) _mm_prefetch((const char *)(row + PF_DIST + (size_t)b * bb), _MM_HINT_T0);
-            if (PF_DIST && dtype == SLM_DTYPE_Q8_0) _mm_prefetch((const char *)(row + PF_DIST + (size_t)b * bb + 64), _MM_HINT_T0);
+            if (PF_DIST && (dtype == SLM_DTYPE_Q8_0 || dtype == SLM_DTYPE_Q5_0)) _mm_prefetch((const char *)(row + PF_DIST + (size_t)b * bb + 64), _MM_HINT_T0);
             const uint8_t *p[4] = {row + (size_t)b * bb, row + (size_t)(b + 1) * bb, row + (size_t)(b + 2) * bb,
                                    row + (size_t)(b + 3) * bb};
             const int8_t *x[4] = {qx + (size_t)b * 32, qx + (size_t)b * 32 + 32, qx + (size_t)b * 32 + 64,
@@ -715,6 +729,7 @@ T256H static void matvec_bq_avx2(int dtype, float *out, const int8_t *qx, const 
     else if (dtype == SLM_DTYPE_Q6_K) matvec_q6k_int_avx2(out, qx, xd, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q8_0) matvec_bq_body(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q4_0) matvec_bq_body(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, r0, r1);
+    else if (dtype == SLM_DTYPE_Q5_0) matvec_bq_body(SLM_DTYPE_Q5_0, out, qx, xd, xsum, w, n, r0, r1);
     else matvec_bq_body(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, r0, r1);
 }
 

@@ -3,6 +3,8 @@
  *   q8_0  32 values:  f16 d, int8 q[32]                       x = q * d
  *   q4_0  32 values:  f16 d, u8 q[16]  (low nibbles: values 0..15, high: 16..31)   x = (q - 8) * d
  *   q4_1  32 values:  f16 d, f16 m, u8 q[16] (as q4_0)         x = q * d + m
+ *   q5_0  32 values:  f16 d, u32 qh (little-endian), u8 q[16] (as q4_0); value i's fifth bit is
+ *         bit i of qh                                         x = (q - 16) * d
  *   q4_k  256 values: f16 d, f16 dmin, u8 scales[12], u8 q[128]; eight sub-blocks of 32 with 6-bit
  *         scale s and min m packed in `scales`; x = d*s * q - dmin*m, q a nibble (64 values per
  *         32 bytes: low nibbles the first sub-block, high nibbles the second)
@@ -47,6 +49,19 @@ static void dequant_q4_1(const void *blk, float *y) {
     }
 }
 
+/* The 5-bit value i (0..31) of a Q5_0 block: its nibble and bit i of qh as the fifth bit. */
+static inline int q5_0_value(const uint8_t *blk, int i) {
+    uint32_t qh;
+    memcpy(&qh, blk + 2, 4);
+    const uint8_t *q = blk + 6;
+    int nib = i < 16 ? q[i] & 15 : q[i - 16] >> 4;
+    return nib | (int)((qh >> i) & 1u) << 4;
+}
+
+static void dequant_q5_0(const void *blk, float *y) {
+    float d = f16_at(blk);
+    for (int i = 0; i < 32; i++) y[i] = (float)(q5_0_value(blk, i) - 16) * d;
+}
 
 static void dequant_q4_k(const void *blk, float *y) {
     const uint8_t *b = blk;
@@ -92,7 +107,7 @@ static void dequant_q6_k(const void *blk, float *y) {
 
 static const slm_block_type BLOCK_TYPES[] = {
     {"q8_0", 32, 34, dequant_q8_0},   {"q4_0", 32, 18, dequant_q4_0},   {"q4_1", 32, 20, dequant_q4_1},
-    {"q4_k", 256, 144, dequant_q4_k}, {"q6_k", 256, 210, dequant_q6_k},
+    {"q4_k", 256, 144, dequant_q4_k}, {"q6_k", 256, 210, dequant_q6_k}, {"q5_0", 32, 22, dequant_q5_0},
 };
 
 const slm_block_type *slm_block_type_of(slm_dtype dtype) {
@@ -102,6 +117,7 @@ const slm_block_type *slm_block_type_of(slm_dtype dtype) {
     case SLM_DTYPE_Q4_1: return &BLOCK_TYPES[2];
     case SLM_DTYPE_Q4_K: return &BLOCK_TYPES[3];
     case SLM_DTYPE_Q6_K: return &BLOCK_TYPES[4];
+    case SLM_DTYPE_Q5_0: return &BLOCK_TYPES[5];
     default: return NULL;
     }
 }
@@ -138,9 +154,13 @@ void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n) 
     }
 }
 
-/* The float term of one Q8_0 / Q4_0 / Q4_1 block p against the activation block x (see quant.h). */
+/* The float term of one Q8_0 / Q4_0 / Q4_1 / Q5_0 block p against the activation block x (see quant.h). */
 static float bq_term(int dtype, const uint8_t *p, const int8_t *x, float xd, int32_t xsum) {
     int32_t dot = 0;
+    if (dtype == SLM_DTYPE_Q5_0) {
+        for (int i = 0; i < 32; i++) dot += (int32_t)q5_0_value(p, i) * x[i];
+        return (f16_at(p) * xd) * (float)(dot - 16 * xsum);
+    }
     if (dtype == SLM_DTYPE_Q8_0) {
         const int8_t *q = (const int8_t *)(p + 2);
         for (int i = 0; i < 32; i++) dot += (int32_t)q[i] * x[i];
@@ -337,6 +357,25 @@ void slm_quantize_row_q4_0(const float *x, void *out, int n) {
     }
 }
 
+void slm_quantize_row_q5_0(const float *x, void *out, int n) {
+    uint8_t *o = out;
+    for (int b = 0; b < n / 32; b++, x += 32, o += 22) {
+        float max = 0.0f, amax = 0.0f; /* the value of largest magnitude, with its sign */
+        for (int i = 0; i < 32; i++)
+            if (fabsf(x[i]) > amax) amax = fabsf(x[i]), max = x[i];
+        float d = max / -16.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        put_f16(o, d);
+        uint32_t qh = 0;
+        memset(o + 6, 0, 16);
+        for (int i = 0; i < 32; i++) {
+            int q = (int)fminf(31.0f, fmaxf(0.0f, roundf(x[i] * id + 16.0f)));
+            o[6 + (i & 15)] |= (uint8_t)((q & 15) << (i < 16 ? 0 : 4));
+            qh |= (uint32_t)(q >> 4) << i;
+        }
+        memcpy(o + 2, &qh, 4); /* little-endian, as the file stores it (slm targets little-endian CPUs) */
+    }
+}
+
 void slm_quantize_row_q4_1(const float *x, void *out, int n) {
     uint8_t *o = out;
     for (int b = 0; b < n / 32; b++, x += 32, o += 20) {
@@ -511,6 +550,7 @@ void slm_quantize_row(slm_dtype dtype, const float *x, void *out, int n) {
     case SLM_DTYPE_Q4_1: slm_quantize_row_q4_1(x, out, n); break;
     case SLM_DTYPE_Q4_K: slm_quantize_row_q4_k(x, out, n); break;
     case SLM_DTYPE_Q6_K: slm_quantize_row_q6_k(x, out, n); break;
+    case SLM_DTYPE_Q5_0: slm_quantize_row_q5_0(x, out, n); break;
     default: break;
     }
 }

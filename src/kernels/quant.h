@@ -53,9 +53,10 @@ void slm_matvec_block_scalar(slm_dtype dtype, float *out, const float *x, const 
 void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n);
 
 /* The scalar reference of slm_kernels.matvec_bq: out[r] for r in [r0, r1) of a Q8_0, Q4_0, Q4_1,
- * Q4_K or Q6_K matrix (rows, n) against activations from slm_quantize_x32. Per block b the integer dot
- * product is exact (Q4_0's -8 offset applied as -8 * sum[b]); the block's term is
- *   (dw * d[b]) * dot                                (Q8_0, Q4_0)
+ * Q5_0, Q4_K or Q6_K matrix (rows, n) against activations from slm_quantize_x32. Per block b the integer dot
+ * product is exact (Q4_0's -8 offset applied as -8 * sum[b], Q5_0's -16 as -16 * sum[b]); the
+ * block's term is
+ *   (dw * d[b]) * dot                                (Q8_0, Q4_0, Q5_0)
  *   (dw * d[b]) * dot + (mw * d[b]) * sum[b]         (Q4_1; dw, mw the block's f16 scale and min)
  * and terms are summed in float into four partial sums, block b into sum b % 4 in block order,
  * giving (s0 + s1) + (s2 + s3). Q4_K: sub-block j (32 values, 6-bit scale sc and min m) of
@@ -98,6 +99,9 @@ void slm_matvec_bq8_scalar(int dtype, float *out, const int8_t *qx, const float 
  * nearest; scale = max|x|/127, or for Q4_0 the value of largest magnitude / -8). */
 void slm_quantize_row_q8_0(const float *x, void *out, int n);
 void slm_quantize_row_q4_0(const float *x, void *out, int n);
+/* Q5_0 as ggml's reference quantizer: scale = the value of largest magnitude / -16, q = round(x /
+ * scale) + 16 in [0, 31]. */
+void slm_quantize_row_q5_0(const float *x, void *out, int n);
 void slm_quantize_row_q4_1(const float *x, void *out, int n);
 /* K-quants (n a multiple of 256), in ggml's layouts: each sub-block's scale (and for Q4_K its
  * minimum) is fitted by least squares to the values it encodes, then the scales are quantized
