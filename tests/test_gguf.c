@@ -368,7 +368,14 @@ void gguf_llamacpp_kquants_dequantize_to_source(void) {
                 slm_tensor_row_f32(ts, r, a);
                 slm_quantize_row(want[f], a, blk, (int)ti.shape[1]);
                 size_t rb = (size_t)ti.shape[1] / bt->block_size * bt->block_bytes;
-                same_rows += !tq->bq8 && !memcmp(blk, (const uint8_t *)tq->data + (size_t)r * rb, rb);
+                int same = 1; /* the file's bytes of row r: through the packed layout where the loader packed it */
+                for (int k = 0; k < (int)(ti.shape[1] / bt->block_size); k++) {
+                    uint8_t fb[34];
+                    const uint8_t *fp = (const uint8_t *)tq->data + (size_t)r * rb + (size_t)k * bt->block_bytes;
+                    if (tq->bq8 && r < (ti.shape[0] & ~7)) slm_bq8_get_block(want[f], tq->data, (int)ti.shape[1], r, k, fb), fp = fb;
+                    same &= !memcmp(blk + (size_t)k * bt->block_bytes, fp, (size_t)bt->block_bytes);
+                }
+                same_rows += same;
                 slm_dequantize_block_row(want[f], blk, (int)ti.shape[1], 0, b);
                 for (int k = 0; k < (int)ti.shape[1]; k++) num2 += (double)(a[k] - b[k]) * (a[k] - b[k]);
             }
@@ -506,7 +513,7 @@ void kernels_dequant_row_bit_exact(void) {
 void kernels_matvec_bq8_bit_exact(void) {
     const slm_kernels *tabs[4];
     int nt = slm_kernels_available(tabs, 4);
-    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1};
+    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0};
     const int sizes[] = {32, 64, 96, 128, 160, 288, 544};
     const int row_counts[] = {8, 13, 24, 5, 31};
     enum { MAXR = 31, MAXN = 544 };

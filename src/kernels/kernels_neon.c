@@ -2,7 +2,7 @@
  * AArch64 CPU, so no run-time check): the f32, f16, bf16 and int8-group matrix-vector products,
  * RMSNorm, attention (fp32 and f16 caches), the 6x16 GEMM micro-kernel, row dequantization and
  * the integer block products of Q8_0/Q4_0/Q4_1/Q5_0/Q4_K/Q6_K rows (with their activation quantizer),
- * and, where built with sdot, those of Q8_0/Q4_0/Q4_1 rows packed in groups of eight.
+ * and, where built with sdot, those of Q8_0/Q4_0/Q4_1/Q5_0 rows packed in groups of eight.
  * Every other entry of the table is the scalar reference. Tested against the scalar twins under
  * qemu-user (make cross-test; the sdot path with -march=armv8.2-a+dotprod and qemu's -cpu max). */
 #include <math.h>
@@ -434,6 +434,19 @@ static void matvec_bq_neon(int dtype, float *out, const int8_t *qx, const float 
 #define BQ8_Q8_CHUNK(c, xv)                                                                        \
     d0 = vdotq_laneq_s32(d0, vld1q_s8((const int8_t *)q + 32 * (c)), xv, (c) & 3),                 \
     d1 = vdotq_laneq_s32(d1, vld1q_s8((const int8_t *)q + 32 * (c) + 16), xv, (c) & 3)
+/* Q5_0: the fifth bits of chunk c from the plane (quant.h), bit 2c (low nibbles) or 2c + 1 (high)
+ * shifted to bit 4 of each byte and masked, then or-ed into the nibbles */
+#define BQ8_Q5_CHUNK(c)                                                                                     \
+    do {                                                                                                    \
+        uint8x16_t v0 = vld1q_u8(q + 32 * (c)), v1 = vld1q_u8(q + 32 * (c) + 16), m = vdupq_n_u8(15);       \
+        int8x16_t sl = vdupq_n_s8(4 - 2 * (c)), sh = vdupq_n_s8(3 - 2 * (c));                              \
+        uint8x16_t l0 = vandq_u8(vshlq_u8(h0, sl), b4), l1 = vandq_u8(vshlq_u8(h1, sl), b4);                \
+        uint8x16_t u0 = vandq_u8(vshlq_u8(h0, sh), b4), u1 = vandq_u8(vshlq_u8(h1, sh), b4);                \
+        d0 = vdotq_laneq_s32(d0, vreinterpretq_s8_u8(vorrq_u8(vandq_u8(v0, m), l0)), xlo, c);               \
+        d0 = vdotq_laneq_s32(d0, vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(v0, 4), u0)), xhi, c);             \
+        d1 = vdotq_laneq_s32(d1, vreinterpretq_s8_u8(vorrq_u8(vandq_u8(v1, m), l1)), xlo, c);               \
+        d1 = vdotq_laneq_s32(d1, vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(v1, 4), u1)), xhi, c);             \
+    } while (0)
 #define BQ8_Q4_CHUNK(c)                                                                                     \
     do {                                                                                                    \
         uint8x16_t v0 = vld1q_u8(q + 32 * (c)), v1 = vld1q_u8(q + 32 * (c) + 16), m = vdupq_n_u8(15);       \
@@ -458,6 +471,15 @@ static inline __attribute__((always_inline)) void bq8_block_neon(int dtype, cons
         const uint8_t *q = p + 16;
         BQ8_Q8_CHUNK(0, xlo), BQ8_Q8_CHUNK(1, xlo), BQ8_Q8_CHUNK(2, xlo), BQ8_Q8_CHUNK(3, xlo);
         BQ8_Q8_CHUNK(4, xhi), BQ8_Q8_CHUNK(5, xhi), BQ8_Q8_CHUNK(6, xhi), BQ8_Q8_CHUNK(7, xhi);
+    } else if (dtype == SLM_DTYPE_Q5_0) {
+        const uint8_t *q = p + 48;
+        uint8x16_t h0 = vld1q_u8(p + 16), h1 = vld1q_u8(p + 32), b4 = vdupq_n_u8(16);
+        BQ8_Q5_CHUNK(0);
+        BQ8_Q5_CHUNK(1);
+        BQ8_Q5_CHUNK(2);
+        BQ8_Q5_CHUNK(3);
+        int32x4_t off = vdupq_n_s32(16 * xsum);
+        d0 = vsubq_s32(d0, off), d1 = vsubq_s32(d1, off);
     } else {
         const uint8_t *q = p + (dtype == SLM_DTYPE_Q4_1 ? 32 : 16);
         BQ8_Q4_CHUNK(0);
@@ -481,6 +503,7 @@ static inline __attribute__((always_inline)) void bq8_block_neon(int dtype, cons
 }
 #undef BQ8_Q8_CHUNK
 #undef BQ8_Q4_CHUNK
+#undef BQ8_Q5_CHUNK
 
 /* Whole groups [g0, g1) of a packed matrix into out (eight rows each). */
 static inline __attribute__((always_inline)) void bq8_groups_neon(int dtype, float *out, const int8_t *qx,
@@ -514,6 +537,7 @@ static void matvec_bq8_neon(int dtype, float *out, const int8_t *qx, const float
             if (r0 < 8 * g0) slm_matvec_bq8_scalar(dtype, out, qx, xd, xsum, w, n, rows, r0, 8 * g0);
             if (dtype == SLM_DTYPE_Q8_0) bq8_groups_neon(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, g0, g1);
             else if (dtype == SLM_DTYPE_Q4_0) bq8_groups_neon(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, g0, g1);
+            else if (dtype == SLM_DTYPE_Q5_0) bq8_groups_neon(SLM_DTYPE_Q5_0, out, qx, xd, xsum, w, n, g0, g1);
             else bq8_groups_neon(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, g0, g1);
             if (8 * g1 < end) slm_matvec_bq8_scalar(dtype, out, qx, xd, xsum, w, n, rows, 8 * g1, end);
         }

@@ -739,6 +739,14 @@ T256H static void matvec_bq_avx2(int dtype, float *out, const int8_t *qx, const 
  * activation |x| <= 128, eight such pairs summed: <= 30720) are added as 16-bit values and
  * widened once; Q8_0 pairs (<= 2 * 128 * 127) are widened one by one. Terms go to four
  * accumulators, block b into b % 4, and end as (a0 + a1) + (a2 + a3): the reference's order. */
+/* Q5_0 in a packed group block: the fifth bits of quant chunk c's low (high) nibbles, from the bit
+ * plane (quant.h), as 16 in each byte: bit 2c (2c + 1) of every byte moved to bit 4 by one 16-bit
+ * shift (at most 4 left or 3 right, so bit 4 of each byte comes from its own byte) and masked. */
+T256H static inline __attribute__((always_inline)) __m256i q5_fifth(__m256i plane, int s) {
+    __m256i v = s > 0 ? _mm256_slli_epi16(plane, s) : s < 0 ? _mm256_srli_epi16(plane, -s) : plane;
+    return _mm256_and_si256(v, _mm256_set1_epi8(16));
+}
+
 T256H static inline __attribute__((always_inline)) __m256 bq8_term(int dtype, const uint8_t *p, const int8_t *x,
                                                                     float xd, int32_t xsum) {
     __m256 d = _mm256_set1_ps(xd);
@@ -758,8 +766,25 @@ T256H static inline __attribute__((always_inline)) __m256 bq8_term(int dtype, co
         }
         return _mm256_mul_ps(s, _mm256_cvtepi32_ps(dots));
     }
-    const uint8_t *q = p + (dtype == SLM_DTYPE_Q4_1 ? 32 : 16);
     const __m256i m15 = _mm256_set1_epi8(15);
+    if (dtype == SLM_DTYPE_Q5_0) { /* values <= 31: four maddubs (<= 4 * 2 * 31 * 127) per 16-bit sum */
+        const uint8_t *q = p + 48;
+        __m256i plane = _mm256_loadu_si256((const __m256i *)(p + 16)), acc16[2];
+        acc16[0] = acc16[1] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            int32_t xl, xh;
+            memcpy(&xl, x + 4 * c, 4), memcpy(&xh, x + 16 + 4 * c, 4);
+            __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+            __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m15), q5_fifth(plane, 4 - 2 * c));
+            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m15), q5_fifth(plane, 3 - 2 * c));
+            acc16[c / 2] = _mm256_add_epi16(acc16[c / 2], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(xl)));
+            acc16[c / 2] = _mm256_add_epi16(acc16[c / 2], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(xh)));
+        }
+        dots = _mm256_add_epi32(_mm256_madd_epi16(acc16[0], ones), _mm256_madd_epi16(acc16[1], ones));
+        return _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, _mm256_set1_epi32(16 * xsum))));
+    }
+    const uint8_t *q = p + (dtype == SLM_DTYPE_Q4_1 ? 32 : 16);
     __m256i acc16 = _mm256_setzero_si256();
 #pragma GCC unroll 4
     for (int c = 0; c < 4; c++) {
@@ -785,6 +810,7 @@ T256H static void matvec_bq8_avx2(int dtype, float *out, const int8_t *qx, const
                                   const void *w, int n, int rows, int r0, int r1) {
     if (dtype == SLM_DTYPE_Q8_0) bq8_walk(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q4_0) bq8_walk(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_Q5_0) bq8_walk(SLM_DTYPE_Q5_0, out, qx, xd, xsum, w, n, rows, r0, r1);
     else bq8_walk(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, rows, r0, r1);
 }
 

@@ -250,12 +250,31 @@ void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *
 /* ---------------------------------------------------------------- rows in groups of eight */
 
 int slm_bq8_type(slm_dtype dtype) {
-    return dtype == SLM_DTYPE_Q8_0 || dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_Q4_1;
+    return dtype == SLM_DTYPE_Q8_0 || dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_0;
+}
+
+/* Q5_0's 32 fifth bits (qh, bit i for value i) as the packed layout's plane (quant.h) and back. */
+static void q5_plane_from_qh(const uint8_t qh_bytes[4], uint8_t plane[4]) {
+    uint32_t qh;
+    memcpy(&qh, qh_bytes, 4);
+    for (int j = 0; j < 4; j++) {
+        unsigned v = 0;
+        for (int c = 0; c < 4; c++) v |= ((qh >> (4 * c + j)) & 1u) << (2 * c) | ((qh >> (16 + 4 * c + j)) & 1u) << (2 * c + 1);
+        plane[j] = (uint8_t)v;
+    }
+}
+
+static void q5_qh_from_plane(const uint8_t plane[4], uint8_t qh_bytes[4]) {
+    uint32_t qh = 0;
+    for (int j = 0; j < 4; j++)
+        for (int c = 0; c < 4; c++)
+            qh |= (uint32_t)((plane[j] >> (2 * c)) & 1u) << (4 * c + j) | (uint32_t)((plane[j] >> (2 * c + 1)) & 1u) << (16 + 4 * c + j);
+    memcpy(qh_bytes, &qh, 4);
 }
 
 /* Copies one row's block between the file's layout (blk) and its lane of a group block (g): the
- * f16 scale (and Q4_1's f16 min) at 16 * f + 2 * lane, quant chunk c at 8 * head + 32 * c + 4 * lane.
- * to_group 1 writes g, 0 writes blk. */
+ * f16 scale (and Q4_1's f16 min) at 16 * f + 2 * lane, quant chunk c at 8 * head + 32 * c + 4 * lane
+ * (Q5_0's fifth bits are chunk 0, rearranged). to_group 1 writes g, 0 writes blk. */
 static void bq8_lane_copy(slm_dtype dtype, uint8_t *g, uint8_t *blk, int lane, int to_group) {
     int hb = dtype == SLM_DTYPE_Q4_1 ? 4 : 2, qb = slm_bq8_block_bytes(dtype) - hb;
     for (int f = 0; f < hb / 2; f++) {
@@ -264,7 +283,10 @@ static void bq8_lane_copy(slm_dtype dtype, uint8_t *g, uint8_t *blk, int lane, i
     }
     for (int c = 0; c < qb / 4; c++) {
         uint8_t *gp = g + 8 * hb + 32 * c + 4 * lane, *bp = blk + hb + 4 * c;
-        memcpy(to_group ? gp : bp, to_group ? bp : gp, 4);
+        if (dtype == SLM_DTYPE_Q5_0 && c == 0) {
+            if (to_group) q5_plane_from_qh(bp, gp);
+            else q5_qh_from_plane(gp, bp);
+        } else memcpy(to_group ? gp : bp, to_group ? bp : gp, 4);
     }
 }
 

@@ -71,17 +71,22 @@ void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n);
 void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                           const void *w, int n, int r0, int r1);
 
-/* Rows in groups of eight ("bq8"): a layout of Q8_0 / Q4_0 / Q4_1 matrices made at load time for
- * the integer decode kernels, holding the same bytes as the file's row-major layout in another
- * order. Rows [0, rows & ~7) form groups of eight; group g's blocks follow each other, and block b
- * of the group (8 * block_bytes) holds
+/* Rows in groups of eight ("bq8"): a layout of Q8_0 / Q4_0 / Q4_1 / Q5_0 matrices made at load time
+ * for the integer decode kernels, holding the same information as the file's row-major layout in
+ * another order. Rows [0, rows & ~7) form groups of eight; group g's blocks follow each other, and
+ * block b of the group (8 * block_bytes) holds
  *   the eight rows' f16 scales (16 bytes), for Q4_1 then their f16 mins (16 bytes),
  *   then the quants in 4-byte chunks: chunk c of row r at 32 * c + 4 * r
- * so that one 32-byte load holds the same four quants of all eight rows. The last rows & 7 rows
+ * so that one 32-byte load holds the same four quants of all eight rows. Q5_0's first chunk is its
+ * 32 fifth bits, rearranged so that a shift and a mask put them beside the nibbles they extend: byte
+ * j (0-3) of row r's chunk holds at bit 2c the fifth bit of value 4c + j and at bit 2c + 1 that of
+ * value 16 + 4c + j (c = 0..3, the quant chunk whose nibbles they complete). The last rows & 7 rows
  * follow in the row-major layout. */
 int slm_bq8_type(slm_dtype dtype); /* 1 for the types with this layout */
-/* Bytes of one Q8_0 / Q4_0 / Q4_1 block, as a constant the compiler folds into the kernels. */
-static inline int slm_bq8_block_bytes(int dtype) { return dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : 20; }
+/* Bytes of one Q8_0 / Q4_0 / Q4_1 / Q5_0 block, as a constant the compiler folds into the kernels. */
+static inline int slm_bq8_block_bytes(int dtype) {
+    return dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : dtype == SLM_DTYPE_Q5_0 ? 22 : 20;
+}
 /* src (rows, n) row-major into dst (the same size) in groups of eight. */
 void slm_bq8_pack(slm_dtype dtype, void *dst, const void *src, int64_t rows, int n);
 /* Block b of row `row` (< rows & ~7) of a packed matrix, in the file's layout, into dst (block_bytes). */
