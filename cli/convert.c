@@ -6,16 +6,17 @@
 
 static const char HELP_CONVERT[] =
     "usage: slm convert IN OUT --to FORMAT [--group-size N]\n"
-    "       slm convert IN OUT.gguf [--type f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q4_k|q6_k] [--expand-shared]\n"
+    "       slm convert IN OUT.gguf [--type TYPE (as slm quantize)] [--expand-shared]\n"
     "\n"
     "  --to llama2c-v0     legacy fp32 (llama2.c run.c)\n"
     "  --to llama2c-v1     \"ak42\" version 1, fp32\n"
     "  --to llama2c-q80    \"ak42\" version 2: int8 weights, one fp32 scale per group (llama2.c runq.c)\n"
-    "  --to gguf-f32 | gguf-f16 | gguf-bf16 | gguf-q8_0 | gguf-q4_0 | gguf-q4_1 | gguf-q5_0 | gguf-q4_k |\n"
-    "       gguf-q6_k\n"
+    "  --to gguf-f32 | gguf-f16 | gguf-bf16 | gguf-q8_0 | gguf-q4_0 | gguf-q4_1 | gguf-q5_0 | gguf-q5_1 |\n"
+    "       gguf-q4_k | gguf-q5_k | gguf-q6_k\n"
     "                      GGUF v3, arch llama (llama.cpp), tokenizer embedded; norms stay f32; a tied\n"
     "                      token embedding keeps at least 8 bits (q8_0); rows that are not whole blocks\n"
-    "                      fall back (q4_k to q4_1, q6_k to q8_0, then f16). slm quantize gives more control\n"
+    "                      fall back (q4_k to q4_1, q5_k to q5_1, q6_k to q8_0, then f16). slm quantize\n"
+    "                      gives more control\n"
     "                      and measures the loss\n"
     "  --expand-shared     write a block-sharing (MobileLLM-LS) model's blocks as expanded copies, for\n"
     "                      llama.cpp; without it the GGUF records the sharing as slm.block_repeat\n"
@@ -39,6 +40,8 @@ static int parse_format(const char *s, slm_save_format *f) {
     else if (!strcmp(s, "gguf-q4_0")) *f = SLM_SAVE_GGUF_Q4_0;
     else if (!strcmp(s, "gguf-q4_1")) *f = SLM_SAVE_GGUF_Q4_1;
     else if (!strcmp(s, "gguf-q5_0")) *f = SLM_SAVE_GGUF_Q5_0;
+    else if (!strcmp(s, "gguf-q5_1")) *f = SLM_SAVE_GGUF_Q5_1;
+    else if (!strcmp(s, "gguf-q5_k")) *f = SLM_SAVE_GGUF_Q5_K;
     else return 0;
     return 1;
 }
@@ -75,7 +78,7 @@ int cmd_convert(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (!parse_format(to, &f)) {
-        cli_error(a.cmd, "unknown format '%s' (llama2c-v0, llama2c-v1, llama2c-q80, gguf-f32, gguf-f16, gguf-bf16, gguf-q8_0, gguf-q4_0, gguf-q4_1, gguf-q5_0, gguf-q4_k, gguf-q6_k)", to);
+        cli_error(a.cmd, "unknown format '%s' (llama2c-v0, llama2c-v1, llama2c-q80, gguf-f32, gguf-f16, gguf-bf16, gguf-q8_0, gguf-q4_0, gguf-q4_1, gguf-q5_0, gguf-q5_1, gguf-q4_k, gguf-q5_k, gguf-q6_k)", to);
         return EXIT_USAGE;
     }
     slm_model *m = cli_load_model(a.cmd, in);

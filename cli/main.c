@@ -16,7 +16,7 @@ static const char USAGE[] =
     "  tokenize    text -> token ids (or pieces)\n"
     "  detokenize  token ids -> text\n"
     "  convert     write a model in another format (llama2.c v0 / v1 / v2 Q8_0; GGUF f32 / f16 / bf16 /\n"
-    "              q8_0 / q4_0 / q4_1 / q5_0 / q4_k / q6_k)\n"
+    "              q8_0 / q4_0 / q4_1 / q5_0 / q5_1 / q4_k / q5_k / q6_k)\n"
     "  quantize    write a model with quantized matrices and measure what it lost (perplexity, KL)\n"
     "  init        create a model with random weights (for benchmarks and tests)\n"
     "  tokenizer   tokenizer train: byte-level or SentencePiece-style BPE from text files\n"
@@ -24,8 +24,9 @@ static const char USAGE[] =
     "  train       train a model on a token file (checkpoints, exact resume, GGUF out)\n"
     "\n"
     "Models: llama2.c checkpoints (.bin v0, v1, v2/Q8_0) with a tokenizer.bin or tokenizer.model; GGUF\n"
-    "(arch llama, qwen2; F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q4_K/Q6_K; the tokenizer from its metadata);\n"
-    "Hugging Face folders (config.json + safetensors, with tokenizer.json or tokenizer.model).\n"
+    "(arch llama, qwen2; F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q5_K/Q6_K; the tokenizer from its\n"
+    "metadata); Hugging Face folders (config.json + safetensors, with tokenizer.json or\n"
+    "tokenizer.model).\n"
     "Environment: SLM_NO_SIMD=1 forces the portable scalar kernels; SLM_KERNELS=NAME picks a kernel\n"
     "table (scalar, avx2, avx512, neon) where the CPU has it.\n";
 

@@ -137,7 +137,7 @@ void gguf_corrupt_files_rejected(void) {
         {"g-dim-huge.gguf", "token_embd.weight", 12, 8, (uint64_t)1 << 50, "dimension 1 is truncated, zero or too large"},
         {"g-offset-misaligned.gguf", "token_embd.weight", 24, 8, 3, "offset 3 is not a multiple of the alignment 32"},
         {"g-offset-past-end.gguf", "token_embd.weight", 24, 8, (uint64_t)1 << 32, "truncated: tensor token_embd.weight needs"},
-        {"g-tensor-type.gguf", "token_embd.weight", 20, 4, 13, "has type q5_k, which slm does not run yet"},
+        {"g-tensor-type.gguf", "token_embd.weight", 20, 4, 11, "has type q3_k, which slm does not run yet"},
         {"g-tensor-blocks.gguf", "token_embd.weight", 20, 4, 12, "is not a whole number of q4_k blocks"},
         {"g-block-count.gguf", "llama.block_count", 4, 4, 3, "tensor blk.2.attn_norm.weight is missing"},
         {"g-heads.gguf", "llama.attention.head_count\x04", 3, 4, 5, "n_heads = 5 does not divide dim = 32"},
@@ -231,9 +231,10 @@ void kernels_block_quant_types(void) {
         }
     }
     /* every block type: the SIMD matvec agrees with the scalar reference, on random blocks */
-    const slm_dtype types[6] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q4_K, SLM_DTYPE_Q6_K, SLM_DTYPE_Q5_0};
+    const slm_dtype types[8] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q4_K,
+                                SLM_DTYPE_Q6_K, SLM_DTYPE_Q5_0, SLM_DTYPE_Q5_1, SLM_DTYPE_Q5_K};
     uint64_t rng = 12345;
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < 8; k++) {
         int rows = 5, n = 512;
         size_t bytes = (size_t)rows * 2 * 210 * 8;
         uint8_t *w = malloc(bytes);
@@ -245,7 +246,7 @@ void kernels_block_quant_types(void) {
             uint8_t *p = w + (size_t)b * bb;
             if (k == 4) memcpy(p + 208, &d, 2);
             else memcpy(p, &d, 2);
-            if (k == 2 || k == 3) memcpy(p + 2, &d, 2);
+            if (k == 2 || k == 3 || k >= 6) memcpy(p + 2, &d, 2); /* the min (Q4_1, Q5_1) or dmin (Q4_K, Q5_K) */
         }
         float xs[512], ref[5], out[5];
         for (int i = 0; i < n; i++) xs[i] = cosf((float)i);
@@ -334,12 +335,13 @@ void gguf_llamacpp_kquants_dequantize_to_source(void) {
     slm_model *src;
     slm_error err;
     CHECK(slm_model_init_random(&c, 42, 0.05f, &src, &err) == SLM_OK);
-    const char *files[3] = {"tests/data/llamacpp/random256-Q4_K.gguf", "tests/data/llamacpp/random256-Q6_K.gguf",
-                            "tests/data/llamacpp/random256-Q5_0.gguf"};
-    const slm_dtype want[3] = {SLM_DTYPE_Q4_K, SLM_DTYPE_Q6_K, SLM_DTYPE_Q5_0};
-    const double lo[3] = {0.05, 0.01, 0.03}, hi[3] = {0.09, 0.025, 0.055};
+    const char *files[5] = {"tests/data/llamacpp/random256-Q4_K.gguf", "tests/data/llamacpp/random256-Q6_K.gguf",
+                            "tests/data/llamacpp/random256-Q5_0.gguf", "tests/data/llamacpp/random256-Q5_1.gguf",
+                            "tests/data/llamacpp/random256-Q5_K.gguf"};
+    const slm_dtype want[5] = {SLM_DTYPE_Q4_K, SLM_DTYPE_Q6_K, SLM_DTYPE_Q5_0, SLM_DTYPE_Q5_1, SLM_DTYPE_Q5_K};
+    const double lo[5] = {0.05, 0.01, 0.03, 0.025, 0.025}, hi[5] = {0.09, 0.025, 0.055, 0.05, 0.05};
     float a[256], b[256];
-    for (int f = 0; f < 3; f++) {
+    for (int f = 0; f < 5; f++) {
         slm_model *q;
         CHECK(slm_model_load_file(files[f], &q, &err) == SLM_OK, "%s", err.msg);
         if (T.failed) break;
@@ -361,7 +363,7 @@ void gguf_llamacpp_kquants_dequantize_to_source(void) {
                   lo[f], hi[f]);
             /* slm's own quantizer on the same source: no worse than llama.cpp's (2% slack) */
             const slm_block_type *bt = slm_block_type_of(want[f]);
-            uint8_t blk[2 * 210];
+            uint8_t blk[2 * 210]; /* the largest row: 256 values (one Q6_K block, or eight of Q8_0) */
             double num2 = 0;
             int64_t same_rows = 0;
             for (int64_t r = 0; r < ti.shape[0]; r++) {
@@ -383,8 +385,8 @@ void gguf_llamacpp_kquants_dequantize_to_source(void) {
             double rel2 = sqrt(num2 / den);
             if (checked == 0) printf("    %s, %s: relative rms error llama.cpp %.4f, slm %.4f\n", bt->name, ti.name, rel, rel2);
             CHECK(rel2 <= rel * 1.02, "%s: %s: slm's quantizer %.4f vs llama.cpp's %.4f", bt->name, ti.name, rel2, rel);
-            /* Q5_0 has one rounding rule (no search): slm's quantizer writes llama.cpp's bytes */
-            if (want[f] == SLM_DTYPE_Q5_0)
+            /* Q5_0 and Q5_1 have one rounding rule (no search): slm's quantizer writes llama.cpp's bytes */
+            if (want[f] == SLM_DTYPE_Q5_0 || want[f] == SLM_DTYPE_Q5_1)
                 CHECK(same_rows == ti.shape[0], "%s: %lld of %lld rows are not llama.cpp's bytes", ti.name,
                       (long long)(ti.shape[0] - same_rows), (long long)ti.shape[0]);
             checked++;
@@ -463,8 +465,8 @@ void rope_half_split_matches_interleaved(void) {
 void kernels_dequant_row_bit_exact(void) {
     const slm_kernels *tabs[4];
     int nt = slm_kernels_available(tabs, 4);
-    const slm_dtype types[] = {SLM_DTYPE_F32, SLM_DTYPE_F16, SLM_DTYPE_BF16, SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0,
-                               SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0, SLM_DTYPE_Q4_K, SLM_DTYPE_Q6_K};
+    const slm_dtype types[] = {SLM_DTYPE_F32,  SLM_DTYPE_F16,  SLM_DTYPE_BF16, SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1,
+                               SLM_DTYPE_Q5_0, SLM_DTYPE_Q5_1, SLM_DTYPE_Q4_K, SLM_DTYPE_Q5_K, SLM_DTYPE_Q6_K};
     enum { ROWS = 3, MAXN = 768 };
     static float x[ROWS * MAXN], ref[MAXN], got[MAXN + 1];
     static uint8_t w[ROWS * MAXN * 4];
@@ -475,7 +477,7 @@ void kernels_dequant_row_bit_exact(void) {
     }
     for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
         slm_dtype t = types[ti];
-        int block = t == SLM_DTYPE_Q4_K || t == SLM_DTYPE_Q6_K ? 256 : t >= SLM_DTYPE_Q8_0 ? 32 : 1;
+        int block = t >= SLM_DTYPE_Q8_0 ? slm_block_type_of(t)->block_size : 1;
         int n = block == 1 ? 37 : block == 32 ? 96 : 768;
         for (int row = 0; row < ROWS; row++) { /* the matrix in its storage type */
             const float *xr = x + (size_t)row * n;
@@ -513,7 +515,7 @@ void kernels_dequant_row_bit_exact(void) {
 void kernels_matvec_bq8_bit_exact(void) {
     const slm_kernels *tabs[4];
     int nt = slm_kernels_available(tabs, 4);
-    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0};
+    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0, SLM_DTYPE_Q5_1};
     const int sizes[] = {32, 64, 96, 128, 160, 288, 544};
     const int row_counts[] = {8, 13, 24, 5, 31};
     enum { MAXR = 31, MAXN = 544 };
@@ -584,8 +586,8 @@ void kernels_matvec_bq8_bit_exact(void) {
 void kernels_matvec_bq_bit_exact(void) {
     const slm_kernels *tabs[4];
     int nt = slm_kernels_available(tabs, 4);
-    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0, SLM_DTYPE_Q4_K,
-                               SLM_DTYPE_Q6_K};
+    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0,
+                               SLM_DTYPE_Q5_1, SLM_DTYPE_Q4_K, SLM_DTYPE_Q5_K, SLM_DTYPE_Q6_K};
     /* 1 or 2 blocks; then 3, 1, 2, 3, 0, 1 after groups of four (K-quants: the multiples of 256, one
      * super-block, and three whose last two hold NaN and infinities) */
     const int sizes[] = {32, 64, 96, 160, 192, 224, 256, 800, 768};

@@ -24,8 +24,25 @@ static const char *setup(void) {
     int rc = run_slm(cmd, NULL, &err);
     CHECK(rc == 0, "tokenizer train: %s", err ? err : "");
     free(err);
-    snprintf(cmd, sizeof cmd, "data prepare -z %s -o %s --val 0.2 README.md docs/api.md docs/cli.md docs/formats.md docs/architecture.md",
-             tmp_path("tr_tok.bin"), tmp_path("tr_data.tok"));
+    /* the documents: every paragraph of these files, so that the hash split has a few hundred to
+     * spread (five whole files could all hash to the training side, as an edit of them once did) */
+    const char *srcs[5] = {"README.md", "docs/api.md", "docs/cli.md", "docs/formats.md", "docs/architecture.md"};
+    FILE *f = fopen(tmp_path("tr_docs.txt"), "wb");
+    CHECK(f != NULL, "cannot write %s", tmp_path("tr_docs.txt"));
+    for (int i = 0; f && i < 5; i++) {
+        size_t len;
+        char *text = read_all(srcs[i], &len);
+        CHECK(text != NULL, "cannot read %s", srcs[i]);
+        for (size_t k = 0; text && k < len; k++) {
+            fputc(text[k], f);
+            if (text[k] == '\n' && k + 1 < len && text[k + 1] == '\n') fputs("<|endoftext|>", f);
+        }
+        fputs("\n<|endoftext|>", f);
+        free(text);
+    }
+    if (f) fclose(f);
+    snprintf(cmd, sizeof cmd, "data prepare -z %s -o %s --val 0.2 %s", tmp_path("tr_tok.bin"), tmp_path("tr_data.tok"),
+             tmp_path("tr_docs.txt"));
     rc = run_slm(cmd, NULL, &err);
     CHECK(rc == 0, "data prepare: %s", err ? err : "");
     free(err);
@@ -77,7 +94,11 @@ void train_cli_resume_after_kill_is_bit_exact(void) {
     char args[4096], *out = NULL, *err = NULL;
     const char *ref = tmp_path("run_ref"), *crash = tmp_path("run_crash");
     snprintf(args, sizeof args, "train %s -o %s", base, ref);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = run_slm(args, &out, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int run_ms = (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000); /* the kills below fall inside it */
     CHECK(rc == 0, "uninterrupted run: %s", err ? err : "");
     free(out), free(err);
     /* killed halfway through writing the checkpoint of step 10 (SLM_TEST_KILL_AT): the checkpoint
@@ -107,13 +128,13 @@ void train_cli_resume_after_kill_is_bit_exact(void) {
         int have = stat(in_dir(rnd, "checkpoint.slmc"), &sb) == 0;
         if (have) snprintf(args, sizeof args, "--resume %s --quiet", rnd);
         else snprintf(args, sizeof args, "%s -o %s", base, rnd);
-        int ms = attempt < 6 ? 20 + rand() % 400 : 0;
+        int ms = attempt < 6 ? 1 + rand() % (run_ms > 1 ? run_ms : 1) : 0; /* a moment within a whole run's time */
         status = run_and_signal(args, SIGKILL, ms);
         if (WIFSIGNALED(status)) kills++;
         else done = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     }
     CHECK(done, "the randomly killed run never finished");
-    fprintf(stderr, "    random SIGKILLs: %d before the run finished\n", kills);
+    fprintf(stderr, "    random SIGKILLs: %d before the run finished (an uninterrupted run: %d ms)\n", kills, run_ms);
     CHECK(same_file(in_dir(ref, "model.gguf"), in_dir(rnd, "model.gguf")), "after %d random kills the weights differ", kills);
     CHECK(same_file(in_dir(ref, "log.csv"), in_dir(rnd, "log.csv")) || 1); /* timings differ; weights are the claim */
 }

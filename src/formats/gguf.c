@@ -79,6 +79,8 @@ static int dtype_of_ggml(uint32_t type) {
     case GGML_TYPE_Q4_0: return SLM_DTYPE_Q4_0;
     case GGML_TYPE_Q4_1: return SLM_DTYPE_Q4_1;
     case GGML_TYPE_Q5_0: return SLM_DTYPE_Q5_0;
+    case GGML_TYPE_Q5_1: return SLM_DTYPE_Q5_1;
+    case GGML_TYPE_Q5_K: return SLM_DTYPE_Q5_K;
     case GGML_TYPE_Q4_K: return SLM_DTYPE_Q4_K;
     case GGML_TYPE_Q6_K: return SLM_DTYPE_Q6_K;
     default: return -1;

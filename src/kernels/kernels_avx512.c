@@ -1,5 +1,5 @@
 /* kernels_avx512.c — AVX-512 kernels (F, BW, VL and VNNI) for the products that decide decode
- * and prompt speed: the integer products of packed Q8_0 / Q4_0 / Q4_1 / Q5_0 rows (vpdpbusd: one
+ * and prompt speed: the integer products of packed Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 rows (vpdpbusd: one
  * instruction for the multiply-adds that AVX2 does with maddubs, madd and add), the fp32
  * matrix-vector product and the micro-kernel of the matrix-matrix product (16 lanes).
  * kernels_x86.c builds the "avx512" table from these and the AVX2 kernels for every other op, and
@@ -71,9 +71,10 @@ T512 static TERM_INLINE __m256 bq8_term_vnni(int dtype, const uint8_t *p, const 
         return _mm256_mul_ps(s, _mm256_cvtepi32_ps(dots));
     }
     const __m256i m15 = _mm256_set1_epi8(15);
-    if (dtype == SLM_DTYPE_Q5_0) { /* the fifth bits from the plane as in kernels_x86.c's q5_fifth */
-        const uint8_t *q = p + 48;
-        __m256i plane = _mm256_loadu_si256((const __m256i *)(p + 16)), m16 = _mm256_set1_epi8(16);
+    if (dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) { /* the fifth bits from the plane as kernels_x86.c's q5_fifth */
+        int q51 = dtype == SLM_DTYPE_Q5_1;
+        const uint8_t *q = p + (q51 ? 64 : 48);
+        __m256i plane = _mm256_loadu_si256((const __m256i *)(q - 32)), m16 = _mm256_set1_epi8(16);
 #define Q5_PAIR(acc, c, lo_shift, hi_shift)                                                                         \
     do {                                                                                                            \
         __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * (c)));                                            \
@@ -88,7 +89,9 @@ T512 static TERM_INLINE __m256 bq8_term_vnni(int dtype, const uint8_t *p, const 
         Q5_PAIR(a3, 3, _mm256_srli_epi16(plane, 2), _mm256_srli_epi16(plane, 3));
 #undef Q5_PAIR
         dots = _mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3));
-        return _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, _mm256_set1_epi32(16 * xsum))));
+        if (!q51) return _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, _mm256_set1_epi32(16 * xsum))));
+        __m256 mn = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16))), d);
+        return _mm256_add_ps(_mm256_mul_ps(s, _mm256_cvtepi32_ps(dots)), _mm256_mul_ps(mn, _mm256_cvtepi32_ps(_mm256_set1_epi32(xsum))));
     }
     const uint8_t *q = p + (dtype == SLM_DTYPE_Q4_1 ? 32 : 16);
 #define Q4_PAIR(acc, c)                                                                                  \
@@ -118,6 +121,7 @@ T512 void slm_matvec_bq8_avx512(int dtype, float *out, const int8_t *qx, const f
     if (dtype == SLM_DTYPE_Q8_0) bq8_walk(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q4_0) bq8_walk(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q5_0) bq8_walk(SLM_DTYPE_Q5_0, out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_Q5_1) bq8_walk(SLM_DTYPE_Q5_1, out, qx, xd, xsum, w, n, rows, r0, r1);
     else bq8_walk(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, rows, r0, r1);
 }
 

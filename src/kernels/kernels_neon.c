@@ -1,8 +1,8 @@
 /* kernels_neon.c — NEON twins of the hottest kernels for 64-bit ARM (NEON is part of every
  * AArch64 CPU, so no run-time check): the f32, f16, bf16 and int8-group matrix-vector products,
  * RMSNorm, attention (fp32 and f16 caches), the 6x16 GEMM micro-kernel, row dequantization and
- * the integer block products of Q8_0/Q4_0/Q4_1/Q5_0/Q4_K/Q6_K rows (with their activation quantizer),
- * and, where built with sdot, those of Q8_0/Q4_0/Q4_1/Q5_0 rows packed in groups of eight.
+ * the integer block products of Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q5_K/Q6_K rows (with their activation quantizer),
+ * and, where built with sdot, those of Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 rows packed in groups of eight.
  * Every other entry of the table is the scalar reference. Tested against the scalar twins under
  * qemu-user (make cross-test; the sdot path with -march=armv8.2-a+dotprod and qemu's -cpu max). */
 #include <math.h>
@@ -262,10 +262,13 @@ static inline __attribute__((always_inline)) int32x4_t bq_block_dot(int dtype, c
     if (dtype == SLM_DTYPE_Q8_0) {
         w0 = vld1q_s8((const int8_t *)(p + 2)), w1 = vld1q_s8((const int8_t *)(p + 18));
     } else {
-        uint8x16_t bytes = vld1q_u8(p + (dtype == SLM_DTYPE_Q4_1 ? 4 : dtype == SLM_DTYPE_Q5_0 ? 6 : 2));
+        int qoff = dtype == SLM_DTYPE_Q4_1 ? 4 : dtype == SLM_DTYPE_Q5_0 ? 6 : dtype == SLM_DTYPE_Q5_1 ? 8 : 2;
+        uint8x16_t bytes = vld1q_u8(p + qoff);
         uint8x16_t lo = vandq_u8(bytes, vdupq_n_u8(15)), hi = vshrq_n_u8(bytes, 4);
-        if (dtype == SLM_DTYPE_Q5_0) { /* value i's fifth bit: bit i of qh, byte i / 8 tested at bit i % 8 */
-            uint8x8_t qh = vld1_u8(p + 2), bit = vcreate_u8(0x8040201008040201ull);
+        if (dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) { /* value i's fifth bit: bit i of qh, byte i / 8 tested at bit i % 8 */
+            uint32_t qh32;
+            memcpy(&qh32, p + qoff - 4, 4);
+            uint8x8_t qh = vreinterpret_u8_u32(vdup_n_u32(qh32)), bit = vcreate_u8(0x8040201008040201ull);
             uint8x16_t b01 = vcombine_u8(vdup_lane_u8(qh, 0), vdup_lane_u8(qh, 1));
             uint8x16_t b23 = vcombine_u8(vdup_lane_u8(qh, 2), vdup_lane_u8(qh, 3));
             uint8x16_t bits = vcombine_u8(bit, bit), sixteen = vdupq_n_u8(16);
@@ -308,7 +311,7 @@ static inline __attribute__((always_inline)) void matvec_bq_body(int dtype, floa
             if (dtype == SLM_DTYPE_Q4_0) dots = vsubq_s32(dots, vshlq_n_s32(sums, 3));
             if (dtype == SLM_DTYPE_Q5_0) dots = vsubq_s32(dots, vshlq_n_s32(sums, 4));
             float32x4_t term = vmulq_f32(vmulq_f32(f16x4_at(p, bb), d), vcvtq_f32_s32(dots));
-            if (dtype == SLM_DTYPE_Q4_1)
+            if (dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_1)
                 term = vaddq_f32(term, vmulq_f32(vmulq_f32(f16x4_at(p + 2, bb), d), vcvtq_f32_s32(sums)));
             acc = vaddq_f32(acc, term);
         }
@@ -318,7 +321,7 @@ static inline __attribute__((always_inline)) void matvec_bq_body(int dtype, floa
             const uint8_t *p = row + (size_t)b * bb;
             int32_t dot = vaddvq_s32(bq_block_dot(dtype, p, qx + (size_t)b * 32));
             float term;
-            if (dtype == SLM_DTYPE_Q4_1)
+            if (dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_1)
                 term = (f16_at_neon(p) * xd[b]) * (float)dot + (f16_at_neon(p + 2) * xd[b]) * (float)xsum[b];
             else term = (f16_at_neon(p) * xd[b]) * (float)(dtype == SLM_DTYPE_Q4_0   ? dot - 8 * xsum[b]
                                                            : dtype == SLM_DTYPE_Q5_0 ? dot - 16 * xsum[b]
@@ -329,27 +332,35 @@ static inline __attribute__((always_inline)) void matvec_bq_body(int dtype, floa
     }
 }
 
-/* Q4_K on int8 activations (slm_matvec_bq_scalar's order): the eight sub-block dots of a super-block
+/* Q4_K / Q5_K on int8 activations (slm_matvec_bq_scalar's order): the eight sub-block dots of a super-block
  * as two vectors (sub-blocks 0-3, 4-7), the scales and mins unpacked eight at a time
  * (slm_q4k_scales_mins8), partial sums j and j + 4 in lanes j of two accumulators. */
-static void matvec_q4k_int_neon(float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
-                                int n, int r0, int r1) {
-    int nk = n / 256;
+static inline __attribute__((always_inline)) void matvec_q45k_neon(int q5, float *out, const int8_t *qx, const float *xd,
+                                                                   const int32_t *xsum, const void *w, int n, int r0, int r1) {
+    int nk = n / 256, bb = q5 ? 176 : 144, qo = q5 ? 48 : 16;
     for (int r = r0; r < r1; r++) {
-        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 144;
+        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * bb;
         float32x4_t acc_lo = vdupq_n_f32(0.0f), acc_hi = acc_lo;
-        for (int k = 0; k < nk; k++, p += 144) {
+        for (int k = 0; k < nk; k++, p += bb) {
             uint64_t scb, mnb;
             slm_q4k_scales_mins8(p + 4, &scb, &mnb);
             uint16x8_t sc16 = vmovl_u8(vcreate_u8(scb)), mn16 = vmovl_u8(vcreate_u8(mnb));
             const int8_t *x = qx + (size_t)k * 256;
             int32x4_t part[8];
+            uint8x16_t qh0 = vdupq_n_u8(0), qh1 = qh0, b4 = vdupq_n_u8(16);
+            if (q5) qh0 = vld1q_u8(p + 16), qh1 = vld1q_u8(p + 32);
             for (int c = 0; c < 4; c++) {
-                uint8x16_t b0 = vld1q_u8(p + 16 + 32 * c), b1 = vld1q_u8(p + 16 + 32 * c + 16);
+                uint8x16_t b0 = vld1q_u8(p + qo + 32 * c), b1 = vld1q_u8(p + qo + 32 * c + 16);
                 const int8_t *xl = x + 64 * c, *xh = xl + 32;
-                int8x16_t l0 = vreinterpretq_s8_u8(vandq_u8(b0, vdupq_n_u8(15)));
-                int8x16_t l1 = vreinterpretq_s8_u8(vandq_u8(b1, vdupq_n_u8(15)));
-                int8x16_t h0 = vreinterpretq_s8_u8(vshrq_n_u8(b0, 4)), h1 = vreinterpretq_s8_u8(vshrq_n_u8(b1, 4));
+                uint8x16_t ul0 = vandq_u8(b0, vdupq_n_u8(15)), ul1 = vandq_u8(b1, vdupq_n_u8(15));
+                uint8x16_t uh0 = vshrq_n_u8(b0, 4), uh1 = vshrq_n_u8(b1, 4);
+                if (q5) { /* sub-block 2c's fifth bits are bit 2c of qh, 2c + 1's bit 2c + 1: moved to bit 4 */
+                    int8x16_t sl = vdupq_n_s8((int8_t)(4 - 2 * c)), sh = vdupq_n_s8((int8_t)(3 - 2 * c));
+                    ul0 = vorrq_u8(ul0, vandq_u8(vshlq_u8(qh0, sl), b4)), ul1 = vorrq_u8(ul1, vandq_u8(vshlq_u8(qh1, sl), b4));
+                    uh0 = vorrq_u8(uh0, vandq_u8(vshlq_u8(qh0, sh), b4)), uh1 = vorrq_u8(uh1, vandq_u8(vshlq_u8(qh1, sh), b4));
+                }
+                int8x16_t l0 = vreinterpretq_s8_u8(ul0), l1 = vreinterpretq_s8_u8(ul1);
+                int8x16_t h0 = vreinterpretq_s8_u8(uh0), h1 = vreinterpretq_s8_u8(uh1);
                 part[2 * c] = vaddq_s32(dot16(l0, vld1q_s8(xl)), dot16(l1, vld1q_s8(xl + 16)));
                 part[2 * c + 1] = vaddq_s32(dot16(h0, vld1q_s8(xh)), dot16(h1, vld1q_s8(xh + 16)));
             }
@@ -369,6 +380,16 @@ static void matvec_q4k_int_neon(float *out, const int8_t *qx, const float *xd, c
         vst1q_f32(a, vaddq_f32(acc_lo, acc_hi)); /* s_j + s_(j+4) */
         out[r] = (a[0] + a[2]) + (a[1] + a[3]);
     }
+}
+
+static void matvec_q4k_int_neon(float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
+                                int n, int r0, int r1) {
+    matvec_q45k_neon(0, out, qx, xd, xsum, w, n, r0, r1);
+}
+
+static void matvec_q5k_int_neon(float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
+                                int n, int r0, int r1) {
+    matvec_q45k_neon(1, out, qx, xd, xsum, w, n, r0, r1);
 }
 
 /* Q6_K on int8 activations (slm_matvec_bq_scalar's order): the 6-bit values minus 32 as int8, each
@@ -415,10 +436,12 @@ static void matvec_q6k_int_neon(float *out, const int8_t *qx, const float *xd, c
 static void matvec_bq_neon(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
                            int n, int r0, int r1) {
     if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_int_neon(out, qx, xd, xsum, w, n, r0, r1);
+    else if (dtype == SLM_DTYPE_Q5_K) matvec_q5k_int_neon(out, qx, xd, xsum, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q6_K) matvec_q6k_int_neon(out, qx, xd, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q8_0) matvec_bq_body(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q4_0) matvec_bq_body(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q5_0) matvec_bq_body(SLM_DTYPE_Q5_0, out, qx, xd, xsum, w, n, r0, r1);
+    else if (dtype == SLM_DTYPE_Q5_1) matvec_bq_body(SLM_DTYPE_Q5_1, out, qx, xd, xsum, w, n, r0, r1);
     else matvec_bq_body(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, r0, r1);
 }
 
@@ -471,15 +494,17 @@ static inline __attribute__((always_inline)) void bq8_block_neon(int dtype, cons
         const uint8_t *q = p + 16;
         BQ8_Q8_CHUNK(0, xlo), BQ8_Q8_CHUNK(1, xlo), BQ8_Q8_CHUNK(2, xlo), BQ8_Q8_CHUNK(3, xlo);
         BQ8_Q8_CHUNK(4, xhi), BQ8_Q8_CHUNK(5, xhi), BQ8_Q8_CHUNK(6, xhi), BQ8_Q8_CHUNK(7, xhi);
-    } else if (dtype == SLM_DTYPE_Q5_0) {
-        const uint8_t *q = p + 48;
-        uint8x16_t h0 = vld1q_u8(p + 16), h1 = vld1q_u8(p + 32), b4 = vdupq_n_u8(16);
+    } else if (dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) {
+        const uint8_t *q = p + (dtype == SLM_DTYPE_Q5_1 ? 64 : 48);
+        uint8x16_t h0 = vld1q_u8(q - 32), h1 = vld1q_u8(q - 16), b4 = vdupq_n_u8(16);
         BQ8_Q5_CHUNK(0);
         BQ8_Q5_CHUNK(1);
         BQ8_Q5_CHUNK(2);
         BQ8_Q5_CHUNK(3);
-        int32x4_t off = vdupq_n_s32(16 * xsum);
-        d0 = vsubq_s32(d0, off), d1 = vsubq_s32(d1, off);
+        if (dtype == SLM_DTYPE_Q5_0) {
+            int32x4_t off = vdupq_n_s32(16 * xsum);
+            d0 = vsubq_s32(d0, off), d1 = vsubq_s32(d1, off);
+        }
     } else {
         const uint8_t *q = p + (dtype == SLM_DTYPE_Q4_1 ? 32 : 16);
         BQ8_Q4_CHUNK(0);
@@ -494,7 +519,7 @@ static inline __attribute__((always_inline)) void bq8_block_neon(int dtype, cons
     float32x4_t d = vdupq_n_f32(xd), s0, s1;
     f16x8_at(p, &s0, &s1);
     *t0 = vmulq_f32(vmulq_f32(s0, d), vcvtq_f32_s32(d0)), *t1 = vmulq_f32(vmulq_f32(s1, d), vcvtq_f32_s32(d1));
-    if (dtype == SLM_DTYPE_Q4_1) {
+    if (dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_1) {
         float32x4_t m0, m1, sum = vdupq_n_f32((float)xsum);
         f16x8_at(p + 16, &m0, &m1);
         *t0 = vaddq_f32(*t0, vmulq_f32(vmulq_f32(m0, d), sum));
@@ -538,6 +563,7 @@ static void matvec_bq8_neon(int dtype, float *out, const int8_t *qx, const float
             if (dtype == SLM_DTYPE_Q8_0) bq8_groups_neon(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, g0, g1);
             else if (dtype == SLM_DTYPE_Q4_0) bq8_groups_neon(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, g0, g1);
             else if (dtype == SLM_DTYPE_Q5_0) bq8_groups_neon(SLM_DTYPE_Q5_0, out, qx, xd, xsum, w, n, g0, g1);
+            else if (dtype == SLM_DTYPE_Q5_1) bq8_groups_neon(SLM_DTYPE_Q5_1, out, qx, xd, xsum, w, n, g0, g1);
             else bq8_groups_neon(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, g0, g1);
             if (8 * g1 < end) slm_matvec_bq8_scalar(dtype, out, qx, xd, xsum, w, n, rows, 8 * g1, end);
         }

@@ -435,6 +435,15 @@ T256H static void dequant_row_avx2(int dtype, float *out, const void *w, int n, 
     }
 }
 
+/* Fifth bits as 16 in each byte, from a vector holding them at bit 2c (low nibbles of quant chunk c)
+ * or 2c + 1 (high nibbles): Q5_0 / Q5_1 packed rows' bit plane (quant.h) and Q5_K's qh. Bit 2c
+ * (2c + 1) of every byte moves to bit 4 by one 16-bit shift s = 4 - 2c (3 - 2c): at most 4 left or 3
+ * right, so bit 4 of each byte comes from its own byte; then a mask. */
+T256H static inline __attribute__((always_inline)) __m256i q5_fifth(__m256i plane, int s) {
+    __m256i v = s > 0 ? _mm256_slli_epi16(plane, s) : s < 0 ? _mm256_srli_epi16(plane, -s) : plane;
+    return _mm256_and_si256(v, _mm256_set1_epi8(16));
+}
+
 /* Integer block products (see slm_matvec_bq_scalar): per block the 32 products are summed exactly
  * by maddubs (unsigned x signed bytes to int16 pairs; |values| <= 128 * 127 * 2 never saturate) and
  * madd; four blocks' sums are reduced together and their float terms added to four lanes, block b
@@ -446,12 +455,12 @@ T256H static inline __attribute__((always_inline)) __m256i bq_block_sums(int dty
         pr = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv));
     } else {
         /* the 16 bytes in both halves, the upper half shifted right by 4: low nibbles below, high above */
-        int qoff = dtype == SLM_DTYPE_Q4_1 ? 4 : dtype == SLM_DTYPE_Q5_0 ? 6 : 2;
+        int qoff = dtype == SLM_DTYPE_Q4_1 ? 4 : dtype == SLM_DTYPE_Q5_0 ? 6 : dtype == SLM_DTYPE_Q5_1 ? 8 : 2;
         __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(p + qoff)));
         __m256i q = _mm256_and_si256(_mm256_srlv_epi32(b, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(15));
-        if (dtype == SLM_DTYPE_Q5_0) { /* byte i gets bit i of qh as 16: qh's byte i / 8 spread, bit i % 8 tested */
+        if (dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) { /* byte i gets bit i of qh as 16: qh's byte i / 8 spread, bit i % 8 tested */
             int32_t qh;
-            memcpy(&qh, p + 2, 4);
+            memcpy(&qh, p + qoff - 4, 4);
             __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(qh), _mm256_setr_epi64x(0, 0x0101010101010101,
                                                                                          0x0202020202020202, 0x0303030303030303));
             const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
@@ -490,7 +499,7 @@ T256H static inline __attribute__((always_inline)) __m128 bq_group_term(int dtyp
     if (dtype == SLM_DTYPE_Q4_0) dots = _mm_sub_epi32(dots, _mm_slli_epi32(sums, 3));
     if (dtype == SLM_DTYPE_Q5_0) dots = _mm_sub_epi32(dots, _mm_slli_epi32(sums, 4));
     __m128 term = _mm_mul_ps(_mm_mul_ps(f16x4_at(p[0], p[1], p[2], p[3]), d), _mm_cvtepi32_ps(dots));
-    if (dtype == SLM_DTYPE_Q4_1)
+    if (dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_1)
         term = _mm_add_ps(term, _mm_mul_ps(_mm_mul_ps(f16x4_at(p[0] + 2, p[1] + 2, p[2] + 2, p[3] + 2), d),
                                            _mm_cvtepi32_ps(sums)));
     return term;
@@ -509,7 +518,8 @@ bq_row_rest(int dtype, __m128 acc, const uint8_t *row, int bb, int nb4, int rest
         t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(2, 3, 0, 1)));
         int32_t dot = _mm_cvtsi128_si32(t);
         float term;
-        if (dtype == SLM_DTYPE_Q4_1) term = (f16_at_x86(p) * dt[0]) * (float)dot + (f16_at_x86(p + 2) * dt[0]) * (float)st[0];
+        if (dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_1)
+            term = (f16_at_x86(p) * dt[0]) * (float)dot + (f16_at_x86(p + 2) * dt[0]) * (float)st[0];
         else term = (f16_at_x86(p) * dt[0]) * (float)(dtype == SLM_DTYPE_Q4_0   ? dot - 8 * st[0]
                                                      : dtype == SLM_DTYPE_Q5_0 ? dot - 16 * st[0]
                                                                                : dot);
@@ -525,7 +535,7 @@ bq_row_rest(int dtype, __m128 acc, const uint8_t *row, int bb, int nb4, int rest
         if (dtype == SLM_DTYPE_Q4_0) dots = _mm_sub_epi32(dots, _mm_slli_epi32(sums, 3));
         if (dtype == SLM_DTYPE_Q5_0) dots = _mm_sub_epi32(dots, _mm_slli_epi32(sums, 4));
         __m128 t = _mm_mul_ps(_mm_mul_ps(f16x4_at(p0, p1, p0, p1), d), _mm_cvtepi32_ps(dots));
-        if (dtype == SLM_DTYPE_Q4_1)
+        if (dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_1)
             t = _mm_add_ps(t, _mm_mul_ps(_mm_mul_ps(f16x4_at(p0 + 2, p1 + 2, p0 + 2, p1 + 2), d), _mm_cvtepi32_ps(sums)));
         acc = _mm_blendv_ps(acc, _mm_add_ps(acc, t), keep);
     } else if (rest) {
@@ -582,7 +592,7 @@ matvec_bq_body(int dtype, float *out, const int8_t *qx, const float *xd, const i
         __m128 acc = _mm_setzero_ps();
         for (int b = 0; b < nb4; b += 4) {
             if (PF_DIST) _mm_prefetch((const char *)(row + PF_DIST + (size_t)b * bb), _MM_HINT_T0);
-            if (PF_DIST && (dtype == SLM_DTYPE_Q8_0 || dtype == SLM_DTYPE_Q5_0)) _mm_prefetch((const char *)(row + PF_DIST + (size_t)b * bb + 64), _MM_HINT_T0);
+            if (PF_DIST && (dtype == SLM_DTYPE_Q8_0 || dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1)) _mm_prefetch((const char *)(row + PF_DIST + (size_t)b * bb + 64), _MM_HINT_T0);
             const uint8_t *p[4] = {row + (size_t)b * bb, row + (size_t)(b + 1) * bb, row + (size_t)(b + 2) * bb,
                                    row + (size_t)(b + 3) * bb};
             const int8_t *x[4] = {qx + (size_t)b * 32, qx + (size_t)b * 32 + 32, qx + (size_t)b * 32 + 64,
@@ -640,26 +650,30 @@ T256 static inline __m256i reduce8_epi32(__m256i a0, __m256i a1, __m256i a2, __m
     return _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
 }
 
-/* Q4_K rows on int8 activations (slm_matvec_bq_scalar's order): a super-block's eight sub-block dot
- * products (maddubs of nibbles <= 15 by |x| <= 128 pairs: <= 3840, no 16-bit overflow) come out as
- * the eight lanes of one vector, so the scales, mins and partial sums are vectors by sub-block. */
-T256H static void matvec_q4k_int_avx2(float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
-                                      const void *w, int n, int r0, int r1) {
-    int nk = n / 256;
+/* Q4_K / Q5_K rows on int8 activations (slm_matvec_bq_scalar's order): a super-block's eight
+ * sub-block dot products (maddubs of values <= 31 by |x| <= 127 pairs: <= 7874, no 16-bit overflow)
+ * come out as the eight lanes of one vector, so the scales, mins and partial sums are vectors by
+ * sub-block. Q5_K's fifth bits (bit j of qh[l] for sub-block j) go to bit 4 as q5_fifth does. */
+T256H static inline __attribute__((always_inline)) void matvec_q45k_body(int q5, float *out, const int8_t *qx, const float *xd,
+                                                                         const int32_t *xsum, const void *w, int n, int r0,
+                                                                         int r1) {
+    int nk = n / 256, bb = q5 ? 176 : 144, qo = q5 ? 48 : 16;
     const __m256i m15 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
     for (int r = r0; r < r1; r++) {
-        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 144;
+        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * bb;
         __m256 acc = _mm256_setzero_ps();
-        for (int k = 0; k < nk; k++, p += 144) {
+        for (int k = 0; k < nk; k++, p += bb) {
             uint64_t scb, mnb;
             slm_q4k_scales_mins8(p + 4, &scb, &mnb);
             __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scb)));
             __m256 mnf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mnb)));
             const int8_t *x = qx + (size_t)k * 256;
-            __m256i dq[8];
+            __m256i dq[8], qh = q5 ? _mm256_loadu_si256((const __m256i *)(p + 16)) : _mm256_setzero_si256();
+#pragma GCC unroll 4
             for (int c = 0; c < 4; c++) {
-                __m256i v = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * c));
+                __m256i v = _mm256_loadu_si256((const __m256i *)(p + qo + 32 * c));
                 __m256i lo = _mm256_and_si256(v, m15), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m15);
+                if (q5) lo = _mm256_or_si256(lo, q5_fifth(qh, 4 - 2 * c)), hi = _mm256_or_si256(hi, q5_fifth(qh, 3 - 2 * c));
                 dq[2 * c] = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(x + 64 * c))), ones);
                 dq[2 * c + 1] =
                     _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(x + 64 * c + 32))), ones);
@@ -673,6 +687,16 @@ T256H static void matvec_q4k_int_avx2(float *out, const int8_t *qx, const float 
         }
         out[r] = hsum256(acc);
     }
+}
+
+T256H static void matvec_q4k_int_avx2(float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
+                                      const void *w, int n, int r0, int r1) {
+    matvec_q45k_body(0, out, qx, xd, xsum, w, n, r0, r1);
+}
+
+T256H static void matvec_q5k_int_avx2(float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
+                                      const void *w, int n, int r0, int r1) {
+    matvec_q45k_body(1, out, qx, xd, xsum, w, n, r0, r1);
 }
 
 /* Q6_K rows on int8 activations (slm_matvec_bq_scalar's order). The 6-bit values of activation block
@@ -726,10 +750,12 @@ T256H static void matvec_q6k_int_avx2(float *out, const int8_t *qx, const float 
 T256H static void matvec_bq_avx2(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                                  const void *w, int n, int r0, int r1) {
     if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_int_avx2(out, qx, xd, xsum, w, n, r0, r1);
+    else if (dtype == SLM_DTYPE_Q5_K) matvec_q5k_int_avx2(out, qx, xd, xsum, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q6_K) matvec_q6k_int_avx2(out, qx, xd, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q8_0) matvec_bq_body(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q4_0) matvec_bq_body(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q5_0) matvec_bq_body(SLM_DTYPE_Q5_0, out, qx, xd, xsum, w, n, r0, r1);
+    else if (dtype == SLM_DTYPE_Q5_1) matvec_bq_body(SLM_DTYPE_Q5_1, out, qx, xd, xsum, w, n, r0, r1);
     else matvec_bq_body(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, r0, r1);
 }
 
@@ -739,14 +765,6 @@ T256H static void matvec_bq_avx2(int dtype, float *out, const int8_t *qx, const 
  * activation |x| <= 128, eight such pairs summed: <= 30720) are added as 16-bit values and
  * widened once; Q8_0 pairs (<= 2 * 128 * 127) are widened one by one. Terms go to four
  * accumulators, block b into b % 4, and end as (a0 + a1) + (a2 + a3): the reference's order. */
-/* Q5_0 in a packed group block: the fifth bits of quant chunk c's low (high) nibbles, from the bit
- * plane (quant.h), as 16 in each byte: bit 2c (2c + 1) of every byte moved to bit 4 by one 16-bit
- * shift (at most 4 left or 3 right, so bit 4 of each byte comes from its own byte) and masked. */
-T256H static inline __attribute__((always_inline)) __m256i q5_fifth(__m256i plane, int s) {
-    __m256i v = s > 0 ? _mm256_slli_epi16(plane, s) : s < 0 ? _mm256_srli_epi16(plane, -s) : plane;
-    return _mm256_and_si256(v, _mm256_set1_epi8(16));
-}
-
 T256H static inline __attribute__((always_inline)) __m256 bq8_term(int dtype, const uint8_t *p, const int8_t *x,
                                                                     float xd, int32_t xsum) {
     __m256 d = _mm256_set1_ps(xd);
@@ -767,9 +785,10 @@ T256H static inline __attribute__((always_inline)) __m256 bq8_term(int dtype, co
         return _mm256_mul_ps(s, _mm256_cvtepi32_ps(dots));
     }
     const __m256i m15 = _mm256_set1_epi8(15);
-    if (dtype == SLM_DTYPE_Q5_0) { /* values <= 31: four maddubs (<= 4 * 2 * 31 * 127) per 16-bit sum */
-        const uint8_t *q = p + 48;
-        __m256i plane = _mm256_loadu_si256((const __m256i *)(p + 16)), acc16[2];
+    if (dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) { /* values <= 31: four maddubs (<= 4 * 2 * 31 * 127) per 16-bit sum */
+        int q51 = dtype == SLM_DTYPE_Q5_1;
+        const uint8_t *q = p + (q51 ? 64 : 48);
+        __m256i plane = _mm256_loadu_si256((const __m256i *)(q - 32)), acc16[2];
         acc16[0] = acc16[1] = _mm256_setzero_si256();
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
@@ -782,7 +801,9 @@ T256H static inline __attribute__((always_inline)) __m256 bq8_term(int dtype, co
             acc16[c / 2] = _mm256_add_epi16(acc16[c / 2], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(xh)));
         }
         dots = _mm256_add_epi32(_mm256_madd_epi16(acc16[0], ones), _mm256_madd_epi16(acc16[1], ones));
-        return _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, _mm256_set1_epi32(16 * xsum))));
+        if (!q51) return _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, _mm256_set1_epi32(16 * xsum))));
+        __m256 mn = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16))), d);
+        return _mm256_add_ps(_mm256_mul_ps(s, _mm256_cvtepi32_ps(dots)), _mm256_mul_ps(mn, _mm256_cvtepi32_ps(_mm256_set1_epi32(xsum))));
     }
     const uint8_t *q = p + (dtype == SLM_DTYPE_Q4_1 ? 32 : 16);
     __m256i acc16 = _mm256_setzero_si256();
@@ -811,6 +832,7 @@ T256H static void matvec_bq8_avx2(int dtype, float *out, const int8_t *qx, const
     if (dtype == SLM_DTYPE_Q8_0) bq8_walk(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q4_0) bq8_walk(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q5_0) bq8_walk(SLM_DTYPE_Q5_0, out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_Q5_1) bq8_walk(SLM_DTYPE_Q5_1, out, qx, xd, xsum, w, n, rows, r0, r1);
     else bq8_walk(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, rows, r0, r1);
 }
 

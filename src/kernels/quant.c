@@ -5,9 +5,12 @@
  *   q4_1  32 values:  f16 d, f16 m, u8 q[16] (as q4_0)         x = q * d + m
  *   q5_0  32 values:  f16 d, u32 qh (little-endian), u8 q[16] (as q4_0); value i's fifth bit is
  *         bit i of qh                                         x = (q - 16) * d
+ *   q5_1  32 values:  f16 d, f16 m, u32 qh, u8 q[16] (as q5_0)  x = q * d + m
  *   q4_k  256 values: f16 d, f16 dmin, u8 scales[12], u8 q[128]; eight sub-blocks of 32 with 6-bit
  *         scale s and min m packed in `scales`; x = d*s * q - dmin*m, q a nibble (64 values per
  *         32 bytes: low nibbles the first sub-block, high nibbles the second)
+ *   q5_k  256 values: f16 d, f16 dmin, u8 scales[12] (as q4_k), u8 qh[32], u8 q[128] (as q4_k);
+ *         value l of sub-block j gets bit j of qh[l] as its fifth bit; x = d*s * q - dmin*m
  *   q6_k  256 values: u8 ql[128], u8 qh[64], int8 scales[16], f16 d; a 6-bit q = 4 low bits from ql
  *         and 2 high bits from qh, x = d * scales[i/16] * (q - 32), in two halves of 128. */
 #include <math.h>
@@ -49,18 +52,25 @@ static void dequant_q4_1(const void *blk, float *y) {
     }
 }
 
-/* The 5-bit value i (0..31) of a Q5_0 block: its nibble and bit i of qh as the fifth bit. */
-static inline int q5_0_value(const uint8_t *blk, int i) {
+/* The 5-bit value i (0..31) of a Q5_0 / Q5_1 block: its nibble (q[i] low for i < 16, q[i - 16]
+ * high after) and bit i of the little-endian qh as the fifth bit. */
+static inline int q5_value(const uint8_t *qh_bytes, const uint8_t *q, int i) {
     uint32_t qh;
-    memcpy(&qh, blk + 2, 4);
-    const uint8_t *q = blk + 6;
+    memcpy(&qh, qh_bytes, 4);
     int nib = i < 16 ? q[i] & 15 : q[i - 16] >> 4;
     return nib | (int)((qh >> i) & 1u) << 4;
 }
 
 static void dequant_q5_0(const void *blk, float *y) {
-    float d = f16_at(blk);
-    for (int i = 0; i < 32; i++) y[i] = (float)(q5_0_value(blk, i) - 16) * d;
+    const uint8_t *b = blk;
+    float d = f16_at(b);
+    for (int i = 0; i < 32; i++) y[i] = (float)(q5_value(b + 2, b + 6, i) - 16) * d;
+}
+
+static void dequant_q5_1(const void *blk, float *y) {
+    const uint8_t *b = blk;
+    float d = f16_at(b), m = f16_at(b + 2);
+    for (int i = 0; i < 32; i++) y[i] = (float)q5_value(b + 4, b + 8, i) * d + m;
 }
 
 static void dequant_q4_k(const void *blk, float *y) {
@@ -78,6 +88,20 @@ static void dequant_q4_k(const void *blk, float *y) {
         }
         y += 64;
         q += 32;
+    }
+}
+
+static void dequant_q5_k(const void *blk, float *y) {
+    const uint8_t *b = blk;
+    float d = f16_at(b), dmin = f16_at(b + 2);
+    const uint8_t *scales = b + 4, *qh = b + 16, *q = b + 48;
+    for (int j = 0; j < 8; j++) { /* sub-block j: nibbles of bytes 32 * (j / 2).. (low for even j), bit j of qh */
+        int s, m;
+        slm_q4k_scale_min(scales, j, &s, &m);
+        float dj = d * (float)s, oj = dmin * (float)m;
+        const uint8_t *qj = q + 32 * (j / 2);
+        for (int l = 0; l < 32; l++)
+            y[32 * j + l] = dj * (float)(((qj[l] >> (4 * (j & 1))) & 15) | ((qh[l] >> j) & 1) << 4) - oj;
     }
 }
 
@@ -108,6 +132,7 @@ static void dequant_q6_k(const void *blk, float *y) {
 static const slm_block_type BLOCK_TYPES[] = {
     {"q8_0", 32, 34, dequant_q8_0},   {"q4_0", 32, 18, dequant_q4_0},   {"q4_1", 32, 20, dequant_q4_1},
     {"q4_k", 256, 144, dequant_q4_k}, {"q6_k", 256, 210, dequant_q6_k}, {"q5_0", 32, 22, dequant_q5_0},
+    {"q5_1", 32, 24, dequant_q5_1},   {"q5_k", 256, 176, dequant_q5_k},
 };
 
 const slm_block_type *slm_block_type_of(slm_dtype dtype) {
@@ -118,6 +143,8 @@ const slm_block_type *slm_block_type_of(slm_dtype dtype) {
     case SLM_DTYPE_Q4_K: return &BLOCK_TYPES[3];
     case SLM_DTYPE_Q6_K: return &BLOCK_TYPES[4];
     case SLM_DTYPE_Q5_0: return &BLOCK_TYPES[5];
+    case SLM_DTYPE_Q5_1: return &BLOCK_TYPES[6];
+    case SLM_DTYPE_Q5_K: return &BLOCK_TYPES[7];
     default: return NULL;
     }
 }
@@ -154,12 +181,17 @@ void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n) 
     }
 }
 
-/* The float term of one Q8_0 / Q4_0 / Q4_1 / Q5_0 block p against the activation block x (see quant.h). */
+/* The float term of one Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 block p against the activation block x
+ * (see quant.h). */
 static float bq_term(int dtype, const uint8_t *p, const int8_t *x, float xd, int32_t xsum) {
     int32_t dot = 0;
     if (dtype == SLM_DTYPE_Q5_0) {
-        for (int i = 0; i < 32; i++) dot += (int32_t)q5_0_value(p, i) * x[i];
+        for (int i = 0; i < 32; i++) dot += (int32_t)q5_value(p + 2, p + 6, i) * x[i];
         return (f16_at(p) * xd) * (float)(dot - 16 * xsum);
+    }
+    if (dtype == SLM_DTYPE_Q5_1) {
+        for (int i = 0; i < 32; i++) dot += (int32_t)q5_value(p + 4, p + 8, i) * x[i];
+        return (f16_at(p) * xd) * (float)dot + (f16_at(p + 2) * xd) * (float)xsum;
     }
     if (dtype == SLM_DTYPE_Q8_0) {
         const int8_t *q = (const int8_t *)(p + 2);
@@ -176,23 +208,25 @@ static float bq_term(int dtype, const uint8_t *p, const int8_t *x, float xd, int
 /* The eight partial sums of a K-quant row in the order of an AVX2 horizontal sum (hsum256). */
 static inline float sum8(const float *a) { return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7])); }
 
-/* Q4_K rows against int8 activations (see quant.h): sub-block j of each super-block k is activation
- * block b = 8k + j; its term goes to partial sum j, and the eight sums end in hsum256's order. */
-static void matvec_q4k_int_scalar(float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
-                                  int n, int r0, int r1) {
-    int nk = n / 256;
+/* Q4_K / Q5_K rows against int8 activations (see quant.h): sub-block j of each super-block k is
+ * activation block b = 8k + j; its term goes to partial sum j, and the eight sums end in hsum256's
+ * order. */
+static void matvec_q45k_int_scalar(int q5, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
+                                   const void *w, int n, int r0, int r1) {
+    int nk = n / 256, bb = q5 ? 176 : 144, qo = q5 ? 48 : 16;
     for (int r = r0; r < r1; r++) {
-        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 144;
+        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * bb;
         float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-        for (int k = 0; k < nk; k++, p += 144) {
+        for (int k = 0; k < nk; k++, p += bb) {
             float d = f16_at(p), dmin = f16_at(p + 2);
             for (int j = 0; j < 8; j++) {
                 int sc, m, b = 8 * k + j, sh = 4 * (j & 1);
                 slm_q4k_scale_min(p + 4, j, &sc, &m);
-                const uint8_t *q = p + 16 + 32 * (j / 2);
+                const uint8_t *q = p + qo + 32 * (j / 2), *qh = p + 16;
                 const int8_t *x = qx + (size_t)b * 32;
                 int32_t dot = 0;
-                for (int i = 0; i < 32; i++) dot += (int32_t)((q[i] >> sh) & 15) * x[i];
+                for (int i = 0; i < 32; i++)
+                    dot += (int32_t)(((q[i] >> sh) & 15) | (q5 ? ((qh[i] >> j) & 1) << 4 : 0)) * x[i];
                 float a = (d * (float)sc) * xd[b], o = (dmin * (float)m) * xd[b];
                 acc[j] += a * (float)dot - o * (float)xsum[b];
             }
@@ -230,8 +264,8 @@ static void matvec_q6k_int_scalar(float *out, const int8_t *qx, const float *xd,
 
 void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                           const void *w, int n, int r0, int r1) {
-    if (dtype == SLM_DTYPE_Q4_K) {
-        matvec_q4k_int_scalar(out, qx, xd, xsum, w, n, r0, r1);
+    if (dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q5_K) {
+        matvec_q45k_int_scalar(dtype == SLM_DTYPE_Q5_K, out, qx, xd, xsum, w, n, r0, r1);
         return;
     }
     if (dtype == SLM_DTYPE_Q6_K) {
@@ -250,10 +284,11 @@ void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *
 /* ---------------------------------------------------------------- rows in groups of eight */
 
 int slm_bq8_type(slm_dtype dtype) {
-    return dtype == SLM_DTYPE_Q8_0 || dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_0;
+    return dtype == SLM_DTYPE_Q8_0 || dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_0 ||
+           dtype == SLM_DTYPE_Q5_1;
 }
 
-/* Q5_0's 32 fifth bits (qh, bit i for value i) as the packed layout's plane (quant.h) and back. */
+/* Q5_0's / Q5_1's 32 fifth bits (qh, bit i for value i) as the packed layout's plane (quant.h) and back. */
 static void q5_plane_from_qh(const uint8_t qh_bytes[4], uint8_t plane[4]) {
     uint32_t qh;
     memcpy(&qh, qh_bytes, 4);
@@ -274,16 +309,16 @@ static void q5_qh_from_plane(const uint8_t plane[4], uint8_t qh_bytes[4]) {
 
 /* Copies one row's block between the file's layout (blk) and its lane of a group block (g): the
  * f16 scale (and Q4_1's f16 min) at 16 * f + 2 * lane, quant chunk c at 8 * head + 32 * c + 4 * lane
- * (Q5_0's fifth bits are chunk 0, rearranged). to_group 1 writes g, 0 writes blk. */
+ * (Q5_0's and Q5_1's fifth bits are chunk 0, rearranged). to_group 1 writes g, 0 writes blk. */
 static void bq8_lane_copy(slm_dtype dtype, uint8_t *g, uint8_t *blk, int lane, int to_group) {
-    int hb = dtype == SLM_DTYPE_Q4_1 ? 4 : 2, qb = slm_bq8_block_bytes(dtype) - hb;
+    int hb = dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_1 ? 4 : 2, qb = slm_bq8_block_bytes(dtype) - hb;
     for (int f = 0; f < hb / 2; f++) {
         uint8_t *gp = g + 16 * f + 2 * lane, *bp = blk + 2 * f;
         memcpy(to_group ? gp : bp, to_group ? bp : gp, 2);
     }
     for (int c = 0; c < qb / 4; c++) {
         uint8_t *gp = g + 8 * hb + 32 * c + 4 * lane, *bp = blk + hb + 4 * c;
-        if (dtype == SLM_DTYPE_Q5_0 && c == 0) {
+        if ((dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) && c == 0) {
             if (to_group) q5_plane_from_qh(bp, gp);
             else q5_qh_from_plane(gp, bp);
         } else memcpy(to_group ? gp : bp, to_group ? bp : gp, 4);
@@ -398,6 +433,25 @@ void slm_quantize_row_q5_0(const float *x, void *out, int n) {
     }
 }
 
+void slm_quantize_row_q5_1(const float *x, void *out, int n) {
+    uint8_t *o = out;
+    for (int b = 0; b < n / 32; b++, x += 32, o += 24) {
+        float lo = x[0], hi = x[0];
+        for (int i = 1; i < 32; i++) lo = fminf(lo, x[i]), hi = fmaxf(hi, x[i]);
+        float d = (hi - lo) / 31.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+        put_f16(o, d);
+        put_f16(o + 2, lo);
+        uint32_t qh = 0;
+        memset(o + 8, 0, 16);
+        for (int i = 0; i < 32; i++) {
+            int q = (int)fminf(31.0f, fmaxf(0.0f, roundf((x[i] - lo) * id)));
+            o[8 + (i & 15)] |= (uint8_t)((q & 15) << (i < 16 ? 0 : 4));
+            qh |= (uint32_t)(q >> 4) << i;
+        }
+        memcpy(o + 4, &qh, 4);
+    }
+}
+
 void slm_quantize_row_q4_1(const float *x, void *out, int n) {
     uint8_t *o = out;
     for (int b = 0; b < n / 32; b++, x += 32, o += 20) {
@@ -487,13 +541,13 @@ void slm_quantize_row_q6_k(const float *xin, void *out, int n) {
     }
 }
 
-/* Squared error of x = a * q + c, q in [0, 15]; with `ls` set, (a, c) are first replaced by their
+/* Squared error of x = a * q + c, q in [0, qmax]; with `ls` set, (a, c) are first replaced by their
  * least-squares fit over the levels they give (c kept <= 0). */
-static double affine_error(const float *x, int n, float *a, float *c, int ls) {
+static double affine_error(const float *x, int n, int qmax, float *a, float *c, int ls) {
     if (ls) {
         double s1 = 0, sq = 0, sqq = 0, sx = 0, sxq = 0;
         for (int i = 0; i < n; i++) {
-            int q = clamp_round((x[i] - *c) / *a, 0, 15);
+            int q = clamp_round((x[i] - *c) / *a, 0, qmax);
             s1 += 1, sq += q, sqq += (double)q * q, sx += x[i], sxq += (double)x[i] * q;
         }
         double det = s1 * sqq - sq * sq;
@@ -505,40 +559,41 @@ static double affine_error(const float *x, int n, float *a, float *c, int ls) {
     }
     double e = 0;
     for (int i = 0; i < n; i++) {
-        double r = x[i] - ((double)*a * clamp_round((x[i] - *c) / *a, 0, 15) + *c);
+        double r = x[i] - ((double)*a * clamp_round((x[i] - *c) / *a, 0, qmax) + *c);
         e += r * r;
     }
     return e;
 }
 
-/* Scale and minimum of n values for x = scale * q - min, q in [0, 15], min >= 0 (so the range
+/* Scale and minimum of n values for x = scale * q - min, q in [0, qmax], min >= 0 (so the range
  * always holds 0, as the format's unsigned minimum requires): from the range over a small grid of
  * level counts, each refined by least squares; the best is kept. */
-static void fit_affine(const float *x, int n, float *scale, float *min) {
+static void fit_affine(const float *x, int n, int qmax, float *scale, float *min) {
     float lo = 0.0f, hi = x[0];
     for (int i = 0; i < n; i++) lo = fminf(lo, x[i]), hi = fmaxf(hi, x[i]);
     if (!(hi - lo > 0.0f)) {
         *scale = 0.0f, *min = -lo;
         return;
     }
-    float ba = (hi - lo) / 15.0f, bc = lo;
-    double be = affine_error(x, n, &ba, &bc, 0);
+    float ba = (hi - lo) / (float)qmax, bc = lo;
+    double be = affine_error(x, n, qmax, &ba, &bc, 0);
     for (int g = -4; g <= 4; g++) {
-        float a = (hi - lo) / (15.0f + 0.25f * (float)g), c = lo;
-        double e = affine_error(x, n, &a, &c, 1);
+        float a = (hi - lo) / ((float)qmax + 0.25f * (float)g), c = lo;
+        double e = affine_error(x, n, qmax, &a, &c, 1);
         if (e < be) be = e, ba = a, bc = c;
     }
     *scale = ba, *min = -bc;
 }
 
-void slm_quantize_row_q4_k(const float *xin, void *out, int n) {
-    uint8_t *o = out;
+/* The header of a Q4_K / Q5_K super-block (d, dmin, the packed 6-bit scales and mins of its eight
+ * sub-blocks) written to o, and its 256 levels in [0, qmax] into L. */
+static void k_affine_block(const float *xin, uint8_t *o, int qmax, int L[256]) {
     float x[256], sc[8], mn[8];
-    for (int b = 0; b < n / 256; b++, xin += 256, o += 144) {
+    {
         for (int i = 0; i < 256; i++) x[i] = finite(xin[i]);
         float smax = 0.0f, mmax = 0.0f;
         for (int j = 0; j < 8; j++) {
-            fit_affine(x + 32 * j, 32, &sc[j], &mn[j]);
+            fit_affine(x + 32 * j, 32, qmax, &sc[j], &mn[j]);
             smax = fmaxf(smax, sc[j]), mmax = fmaxf(mmax, mn[j]);
         }
         put_f16(o, smax / 63.0f), put_f16(o + 2, mmax / 63.0f);
@@ -554,14 +609,37 @@ void slm_quantize_row_q4_k(const float *xin, void *out, int n) {
             s[j + 4] = (uint8_t)(M[j] | (M[j + 4] >> 4) << 6);
             s[j + 8] = (uint8_t)((S[j + 4] & 15) | (M[j + 4] & 15) << 4);
         }
-        int L[256];
         for (int j = 0; j < 8; j++) {
             float ds = d * (float)S[j], dm = dmin * (float)M[j];
-            for (int i = 0; i < 32; i++) L[32 * j + i] = ds > 0.0f ? clamp_round((x[32 * j + i] + dm) / ds, 0, 15) : 0;
+            for (int i = 0; i < 32; i++) L[32 * j + i] = ds > 0.0f ? clamp_round((x[32 * j + i] + dm) / ds, 0, qmax) : 0;
         }
+    }
+}
+
+void slm_quantize_row_q4_k(const float *xin, void *out, int n) {
+    uint8_t *o = out;
+    int L[256];
+    for (int b = 0; b < n / 256; b++, xin += 256, o += 144) {
+        k_affine_block(xin, o, 15, L);
         uint8_t *q = o + 16;
         for (int c = 0; c < 4; c++)
             for (int l = 0; l < 32; l++) q[32 * c + l] = (uint8_t)(L[64 * c + l] | L[64 * c + 32 + l] << 4);
+    }
+}
+
+void slm_quantize_row_q5_k(const float *xin, void *out, int n) {
+    uint8_t *o = out;
+    int L[256];
+    for (int b = 0; b < n / 256; b++, xin += 256, o += 176) {
+        k_affine_block(xin, o, 31, L);
+        uint8_t *qh = o + 16, *q = o + 48;
+        memset(qh, 0, 32);
+        for (int c = 0; c < 4; c++)
+            for (int l = 0; l < 32; l++) {
+                int lo = L[64 * c + l], hi = L[64 * c + 32 + l]; /* sub-blocks 2c and 2c + 1 */
+                q[32 * c + l] = (uint8_t)((lo & 15) | (hi & 15) << 4);
+                qh[l] |= (uint8_t)((lo >> 4) << (2 * c) | (hi >> 4) << (2 * c + 1));
+            }
     }
 }
 
@@ -573,6 +651,8 @@ void slm_quantize_row(slm_dtype dtype, const float *x, void *out, int n) {
     case SLM_DTYPE_Q4_K: slm_quantize_row_q4_k(x, out, n); break;
     case SLM_DTYPE_Q6_K: slm_quantize_row_q6_k(x, out, n); break;
     case SLM_DTYPE_Q5_0: slm_quantize_row_q5_0(x, out, n); break;
+    case SLM_DTYPE_Q5_1: slm_quantize_row_q5_1(x, out, n); break;
+    case SLM_DTYPE_Q5_K: slm_quantize_row_q5_k(x, out, n); break;
     default: break;
     }
 }

@@ -53,13 +53,13 @@ void slm_matvec_block_scalar(slm_dtype dtype, float *out, const float *x, const 
 void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n);
 
 /* The scalar reference of slm_kernels.matvec_bq: out[r] for r in [r0, r1) of a Q8_0, Q4_0, Q4_1,
- * Q5_0, Q4_K or Q6_K matrix (rows, n) against activations from slm_quantize_x32. Per block b the integer dot
+ * Q5_0, Q5_1, Q4_K, Q5_K or Q6_K matrix (rows, n) against activations from slm_quantize_x32. Per block b the integer dot
  * product is exact (Q4_0's -8 offset applied as -8 * sum[b], Q5_0's -16 as -16 * sum[b]); the
  * block's term is
  *   (dw * d[b]) * dot                                (Q8_0, Q4_0, Q5_0)
- *   (dw * d[b]) * dot + (mw * d[b]) * sum[b]         (Q4_1; dw, mw the block's f16 scale and min)
+ *   (dw * d[b]) * dot + (mw * d[b]) * sum[b]         (Q4_1, Q5_1; dw, mw the block's f16 scale and min)
  * and terms are summed in float into four partial sums, block b into sum b % 4 in block order,
- * giving (s0 + s1) + (s2 + s3). Q4_K: sub-block j (32 values, 6-bit scale sc and min m) of
+ * giving (s0 + s1) + (s2 + s3). Q4_K and Q5_K: sub-block j (32 values, 6-bit scale sc and min m) of
  * super-block k meets activation block b = 8k + j with the term
  *   ((d * sc) * d[b]) * dot - ((dmin * m) * d[b]) * sum[b]
  * summed into eight partial sums, sub-block j into sum j, which end as
@@ -71,21 +71,21 @@ void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n);
 void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                           const void *w, int n, int r0, int r1);
 
-/* Rows in groups of eight ("bq8"): a layout of Q8_0 / Q4_0 / Q4_1 / Q5_0 matrices made at load time
+/* Rows in groups of eight ("bq8"): a layout of Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 matrices made at load time
  * for the integer decode kernels, holding the same information as the file's row-major layout in
  * another order. Rows [0, rows & ~7) form groups of eight; group g's blocks follow each other, and
  * block b of the group (8 * block_bytes) holds
- *   the eight rows' f16 scales (16 bytes), for Q4_1 then their f16 mins (16 bytes),
+ *   the eight rows' f16 scales (16 bytes), for Q4_1 / Q5_1 then their f16 mins (16 bytes),
  *   then the quants in 4-byte chunks: chunk c of row r at 32 * c + 4 * r
- * so that one 32-byte load holds the same four quants of all eight rows. Q5_0's first chunk is its
+ * so that one 32-byte load holds the same four quants of all eight rows. Q5_0's / Q5_1's first chunk is its
  * 32 fifth bits, rearranged so that a shift and a mask put them beside the nibbles they extend: byte
  * j (0-3) of row r's chunk holds at bit 2c the fifth bit of value 4c + j and at bit 2c + 1 that of
  * value 16 + 4c + j (c = 0..3, the quant chunk whose nibbles they complete). The last rows & 7 rows
  * follow in the row-major layout. */
 int slm_bq8_type(slm_dtype dtype); /* 1 for the types with this layout */
-/* Bytes of one Q8_0 / Q4_0 / Q4_1 / Q5_0 block, as a constant the compiler folds into the kernels. */
+/* Bytes of one Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 block, as a constant the compiler folds into the kernels. */
 static inline int slm_bq8_block_bytes(int dtype) {
-    return dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : dtype == SLM_DTYPE_Q5_0 ? 22 : 20;
+    return dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : dtype == SLM_DTYPE_Q5_0 ? 22 : dtype == SLM_DTYPE_Q5_1 ? 24 : 20;
 }
 /* src (rows, n) row-major into dst (the same size) in groups of eight. */
 void slm_bq8_pack(slm_dtype dtype, void *dst, const void *src, int64_t rows, int n);
@@ -107,12 +107,15 @@ void slm_quantize_row_q4_0(const float *x, void *out, int n);
 /* Q5_0 as ggml's reference quantizer: scale = the value of largest magnitude / -16, q = round(x /
  * scale) + 16 in [0, 31]. */
 void slm_quantize_row_q5_0(const float *x, void *out, int n);
+/* Q5_1 as Q4_1 with levels 0..31. */
+void slm_quantize_row_q5_1(const float *x, void *out, int n);
 void slm_quantize_row_q4_1(const float *x, void *out, int n);
-/* K-quants (n a multiple of 256), in ggml's layouts: each sub-block's scale (and for Q4_K its
+/* K-quants (n a multiple of 256), in ggml's layouts: each sub-block's scale (and for Q4_K / Q5_K its
  * minimum) is fitted by least squares to the values it encodes, then the scales are quantized
  * against the block's f16 scale(s) and the values re-encoded with the scales as stored. Any
  * input gives a valid block (NaN and infinities quantize to finite values). */
 void slm_quantize_row_q4_k(const float *x, void *out, int n);
+void slm_quantize_row_q5_k(const float *x, void *out, int n);
 void slm_quantize_row_q6_k(const float *x, void *out, int n);
 /* Quantizes a row of n values to dtype (any block type above; n a multiple of its block). */
 void slm_quantize_row(slm_dtype dtype, const float *x, void *out, int n);
