@@ -398,13 +398,24 @@ void slm_quantize_row_q8_0(const float *x, void *out, int n) {
     }
 }
 
+/* The value of largest magnitude among 32, with its sign (the first of equals; 0 for all zeros). */
+static float signed_absmax32(const float *x) {
+    float max = 0.0f, amax = 0.0f;
+    for (int i = 0; i < 32; i++)
+        if (fabsf(x[i]) > amax) amax = fabsf(x[i]), max = x[i];
+    return max;
+}
+
+/* The smallest and largest of 32 values. */
+static void range32(const float *x, float *lo, float *hi) {
+    *lo = *hi = x[0];
+    for (int i = 1; i < 32; i++) *lo = fminf(*lo, x[i]), *hi = fmaxf(*hi, x[i]);
+}
+
 void slm_quantize_row_q4_0(const float *x, void *out, int n) {
     uint8_t *o = out;
     for (int b = 0; b < n / 32; b++, x += 32, o += 18) {
-        float max = 0.0f, amax = 0.0f; /* the value of largest magnitude, with its sign */
-        for (int i = 0; i < 32; i++)
-            if (fabsf(x[i]) > amax) amax = fabsf(x[i]), max = x[i];
-        float d = max / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        float d = signed_absmax32(x) / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         put_f16(o, d);
         for (int i = 0; i < 16; i++) {
             int a = (int)fminf(15.0f, fmaxf(0.0f, roundf(x[i] * id + 8.0f)));
@@ -414,49 +425,46 @@ void slm_quantize_row_q4_0(const float *x, void *out, int n) {
     }
 }
 
+/* 32 five-bit levels as Q5_0 / Q5_1 store them: the fifth bits in qh (bit i for value i, a
+ * little-endian u32 as the file has it; slm targets little-endian CPUs), the nibbles in q[16]
+ * (value i < 16 low, value i + 16 high). */
+static void put_q5_levels(const int L[32], uint8_t *qh_at, uint8_t *q) {
+    uint32_t qh = 0;
+    for (int i = 0; i < 16; i++) q[i] = (uint8_t)((L[i] & 15) | (L[i + 16] & 15) << 4);
+    for (int i = 0; i < 32; i++) qh |= (uint32_t)(L[i] >> 4) << i;
+    memcpy(qh_at, &qh, 4);
+}
+
 void slm_quantize_row_q5_0(const float *x, void *out, int n) {
     uint8_t *o = out;
+    int L[32];
     for (int b = 0; b < n / 32; b++, x += 32, o += 22) {
-        float max = 0.0f, amax = 0.0f; /* the value of largest magnitude, with its sign */
-        for (int i = 0; i < 32; i++)
-            if (fabsf(x[i]) > amax) amax = fabsf(x[i]), max = x[i];
-        float d = max / -16.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        float d = signed_absmax32(x) / -16.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         put_f16(o, d);
-        uint32_t qh = 0;
-        memset(o + 6, 0, 16);
-        for (int i = 0; i < 32; i++) {
-            int q = (int)fminf(31.0f, fmaxf(0.0f, roundf(x[i] * id + 16.0f)));
-            o[6 + (i & 15)] |= (uint8_t)((q & 15) << (i < 16 ? 0 : 4));
-            qh |= (uint32_t)(q >> 4) << i;
-        }
-        memcpy(o + 2, &qh, 4); /* little-endian, as the file stores it (slm targets little-endian CPUs) */
+        for (int i = 0; i < 32; i++) L[i] = (int)fminf(31.0f, fmaxf(0.0f, roundf(x[i] * id + 16.0f)));
+        put_q5_levels(L, o + 2, o + 6);
     }
 }
 
 void slm_quantize_row_q5_1(const float *x, void *out, int n) {
     uint8_t *o = out;
+    int L[32];
     for (int b = 0; b < n / 32; b++, x += 32, o += 24) {
-        float lo = x[0], hi = x[0];
-        for (int i = 1; i < 32; i++) lo = fminf(lo, x[i]), hi = fmaxf(hi, x[i]);
+        float lo, hi;
+        range32(x, &lo, &hi);
         float d = (hi - lo) / 31.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
         put_f16(o, d);
         put_f16(o + 2, lo);
-        uint32_t qh = 0;
-        memset(o + 8, 0, 16);
-        for (int i = 0; i < 32; i++) {
-            int q = (int)fminf(31.0f, fmaxf(0.0f, roundf((x[i] - lo) * id)));
-            o[8 + (i & 15)] |= (uint8_t)((q & 15) << (i < 16 ? 0 : 4));
-            qh |= (uint32_t)(q >> 4) << i;
-        }
-        memcpy(o + 4, &qh, 4);
+        for (int i = 0; i < 32; i++) L[i] = (int)fminf(31.0f, fmaxf(0.0f, roundf((x[i] - lo) * id)));
+        put_q5_levels(L, o + 4, o + 8);
     }
 }
 
 void slm_quantize_row_q4_1(const float *x, void *out, int n) {
     uint8_t *o = out;
     for (int b = 0; b < n / 32; b++, x += 32, o += 20) {
-        float lo = x[0], hi = x[0];
-        for (int i = 1; i < 32; i++) lo = fminf(lo, x[i]), hi = fmaxf(hi, x[i]);
+        float lo, hi;
+        range32(x, &lo, &hi);
         float d = (hi - lo) / 15.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
         put_f16(o, d);
         put_f16(o + 2, lo);
