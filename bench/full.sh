@@ -10,7 +10,9 @@
 # Environment (all optional):
 #   MODELS    subset of: stories260K bundled stories15M stories110M smollm135M smollm360M (default:
 #             all; rows always come in this order)
-#   TYPES     subset of: f32 q8_0 q4_0 (default: all three)
+#   TYPES     subset of: f32 q8_0 q4_0 q4_k_m q5_k_m (default: f32 q8_0 q4_0); q4_k_m and q5_k_m are
+#             llama.cpp's mixes, made by its llama-quantize from the f32 file (the files people
+#             download: at widths that are not whole 256s they hold Q5_0 / Q5_1 matrices)
 #   THREADS   thread counts (default "1 2")
 #   REPS      repetitions of every measurement; the median is reported (default 3)
 #   SHARED    the shared data folder (default ../shared): stories260K.bin, tok512.bin, the Llama 2
@@ -35,9 +37,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ALL_MODELS="stories260K bundled stories15M stories110M smollm135M smollm360M"
-ALL_TYPES="f32 q8_0 q4_0"
+ALL_TYPES="f32 q8_0 q4_0 q4_k_m q5_k_m"
 MODELS=${MODELS:-$ALL_MODELS}
-TYPES=${TYPES:-$ALL_TYPES}
+TYPES=${TYPES:-f32 q8_0 q4_0}
 THREADS=${THREADS:-1 2}
 REPS=${REPS:-3}
 SHARED=${SHARED:-../shared}
@@ -124,6 +126,8 @@ for c in "$LLAMACPP/build/bin/llama-bench" "$LLAMACPP/llama-bench"; do
   if [ -x "$c" ]; then LLAMA_BENCH=$c; break; fi
 done
 [ -n "$LLAMA_BENCH" ] || note "llama.cpp: no llama-bench in $LLAMACPP/build/bin (set LLAMACPP): its columns show -"
+LLAMA_QUANTIZE=""
+[ -n "$LLAMA_BENCH" ] && [ -x "$(dirname "$LLAMA_BENCH")/llama-quantize" ] && LLAMA_QUANTIZE=$(dirname "$LLAMA_BENCH")/llama-quantize
 LLAMACPP_COMMIT=$(commit_of "$LLAMACPP")
 
 # ---------------------------------------------------------------- llama2.c
@@ -274,8 +278,19 @@ make_gguf() { # model type -> sets GGUF (made if missing; "" on failure)
   GGUF=$OUT/$1.$2.gguf
   if [ ! -f "$GGUF" ] || [ "$OUT/$1.f32.gguf" -nt "$GGUF" ]; then
     say "making $GGUF"
-    "$SLM" quantize "$OUT/$1.f32.gguf" "$OUT/$1.$2.tmp.gguf" --type "$2" -q >&2 && mv -f "$OUT/$1.$2.tmp.gguf" "$GGUF" ||
-      { note "$1 $2 skipped: slm quantize failed"; GGUF=""; }
+    case $2 in
+      q4_k_m | q5_k_m) # llama.cpp's own mixes, by its quantizer
+        if [ -z "$LLAMA_QUANTIZE" ]; then
+          note "$1 $2 skipped: no llama-quantize beside llama-bench"; GGUF=""
+        elif "$LLAMA_QUANTIZE" "$OUT/$1.f32.gguf" "$OUT/$1.$2.tmp.gguf" "$(echo "$2" | tr a-z A-Z)" >"$OUT/llama-quantize.log" 2>&1; then
+          mv -f "$OUT/$1.$2.tmp.gguf" "$GGUF"
+        else
+          note "$1 $2 skipped: llama-quantize failed (see $OUT/llama-quantize.log)"; GGUF=""
+        fi ;;
+      *)
+        "$SLM" quantize "$OUT/$1.f32.gguf" "$OUT/$1.$2.tmp.gguf" --type "$2" -q >&2 && mv -f "$OUT/$1.$2.tmp.gguf" "$GGUF" ||
+          { note "$1 $2 skipped: slm quantize failed"; GGUF=""; } ;;
+    esac
   fi
   return 0
 }
@@ -450,7 +465,8 @@ main() {
   echo "- slm and llama.cpp run the same GGUF files (build/bench-full/MODEL.TYPE.gguf); weight MiB is the GGUF's size."
   echo "  q8_0 and q4_0 come from \`slm quantize\`, which keeps a tied token embedding (the classifier) at q8_0"
   echo "  in q4_0 files; norms stay f32; matrices whose rows are not whole 32-value blocks (stories260K's"
-  echo "  hidden size 172) stay f16."
+  echo "  hidden size 172) stay f16. q4_k_m and q5_k_m (when TYPES asks for them) come from llama.cpp's"
+  echo "  llama-quantize: its own mixes, with Q5_0 / Q5_1 where rows are not whole 256-value blocks."
   echo "- slm decode: \`slm generate -n $NGEN --temp 0\` from BOS, the generated tok/s of its last stderr line,"
   echo "  median of $REPS; \"(N tok)\" when a run stopped early at end of text (N: the fewest tokens made)."
   echo "- slm prefill: \`slm generate -f PROMPT -n 1\`, the prompt tok/s; prompts are the shortest prefix of"
