@@ -224,6 +224,13 @@ void train_cli_rejects_bad_input(void) {
         CHECK(rc != 0 && err && strstr(err, cases[i].expect), "%s: rc %d, [%s]", cases[i].extra, rc, err ? err : "");
         free(err);
     }
+    /* --keep-best on a token file without a validation split */
+    snprintf(args, sizeof args, "data prepare -z %s -o %s --val 0 README.md", tmp_path("tr_tok.bin"), tmp_path("tr_noval.tok"));
+    CHECK(run_slm(args, NULL, NULL) == 0);
+    snprintf(args, sizeof args, "train %s -o %s -d %s --keep-best 1", base, tmp_path("run_noval"), tmp_path("tr_noval.tok"));
+    int rc0 = run_slm(args, NULL, &err);
+    CHECK(rc0 != 0 && err && strstr(err, "--keep-best needs validation tokens"), "rc %d [%s]", rc0, err ? err : "");
+    free(err);
     /* a token file made with another tokenizer */
     snprintf(args, sizeof args, "tokenizer train --byte-fallback --vocab 300 -o %s README.md", tmp_path("tr_tok2.bin"));
     CHECK(run_slm(args, NULL, NULL) == 0);

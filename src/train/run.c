@@ -67,7 +67,7 @@ static const slm_train_field FIELDS[] = {
     F("log-every", SLM_TF_LL, log_every, 1, 1e12, 0, "steps between progress lines when stderr is not a terminal"),
     F("threads", SLM_TF_INT, threads, 1, 256, 0, "threads (results do not depend on it)"),
     F("export-llama2c", SLM_TF_BOOL, export_llama2c, 0, 1, 0, "also write model.bin, a llama2.c v0 file"),
-    F("keep-best", SLM_TF_BOOL, keep_best, 0, 1, 0, "also write best.gguf whenever the validation loss is the lowest so far"),
+    F("keep-best", SLM_TF_BOOL, keep_best, 0, 1, 0, "also write best.gguf whenever the validation loss is the lowest so far (needs validation tokens)"),
 };
 #undef F
 
@@ -562,6 +562,11 @@ slm_status slm_train_run(const slm_train_config *cfg_in, const char *dir, int re
     }
     if (!build_eval(&d, &c, tok, &ev)) {
         st = slm_fail(err, SLM_ERR_FORMAT, "%s: a validation token is outside the vocabulary (or out of memory)", c.data);
+        goto done;
+    }
+    if (c.keep_best && !ev.n) { /* asked for a model chosen by validation loss, with nothing to validate on */
+        st = slm_fail(err, SLM_ERR_ARG, "--keep-best needs validation tokens: %s has too few for one window of seq-len %d "
+                      "(slm data prepare --val FRACTION, or --val-data FILE)", c.val_data[0] ? c.val_data : c.data, c.seq_len);
         goto done;
     }
     slm_trainer_opts o = {model_config(&c), c.batch, c.seq_len, c.dropout, c.threads, 1};
