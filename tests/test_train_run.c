@@ -153,18 +153,27 @@ void train_cli_ctrl_c_saves_and_resumes(void) {
     /* stopped by SIGINT: exit 0 with a checkpoint and a model; resumed, it ends where the
      * uninterrupted run ends */
     snprintf(args, sizeof args, "%s -o %s --steps 200 --checkpoint-every 0", base, intr);
-    int status = run_and_signal(args, SIGINT, ms);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "SIGINT: status %d", status);
-    slm_train_config c;
-    slm_error e;
-    CHECK(slm_train_checkpoint_config(intr, &c, &e) == SLM_OK, "no checkpoint after SIGINT: %s", e.msg);
-    struct stat sb;
-    CHECK(stat(in_dir(intr, "model.gguf"), &sb) == 0, "no model after SIGINT");
-    size_t len;
-    char *csv = read_all(in_dir(intr, "log.csv"), &len);
     int rows = 0;
-    for (size_t i = 0; csv && i < len; i++) rows += csv[i] == '\n';
-    free(csv);
+    /* a signal that lands after the last step (this VM's speed varies by tens of percent from one
+     * run to the next) is sent again to a fresh run, earlier: the timing is not the claim */
+    for (int attempt = 0; attempt < 5; attempt++, ms = ms / 2 > 5 ? ms / 2 : 5) {
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", intr);
+        CHECK(system(cmd) == 0);
+        int status = run_and_signal(args, SIGINT, ms);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "SIGINT after %d ms: status %d", ms, status);
+        slm_train_config c;
+        slm_error e;
+        CHECK(slm_train_checkpoint_config(intr, &c, &e) == SLM_OK, "no checkpoint after SIGINT: %s", e.msg);
+        struct stat sb;
+        CHECK(stat(in_dir(intr, "model.gguf"), &sb) == 0, "no model after SIGINT");
+        size_t len;
+        char *csv = read_all(in_dir(intr, "log.csv"), &len);
+        rows = 0;
+        for (size_t i = 0; csv && i < len; i++) rows += csv[i] == '\n';
+        free(csv);
+        if (rows < 201 || T.failed) break;
+    }
     CHECK(rows > 1 && rows < 201, "SIGINT did not stop the run midway (%d log lines)", rows);
     fprintf(stderr, "    SIGINT stopped the run at step %d of 200\n", rows - 1);
     snprintf(args, sizeof args, "train --resume %s --quiet", intr);
