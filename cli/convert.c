@@ -12,10 +12,11 @@ static const char HELP_CONVERT[] =
     "  --to llama2c-v1     \"ak42\" version 1, fp32\n"
     "  --to llama2c-q80    \"ak42\" version 2: int8 weights, one fp32 scale per group (llama2.c runq.c)\n"
     "  --to gguf-f32 | gguf-f16 | gguf-bf16 | gguf-q8_0 | gguf-q4_0 | gguf-q4_1 | gguf-q5_0 | gguf-q5_1 |\n"
-    "       gguf-q4_k | gguf-q5_k | gguf-q6_k\n"
+    "       gguf-iq4_nl | gguf-q3_k | gguf-q4_k | gguf-q5_k | gguf-q6_k\n"
     "                      GGUF v3, arch llama (llama.cpp), tokenizer embedded; norms stay f32; a tied\n"
     "                      token embedding keeps at least 8 bits (q8_0); rows that are not whole blocks\n"
-    "                      fall back (q4_k to q4_1, q5_k to q5_1, q6_k to q8_0, then f16). slm quantize\n"
+    "                      fall back (q3_k to iq4_nl, q4_k to q4_1, q5_k to q5_1, q6_k to q8_0, then f16).\n"
+    "                      slm quantize\n"
     "                      gives more control\n"
     "                      and measures the loss\n"
     "  --expand-shared     write a block-sharing (MobileLLM-LS) model's blocks as expanded copies, for\n"
@@ -42,6 +43,8 @@ static int parse_format(const char *s, slm_save_format *f) {
     else if (!strcmp(s, "gguf-q5_0")) *f = SLM_SAVE_GGUF_Q5_0;
     else if (!strcmp(s, "gguf-q5_1")) *f = SLM_SAVE_GGUF_Q5_1;
     else if (!strcmp(s, "gguf-q5_k")) *f = SLM_SAVE_GGUF_Q5_K;
+    else if (!strcmp(s, "gguf-q3_k")) *f = SLM_SAVE_GGUF_Q3_K;
+    else if (!strcmp(s, "gguf-iq4_nl")) *f = SLM_SAVE_GGUF_IQ4_NL;
     else return 0;
     return 1;
 }
@@ -78,7 +81,7 @@ int cmd_convert(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (!parse_format(to, &f)) {
-        cli_error(a.cmd, "unknown format '%s' (llama2c-v0, llama2c-v1, llama2c-q80, gguf-f32, gguf-f16, gguf-bf16, gguf-q8_0, gguf-q4_0, gguf-q4_1, gguf-q5_0, gguf-q5_1, gguf-q4_k, gguf-q5_k, gguf-q6_k)", to);
+        cli_error(a.cmd, "unknown format '%s' (llama2c-v0, llama2c-v1, llama2c-q80, gguf-f32, gguf-f16, gguf-bf16, gguf-q8_0, gguf-q4_0, gguf-q4_1, gguf-q5_0, gguf-q5_1, gguf-iq4_nl, gguf-q3_k, gguf-q4_k, gguf-q5_k, gguf-q6_k)", to);
         return EXIT_USAGE;
     }
     slm_model *m = cli_load_model(a.cmd, in);

@@ -42,7 +42,7 @@ int cmd_info(int argc, char **argv) {
     int64_t n = slm_model_n_params(m);
     printf("parameters:    %lld (%.2fM)\n", (long long)n, (double)n / 1e6);
     static const char *names[] = {"f32", "q8 (llama2.c: int8 + f32 group scales)", "f16", "bf16", "q8_0",
-                                  "q4_0", "q4_1", "q4_k", "q6_k", "q5_0", "q5_1", "q5_k"}; /* by slm_dtype */
+                                  "q4_0", "q4_1", "q4_k", "q6_k", "q5_0", "q5_1", "q5_k", "q3_k", "iq4_nl"}; /* by slm_dtype */
     enum { N_DTYPES = sizeof names / sizeof *names };
     size_t bytes[N_DTYPES] = {0}, count[N_DTYPES] = {0}, weights = 0;
     for (int i = 0; i < slm_model_n_tensors(m); i++) {

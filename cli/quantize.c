@@ -12,13 +12,13 @@ static const char HELP[] =
     "the two on a text: perplexity of each, the mean KL divergence KL(IN || OUT) of their next-token\n"
     "distributions, and how often their most likely tokens agree.\n"
     "\n"
-    "  --type TYPE         f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k or q6_k: GGUF\n"
-    "                      (OUT.gguf); q8_0 with an OUT that does not end in .gguf writes llama2.c\n"
-    "                      version 2 (runq.c)\n"
+    "  --type TYPE         f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q3_k, q4_k, q5_k or q6_k:\n"
+    "                      GGUF (OUT.gguf); q8_0 with an OUT that does not end in .gguf writes\n"
+    "                      llama2.c version 2 (runq.c)\n"
     "  --embed-type TYPE   the token embedding of a model whose classifier is tied to it (default: at\n"
     "                      least 8 bits, q8_0 when TYPE has fewer: 4-bit classifiers break small models)\n"
-    "  Matrices whose rows are not whole blocks (256 values for q4_k/q5_k/q6_k, 32 for the others) fall\n"
-    "  back: q4_k to q4_1, q5_k to q5_1, q6_k to q8_0, then f16. Norms stay f32.\n"
+    "  Matrices whose rows are not whole blocks (256 values for q3_k-q6_k, 32 for the others) fall\n"
+    "  back: q3_k to iq4_nl, q4_k to q4_1, q5_k to q5_1, q6_k to q8_0, then f16. Norms stay f32.\n"
     "  -z, --tokenizer TOK the tokenizer (embedded in GGUF output, used by --eval); default: IN's own,\n"
     "                      or tok<vocab>.bin / tokenizer.bin beside IN\n"
     "  --eval FILE         text for the quality gate (e.g. TinyStories' validation text)\n"
@@ -28,7 +28,7 @@ static const char HELP[] =
     "  --expand-shared     write a block-sharing model's blocks as expanded copies (GGUF, for llama.cpp)\n"
     "  -q, --quiet         no per-tensor table\n";
 
-static const char *TYPE_NAMES[] = {"f32", "q8_g", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q4_k", "q6_k", "q5_0", "q5_1", "q5_k"};
+static const char *TYPE_NAMES[] = {"f32", "q8_g", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q4_k", "q6_k", "q5_0", "q5_1", "q5_k", "q3_k", "iq4_nl"};
 
 static int parse_type(const char *s, slm_dtype *dt) {
     for (int i = 0; i < (int)(sizeof TYPE_NAMES / sizeof *TYPE_NAMES); i++)
@@ -106,12 +106,12 @@ int cmd_quantize(int argc, char **argv) {
     slm_quantize_params qp = {SLM_DTYPE_F32, -1, expand};
     slm_dtype edt;
     if (!parse_type(type, &qp.type)) {
-        cli_error(a.cmd, "unknown type '%s' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k)", type);
+        cli_error(a.cmd, "unknown type '%s' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q3_k, q4_k, q5_k, q6_k)", type);
         return EXIT_USAGE;
     }
     if (embed) {
         if (!parse_type(embed, &edt)) {
-            cli_error(a.cmd, "unknown --embed-type '%s' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k)", embed);
+            cli_error(a.cmd, "unknown --embed-type '%s' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q3_k, q4_k, q5_k, q6_k)", embed);
             return EXIT_USAGE;
         }
         qp.embed_type = (int)edt;

@@ -61,7 +61,10 @@ typedef enum slm_dtype {
                             llama.cpp's Q4_K_M/Q4_K_S files hold for rows that are not whole 256s) */
     SLM_DTYPE_Q5_1 = 10, /* ggml blocks of 32: f16 scale, f16 min, fifth bits + nibbles (Q5_K's
                             fallback in llama.cpp's Q5_K_M/Q5_K_S/Q4_K_S files) */
-    SLM_DTYPE_Q5_K = 11  /* ggml super-blocks of 256: as Q4_K with a fifth bit per value */
+    SLM_DTYPE_Q5_K = 11, /* ggml super-blocks of 256: as Q4_K with a fifth bit per value */
+    SLM_DTYPE_Q3_K = 12, /* ggml super-blocks of 256: 16 signed 6-bit scales, 3-bit values */
+    SLM_DTYPE_IQ4_NL = 13 /* ggml blocks of 32: f16 scale + 32 nibbles indexing a fixed non-linear
+                             table (Q3_K's fallback in llama.cpp's Q2_K / Q3_K_* files) */
 } slm_dtype;
 
 typedef struct slm_config {
@@ -91,7 +94,7 @@ typedef struct slm_tensor_info {
 } slm_tensor_info;
 
 /* Loads a model file (llama2.c v0/v1/v2 checkpoints; GGUF v2/v3 with arch llama or qwen2 and
- * F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q5_K/Q6_K tensors) or a Hugging Face folder. Files are memory-mapped
+ * F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/IQ4_NL/Q3_K/Q4_K/Q5_K/Q6_K tensors) or a Hugging Face folder. Files are memory-mapped
  * and their weights used in place; they stay mapped until slm_model_free. On CPUs whose decode
  * kernels read Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 rows packed in groups of eight (AVX2, AVX-512), those matrices
  * are copied once into that layout (same size, same results; kept as they are if that memory
@@ -133,6 +136,8 @@ typedef enum slm_save_format {
     SLM_SAVE_GGUF_Q5_0 = 11,  /* ... matrices q5_0 */
     SLM_SAVE_GGUF_Q5_1 = 12,  /* ... matrices q5_1 */
     SLM_SAVE_GGUF_Q5_K = 13,  /* ... matrices q5_K (rows: multiples of 256, else q5_1, else f16) */
+    SLM_SAVE_GGUF_Q3_K = 14,  /* ... matrices q3_K (rows: multiples of 256, else iq4_nl, else f16) */
+    SLM_SAVE_GGUF_IQ4_NL = 15, /* ... matrices iq4_nl */
     /* In every GGUF format the token embedding of a model with a tied classifier keeps at least
      * 8 bits (q8_0 when the matrices have fewer): 4-bit classifiers break small models.
      * slm_model_quantize chooses otherwise when asked. */
@@ -154,10 +159,10 @@ slm_status slm_model_save_with_tokenizer(const slm_model *model, const struct sl
                                          slm_error *err);
 
 /* slm quantize: writes the model as GGUF (atomically) with matrices of `type` (F32, F16, BF16,
- * Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K or Q6_K), norms F32, `tok` embedded (may be NULL). The token embedding
+ * Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q3_K, Q4_K, Q5_K or Q6_K), norms F32, `tok` embedded (may be NULL). The token embedding
  * of a tied model is written as `embed_type`, or, with -1, keeps at least 8 bits (Q8_0 when
- * `type` has fewer). Rows that are not whole blocks fall back: Q4_K to Q4_1, Q5_K to Q5_1, Q6_K
- * to Q8_0, then F16. */
+ * `type` has fewer). Rows that are not whole blocks fall back: Q3_K to IQ4_NL, Q4_K to Q4_1, Q5_K
+ * to Q5_1, Q6_K to Q8_0, then F16. */
 typedef struct slm_quantize_params {
     slm_dtype type;
     int embed_type;    /* an slm_dtype, or -1 for the rule above */

@@ -131,7 +131,7 @@ void quantize_cli_rejects_bad_input(void) {
         const char *expect;
     } cases[] = {
         {"quantize models/tinystories-slm.gguf OUT.gguf", 2, "need IN, OUT and --type"},
-        {"quantize models/tinystories-slm.gguf OUT.gguf --type q3_k", 2, "unknown type 'q3_k'"},
+        {"quantize models/tinystories-slm.gguf OUT.gguf --type q2_k", 2, "unknown type 'q2_k'"},
         {"quantize models/tinystories-slm.gguf OUT.gguf --type q4_k --embed-type q9", 2, "unknown --embed-type 'q9'"},
         {"quantize models/tinystories-slm.gguf OUT.bin --type q4_k", 2, "only GGUF"},
         {"quantize models/tinystories-slm.gguf OUT.gguf --type q4_k --eval-tokens -3", 2, "--eval-tokens"},
@@ -166,8 +166,8 @@ void prefill_batches_match_token_by_token(void) {
     slm_config cfgs[2] = {{256, 768, 2, 1, 4, 2, 64, 300, 64, 0, 1e-5f, 10000.0f, 0},
                           {64, 172, 2, 2, 8, 4, 8, 200, 64, 1, 1e-5f, 10000.0f, 0}};
     const slm_dtype types[] = {SLM_DTYPE_F32, SLM_DTYPE_F16, SLM_DTYPE_BF16, SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0,
-                               SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0, SLM_DTYPE_Q5_1, SLM_DTYPE_Q4_K, SLM_DTYPE_Q5_K,
-                               SLM_DTYPE_Q6_K};
+                               SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0, SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL, SLM_DTYPE_Q3_K,
+                               SLM_DTYPE_Q4_K, SLM_DTYPE_Q5_K, SLM_DTYPE_Q6_K};
     enum { N = 45 };
     int32_t toks[N];
     for (int i = 0; i < N; i++) toks[i] = (i * 37 + 5) % 200;
@@ -197,7 +197,7 @@ void prefill_batches_match_token_by_token(void) {
                         slm_tensor_info info;
                         slm_model_tensor_info(q, k, &info);
                         int8_acts |= (info.dtype >= SLM_DTYPE_Q8_0 && info.dtype <= SLM_DTYPE_Q4_1) || info.dtype == SLM_DTYPE_Q4_K ||
-                                     info.dtype >= SLM_DTYPE_Q6_K; /* Q6_K, Q5_0, Q5_1, Q5_K */
+                                     info.dtype >= SLM_DTYPE_Q6_K; /* Q6_K, Q5_0, Q5_1, Q5_K, Q3_K, IQ4_NL */
                     }
                     CHECK(d7 <= 1e-4 && dd <= 1e-4, "config %d, type %d, %s: batched logits differ by %g / %g of the "
                           "largest", ci, (int)types[ti], simd ? "simd" : "scalar", d7, dd);

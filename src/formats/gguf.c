@@ -81,6 +81,8 @@ static int dtype_of_ggml(uint32_t type) {
     case GGML_TYPE_Q5_0: return SLM_DTYPE_Q5_0;
     case GGML_TYPE_Q5_1: return SLM_DTYPE_Q5_1;
     case GGML_TYPE_Q5_K: return SLM_DTYPE_Q5_K;
+    case GGML_TYPE_Q3_K: return SLM_DTYPE_Q3_K;
+    case GGML_TYPE_IQ4_NL: return SLM_DTYPE_IQ4_NL;
     case GGML_TYPE_Q4_K: return SLM_DTYPE_Q4_K;
     case GGML_TYPE_Q6_K: return SLM_DTYPE_Q6_K;
     default: return -1;
@@ -100,8 +102,11 @@ static size_t type_row_bytes(uint32_t type, uint64_t ne0) {
 }
 
 static const char *type_name(uint32_t t) {
-    static const char *names[] = {"f32", "f16", "q4_0", "q4_1", "type 4", "type 5", "q5_0", "q5_1", "q8_0",
-                                  "q8_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "q8_k"};
+    static const char *names[] = {"f32",     "f16",    "q4_0",    "q4_1",   "type 4", "type 5", "q5_0",
+                                  "q5_1",    "q8_0",   "q8_1",    "q2_k",   "q3_k",   "q4_k",   "q5_k",
+                                  "q6_k",    "q8_k",   "iq2_xxs", "iq2_xs", "iq3_xxs", "iq1_s", "iq4_nl",
+                                  "iq3_s",   "iq2_s",  "iq4_xs",  "i8",     "i16",    "i32",    "i64",
+                                  "f64",     "iq1_m"};
     if (t < sizeof names / sizeof names[0]) return names[t];
     return t == GGML_TYPE_BF16 ? "bf16" : "an unknown type";
 }

@@ -63,6 +63,8 @@ slm_status slm_model_save_with_tokenizer(const slm_model *m, const slm_tokenizer
     case SLM_SAVE_GGUF_Q5_0: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q5_0, -1, expand, err);
     case SLM_SAVE_GGUF_Q5_1: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q5_1, -1, expand, err);
     case SLM_SAVE_GGUF_Q5_K: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q5_K, -1, expand, err);
+    case SLM_SAVE_GGUF_Q3_K: return slm_gguf_write(m, tok, path, SLM_DTYPE_Q3_K, -1, expand, err);
+    case SLM_SAVE_GGUF_IQ4_NL: return slm_gguf_write(m, tok, path, SLM_DTYPE_IQ4_NL, -1, expand, err);
     case SLM_SAVE_EXPAND_SHARED: break;
     case SLM_SAVE_LLAMA2C_Q80:
         if (group_size == 0) group_size = slm_llama2c_pick_group_size(&m->cfg, 64);

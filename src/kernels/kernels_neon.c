@@ -275,7 +275,10 @@ static inline __attribute__((always_inline)) int32x4_t bq_block_dot(int dtype, c
             lo = vorrq_u8(lo, vandq_u8(vtstq_u8(b01, bits), sixteen));
             hi = vorrq_u8(hi, vandq_u8(vtstq_u8(b23, bits), sixteen));
         }
-        w0 = vreinterpretq_s8_u8(lo), w1 = vreinterpretq_s8_u8(hi);
+        if (dtype == SLM_DTYPE_IQ4_NL) { /* the nibbles index the table */
+            int8x16_t lut = vld1q_s8(SLM_IQ4NL);
+            w0 = vqtbl1q_s8(lut, lo), w1 = vqtbl1q_s8(lut, hi);
+        } else w0 = vreinterpretq_s8_u8(lo), w1 = vreinterpretq_s8_u8(hi);
     }
     return vaddq_s32(dot16(w0, vld1q_s8(x)), dot16(w1, vld1q_s8(x + 16)));
 }
@@ -433,10 +436,50 @@ static void matvec_q6k_int_neon(float *out, const int8_t *qx, const float *xd, c
 }
 
 /* one copy of the body per type, so no type test is left in the loops */
+/* Q3_K on int8 activations (slm_matvec_bq_scalar's order), as Q6_K: the 3-bit values minus 4 as
+ * int8, each 16-value half of an activation block dotted and multiplied by its scale in int32. */
+static void matvec_q3k_int_neon(float *out, const int8_t *qx, const float *xd, const void *w, int n, int r0, int r1) {
+    int nk = n / 256;
+    const uint8x16_t m3 = vdupq_n_u8(3), one = vdupq_n_u8(1);
+    const int8x16_t k4 = vdupq_n_s8(4);
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 110;
+        float32x4_t acc_lo = vdupq_n_f32(0.0f), acc_hi = acc_lo;
+        for (int k = 0; k < nk; k++, p += 110) {
+            const int8_t *x = qx + (size_t)k * 256;
+            int sc[16];
+            for (int i = 0; i < 16; i++) sc[i] = slm_q3k_scale(p + 96, i);
+            int32x4_t part[8];
+            for (int h = 0; h < 2; h++)
+                for (int half = 0; half < 2; half++) { /* bytes [16 half, 16 half + 16) of the 32-byte rows */
+                    uint8x16_t ql = vld1q_u8(p + 32 + 32 * h + 16 * half), hm = vld1q_u8(p + 16 * half);
+                    for (int c = 0; c < 4; c++) {
+                        int j = 4 * h + c;
+                        uint8x16_t lo = vandq_u8(vshlq_u8(ql, vdupq_n_s8((int8_t)(-2 * c))), m3);
+                        uint8x16_t hi = vandq_u8(vshlq_u8(hm, vdupq_n_s8((int8_t)(-(4 * h + c)))), one);
+                        int8x16_t qs = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo, vshlq_n_u8(hi, 2))), k4);
+                        int32x4_t t = vmulq_n_s32(dot16(qs, vld1q_s8(x + 32 * j + 16 * half)), sc[2 * j + half]);
+                        part[j] = half ? vaddq_s32(part[j], t) : t;
+                    }
+                }
+            int32x4_t dlo = vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
+            int32x4_t dhi = vpaddq_s32(vpaddq_s32(part[4], part[5]), vpaddq_s32(part[6], part[7]));
+            float d = f16_at_neon(p + 108);
+            acc_lo = vaddq_f32(acc_lo, vmulq_f32(vmulq_n_f32(vld1q_f32(xd + 8 * k), d), vcvtq_f32_s32(dlo)));
+            acc_hi = vaddq_f32(acc_hi, vmulq_f32(vmulq_n_f32(vld1q_f32(xd + 8 * k + 4), d), vcvtq_f32_s32(dhi)));
+        }
+        float a[4];
+        vst1q_f32(a, vaddq_f32(acc_lo, acc_hi));
+        out[r] = (a[0] + a[2]) + (a[1] + a[3]);
+    }
+}
+
 static void matvec_bq_neon(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
                            int n, int r0, int r1) {
     if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_int_neon(out, qx, xd, xsum, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q5_K) matvec_q5k_int_neon(out, qx, xd, xsum, w, n, r0, r1);
+    else if (dtype == SLM_DTYPE_Q3_K) matvec_q3k_int_neon(out, qx, xd, w, n, r0, r1);
+    else if (dtype == SLM_DTYPE_IQ4_NL) matvec_bq_body(SLM_DTYPE_IQ4_NL, out, qx, xd, xsum, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q6_K) matvec_q6k_int_neon(out, qx, xd, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q8_0) matvec_bq_body(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q4_0) matvec_bq_body(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, r0, r1);

@@ -467,7 +467,10 @@ T256H static inline __attribute__((always_inline)) __m256i bq_block_sums(int dty
             __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
             q = _mm256_or_si256(q, _mm256_and_si256(set, _mm256_set1_epi8(16)));
         }
-        pr = _mm256_maddubs_epi16(q, xv); /* values <= 31: pairs <= 2 * 31 * 128, no saturation */
+        if (dtype == SLM_DTYPE_IQ4_NL) { /* the nibbles index the table: signed weights, taken as Q8_0's */
+            __m256i wv = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)SLM_IQ4NL)), q);
+            pr = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv));
+        } else pr = _mm256_maddubs_epi16(q, xv); /* values <= 31: pairs <= 2 * 31 * 128, no saturation */
     }
     return _mm256_madd_epi16(pr, _mm256_set1_epi16(1));
 }
@@ -747,9 +750,52 @@ T256H static void matvec_q6k_int_avx2(float *out, const int8_t *qx, const float 
 }
 
 /* one copy of the body per type, so no type test is left in the loops */
+/* Q3_K rows on int8 activations (slm_matvec_bq_scalar's order), as Q6_K: the 3-bit values of
+ * activation block j (two bits at 2c of the half's 32 quant bytes, the third bit 4h + c of hmask)
+ * minus 4, maddubs of |q| <= 4 by x with q's sign, madd by the two sub-block scales (unpacked to
+ * int16 once per super-block), reduce8_epi32 to the eight dots. */
+T256H static void matvec_q3k_int_avx2(float *out, const int8_t *qx, const float *xd, const void *w, int n, int r0,
+                                      int r1) {
+    int nk = n / 256;
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), k4 = _mm256_set1_epi8(4);
+    const __m256i pick = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2,
+                                          3, 2, 3, 2, 3);
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 110;
+        __m256 acc = _mm256_setzero_ps();
+        for (int k = 0; k < nk; k++, p += 110) {
+            int8_t sc[16];
+            for (int i = 0; i < 16; i++) sc[i] = (int8_t)slm_q3k_scale(p + 96, i);
+            __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+            __m256i hm = _mm256_loadu_si256((const __m256i *)p);
+            const int8_t *x = qx + (size_t)k * 256;
+            __m256i dq[8];
+            for (int h = 0; h < 2; h++) {
+                __m256i ql = _mm256_loadu_si256((const __m256i *)(p + 32 + 32 * h));
+                for (int c = 0; c < 4; c++) {
+                    int j = 4 * h + c;
+                    __m256i lo = _mm256_and_si256(_mm256_srli_epi16(ql, 2 * c), m3);
+                    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + c), one);
+                    __m256i qs = _mm256_sub_epi8(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 2)), k4);
+                    __m256i xv = _mm256_loadu_si256((const __m256i *)(x + 32 * j));
+                    __m256i pr = _mm256_maddubs_epi16(_mm256_abs_epi8(qs), _mm256_sign_epi8(xv, qs));
+                    __m256i s = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(sc16, _mm256_set1_epi32(j)), pick);
+                    dq[j] = _mm256_madd_epi16(pr, s);
+                }
+            }
+            __m256 dots = _mm256_cvtepi32_ps(reduce8_epi32(dq[0], dq[1], dq[2], dq[3], dq[4], dq[5], dq[6], dq[7]));
+            __m256 a = _mm256_mul_ps(_mm256_set1_ps(f16_at_x86(p + 108)), _mm256_loadu_ps(xd + 8 * k));
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(a, dots));
+        }
+        out[r] = hsum256(acc);
+    }
+}
+
 T256H static void matvec_bq_avx2(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                                  const void *w, int n, int r0, int r1) {
     if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_int_avx2(out, qx, xd, xsum, w, n, r0, r1);
+    else if (dtype == SLM_DTYPE_Q3_K) matvec_q3k_int_avx2(out, qx, xd, w, n, r0, r1);
+    else if (dtype == SLM_DTYPE_IQ4_NL) matvec_bq_body(SLM_DTYPE_IQ4_NL, out, qx, xd, xsum, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q5_K) matvec_q5k_int_avx2(out, qx, xd, xsum, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q6_K) matvec_q6k_int_avx2(out, qx, xd, w, n, r0, r1);
     else if (dtype == SLM_DTYPE_Q8_0) matvec_bq_body(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, r0, r1);

@@ -11,6 +11,10 @@
  *         32 bytes: low nibbles the first sub-block, high nibbles the second)
  *   q5_k  256 values: f16 d, f16 dmin, u8 scales[12] (as q4_k), u8 qh[32], u8 q[128] (as q4_k);
  *         value l of sub-block j gets bit j of qh[l] as its fifth bit; x = d*s * q - dmin*m
+ *   iq4_nl 32 values: f16 d, u8 q[16] (as q4_0)               x = SLM_IQ4NL[q] * d
+ *   q3_k  256 values: u8 hmask[32], u8 q[64], u8 scales[12] (16 signed 6-bit, slm_q3k_scale),
+ *         f16 d; value 32c' + l of the half h (c' = 0..3, l = 0..31): two bits at 2c' of q[32h + l],
+ *         the third bit 4h + c' of hmask[l]; x = d * scale[(128h + 32c' + l) / 16] * (q3 - 4)
  *   q6_k  256 values: u8 ql[128], u8 qh[64], int8 scales[16], f16 d; a 6-bit q = 4 low bits from ql
  *         and 2 high bits from qh, x = d * scales[i/16] * (q - 32), in two halves of 128. */
 #include <math.h>
@@ -105,6 +109,28 @@ static void dequant_q5_k(const void *blk, float *y) {
     }
 }
 
+static void dequant_iq4_nl(const void *blk, float *y) {
+    const uint8_t *b = blk;
+    float d = f16_at(b);
+    for (int i = 0; i < 16; i++) {
+        y[i] = (float)SLM_IQ4NL[b[2 + i] & 15] * d;
+        y[i + 16] = (float)SLM_IQ4NL[b[2 + i] >> 4] * d;
+    }
+}
+
+/* Q3_K value v (0..255) of the super-block at b, as q3 - 4 (-4..3). */
+static inline int q3k_value(const uint8_t *b, int v) {
+    int h = v / 128, c = (v % 128) / 32, l = v % 32;
+    int low = (b[32 + 32 * h + l] >> (2 * c)) & 3, high = (b[l] >> (4 * h + c)) & 1;
+    return (low | high << 2) - 4;
+}
+
+static void dequant_q3_k(const void *blk, float *y) {
+    const uint8_t *b = blk;
+    float d = f16_at(b + 108);
+    for (int v = 0; v < 256; v++) y[v] = d * (float)slm_q3k_scale(b + 96, v / 16) * (float)q3k_value(b, v);
+}
+
 static void dequant_q6_k(const void *blk, float *y) {
     const uint8_t *b = blk;
     const uint8_t *ql = b, *qh = b + 128;
@@ -132,7 +158,8 @@ static void dequant_q6_k(const void *blk, float *y) {
 static const slm_block_type BLOCK_TYPES[] = {
     {"q8_0", 32, 34, dequant_q8_0},   {"q4_0", 32, 18, dequant_q4_0},   {"q4_1", 32, 20, dequant_q4_1},
     {"q4_k", 256, 144, dequant_q4_k}, {"q6_k", 256, 210, dequant_q6_k}, {"q5_0", 32, 22, dequant_q5_0},
-    {"q5_1", 32, 24, dequant_q5_1},   {"q5_k", 256, 176, dequant_q5_k},
+    {"q5_1", 32, 24, dequant_q5_1},   {"q5_k", 256, 176, dequant_q5_k}, {"q3_k", 256, 110, dequant_q3_k},
+    {"iq4_nl", 32, 18, dequant_iq4_nl},
 };
 
 const slm_block_type *slm_block_type_of(slm_dtype dtype) {
@@ -145,6 +172,8 @@ const slm_block_type *slm_block_type_of(slm_dtype dtype) {
     case SLM_DTYPE_Q5_0: return &BLOCK_TYPES[5];
     case SLM_DTYPE_Q5_1: return &BLOCK_TYPES[6];
     case SLM_DTYPE_Q5_K: return &BLOCK_TYPES[7];
+    case SLM_DTYPE_Q3_K: return &BLOCK_TYPES[8];
+    case SLM_DTYPE_IQ4_NL: return &BLOCK_TYPES[9];
     default: return NULL;
     }
 }
@@ -192,6 +221,10 @@ static float bq_term(int dtype, const uint8_t *p, const int8_t *x, float xd, int
     if (dtype == SLM_DTYPE_Q5_1) {
         for (int i = 0; i < 32; i++) dot += (int32_t)q5_value(p + 4, p + 8, i) * x[i];
         return (f16_at(p) * xd) * (float)dot + (f16_at(p + 2) * xd) * (float)xsum;
+    }
+    if (dtype == SLM_DTYPE_IQ4_NL) {
+        for (int i = 0; i < 16; i++) dot += (int32_t)SLM_IQ4NL[p[2 + i] & 15] * x[i] + (int32_t)SLM_IQ4NL[p[2 + i] >> 4] * x[i + 16];
+        return (f16_at(p) * xd) * (float)dot;
     }
     if (dtype == SLM_DTYPE_Q8_0) {
         const int8_t *q = (const int8_t *)(p + 2);
@@ -262,8 +295,33 @@ static void matvec_q6k_int_scalar(float *out, const int8_t *qx, const float *xd,
     }
 }
 
+/* Q3_K rows against int8 activations (see quant.h): as Q6_K, with 3-bit values and 6-bit scales. */
+static void matvec_q3k_int_scalar(float *out, const int8_t *qx, const float *xd, const void *w, int n, int r0,
+                                  int r1) {
+    int nk = n / 256;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 110;
+        float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        for (int k = 0; k < nk; k++, p += 110) {
+            float d = f16_at(p + 108);
+            for (int j = 0; j < 8; j++) {
+                int b = 8 * k + j;
+                const int8_t *x = qx + (size_t)b * 32;
+                int32_t dot = 0;
+                for (int l = 0; l < 32; l++) dot += (int32_t)slm_q3k_scale(p + 96, 2 * j + l / 16) * q3k_value(p, 32 * j + l) * x[l];
+                acc[j] += (d * xd[b]) * (float)dot;
+            }
+        }
+        out[r] = sum8(acc);
+    }
+}
+
 void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                           const void *w, int n, int r0, int r1) {
+    if (dtype == SLM_DTYPE_Q3_K) {
+        matvec_q3k_int_scalar(out, qx, xd, w, n, r0, r1);
+        return;
+    }
     if (dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q5_K) {
         matvec_q45k_int_scalar(dtype == SLM_DTYPE_Q5_K, out, qx, xd, xsum, w, n, r0, r1);
         return;
@@ -651,6 +709,80 @@ void slm_quantize_row_q5_k(const float *xin, void *out, int n) {
     }
 }
 
+void slm_quantize_row_q3_k(const float *xin, void *out, int n) {
+    uint8_t *o = out;
+    float x[256], sc[16];
+    for (int b = 0; b < n / 256; b++, xin += 256, o += 110) {
+        for (int i = 0; i < 256; i++) x[i] = finite(xin[i]);
+        float ms = 0.0f; /* the sub-block scale of largest magnitude, with its sign */
+        for (int j = 0; j < 16; j++) {
+            sc[j] = fit_symmetric(x + 16 * j, 16, 4);
+            if (fabsf(sc[j]) > fabsf(ms)) ms = sc[j];
+        }
+        put_f16(o + 108, ms / -32.0f);
+        float d = f16_at(o + 108); /* as stored */
+        memset(o, 0, 108);
+        for (int j = 0; j < 16; j++) {
+            int S = d != 0.0f ? clamp_round(sc[j] / d, -32, 31) : 0, u = S + 32;
+            o[96 + j % 8] |= (uint8_t)((u & 15) << (j < 8 ? 0 : 4));
+            o[104 + j % 4] |= (uint8_t)((u >> 4) << (2 * (j / 4)));
+            float ds = d * (float)S;
+            for (int i = 0; i < 16; i++) {
+                int v = 16 * j + i, q = (ds != 0.0f ? clamp_round(x[v] / ds, -4, 3) : 0) + 4;
+                int h = v / 128, c = (v % 128) / 32, l = v % 32;
+                o[32 + 32 * h + l] |= (uint8_t)((q & 3) << (2 * c));
+                o[l] |= (uint8_t)((q >> 2) << (4 * h + c));
+            }
+        }
+    }
+}
+
+/* Squared error of x (32 values) on IQ4_NL's levels at scale d, each value to its nearest level. */
+static double iq4nl_error(const float *x, float d, int *L) {
+    double e = 0;
+    for (int i = 0; i < 32; i++) {
+        int best = 0;
+        float be = INFINITY;
+        for (int k = 0; k < 16; k++) {
+            float r = fabsf(x[i] - d * (float)SLM_IQ4NL[k]);
+            if (r < be) be = r, best = k;
+        }
+        L[i] = best;
+        e += (double)be * be;
+    }
+    return e;
+}
+
+void slm_quantize_row_iq4_nl(const float *xin, void *out, int n) {
+    uint8_t *o = out;
+    float x[32];
+    int L[32], BL[32];
+    for (int b = 0; b < n / 32; b++, xin += 32, o += 18) {
+        for (int i = 0; i < 32; i++) x[i] = finite(xin[i]);
+        float vmax = signed_absmax32(x), best = 0.0f;
+        double best_e = INFINITY;
+        memset(BL, 0, sizeof BL);
+        for (int g = -16; g <= 16 && vmax != 0.0f; g++) {
+            /* the extreme value near the lowest level (g < 0 ... ) or near the highest, of the other sign */
+            int lev = g <= 0 ? SLM_IQ4NL[0] : SLM_IQ4NL[15];
+            float d = vmax / ((float)lev + (float)(g <= 0 ? -g - 8 : g - 8));
+            double e = iq4nl_error(x, d, L);
+            double sxq = 0, sqq = 0; /* then the least-squares scale for those levels */
+            for (int i = 0; i < 32; i++) sxq += (double)x[i] * SLM_IQ4NL[L[i]], sqq += (double)SLM_IQ4NL[L[i]] * SLM_IQ4NL[L[i]];
+            if (sqq > 0) {
+                float d2 = (float)(sxq / sqq);
+                int L2[32];
+                double e2 = iq4nl_error(x, d2, L2);
+                if (e2 < e) e = e2, d = d2, memcpy(L, L2, sizeof L);
+            }
+            if (e < best_e) best_e = e, best = d, memcpy(BL, L, sizeof BL);
+        }
+        put_f16(o, best);
+        if (f16_at(o) != best && best != 0.0f) iq4nl_error(x, f16_at(o), BL); /* the levels for the scale as stored */
+        for (int i = 0; i < 16; i++) o[2 + i] = (uint8_t)(BL[i] | BL[i + 16] << 4);
+    }
+}
+
 void slm_quantize_row(slm_dtype dtype, const float *x, void *out, int n) {
     switch (dtype) {
     case SLM_DTYPE_Q8_0: slm_quantize_row_q8_0(x, out, n); break;
@@ -661,6 +793,8 @@ void slm_quantize_row(slm_dtype dtype, const float *x, void *out, int n) {
     case SLM_DTYPE_Q5_0: slm_quantize_row_q5_0(x, out, n); break;
     case SLM_DTYPE_Q5_1: slm_quantize_row_q5_1(x, out, n); break;
     case SLM_DTYPE_Q5_K: slm_quantize_row_q5_k(x, out, n); break;
+    case SLM_DTYPE_Q3_K: slm_quantize_row_q3_k(x, out, n); break;
+    case SLM_DTYPE_IQ4_NL: slm_quantize_row_iq4_nl(x, out, n); break;
     default: break;
     }
 }

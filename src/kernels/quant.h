@@ -21,6 +21,17 @@ typedef struct slm_block_type {
 const slm_block_type *slm_block_type_of(slm_dtype dtype);
 
 /* The 6-bit scale and min of sub-block j (0..7) of a Q4_K block, from its 12 scale bytes s. */
+/* IQ4_NL's 16 levels (ggml's table): a nibble n stands for SLM_IQ4NL[n] * d. */
+static const int8_t SLM_IQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/* The 6-bit scale i (0..15) of a Q3_K super-block, minus 32 (signed): 4 low bits from bytes 0-7
+ * (low nibbles for i < 8, high nibbles of byte i - 8 after), 2 high bits from bytes 8-11 (byte
+ * 8 + i % 4, bits 2 * (i / 4)). */
+static inline int slm_q3k_scale(const uint8_t *s, int i) {
+    int lo = i < 8 ? s[i] & 15 : s[i - 8] >> 4, hi = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
+    return (lo | hi << 4) - 32;
+}
+
 static inline void slm_q4k_scale_min(const uint8_t *s, int j, int *sc, int *m) {
     if (j < 4) {
         *sc = s[j] & 63;
@@ -53,10 +64,10 @@ void slm_matvec_block_scalar(slm_dtype dtype, float *out, const float *x, const 
 void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n);
 
 /* The scalar reference of slm_kernels.matvec_bq: out[r] for r in [r0, r1) of a Q8_0, Q4_0, Q4_1,
- * Q5_0, Q5_1, Q4_K, Q5_K or Q6_K matrix (rows, n) against activations from slm_quantize_x32. Per block b the integer dot
+ * Q5_0, Q5_1, IQ4_NL, Q3_K, Q4_K, Q5_K or Q6_K matrix (rows, n) against activations from slm_quantize_x32. Per block b the integer dot
  * product is exact (Q4_0's -8 offset applied as -8 * sum[b], Q5_0's -16 as -16 * sum[b]); the
  * block's term is
- *   (dw * d[b]) * dot                                (Q8_0, Q4_0, Q5_0)
+ *   (dw * d[b]) * dot                                (Q8_0, Q4_0, Q5_0, IQ4_NL: dot over its table's levels)
  *   (dw * d[b]) * dot + (mw * d[b]) * sum[b]         (Q4_1, Q5_1; dw, mw the block's f16 scale and min)
  * and terms are summed in float into four partial sums, block b into sum b % 4 in block order,
  * giving (s0 + s1) + (s2 + s3). Q4_K and Q5_K: sub-block j (32 values, 6-bit scale sc and min m) of
@@ -66,8 +77,9 @@ void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n);
  * ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)). Q6_K: activation block b = 8k + j covers the
  * 16-value sub-blocks 2j and 2j + 1 (int8 scales sc) of super-block k; with q the 6-bit values - 32,
  * dot = sc[2j] * sum(q x over the first 16) + sc[2j + 1] * sum(q x over the second 16), exact, and
- * the term (d * d[b]) * dot goes to sum j, ending in the same order as Q4_K. SIMD twins follow the
- * same order: the results are bit-exact. */
+ * the term (d * d[b]) * dot goes to sum j, ending in the same order as Q4_K. Q3_K: the same, with q
+ * its 3-bit values - 4 and sc its 6-bit scales - 32 (slm_q3k_scale). SIMD twins follow the same
+ * order: the results are bit-exact. */
 void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                           const void *w, int n, int r0, int r1);
 
@@ -116,6 +128,10 @@ void slm_quantize_row_q4_1(const float *x, void *out, int n);
  * input gives a valid block (NaN and infinities quantize to finite values). */
 void slm_quantize_row_q4_k(const float *x, void *out, int n);
 void slm_quantize_row_q5_k(const float *x, void *out, int n);
+void slm_quantize_row_q3_k(const float *x, void *out, int n);
+/* IQ4_NL: per block the scale whose nearest-level encoding has the least squared error, over a
+ * small grid around max|x| / 127, each refined by least squares. */
+void slm_quantize_row_iq4_nl(const float *x, void *out, int n);
 void slm_quantize_row_q6_k(const float *x, void *out, int n);
 /* Quantizes a row of n values to dtype (any block type above; n a multiple of its block). */
 void slm_quantize_row(slm_dtype dtype, const float *x, void *out, int n);
