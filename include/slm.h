@@ -96,7 +96,7 @@ typedef struct slm_tensor_info {
 /* Loads a model file (llama2.c v0/v1/v2 checkpoints; GGUF v2/v3 with arch llama or qwen2 and
  * F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/IQ4_NL/Q3_K/Q4_K/Q5_K/Q6_K tensors) or a Hugging Face folder. Files are memory-mapped
  * and their weights used in place; they stay mapped until slm_model_free. On CPUs whose decode
- * kernels read Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 rows packed in groups of eight (AVX2, AVX-512), those matrices
+ * kernels read Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL rows packed in groups of eight (AVX2, AVX-512), those matrices
  * are copied once into that layout (same size, same results; kept as they are if that memory
  * cannot be had) and the mapped pages they came from are released. */
 slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err);

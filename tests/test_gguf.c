@@ -519,7 +519,7 @@ void kernels_dequant_row_bit_exact(void) {
 void kernels_matvec_bq8_bit_exact(void) {
     const slm_kernels *tabs[4];
     int nt = slm_kernels_available(tabs, 4);
-    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0, SLM_DTYPE_Q5_1};
+    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0, SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL};
     const int sizes[] = {32, 64, 96, 128, 160, 288, 544};
     const int row_counts[] = {8, 13, 24, 5, 31};
     enum { MAXR = 31, MAXN = 544 };

@@ -651,7 +651,7 @@ void threads_1_and_2_identical_logits(void) {
  * by token and in batches, 1 and 2 threads, SIMD and scalar), its rows and the file it writes
  * equal those of the same file loaded from memory in the file's layout. */
 void packed_rows_change_nothing(void) {
-    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0, SLM_DTYPE_Q5_1};
+    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0, SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL};
     enum { N = 24, V = 1003 };
     int32_t toks[N];
     for (int i = 0; i < N; i++) toks[i] = (i * 41 + 3) % V;

@@ -1,5 +1,5 @@
 /* kernels_avx512.c — AVX-512 kernels (F, BW, VL and VNNI) for the products that decide decode
- * and prompt speed: the integer products of packed Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 rows (vpdpbusd: one
+ * and prompt speed: the integer products of packed Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL rows (vpdpbusd: one
  * instruction for the multiply-adds that AVX2 does with maddubs, madd and add), the fp32
  * matrix-vector product and the micro-kernel of the matrix-matrix product (16 lanes).
  * kernels_x86.c builds the "avx512" table from these and the AVX2 kernels for every other op, and
@@ -71,6 +71,25 @@ T512 static TERM_INLINE __m256 bq8_term_vnni(int dtype, const uint8_t *p, const 
         return _mm256_mul_ps(s, _mm256_cvtepi32_ps(dots));
     }
     const __m256i m15 = _mm256_set1_epi8(15);
+    if (dtype == SLM_DTYPE_IQ4_NL) { /* the table's levels as signed weights, taken as Q8_0's */
+        const uint8_t *q = p + 16;
+        const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)SLM_IQ4NL));
+#define NL_PAIR(acc, c)                                                                                           \
+    do {                                                                                                          \
+        __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * (c)));                                          \
+        __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, m15));                                          \
+        __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), m15));                    \
+        acc = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(lo), _mm256_sign_epi8(bcast4(x + 4 * (c)), lo)); \
+        acc = _mm256_dpbusd_epi32(acc, _mm256_abs_epi8(hi), _mm256_sign_epi8(bcast4(x + 16 + 4 * (c)), hi));      \
+    } while (0)
+        NL_PAIR(a0, 0);
+        NL_PAIR(a1, 1);
+        NL_PAIR(a2, 2);
+        NL_PAIR(a3, 3);
+#undef NL_PAIR
+        dots = _mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3));
+        return _mm256_mul_ps(s, _mm256_cvtepi32_ps(dots));
+    }
     if (dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) { /* the fifth bits from the plane as kernels_x86.c's q5_fifth */
         int q51 = dtype == SLM_DTYPE_Q5_1;
         const uint8_t *q = p + (q51 ? 64 : 48);
@@ -122,6 +141,7 @@ T512 void slm_matvec_bq8_avx512(int dtype, float *out, const int8_t *qx, const f
     else if (dtype == SLM_DTYPE_Q4_0) bq8_walk(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q5_0) bq8_walk(SLM_DTYPE_Q5_0, out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q5_1) bq8_walk(SLM_DTYPE_Q5_1, out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_IQ4_NL) bq8_walk(SLM_DTYPE_IQ4_NL, out, qx, xd, xsum, w, n, rows, r0, r1);
     else bq8_walk(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, rows, r0, r1);
 }
 

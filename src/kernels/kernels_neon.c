@@ -2,7 +2,7 @@
  * AArch64 CPU, so no run-time check): the f32, f16, bf16 and int8-group matrix-vector products,
  * RMSNorm, attention (fp32 and f16 caches), the 6x16 GEMM micro-kernel, row dequantization and
  * the integer block products of Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q5_K/Q6_K rows (with their activation quantizer),
- * and, where built with sdot, those of Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 rows packed in groups of eight.
+ * and, where built with sdot, those of Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/IQ4_NL rows packed in groups of eight.
  * Every other entry of the table is the scalar reference. Tested against the scalar twins under
  * qemu-user (make cross-test; the sdot path with -march=armv8.2-a+dotprod and qemu's -cpu max). */
 #include <math.h>
@@ -447,8 +447,10 @@ static void matvec_q3k_int_neon(float *out, const int8_t *qx, const float *xd, c
         float32x4_t acc_lo = vdupq_n_f32(0.0f), acc_hi = acc_lo;
         for (int k = 0; k < nk; k++, p += 110) {
             const int8_t *x = qx + (size_t)k * 256;
-            int sc[16];
-            for (int i = 0; i < 16; i++) sc[i] = slm_q3k_scale(p + 96, i);
+            uint64_t slo, shi;
+            slm_q3k_scales16(p + 96, &slo, &shi);
+            int8_t sc[16];
+            vst1q_s8(sc, vsubq_s8(vreinterpretq_s8_u8(vcombine_u8(vcreate_u8(slo), vcreate_u8(shi))), vdupq_n_s8(32)));
             int32x4_t part[8];
             for (int h = 0; h < 2; h++)
                 for (int half = 0; half < 2; half++) { /* bytes [16 half, 16 half + 16) of the 32-byte rows */
@@ -513,6 +515,15 @@ static void matvec_bq_neon(int dtype, float *out, const int8_t *qx, const float 
         d1 = vdotq_laneq_s32(d1, vreinterpretq_s8_u8(vorrq_u8(vandq_u8(v1, m), l1)), xlo, c);               \
         d1 = vdotq_laneq_s32(d1, vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(v1, 4), u1)), xhi, c);             \
     } while (0)
+/* IQ4_NL: the nibbles index the table (vqtbl1q), signed levels into sdot */
+#define BQ8_NL_CHUNK(c)                                                                                     \
+    do {                                                                                                    \
+        uint8x16_t v0 = vld1q_u8(q + 32 * (c)), v1 = vld1q_u8(q + 32 * (c) + 16), m = vdupq_n_u8(15);       \
+        d0 = vdotq_laneq_s32(d0, vqtbl1q_s8(lut, vandq_u8(v0, m)), xlo, c);                                 \
+        d0 = vdotq_laneq_s32(d0, vqtbl1q_s8(lut, vshrq_n_u8(v0, 4)), xhi, c);                               \
+        d1 = vdotq_laneq_s32(d1, vqtbl1q_s8(lut, vandq_u8(v1, m)), xlo, c);                                 \
+        d1 = vdotq_laneq_s32(d1, vqtbl1q_s8(lut, vshrq_n_u8(v1, 4)), xhi, c);                               \
+    } while (0)
 #define BQ8_Q4_CHUNK(c)                                                                                     \
     do {                                                                                                    \
         uint8x16_t v0 = vld1q_u8(q + 32 * (c)), v1 = vld1q_u8(q + 32 * (c) + 16), m = vdupq_n_u8(15);       \
@@ -537,6 +548,13 @@ static inline __attribute__((always_inline)) void bq8_block_neon(int dtype, cons
         const uint8_t *q = p + 16;
         BQ8_Q8_CHUNK(0, xlo), BQ8_Q8_CHUNK(1, xlo), BQ8_Q8_CHUNK(2, xlo), BQ8_Q8_CHUNK(3, xlo);
         BQ8_Q8_CHUNK(4, xhi), BQ8_Q8_CHUNK(5, xhi), BQ8_Q8_CHUNK(6, xhi), BQ8_Q8_CHUNK(7, xhi);
+    } else if (dtype == SLM_DTYPE_IQ4_NL) {
+        const uint8_t *q = p + 16;
+        int8x16_t lut = vld1q_s8(SLM_IQ4NL);
+        BQ8_NL_CHUNK(0);
+        BQ8_NL_CHUNK(1);
+        BQ8_NL_CHUNK(2);
+        BQ8_NL_CHUNK(3);
     } else if (dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) {
         const uint8_t *q = p + (dtype == SLM_DTYPE_Q5_1 ? 64 : 48);
         uint8x16_t h0 = vld1q_u8(q - 32), h1 = vld1q_u8(q - 16), b4 = vdupq_n_u8(16);
@@ -572,6 +590,7 @@ static inline __attribute__((always_inline)) void bq8_block_neon(int dtype, cons
 #undef BQ8_Q8_CHUNK
 #undef BQ8_Q4_CHUNK
 #undef BQ8_Q5_CHUNK
+#undef BQ8_NL_CHUNK
 
 /* Whole groups [g0, g1) of a packed matrix into out (eight rows each). */
 static inline __attribute__((always_inline)) void bq8_groups_neon(int dtype, float *out, const int8_t *qx,
@@ -607,6 +626,7 @@ static void matvec_bq8_neon(int dtype, float *out, const int8_t *qx, const float
             else if (dtype == SLM_DTYPE_Q4_0) bq8_groups_neon(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, g0, g1);
             else if (dtype == SLM_DTYPE_Q5_0) bq8_groups_neon(SLM_DTYPE_Q5_0, out, qx, xd, xsum, w, n, g0, g1);
             else if (dtype == SLM_DTYPE_Q5_1) bq8_groups_neon(SLM_DTYPE_Q5_1, out, qx, xd, xsum, w, n, g0, g1);
+            else if (dtype == SLM_DTYPE_IQ4_NL) bq8_groups_neon(SLM_DTYPE_IQ4_NL, out, qx, xd, xsum, w, n, g0, g1);
             else bq8_groups_neon(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, g0, g1);
             if (8 * g1 < end) slm_matvec_bq8_scalar(dtype, out, qx, xd, xsum, w, n, rows, 8 * g1, end);
         }

@@ -764,9 +764,10 @@ T256H static void matvec_q3k_int_avx2(float *out, const int8_t *qx, const float 
         const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 110;
         __m256 acc = _mm256_setzero_ps();
         for (int k = 0; k < nk; k++, p += 110) {
-            int8_t sc[16];
-            for (int i = 0; i < 16; i++) sc[i] = (int8_t)slm_q3k_scale(p + 96, i);
-            __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+            uint64_t slo, shi;
+            slm_q3k_scales16(p + 96, &slo, &shi);
+            __m128i sc = _mm_sub_epi8(_mm_set_epi64x((long long)shi, (long long)slo), _mm_set1_epi8(32));
+            __m256i sc16 = _mm256_cvtepi8_epi16(sc);
             __m256i hm = _mm256_loadu_si256((const __m256i *)p);
             const int8_t *x = qx + (size_t)k * 256;
             __m256i dq[8];
@@ -831,6 +832,24 @@ T256H static inline __attribute__((always_inline)) __m256 bq8_term(int dtype, co
         return _mm256_mul_ps(s, _mm256_cvtepi32_ps(dots));
     }
     const __m256i m15 = _mm256_set1_epi8(15);
+    if (dtype == SLM_DTYPE_IQ4_NL) { /* the nibbles index the table; then as Q8_0 (|level| <= 127) */
+        const uint8_t *q = p + 16;
+        const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)SLM_IQ4NL));
+        dots = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            int32_t xl, xh;
+            memcpy(&xl, x + 4 * c, 4), memcpy(&xh, x + 16 + 4 * c, 4);
+            __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+            __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, m15));
+            __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), m15));
+            dots = _mm256_add_epi32(dots, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(lo),
+                                                                                 _mm256_sign_epi8(_mm256_set1_epi32(xl), lo)), ones));
+            dots = _mm256_add_epi32(dots, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(hi),
+                                                                                 _mm256_sign_epi8(_mm256_set1_epi32(xh), hi)), ones));
+        }
+        return _mm256_mul_ps(s, _mm256_cvtepi32_ps(dots));
+    }
     if (dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) { /* values <= 31: four maddubs (<= 4 * 2 * 31 * 127) per 16-bit sum */
         int q51 = dtype == SLM_DTYPE_Q5_1;
         const uint8_t *q = p + (q51 ? 64 : 48);
@@ -879,6 +898,7 @@ T256H static void matvec_bq8_avx2(int dtype, float *out, const int8_t *qx, const
     else if (dtype == SLM_DTYPE_Q4_0) bq8_walk(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q5_0) bq8_walk(SLM_DTYPE_Q5_0, out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q5_1) bq8_walk(SLM_DTYPE_Q5_1, out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_IQ4_NL) bq8_walk(SLM_DTYPE_IQ4_NL, out, qx, xd, xsum, w, n, rows, r0, r1);
     else bq8_walk(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, rows, r0, r1);
 }
 

@@ -343,7 +343,7 @@ void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *
 
 int slm_bq8_type(slm_dtype dtype) {
     return dtype == SLM_DTYPE_Q8_0 || dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_0 ||
-           dtype == SLM_DTYPE_Q5_1;
+           dtype == SLM_DTYPE_Q5_1 || dtype == SLM_DTYPE_IQ4_NL;
 }
 
 /* Q5_0's / Q5_1's 32 fifth bits (qh, bit i for value i) as the packed layout's plane (quant.h) and back. */

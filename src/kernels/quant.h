@@ -53,6 +53,20 @@ static inline void slm_q4k_scales_mins8(const uint8_t *s, uint64_t *sc, uint64_t
     *mn = (B & 0x3f3f3f3fu) | (uint64_t)(((C >> 4) & 0x0f0f0f0fu) | (((B >> 6) & 0x03030303u) << 4)) << 32;
 }
 
+/* The 16 six-bit scales of a Q3_K super-block (slm_q3k_scale without the -32), eight bytes per
+ * word: scales 0-7 in *lo, 8-15 in *hi. Bytes 0-7 read as A give the low nibbles (A for 0-7, A >> 4
+ * for 8-15); bytes 8-11 read as H give the top bits, two per scale at 2 * (i / 4) of byte 8 + i % 4. */
+static inline void slm_q3k_scales16(const uint8_t *s, uint64_t *lo, uint64_t *hi) {
+    uint64_t A;
+    uint32_t H;
+    memcpy(&A, s, 8), memcpy(&H, s + 8, 4);
+    const uint64_t m4 = 0x0f0f0f0f0f0f0f0full;
+    uint64_t t0 = (uint64_t)(H & 0x03030303u) | (uint64_t)((H >> 2) & 0x03030303u) << 32;
+    uint64_t t1 = (uint64_t)((H >> 4) & 0x03030303u) | (uint64_t)((H >> 6) & 0x03030303u) << 32;
+    *lo = (A & m4) | t0 << 4;
+    *hi = ((A >> 4) & m4) | t1 << 4;
+}
+
 /* Dequantizes row `row` of a block-quantized matrix (rows, n) into out (n). */
 void slm_dequantize_block_row(slm_dtype dtype, const void *w, int n, int64_t row, float *out);
 
@@ -83,7 +97,7 @@ void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n);
 void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                           const void *w, int n, int r0, int r1);
 
-/* Rows in groups of eight ("bq8"): a layout of Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 matrices made at load time
+/* Rows in groups of eight ("bq8"): a layout of Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL matrices made at load time
  * for the integer decode kernels, holding the same information as the file's row-major layout in
  * another order. Rows [0, rows & ~7) form groups of eight; group g's blocks follow each other, and
  * block b of the group (8 * block_bytes) holds
@@ -95,9 +109,13 @@ void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *
  * value 16 + 4c + j (c = 0..3, the quant chunk whose nibbles they complete). The last rows & 7 rows
  * follow in the row-major layout. */
 int slm_bq8_type(slm_dtype dtype); /* 1 for the types with this layout */
-/* Bytes of one Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 block, as a constant the compiler folds into the kernels. */
+/* Bytes of one Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL block, as a constant the compiler folds into the kernels. */
 static inline int slm_bq8_block_bytes(int dtype) {
-    return dtype == SLM_DTYPE_Q8_0 ? 34 : dtype == SLM_DTYPE_Q4_0 ? 18 : dtype == SLM_DTYPE_Q5_0 ? 22 : dtype == SLM_DTYPE_Q5_1 ? 24 : 20;
+    return dtype == SLM_DTYPE_Q8_0                                 ? 34
+           : dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_IQ4_NL ? 18
+           : dtype == SLM_DTYPE_Q5_0                               ? 22
+           : dtype == SLM_DTYPE_Q5_1                               ? 24
+                                                                   : 20;
 }
 /* src (rows, n) row-major into dst (the same size) in groups of eight. */
 void slm_bq8_pack(slm_dtype dtype, void *dst, const void *src, int64_t rows, int n);
