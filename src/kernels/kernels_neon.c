@@ -395,6 +395,16 @@ static void matvec_q5k_int_neon(float *out, const int8_t *qx, const float *xd, c
     matvec_q45k_neon(1, out, qx, xd, xsum, w, n, r0, r1);
 }
 
+/* The eight sub-block dots of a Q3_K / Q6_K super-block (part[j]: four int32 partial sums of
+ * activation block j) into the two accumulators, lanes j and j + 4: (d * xd[j]) * dot. */
+static inline void k8_accumulate(const int32x4_t part[8], const float *xd8, float d, float32x4_t *acc_lo,
+                                 float32x4_t *acc_hi) {
+    int32x4_t dlo = vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
+    int32x4_t dhi = vpaddq_s32(vpaddq_s32(part[4], part[5]), vpaddq_s32(part[6], part[7]));
+    *acc_lo = vaddq_f32(*acc_lo, vmulq_f32(vmulq_n_f32(vld1q_f32(xd8), d), vcvtq_f32_s32(dlo)));
+    *acc_hi = vaddq_f32(*acc_hi, vmulq_f32(vmulq_n_f32(vld1q_f32(xd8 + 4), d), vcvtq_f32_s32(dhi)));
+}
+
 /* Q6_K on int8 activations (slm_matvec_bq_scalar's order): the 6-bit values minus 32 as int8, each
  * 16-value half of an activation block dotted and multiplied by its sub-block scale in int32. */
 static void matvec_q6k_int_neon(float *out, const int8_t *qx, const float *xd, const void *w, int n, int r0, int r1) {
@@ -423,11 +433,7 @@ static void matvec_q6k_int_neon(float *out, const int8_t *qx, const float *xd, c
                         part[j] = half ? vaddq_s32(part[j], t) : t;
                     }
                 }
-            int32x4_t dlo = vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
-            int32x4_t dhi = vpaddq_s32(vpaddq_s32(part[4], part[5]), vpaddq_s32(part[6], part[7]));
-            float d = f16_at_neon(p + 208);
-            acc_lo = vaddq_f32(acc_lo, vmulq_f32(vmulq_n_f32(vld1q_f32(xd + 8 * k), d), vcvtq_f32_s32(dlo)));
-            acc_hi = vaddq_f32(acc_hi, vmulq_f32(vmulq_n_f32(vld1q_f32(xd + 8 * k + 4), d), vcvtq_f32_s32(dhi)));
+            k8_accumulate(part, xd + 8 * k, f16_at_neon(p + 208), &acc_lo, &acc_hi);
         }
         float a[4];
         vst1q_f32(a, vaddq_f32(acc_lo, acc_hi));
@@ -464,11 +470,7 @@ static void matvec_q3k_int_neon(float *out, const int8_t *qx, const float *xd, c
                         part[j] = half ? vaddq_s32(part[j], t) : t;
                     }
                 }
-            int32x4_t dlo = vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
-            int32x4_t dhi = vpaddq_s32(vpaddq_s32(part[4], part[5]), vpaddq_s32(part[6], part[7]));
-            float d = f16_at_neon(p + 108);
-            acc_lo = vaddq_f32(acc_lo, vmulq_f32(vmulq_n_f32(vld1q_f32(xd + 8 * k), d), vcvtq_f32_s32(dlo)));
-            acc_hi = vaddq_f32(acc_hi, vmulq_f32(vmulq_n_f32(vld1q_f32(xd + 8 * k + 4), d), vcvtq_f32_s32(dhi)));
+            k8_accumulate(part, xd + 8 * k, f16_at_neon(p + 108), &acc_lo, &acc_hi);
         }
         float a[4];
         vst1q_f32(a, vaddq_f32(acc_lo, acc_hi));

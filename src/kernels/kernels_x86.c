@@ -702,6 +702,17 @@ T256H static void matvec_q5k_int_avx2(float *out, const int8_t *qx, const float 
     matvec_q45k_body(1, out, qx, xd, xsum, w, n, r0, r1);
 }
 
+/* The exact dot of activation block j (x, 32 int8) with 32 signed values qs (|q| <= 32), the first
+ * 16 products times sub-block scale 2j and the others times 2j + 1 (sc16: a super-block's 16 scales
+ * as int16), as eight int32 partial sums: maddubs of |q| by x with q's sign, then madd by the
+ * scales spread over the 16-bit lanes (the low half of each 128-bit lane gets 2j, the high 2j + 1). */
+T256H static inline __attribute__((always_inline)) __m256i sb16_dot(__m256i qs, const int8_t *x, __m256i sc16, int j) {
+    const __m256i pick = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2,
+                                          3, 2, 3, 2, 3);
+    __m256i pr = _mm256_maddubs_epi16(_mm256_abs_epi8(qs), _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x), qs));
+    return _mm256_madd_epi16(pr, _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(sc16, _mm256_set1_epi32(j)), pick));
+}
+
 /* Q6_K rows on int8 activations (slm_matvec_bq_scalar's order). The 6-bit values of activation block
  * j come together as 32 bytes, minus 32; maddubs of |q| <= 32 by x with q's sign (pairs <= 8128),
  * then madd by the sub-block scales as 16-bit lanes (the first 16 values' scale in the low half,
@@ -711,9 +722,6 @@ T256H static void matvec_q6k_int_avx2(float *out, const int8_t *qx, const float 
                                       int r1) {
     int nk = n / 256;
     const __m256i m15 = _mm256_set1_epi8(15), m48 = _mm256_set1_epi8(48), k32 = _mm256_set1_epi8(32);
-    /* within each 128-bit half: the low half repeats 16-bit lane 0 of a 32-bit pair, the high half lane 1 */
-    const __m256i pick = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2,
-                                          3, 2, 3, 2, 3);
     for (int r = r0; r < r1; r++) {
         const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 210;
         __m256 acc = _mm256_setzero_ps();
@@ -732,14 +740,7 @@ T256H static void matvec_q6k_int_avx2(float *out, const int8_t *qx, const float 
                 q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L0, 4), m15), _mm256_and_si256(H, m48));
                 q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L1, 4), m15),
                                        _mm256_and_si256(_mm256_srli_epi16(H, 2), m48));
-                for (int g = 0; g < 4; g++) {
-                    int j = 4 * h + g;
-                    __m256i qs = _mm256_sub_epi8(q[g], k32);
-                    __m256i xv = _mm256_loadu_si256((const __m256i *)(x + 32 * j));
-                    __m256i pr = _mm256_maddubs_epi16(_mm256_abs_epi8(qs), _mm256_sign_epi8(xv, qs));
-                    __m256i s = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(sc16, _mm256_set1_epi32(j)), pick);
-                    dq[j] = _mm256_madd_epi16(pr, s);
-                }
+                for (int g = 0; g < 4; g++) dq[4 * h + g] = sb16_dot(_mm256_sub_epi8(q[g], k32), x + 32 * (4 * h + g), sc16, 4 * h + g);
             }
             __m256 dots = _mm256_cvtepi32_ps(reduce8_epi32(dq[0], dq[1], dq[2], dq[3], dq[4], dq[5], dq[6], dq[7]));
             __m256 a = _mm256_mul_ps(_mm256_set1_ps(f16_at_x86(p + 208)), _mm256_loadu_ps(xd + 8 * k));
@@ -758,8 +759,6 @@ T256H static void matvec_q3k_int_avx2(float *out, const int8_t *qx, const float 
                                       int r1) {
     int nk = n / 256;
     const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), k4 = _mm256_set1_epi8(4);
-    const __m256i pick = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2,
-                                          3, 2, 3, 2, 3);
     for (int r = r0; r < r1; r++) {
         const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 110;
         __m256 acc = _mm256_setzero_ps();
@@ -777,11 +776,7 @@ T256H static void matvec_q3k_int_avx2(float *out, const int8_t *qx, const float 
                     int j = 4 * h + c;
                     __m256i lo = _mm256_and_si256(_mm256_srli_epi16(ql, 2 * c), m3);
                     __m256i hi = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + c), one);
-                    __m256i qs = _mm256_sub_epi8(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 2)), k4);
-                    __m256i xv = _mm256_loadu_si256((const __m256i *)(x + 32 * j));
-                    __m256i pr = _mm256_maddubs_epi16(_mm256_abs_epi8(qs), _mm256_sign_epi8(xv, qs));
-                    __m256i s = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(sc16, _mm256_set1_epi32(j)), pick);
-                    dq[j] = _mm256_madd_epi16(pr, s);
+                    dq[j] = sb16_dot(_mm256_sub_epi8(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 2)), k4), x + 32 * j, sc16, j);
                 }
             }
             __m256 dots = _mm256_cvtepi32_ps(reduce8_epi32(dq[0], dq[1], dq[2], dq[3], dq[4], dq[5], dq[6], dq[7]));
