@@ -94,10 +94,10 @@ typedef struct slm_tensor_info {
 } slm_tensor_info;
 
 /* Loads a model file (llama2.c v0/v1/v2 checkpoints; GGUF v2/v3 with arch llama or qwen2 and
- * F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/IQ4_NL/Q3_K/Q4_K/Q5_K/Q6_K tensors) or a Hugging Face folder. Files are memory-mapped
- * and their weights used in place; they stay mapped until slm_model_free. On CPUs whose decode
- * kernels read Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL rows packed in groups of eight (AVX2, AVX-512), those matrices
- * are copied once into that layout (same size, same results; kept as they are if that memory
+ * F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/IQ4_NL/Q3_K/Q4_K/Q5_K/Q6_K tensors) or a Hugging Face
+ * folder. Files are memory-mapped and their weights used in place; they stay mapped until
+ * slm_model_free. On CPUs whose decode kernels read the 32-value block types (Q8_0, Q4_0, Q4_1,
+ * Q5_0, Q5_1, IQ4_NL) in rows packed in groups of eight (AVX2, AVX-512), those matrices are copied once into that layout (same size, same results; kept as they are if that memory
  * cannot be had) and the mapped pages they came from are released. */
 slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err);
 
@@ -159,8 +159,8 @@ slm_status slm_model_save_with_tokenizer(const slm_model *model, const struct sl
                                          slm_error *err);
 
 /* slm quantize: writes the model as GGUF (atomically) with matrices of `type` (F32, F16, BF16,
- * Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q3_K, Q4_K, Q5_K or Q6_K), norms F32, `tok` embedded (may be NULL). The token embedding
- * of a tied model is written as `embed_type`, or, with -1, keeps at least 8 bits (Q8_0 when
+ * Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q3_K, Q4_K, Q5_K or Q6_K), norms F32, `tok` embedded
+ * (may be NULL). The token embedding of a tied model is written as `embed_type`, or, with -1, keeps at least 8 bits (Q8_0 when
  * `type` has fewer). Rows that are not whole blocks fall back: Q3_K to IQ4_NL, Q4_K to Q4_1, Q5_K
  * to Q5_1, Q6_K to Q8_0, then F16. */
 typedef struct slm_quantize_params {

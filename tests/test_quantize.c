@@ -2,6 +2,7 @@
  * quality gate's figures on the bundled model. */
 #include <math.h>
 
+#include "../src/kernels/quant.h"
 #include "../src/model/model.h"
 #include "test.h"
 #include "tests.h"
@@ -192,12 +193,11 @@ void prefill_batches_match_token_by_token(void) {
                 CHECK(ref && one && b7 && b7t2 && bd, "eval failed");
                 if (ref && one && b7 && b7t2 && bd) {
                     double d7 = max_rel_diff(ref, b7, nv), dd = max_rel_diff(ref, bd, nv), d1 = max_rel_diff(ref, one, nv);
-                    int int8_acts = 0; /* some matrix multiplies int8 activations: Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q4_K / Q6_K */
+                    int int8_acts = 0; /* some matrix multiplies int8 activations: every ggml block type does */
                     for (int k = 0; k < slm_model_n_tensors(q); k++) {
                         slm_tensor_info info;
                         slm_model_tensor_info(q, k, &info);
-                        int8_acts |= (info.dtype >= SLM_DTYPE_Q8_0 && info.dtype <= SLM_DTYPE_Q4_1) || info.dtype == SLM_DTYPE_Q4_K ||
-                                     info.dtype >= SLM_DTYPE_Q6_K; /* Q6_K, Q5_0, Q5_1, Q5_K, Q3_K, IQ4_NL */
+                        int8_acts |= slm_block_type_of(info.dtype) != NULL; /* Q6_K, Q5_0, Q5_1, Q5_K, Q3_K, IQ4_NL */
                     }
                     CHECK(d7 <= 1e-4 && dd <= 1e-4, "config %d, type %d, %s: batched logits differ by %g / %g of the "
                           "largest", ci, (int)types[ti], simd ? "simd" : "scalar", d7, dd);

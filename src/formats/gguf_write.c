@@ -191,17 +191,34 @@ static out_tensor *plan_tensors(const slm_model *m, int expand, int *n_out) {
 }
 
 static int gguf_matrix_type(int dt) {
-    return dt == SLM_DTYPE_F32 || dt == SLM_DTYPE_F16 || dt == SLM_DTYPE_BF16 || dt == SLM_DTYPE_Q8_0 ||
-           dt == SLM_DTYPE_Q4_0 || dt == SLM_DTYPE_Q4_1 || dt == SLM_DTYPE_Q5_0 || dt == SLM_DTYPE_Q5_1 || dt == SLM_DTYPE_Q4_K ||
-           dt == SLM_DTYPE_Q5_K || dt == SLM_DTYPE_Q6_K || dt == SLM_DTYPE_Q3_K || dt == SLM_DTYPE_IQ4_NL;
+    return dt == SLM_DTYPE_F32 || dt == SLM_DTYPE_F16 || dt == SLM_DTYPE_BF16 || slm_block_type_of((slm_dtype)dt) != NULL;
+}
+
+/* llama.cpp's general.file_type for a file whose matrices are mostly dt (its "mostly Q4_K_S" etc.). */
+static uint32_t llama_file_type(slm_dtype dt) {
+    switch (dt) {
+    case SLM_DTYPE_F32: return 0;
+    case SLM_DTYPE_F16: return 1;
+    case SLM_DTYPE_Q4_0: return 2;
+    case SLM_DTYPE_Q4_1: return 3;
+    case SLM_DTYPE_Q5_0: return 8;
+    case SLM_DTYPE_Q5_1: return 9;
+    case SLM_DTYPE_Q3_K: return 11; /* Q3_K_S */
+    case SLM_DTYPE_Q4_K: return 14; /* Q4_K_S */
+    case SLM_DTYPE_Q5_K: return 16; /* Q5_K_S */
+    case SLM_DTYPE_Q6_K: return 18;
+    case SLM_DTYPE_IQ4_NL: return 25;
+    case SLM_DTYPE_BF16: return 32;
+    default: return 7; /* Q8_0 */
+    }
 }
 
 slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const char *path, slm_dtype mdt, int embed_dt,
                           int expand, slm_error *err) {
     if (!gguf_matrix_type(mdt) || (embed_dt >= 0 && !gguf_matrix_type(embed_dt)))
-        return slm_fail(err, SLM_ERR_ARG, "%s: GGUF matrices can be written as f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q3_k, "
-                        "q4_k, q5_k or q6_k",
-                        path);
+        return slm_fail(err, SLM_ERR_ARG,
+                        "%s: GGUF matrices can be written as f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q3_k, "
+                        "q4_k, q5_k or q6_k", path);
 
     const slm_config *c = &m->cfg;
     bytes h = {0};
@@ -224,13 +241,7 @@ slm_status slm_gguf_write(const slm_model *m, const slm_tokenizer *tok, const ch
     kv_str(&h, "general.architecture", arch);
     kv_str(&h, "general.name", "slm");
     kv_u32(&h, "general.alignment", ALIGNMENT);
-    /* llama.cpp's file types: all f32 0, mostly f16 1, q4_0 2, q4_1 3, q8_0 7, q5_0 8, q5_1 9, q3_K_S 11,
-     * q4_K_S 14, q5_K_S 16, q6_K 18, iq4_nl 25, bf16 32 */
-    kv_u32(&h, "general.file_type", mdt == SLM_DTYPE_F32 ? 0 : mdt == SLM_DTYPE_F16 ? 1 : mdt == SLM_DTYPE_BF16 ? 32
-                                    : mdt == SLM_DTYPE_Q4_0 ? 2 : mdt == SLM_DTYPE_Q4_1 ? 3 : mdt == SLM_DTYPE_Q5_0 ? 8
-                                    : mdt == SLM_DTYPE_Q5_1 ? 9 : mdt == SLM_DTYPE_Q5_K ? 16
-                                    : mdt == SLM_DTYPE_Q3_K ? 11 : mdt == SLM_DTYPE_IQ4_NL ? 25
-                                    : mdt == SLM_DTYPE_Q4_K ? 14 : mdt == SLM_DTYPE_Q6_K ? 18 : 7);
+    kv_u32(&h, "general.file_type", llama_file_type(mdt));
     kv_u32(&h, K("vocab_size"), (uint32_t)c->vocab_size);
     kv_u32(&h, K("context_length"), (uint32_t)c->seq_len);
     kv_u32(&h, K("embedding_length"), (uint32_t)c->dim);

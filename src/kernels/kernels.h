@@ -31,7 +31,9 @@ typedef void (*slm_rmsnorm_fn)(float *out, const float *x, const float *w, int n
 /* The same over 16-bit weights (F16 or BF16 by the table entry). W (rows, n) as uint16. */
 typedef void (*slm_matvec_h_fn)(float *out, const float *x, const uint16_t *w, int n, int r0, int r1);
 
-/* The same over ggml block-quantized weights of `dtype` (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K). */
+/* The same over ggml block-quantized weights of `dtype` (any block type), on fp32 inputs. No model
+ * path calls it since every block type runs on int8 inputs (matvec_bq); kept, with its tests, as
+ * the float-input product of a new block type's first version. */
 typedef void (*slm_matvec_block_fn)(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1);
 
 /* The 6x16 micro-kernel of the packed matrix product (gemm.c): c (mr <= 6, nr <= 16; row stride
@@ -96,8 +98,8 @@ typedef void (*slm_swiglu_back_fn)(float *dh1, float *dh3, const float *h1, cons
  * the same way. */
 typedef void (*slm_dequant_row_fn)(int dtype, float *out, const void *w, int n, int64_t row);
 
-/* Integer products of Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q4_K / Q5_K / Q6_K rows with int8 activations (see slm_matvec_bq_scalar in
- * quant.h for the exact order of operations every variant follows). */
+/* Integer products of ggml block-type rows (every one slm runs) with int8 activations (see
+ * slm_matvec_bq_scalar in quant.h for the exact order of operations every variant follows). */
 typedef void (*slm_matvec_bq_fn)(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                                  const void *w, int n, int r0, int r1);
 

@@ -655,30 +655,28 @@ static void fit_affine(const float *x, int n, int qmax, float *scale, float *min
  * sub-blocks) written to o, and its 256 levels in [0, qmax] into L. */
 static void k_affine_block(const float *xin, uint8_t *o, int qmax, int L[256]) {
     float x[256], sc[8], mn[8];
-    {
-        for (int i = 0; i < 256; i++) x[i] = finite(xin[i]);
-        float smax = 0.0f, mmax = 0.0f;
-        for (int j = 0; j < 8; j++) {
-            fit_affine(x + 32 * j, 32, qmax, &sc[j], &mn[j]);
-            smax = fmaxf(smax, sc[j]), mmax = fmaxf(mmax, mn[j]);
-        }
-        put_f16(o, smax / 63.0f), put_f16(o + 2, mmax / 63.0f);
-        float d = f16_at(o), dmin = f16_at(o + 2);
-        int S[8], M[8];
-        for (int j = 0; j < 8; j++) {
-            S[j] = d > 0.0f ? clamp_round(sc[j] / d, 0, 63) : 0;
-            M[j] = dmin > 0.0f ? clamp_round(mn[j] / dmin, 0, 63) : 0;
-        }
-        uint8_t *s = o + 4;
-        for (int j = 0; j < 4; j++) {
-            s[j] = (uint8_t)(S[j] | (S[j + 4] >> 4) << 6);
-            s[j + 4] = (uint8_t)(M[j] | (M[j + 4] >> 4) << 6);
-            s[j + 8] = (uint8_t)((S[j + 4] & 15) | (M[j + 4] & 15) << 4);
-        }
-        for (int j = 0; j < 8; j++) {
-            float ds = d * (float)S[j], dm = dmin * (float)M[j];
-            for (int i = 0; i < 32; i++) L[32 * j + i] = ds > 0.0f ? clamp_round((x[32 * j + i] + dm) / ds, 0, qmax) : 0;
-        }
+    for (int i = 0; i < 256; i++) x[i] = finite(xin[i]);
+    float smax = 0.0f, mmax = 0.0f;
+    for (int j = 0; j < 8; j++) {
+        fit_affine(x + 32 * j, 32, qmax, &sc[j], &mn[j]);
+        smax = fmaxf(smax, sc[j]), mmax = fmaxf(mmax, mn[j]);
+    }
+    put_f16(o, smax / 63.0f), put_f16(o + 2, mmax / 63.0f);
+    float d = f16_at(o), dmin = f16_at(o + 2);
+    int S[8], M[8];
+    for (int j = 0; j < 8; j++) {
+        S[j] = d > 0.0f ? clamp_round(sc[j] / d, 0, 63) : 0;
+        M[j] = dmin > 0.0f ? clamp_round(mn[j] / dmin, 0, 63) : 0;
+    }
+    uint8_t *s = o + 4;
+    for (int j = 0; j < 4; j++) {
+        s[j] = (uint8_t)(S[j] | (S[j + 4] >> 4) << 6);
+        s[j + 4] = (uint8_t)(M[j] | (M[j + 4] >> 4) << 6);
+        s[j + 8] = (uint8_t)((S[j + 4] & 15) | (M[j + 4] & 15) << 4);
+    }
+    for (int j = 0; j < 8; j++) {
+        float ds = d * (float)S[j], dm = dmin * (float)M[j];
+        for (int i = 0; i < 32; i++) L[32 * j + i] = ds > 0.0f ? clamp_round((x[32 * j + i] + dm) / ds, 0, qmax) : 0;
     }
 }
 
@@ -762,10 +760,10 @@ void slm_quantize_row_iq4_nl(const float *xin, void *out, int n) {
         float vmax = signed_absmax32(x), best = 0.0f;
         double best_e = INFINITY;
         memset(BL, 0, sizeof BL);
-        for (int g = -16; g <= 16 && vmax != 0.0f; g++) {
-            /* the extreme value near the lowest level (g < 0 ... ) or near the highest, of the other sign */
-            int lev = g <= 0 ? SLM_IQ4NL[0] : SLM_IQ4NL[15];
-            float d = vmax / ((float)lev + (float)(g <= 0 ? -g - 8 : g - 8));
+        for (int g = 0; g < 34 && vmax != 0.0f; g++) {
+            /* the extreme value at a level near the table's lowest (-127) or, with the other sign of
+             * scale, near its highest (113): 17 candidates each */
+            float d = vmax / (float)(g < 17 ? SLM_IQ4NL[0] + g - 8 : SLM_IQ4NL[15] + g - 25);
             double e = iq4nl_error(x, d, L);
             double sxq = 0, sqq = 0; /* then the least-squares scale for those levels */
             for (int i = 0; i < 32; i++) sxq += (double)x[i] * SLM_IQ4NL[L[i]], sqq += (double)SLM_IQ4NL[L[i]] * SLM_IQ4NL[L[i]];

@@ -20,7 +20,6 @@ typedef struct slm_block_type {
 /* The trait row of a block-quantized dtype, or NULL for F32/F16/BF16/Q8_G. */
 const slm_block_type *slm_block_type_of(slm_dtype dtype);
 
-/* The 6-bit scale and min of sub-block j (0..7) of a Q4_K block, from its 12 scale bytes s. */
 /* IQ4_NL's 16 levels (ggml's table): a nibble n stands for SLM_IQ4NL[n] * d. */
 static const int8_t SLM_IQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
@@ -32,6 +31,7 @@ static inline int slm_q3k_scale(const uint8_t *s, int i) {
     return (lo | hi << 4) - 32;
 }
 
+/* The 6-bit scale and min of sub-block j (0..7) of a Q4_K block, from its 12 scale bytes s. */
 static inline void slm_q4k_scale_min(const uint8_t *s, int j, int *sc, int *m) {
     if (j < 4) {
         *sc = s[j] & 63;
@@ -78,10 +78,10 @@ void slm_matvec_block_scalar(slm_dtype dtype, float *out, const float *x, const 
 void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n);
 
 /* The scalar reference of slm_kernels.matvec_bq: out[r] for r in [r0, r1) of a Q8_0, Q4_0, Q4_1,
- * Q5_0, Q5_1, IQ4_NL, Q3_K, Q4_K, Q5_K or Q6_K matrix (rows, n) against activations from slm_quantize_x32. Per block b the integer dot
- * product is exact (Q4_0's -8 offset applied as -8 * sum[b], Q5_0's -16 as -16 * sum[b]); the
+ * Q5_0, Q5_1, IQ4_NL, Q3_K, Q4_K, Q5_K or Q6_K matrix (rows, n) against activations from
+ * slm_quantize_x32. Per block b the integer dot product is exact (Q4_0's -8 offset applied as -8 * sum[b], Q5_0's -16 as -16 * sum[b]); the
  * block's term is
- *   (dw * d[b]) * dot                                (Q8_0, Q4_0, Q5_0, IQ4_NL: dot over its table's levels)
+ *   (dw * d[b]) * dot                                (Q8_0, Q4_0, Q5_0; IQ4_NL over its table's levels)
  *   (dw * d[b]) * dot + (mw * d[b]) * sum[b]         (Q4_1, Q5_1; dw, mw the block's f16 scale and min)
  * and terms are summed in float into four partial sums, block b into sum b % 4 in block order,
  * giving (s0 + s1) + (s2 + s3). Q4_K and Q5_K: sub-block j (32 values, 6-bit scale sc and min m) of
@@ -97,19 +97,19 @@ void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n);
 void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                           const void *w, int n, int r0, int r1);
 
-/* Rows in groups of eight ("bq8"): a layout of Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL matrices made at load time
- * for the integer decode kernels, holding the same information as the file's row-major layout in
+/* Rows in groups of eight ("bq8"): a layout of the 32-value block types (Q8_0, Q4_0, Q4_1, Q5_0,
+ * Q5_1, IQ4_NL) made at load time for the integer decode kernels, holding the same information as the file's row-major layout in
  * another order. Rows [0, rows & ~7) form groups of eight; group g's blocks follow each other, and
  * block b of the group (8 * block_bytes) holds
  *   the eight rows' f16 scales (16 bytes), for Q4_1 / Q5_1 then their f16 mins (16 bytes),
  *   then the quants in 4-byte chunks: chunk c of row r at 32 * c + 4 * r
- * so that one 32-byte load holds the same four quants of all eight rows. Q5_0's / Q5_1's first chunk is its
- * 32 fifth bits, rearranged so that a shift and a mask put them beside the nibbles they extend: byte
+ * so that one 32-byte load holds the same four quants of all eight rows. Q5_0's / Q5_1's first chunk
+ * is its 32 fifth bits, rearranged so that a shift and a mask put them beside the nibbles they extend: byte
  * j (0-3) of row r's chunk holds at bit 2c the fifth bit of value 4c + j and at bit 2c + 1 that of
  * value 16 + 4c + j (c = 0..3, the quant chunk whose nibbles they complete). The last rows & 7 rows
  * follow in the row-major layout. */
 int slm_bq8_type(slm_dtype dtype); /* 1 for the types with this layout */
-/* Bytes of one Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL block, as a constant the compiler folds into the kernels. */
+/* Bytes of one block of those types, as a constant the compiler folds into the kernels. */
 static inline int slm_bq8_block_bytes(int dtype) {
     return dtype == SLM_DTYPE_Q8_0                                 ? 34
            : dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_IQ4_NL ? 18

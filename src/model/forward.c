@@ -43,9 +43,9 @@ struct slm_ctx {
     void *value_cache;   /* the same */
     int kv_f16;
     float *kst, *vst;    /* (n_batch, kv_dim) the new keys and values in fp32 before they are stored */
-    int8_t *qx;          /* (max(dim, hidden)) quantized input, when the model has Q8 or Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/IQ4_NL and K-quant tensors */
+    int8_t *qx;          /* (max(dim, hidden)) quantized input, when the model has Q8 or ggml block tensors */
     float *qs;           /* (max(dim, hidden)) its group scales */
-    int32_t *qsum;       /* (max(dim, hidden) / 32) the sums of its 32-value blocks (Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/IQ4_NL and K-quant) */
+    int32_t *qsum;       /* (max(dim, hidden) / 32) the sums of its 32-value blocks (ggml block types) */
     int n_threads;
     int n_batch;         /* tokens a prompt is evaluated in at once (1: token by token) */
     float *bx, *bxb, *bxb2, *bq; /* (n_batch, dim) the batch's residual streams, scratch, queries */
@@ -122,11 +122,8 @@ static int model_has_q8(const slm_model *m) {
     return 0;
 }
 
-/* Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL and K-quant (Q3_K-Q6_K) matrices multiply int8-quantized inputs (slm_kernels.matvec_bq). */
-static int int_block_type(slm_dtype t) {
-    return t == SLM_DTYPE_Q8_0 || t == SLM_DTYPE_Q4_0 || t == SLM_DTYPE_Q4_1 || t == SLM_DTYPE_Q5_0 || t == SLM_DTYPE_Q5_1 ||
-           t == SLM_DTYPE_IQ4_NL || t == SLM_DTYPE_Q3_K || t == SLM_DTYPE_Q4_K || t == SLM_DTYPE_Q5_K || t == SLM_DTYPE_Q6_K;
-}
+/* Every ggml block type (Q8_0 ... Q6_K, IQ4_NL) multiplies int8-quantized inputs (slm_kernels.matvec_bq). */
+static int int_block_type(slm_dtype t) { return slm_block_type_of(t) != NULL; }
 
 static int model_quantizes_inputs(const slm_model *m) {
     for (int i = 0; i < m->n_tensors; i++)
@@ -306,20 +303,10 @@ static void matvec_rows(const matvec_job *j, int i, int r0, int r1) {
     case SLM_DTYPE_F16: j->k->matvec_f16(j->out[i], j->x, w->data, j->n, r0, r1); break;
     case SLM_DTYPE_BF16: j->k->matvec_bf16(j->out[i], j->x, w->data, j->n, r0, r1); break;
     case SLM_DTYPE_Q8_G: j->k->matvec_q8(j->out[i], j->qx, j->xs, w->data, w->scales, j->n, w->group_size, r0, r1); break;
-    case SLM_DTYPE_Q8_0:
-    case SLM_DTYPE_Q4_0:
-    case SLM_DTYPE_Q4_1:
-    case SLM_DTYPE_Q5_0:
-    case SLM_DTYPE_Q5_1:
-    case SLM_DTYPE_IQ4_NL:
-    case SLM_DTYPE_Q3_K:
-    case SLM_DTYPE_Q4_K:
-    case SLM_DTYPE_Q5_K:
-    case SLM_DTYPE_Q6_K:
+    default: /* the ggml block types (int_block_type), on int8 inputs */
         if (w->bq8) j->k->matvec_bq8((int)w->dtype, j->out[i], j->qx, j->xs, j->xsum, w->data, j->n, (int)w->shape[0], r0, r1);
         else j->k->matvec_bq((int)w->dtype, j->out[i], j->qx, j->xs, j->xsum, w->data, j->n, r0, r1);
         break;
-    default: j->k->matvec_block((int)w->dtype, j->out[i], j->x, w->data, j->n, r0, r1); break;
     }
 }
 
@@ -337,7 +324,7 @@ static void matvec_worker(void *arg, int t, int nt) {
 }
 
 /* Quantizes x (n) into qx/qs/qsum as w's products need: llama2.c Q8 groups, int8 blocks of 32 for
- * Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/IQ4_NL and K-quant, nothing for the other types. */
+ * the ggml block types, nothing for the other types. */
 static void quantize_input(const slm_kernels *k, const slm_tensor *w, const float *x, int n, int8_t *qx, float *qs,
                            int32_t *qsum) {
     if (w->dtype == SLM_DTYPE_Q8_G) slm_quantize_q8(qx, qs, x, n, w->group_size);
