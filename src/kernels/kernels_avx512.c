@@ -90,22 +90,24 @@ T512 static TERM_INLINE __m256 bq8_term_vnni(int dtype, const uint8_t *p, const 
         dots = _mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3));
         return _mm256_mul_ps(s, _mm256_cvtepi32_ps(dots));
     }
-    if (dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) { /* the fifth bits from the plane as kernels_x86.c's q5_fifth */
+    if (dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) { /* the values as kernels_x86.c's bq8_term takes them */
         int q51 = dtype == SLM_DTYPE_Q5_1;
         const uint8_t *q = p + (q51 ? 64 : 48);
-        __m256i plane = _mm256_loadu_si256((const __m256i *)(q - 32)), m16 = _mm256_set1_epi8(16);
-#define Q5_PAIR(acc, c, lo_shift, hi_shift)                                                                         \
+        const __m256i m31 = _mm256_set1_epi8(31), m28 = _mm256_set1_epi8(28), m3 = _mm256_set1_epi8(3);
+        __m256i low2 = _mm256_loadu_si256((const __m256i *)(q - 32));
+        /* hi: bits 2-4 from v >> 3 (mask m28), bits 0-1 from the chunk's low bits: (a & c) | b */
+#define Q5_PAIR(acc, c)                                                                                             \
     do {                                                                                                            \
         __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * (c)));                                            \
-        __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m15), _mm256_and_si256(lo_shift, m16));                   \
-        __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m15), _mm256_and_si256(hi_shift, m16)); \
-        acc = _mm256_dpbusd_epi32(_mm256_setzero_si256(), lo, bcast4(x + 4 * (c)));                                \
+        __m256i l2 = _mm256_and_si256((c) ? _mm256_srli_epi16(low2, 2 * (c)) : low2, m3);                           \
+        __m256i hi = _mm256_ternarylogic_epi32(_mm256_srli_epi16(v, 3), l2, m28, 0xEC);                              \
+        acc = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_and_si256(v, m31), bcast4(x + 4 * (c)));          \
         acc = _mm256_dpbusd_epi32(acc, hi, bcast4(x + 16 + 4 * (c)));                                               \
     } while (0)
-        Q5_PAIR(a0, 0, _mm256_slli_epi16(plane, 4), _mm256_slli_epi16(plane, 3));
-        Q5_PAIR(a1, 1, _mm256_slli_epi16(plane, 2), _mm256_slli_epi16(plane, 1));
-        Q5_PAIR(a2, 2, plane, _mm256_srli_epi16(plane, 1));
-        Q5_PAIR(a3, 3, _mm256_srli_epi16(plane, 2), _mm256_srli_epi16(plane, 3));
+        Q5_PAIR(a0, 0);
+        Q5_PAIR(a1, 1);
+        Q5_PAIR(a2, 2);
+        Q5_PAIR(a3, 3);
 #undef Q5_PAIR
         dots = _mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3));
         if (!q51) return _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, _mm256_set1_epi32(16 * xsum))));

@@ -504,18 +504,17 @@ static void matvec_bq_neon(int dtype, float *out, const int8_t *qx, const float 
 #define BQ8_Q8_CHUNK(c, xv)                                                                        \
     d0 = vdotq_laneq_s32(d0, vld1q_s8((const int8_t *)q + 32 * (c)), xv, (c) & 3),                 \
     d1 = vdotq_laneq_s32(d1, vld1q_s8((const int8_t *)q + 32 * (c) + 16), xv, (c) & 3)
-/* Q5_0: the fifth bits of chunk c from the plane (quant.h), bit 2c (low nibbles) or 2c + 1 (high)
- * shifted to bit 4 of each byte and masked, then or-ed into the nibbles */
+/* Q5_0 / Q5_1 (quant.h's packed layout): a low value is its byte's bits 0-4; a high value its bits
+ * 5-7 inserted above the two bits 2c, 2c + 1 of chunk 0 (h0, h1) shifted down (vsli keeps those) */
 #define BQ8_Q5_CHUNK(c)                                                                                     \
     do {                                                                                                    \
-        uint8x16_t v0 = vld1q_u8(q + 32 * (c)), v1 = vld1q_u8(q + 32 * (c) + 16), m = vdupq_n_u8(15);       \
-        int8x16_t sl = vdupq_n_s8(4 - 2 * (c)), sh = vdupq_n_s8(3 - 2 * (c));                              \
-        uint8x16_t l0 = vandq_u8(vshlq_u8(h0, sl), b4), l1 = vandq_u8(vshlq_u8(h1, sl), b4);                \
-        uint8x16_t u0 = vandq_u8(vshlq_u8(h0, sh), b4), u1 = vandq_u8(vshlq_u8(h1, sh), b4);                \
-        d0 = vdotq_laneq_s32(d0, vreinterpretq_s8_u8(vorrq_u8(vandq_u8(v0, m), l0)), xlo, c);               \
-        d0 = vdotq_laneq_s32(d0, vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(v0, 4), u0)), xhi, c);             \
-        d1 = vdotq_laneq_s32(d1, vreinterpretq_s8_u8(vorrq_u8(vandq_u8(v1, m), l1)), xlo, c);               \
-        d1 = vdotq_laneq_s32(d1, vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(v1, 4), u1)), xhi, c);             \
+        uint8x16_t v0 = vld1q_u8(q + 32 * (c)), v1 = vld1q_u8(q + 32 * (c) + 16), m = vdupq_n_u8(31);       \
+        uint8x16_t u0 = vsliq_n_u8((c) ? vshrq_n_u8(h0, 2 * (c) + !(c)) : h0, vshrq_n_u8(v0, 5), 2);        \
+        uint8x16_t u1 = vsliq_n_u8((c) ? vshrq_n_u8(h1, 2 * (c) + !(c)) : h1, vshrq_n_u8(v1, 5), 2);        \
+        d0 = vdotq_laneq_s32(d0, vreinterpretq_s8_u8(vandq_u8(v0, m)), xlo, c);                             \
+        d0 = vdotq_laneq_s32(d0, vreinterpretq_s8_u8(u0), xhi, c);                                          \
+        d1 = vdotq_laneq_s32(d1, vreinterpretq_s8_u8(vandq_u8(v1, m)), xlo, c);                             \
+        d1 = vdotq_laneq_s32(d1, vreinterpretq_s8_u8(u1), xhi, c);                                          \
     } while (0)
 /* IQ4_NL: the nibbles index the table (vqtbl1q), signed levels into sdot */
 #define BQ8_NL_CHUNK(c)                                                                                     \
@@ -559,7 +558,7 @@ static inline __attribute__((always_inline)) void bq8_block_neon(int dtype, cons
         BQ8_NL_CHUNK(3);
     } else if (dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) {
         const uint8_t *q = p + (dtype == SLM_DTYPE_Q5_1 ? 64 : 48);
-        uint8x16_t h0 = vld1q_u8(q - 32), h1 = vld1q_u8(q - 16), b4 = vdupq_n_u8(16);
+        uint8x16_t h0 = vld1q_u8(q - 32), h1 = vld1q_u8(q - 16);
         BQ8_Q5_CHUNK(0);
         BQ8_Q5_CHUNK(1);
         BQ8_Q5_CHUNK(2);

@@ -436,7 +436,7 @@ T256H static void dequant_row_avx2(int dtype, float *out, const void *w, int n, 
 }
 
 /* Fifth bits as 16 in each byte, from a vector holding them at bit 2c (low nibbles of quant chunk c)
- * or 2c + 1 (high nibbles): Q5_0 / Q5_1 packed rows' bit plane (quant.h) and Q5_K's qh. Bit 2c
+ * or 2c + 1 (high nibbles): Q5_K's qh. Bit 2c
  * (2c + 1) of every byte moves to bit 4 by one 16-bit shift s = 4 - 2c (3 - 2c): at most 4 left or 3
  * right, so bit 4 of each byte comes from its own byte; then a mask. */
 T256H static inline __attribute__((always_inline)) __m256i q5_fifth(__m256i plane, int s) {
@@ -847,16 +847,18 @@ T256H static inline __attribute__((always_inline)) __m256 bq8_term(int dtype, co
     }
     if (dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) { /* values <= 31: four maddubs (<= 4 * 2 * 31 * 127) per 16-bit sum */
         int q51 = dtype == SLM_DTYPE_Q5_1;
-        const uint8_t *q = p + (q51 ? 64 : 48);
-        __m256i plane = _mm256_loadu_si256((const __m256i *)(q - 32)), acc16[2];
+        const uint8_t *q = p + (q51 ? 64 : 48); /* chunks 1-4; chunk 0 (the high values' low bits) before them */
+        const __m256i m31 = _mm256_set1_epi8(31), m28 = _mm256_set1_epi8(28), m3 = _mm256_set1_epi8(3);
+        __m256i low2 = _mm256_loadu_si256((const __m256i *)(q - 32)), acc16[2];
         acc16[0] = acc16[1] = _mm256_setzero_si256();
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
             int32_t xl, xh;
             memcpy(&xl, x + 4 * c, 4), memcpy(&xh, x + 16 + 4 * c, 4);
             __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
-            __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m15), q5_fifth(plane, 4 - 2 * c));
-            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m15), q5_fifth(plane, 3 - 2 * c));
+            __m256i l2 = c ? _mm256_srli_epi16(low2, 2 * c) : low2; /* bits 2c, 2c + 1 of each byte to 0, 1 */
+            __m256i lo = _mm256_and_si256(v, m31);
+            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 3), m28), _mm256_and_si256(l2, m3));
             acc16[c / 2] = _mm256_add_epi16(acc16[c / 2], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(xl)));
             acc16[c / 2] = _mm256_add_epi16(acc16[c / 2], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(xh)));
         }

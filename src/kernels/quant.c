@@ -346,40 +346,51 @@ int slm_bq8_type(slm_dtype dtype) {
            dtype == SLM_DTYPE_Q5_1 || dtype == SLM_DTYPE_IQ4_NL;
 }
 
-/* Q5_0's / Q5_1's 32 fifth bits (qh, bit i for value i) as the packed layout's plane (quant.h) and back. */
-static void q5_plane_from_qh(const uint8_t qh_bytes[4], uint8_t plane[4]) {
-    uint32_t qh;
-    memcpy(&qh, qh_bytes, 4);
-    for (int j = 0; j < 4; j++) {
-        unsigned v = 0;
-        for (int c = 0; c < 4; c++) v |= ((qh >> (4 * c + j)) & 1u) << (2 * c) | ((qh >> (16 + 4 * c + j)) & 1u) << (2 * c + 1);
-        plane[j] = (uint8_t)v;
-    }
-}
-
-static void q5_qh_from_plane(const uint8_t plane[4], uint8_t qh_bytes[4]) {
+/* One row's Q5_0 / Q5_1 quants (qh: bit i the fifth bit of value i; qs: byte i value i's low nibble,
+ * its high nibble value 16 + i's) between the file's layout (blk, at qh) and the packed layout's five
+ * chunks (g at the first chunk, chunk k of this lane at 32 * k; quant.h): chunk 0 byte j holds at
+ * bits 2c, 2c + 1 the low two bits of value 16 + 4c + j; chunk 1 + c byte j holds value 4c + j
+ * whole (bits 0-4) and value 16 + 4c + j's top three bits (bits 5-7). */
+static void q5_lane_copy(uint8_t *g, uint8_t *blk, int to_group) {
     uint32_t qh = 0;
-    for (int j = 0; j < 4; j++)
-        for (int c = 0; c < 4; c++)
-            qh |= (uint32_t)((plane[j] >> (2 * c)) & 1u) << (4 * c + j) | (uint32_t)((plane[j] >> (2 * c + 1)) & 1u) << (16 + 4 * c + j);
-    memcpy(qh_bytes, &qh, 4);
+    if (to_group) memcpy(&qh, blk, 4);
+    for (int j = 0; j < 4; j++) {
+        unsigned low2 = 0;
+        for (int c = 0; c < 4; c++) {
+            int i = 4 * c + j;
+            if (to_group) {
+                unsigned lo = (blk[4 + i] & 15u) | ((qh >> i) & 1u) << 4;
+                unsigned hi = (unsigned)(blk[4 + i] >> 4) | ((qh >> (16 + i)) & 1u) << 4;
+                g[32 * (1 + c) + j] = (uint8_t)(lo | (hi >> 2) << 5);
+                low2 |= (hi & 3u) << (2 * c);
+            } else {
+                unsigned b = g[32 * (1 + c) + j], lo = b & 31u, hi = (b >> 5) << 2 | ((g[j] >> (2 * c)) & 3u);
+                blk[4 + i] = (uint8_t)((lo & 15u) | (hi & 15u) << 4);
+                qh |= (lo >> 4) << i | (hi >> 4) << (16 + i);
+            }
+        }
+        if (to_group) g[j] = (uint8_t)low2;
+    }
+    if (!to_group) memcpy(blk, &qh, 4);
 }
 
 /* Copies one row's block between the file's layout (blk) and its lane of a group block (g): the
- * f16 scale (and Q4_1's f16 min) at 16 * f + 2 * lane, quant chunk c at 8 * head + 32 * c + 4 * lane
- * (Q5_0's and Q5_1's fifth bits are chunk 0, rearranged). to_group 1 writes g, 0 writes blk. */
+ * f16 scale (and Q4_1's / Q5_1's f16 min) at 16 * f + 2 * lane, quant chunk c at 8 * head + 32 * c +
+ * 4 * lane (Q5_0's and Q5_1's five chunks rearranged by q5_lane_copy). to_group 1 writes g, 0 writes
+ * blk. */
 static void bq8_lane_copy(slm_dtype dtype, uint8_t *g, uint8_t *blk, int lane, int to_group) {
     int hb = dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_1 ? 4 : 2, qb = slm_bq8_block_bytes(dtype) - hb;
     for (int f = 0; f < hb / 2; f++) {
         uint8_t *gp = g + 16 * f + 2 * lane, *bp = blk + 2 * f;
         memcpy(to_group ? gp : bp, to_group ? bp : gp, 2);
     }
+    if (dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) {
+        q5_lane_copy(g + 8 * hb + 4 * lane, blk + hb, to_group);
+        return;
+    }
     for (int c = 0; c < qb / 4; c++) {
         uint8_t *gp = g + 8 * hb + 32 * c + 4 * lane, *bp = blk + hb + 4 * c;
-        if ((dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) && c == 0) {
-            if (to_group) q5_plane_from_qh(bp, gp);
-            else q5_qh_from_plane(gp, bp);
-        } else memcpy(to_group ? gp : bp, to_group ? bp : gp, 4);
+        memcpy(to_group ? gp : bp, to_group ? bp : gp, 4);
     }
 }
 

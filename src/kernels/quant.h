@@ -103,11 +103,12 @@ void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *
  * block b of the group (8 * block_bytes) holds
  *   the eight rows' f16 scales (16 bytes), for Q4_1 / Q5_1 then their f16 mins (16 bytes),
  *   then the quants in 4-byte chunks: chunk c of row r at 32 * c + 4 * r
- * so that one 32-byte load holds the same four quants of all eight rows. Q5_0's / Q5_1's first chunk
- * is its 32 fifth bits, rearranged so that a shift and a mask put them beside the nibbles they extend: byte
- * j (0-3) of row r's chunk holds at bit 2c the fifth bit of value 4c + j and at bit 2c + 1 that of
- * value 16 + 4c + j (c = 0..3, the quant chunk whose nibbles they complete). The last rows & 7 rows
- * follow in the row-major layout. */
+ * so that one 32-byte load holds the same four quants of all eight rows. Q5_0's / Q5_1's five
+ * chunks hold their 5-bit values so that a mask gives one value of a byte and two shifts, two masks
+ * and an or the other: byte j (0-3) of row r's chunk 1 + c (c = 0..3) holds value 4c + j whole (bits
+ * 0-4) and the top three bits of value 16 + 4c + j (bits 5-7); byte j of chunk 0 holds at bits 2c
+ * and 2c + 1 the low two bits of value 16 + 4c + j. The last rows & 7 rows follow in the row-major
+ * layout. */
 int slm_bq8_type(slm_dtype dtype); /* 1 for the types with this layout */
 /* Bytes of one block of those types, as a constant the compiler folds into the kernels. */
 static inline int slm_bq8_block_bytes(int dtype) {
