@@ -175,8 +175,6 @@ void gguf_corrupt_files_rejected(void) {
 }
 
 void kernels_block_quant_types(void) {
-    const slm_kernels *tabs[4];
-    int nt = slm_kernels_available(tabs, 4);
     /* our quantizers: dequantized values are within half a step of the input */
     float x[256], y[256];
     uint8_t blk[4 * 34 * 8];
@@ -229,36 +227,6 @@ void kernels_block_quant_types(void) {
             for (int i = 0; i < 1024; i++) finite_all &= isfinite(ky[i]) != 0;
             CHECK(finite_all, "%s: non-finite output from NaN/inf input", t ? "q6_k" : "q4_k");
         }
-    }
-    /* every block type: the SIMD matvec agrees with the scalar reference, on random blocks */
-    const slm_dtype types[10] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q4_K, SLM_DTYPE_Q6_K,
-                                 SLM_DTYPE_Q5_0, SLM_DTYPE_Q5_1, SLM_DTYPE_Q5_K, SLM_DTYPE_Q3_K, SLM_DTYPE_IQ4_NL};
-    uint64_t rng = 12345;
-    for (int k = 0; k < 10; k++) {
-        int rows = 5, n = 512;
-        size_t bytes = (size_t)rows * 2 * 210 * 8;
-        uint8_t *w = malloc(bytes);
-        for (size_t i = 0; i < bytes; i++) rng = rng * 6364136223846793005ULL + 1442695040888963407ULL, w[i] = (uint8_t)(rng >> 56);
-        /* keep the f16 scales finite and small: rewrite them in every block */
-        int bb = slm_block_type_of(types[k])->block_bytes, bs = slm_block_type_of(types[k])->block_size;
-        uint16_t d = slm_f32_to_f16(0.01f);
-        for (int b = 0; b < rows * n / bs; b++) {
-            uint8_t *p = w + (size_t)b * bb;
-            if (k == 4) memcpy(p + 208, &d, 2);
-            else if (k == 8) memcpy(p + 108, &d, 2);
-            else memcpy(p, &d, 2);
-            if (k == 2 || k == 3 || k == 6 || k == 7) memcpy(p + 2, &d, 2); /* the min (Q4_1, Q5_1) or dmin (Q4_K, Q5_K) */
-        }
-        float xs[512], ref[5], out[5];
-        for (int i = 0; i < n; i++) xs[i] = cosf((float)i);
-        slm_matvec_block_scalar(types[k], ref, xs, w, n, 0, rows);
-        for (int t = 0; t < nt; t++) {
-            tabs[t]->matvec_block((int)types[k], out, xs, w, n, 0, rows);
-            for (int r = 0; r < rows; r++)
-                CHECK(fabsf(out[r] - ref[r]) <= 1e-4f * (1 + fabsf(ref[r])), "%s type %d row %d: %g vs %g", tabs[t]->name,
-                      k, r, out[r], ref[r]);
-        }
-        free(w);
     }
 }
 

@@ -31,11 +31,6 @@ typedef void (*slm_rmsnorm_fn)(float *out, const float *x, const float *w, int n
 /* The same over 16-bit weights (F16 or BF16 by the table entry). W (rows, n) as uint16. */
 typedef void (*slm_matvec_h_fn)(float *out, const float *x, const uint16_t *w, int n, int r0, int r1);
 
-/* The same over ggml block-quantized weights of `dtype` (any block type), on fp32 inputs. No model
- * path calls it since every block type runs on int8 inputs (matvec_bq); kept, with its tests, as
- * the float-input product of a new block type's first version. */
-typedef void (*slm_matvec_block_fn)(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1);
-
 /* The 6x16 micro-kernel of the packed matrix product (gemm.c): c (mr <= 6, nr <= 16; row stride
  * ldc) = or += the product of an a-panel (6 values per k) and a b-panel (16 values per k) over kc. */
 typedef void (*slm_gemm_micro_fn)(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate,
@@ -118,7 +113,6 @@ typedef void (*slm_attention_h_fn)(float *out, float *scores, const float *q, co
 typedef struct slm_kernels {
     const char *name; /* "scalar", "avx2" */
     slm_matvec_f32_fn matvec_f32;
-    slm_matvec_block_fn matvec_block;
     slm_matvec_h_fn matvec_f16;
     slm_matvec_h_fn matvec_bf16;
     slm_matvec_q8_fn matvec_q8;
@@ -216,7 +210,6 @@ float slm_exp_sum_scalar(float *x, int n, float m);
 void slm_rows_rank4_scalar(float *R, ptrdiff_t stride, const float *const c[4], const float *const x[4], int nrows, int n);
 /* The scalar entries of the table (SIMD tables reuse those they have no twin for). */
 void slm_matvec_f32_scalar(float *out, const float *x, const float *w, int n, int r0, int r1);
-void slm_matvec_blocks_scalar(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1);
 void slm_matvec_f16_scalar(float *out, const float *x, const uint16_t *w, int n, int r0, int r1);
 void slm_matvec_bf16_scalar(float *out, const float *x, const uint16_t *w, int n, int r0, int r1);
 void slm_matvec_q8_scalar(float *out, const int8_t *qx, const float *xs, const int8_t *w, const float *ws, int n, int gs,

@@ -672,7 +672,6 @@ static void quantize_x32_neon(int8_t *q, float *d, int32_t *sum, const float *x,
 static const slm_kernels neon_kernels = {
     .name = "neon",
     .matvec_f32 = matvec_f32_neon,
-    .matvec_block = slm_matvec_blocks_scalar,
     .matvec_f16 = matvec_f16_neon,
     .matvec_bf16 = matvec_bf16_neon,
     .matvec_q8 = matvec_q8_neon,

@@ -172,10 +172,6 @@ double slm_xent_row_scalar(float *z, int n, int target, float grad_scale) {
     return log(sum) - (double)(zt - mx);
 }
 
-void slm_matvec_blocks_scalar(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1) {
-    slm_matvec_block_scalar((slm_dtype)dtype, out, x, w, n, r0, r1);
-}
-
 void slm_dequant_row_scalar(int dtype, float *out, const void *w, int n, int64_t row) {
     const uint16_t *h = (const uint16_t *)w + (size_t)row * (size_t)n;
     switch (dtype) {
@@ -186,7 +182,7 @@ void slm_dequant_row_scalar(int dtype, float *out, const void *w, int n, int64_t
     }
 }
 
-static const slm_kernels scalar_kernels = {"scalar", slm_matvec_f32_scalar, slm_matvec_blocks_scalar, slm_matvec_f16_scalar, slm_matvec_bf16_scalar,
+static const slm_kernels scalar_kernels = {"scalar", slm_matvec_f32_scalar, slm_matvec_f16_scalar, slm_matvec_bf16_scalar,
                                            slm_matvec_q8_scalar, slm_attention_scalar, slm_swiglu, slm_rmsnorm,
                                            slm_gemm_micro_scalar, slm_rows_combine_scalar, slm_rows_dot_scalar,
                                            slm_rows_rank1_scalar, slm_exp_sum_scalar, slm_gemm_pack_a6_scalar,

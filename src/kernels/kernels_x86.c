@@ -328,9 +328,7 @@ T256H static inline __m256 load8_bf16(const uint16_t *p) {
 DEFINE_MATVEC_H(matvec_f16_avx2, load8_f16, slm_f16_to_f32)
 DEFINE_MATVEC_H(matvec_bf16_avx2, load8_bf16, slm_bf16_to_f32)
 
-/* Block-quantized rows on fp32 inputs (slm_kernels.matvec_block; decoding multiplies every block
- * type on int8 inputs through matvec_bq instead): Q4_K is expanded in registers, other types a block
- * at a time through the reference dequantizer. Float sums: within rounding of the scalar reference. */
+/* An f16 value at p (any alignment). */
 T256H static inline float f16_at_x86(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);
@@ -339,62 +337,6 @@ T256H static inline float f16_at_x86(const uint8_t *p) {
 
 T256H static inline __m256 i8x8_to_ps(const int8_t *q) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)q)));
-}
-
-T256H static void matvec_block_avx2(int dtype, float *out, const float *x, const void *w, int n, int r0, int r1) {
-    const slm_block_type *bt = slm_block_type_of((slm_dtype)dtype);
-    int nb = n / bt->block_size, bs = bt->block_size;
-    float tmp[256], xsum[512]; /* Q4_K: the sums of x over each 32 values (n <= 16384) */
-    int q4k = dtype == SLM_DTYPE_Q4_K && nb <= 64;
-    for (int b = 0; q4k && b < n / 32; b++) {
-        const float *xb = x + (size_t)b * 32;
-        xsum[b] = hsum256(_mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(xb), _mm256_loadu_ps(xb + 8)),
-                                        _mm256_add_ps(_mm256_loadu_ps(xb + 16), _mm256_loadu_ps(xb + 24))));
-    }
-    for (int r = r0; r < r1; r++) {
-        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nb * (size_t)bt->block_bytes;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-        if (q4k) {
-            /* sub-block j of a super-block: sum (d sc_j q - dmin m_j) x = d sc_j (sum q x) - dmin m_j (sum x),
-             * the sums of x over 32 values (xsum) shared by every row */
-            float offset = 0.0f;
-            for (int b = 0; b < nb; b++, p += 144) {
-                float d = f16_at_x86(p), dmin = f16_at_x86(p + 2);
-                const float *xb = x + (size_t)b * 256;
-                for (int c = 0; c < 4; c++) {
-                    int s1, m1, s2, m2;
-                    slm_q4k_scale_min(p + 4, 2 * c, &s1, &m1);
-                    slm_q4k_scale_min(p + 4, 2 * c + 1, &s2, &m2);
-                    __m256i bytes = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * c)), m15 = _mm256_set1_epi8(15);
-                    __m256i nib[2] = {_mm256_and_si256(bytes, m15), _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m15)};
-                    for (int h = 0; h < 2; h++) { /* low nibbles: values 64c..64c+31; high: the next 32 */
-                        const float *xv = xb + 64 * c + 32 * h;
-                        __m128i lo = _mm256_castsi256_si128(nib[h]), hi = _mm256_extracti128_si256(nib[h], 1);
-                        __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo)), _mm256_loadu_ps(xv));
-                        t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8))), _mm256_loadu_ps(xv + 8), t);
-                        t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi)), _mm256_loadu_ps(xv + 16), t);
-                        t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))), _mm256_loadu_ps(xv + 24), t);
-                        __m256 ds = _mm256_set1_ps(d * (float)(h ? s2 : s1));
-                        if (h) a1 = _mm256_fmadd_ps(ds, t, a1);
-                        else a0 = _mm256_fmadd_ps(ds, t, a0);
-                        offset += dmin * (float)(h ? m2 : m1) * xsum[(b * 256 + 64 * c + 32 * h) / 32];
-                    }
-                }
-            }
-            out[r] = hsum256(_mm256_add_ps(a0, a1)) - offset;
-            continue;
-        } else {
-            for (int b = 0; b < nb; b++) {
-                bt->dequantize(p + (size_t)b * bt->block_bytes, tmp);
-                const float *xb = x + (size_t)b * bs;
-                for (int i = 0; i < bs; i += 16) {
-                    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(tmp + i), _mm256_loadu_ps(xb + i), a0);
-                    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(tmp + i + 8), _mm256_loadu_ps(xb + i + 8), a1);
-                }
-            }
-        }
-        out[r] = hsum256(_mm256_add_ps(a0, a1));
-    }
 }
 
 /* Rows as fp32 for the batched products: F16 through F16C, BF16 by a shift, Q8_0 / Q4_0 / Q4_1
@@ -1226,7 +1168,7 @@ T256 static void gemm_pack_b16_avx2(float *d, const float *s, ptrdiff_t rs, int 
         for (int c = 0; c < 16; c++) d[k * 16 + c] = s[c * rs + k];
 }
 
-static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_block_avx2, matvec_f16_avx2, matvec_bf16_avx2, matvec_q8_avx2,
+static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_f16_avx2, matvec_bf16_avx2, matvec_q8_avx2,
                                          attention_avx2, swiglu_avx2, rmsnorm_avx2, gemm_micro_avx2,
                                          rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2, exp_sum_avx2,
                                          gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2,
@@ -1246,7 +1188,7 @@ static void matvec_f32_avx512_table(float *out, const float *x, const float *w, 
 
 /* AVX-512 where it changes the hot products (kernels_avx512.c), AVX2 for the rest. */
 static const slm_kernels avx512_kernels = {
-    "avx512", matvec_f32_avx512_table, matvec_block_avx2, matvec_f16_avx2, matvec_bf16_avx2, matvec_q8_avx2,
+    "avx512", matvec_f32_avx512_table, matvec_f16_avx2, matvec_bf16_avx2, matvec_q8_avx2,
     attention_avx2, swiglu_avx2, rmsnorm_avx2, slm_gemm_micro_avx512, rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2,
     exp_sum_avx2, gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2, swiglu_back_avx2,
     rows_combine4_avx2, rows_dot4_avx2, softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,

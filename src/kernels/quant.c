@@ -185,22 +185,6 @@ void slm_dequantize_block_row(slm_dtype dtype, const void *w, int n, int64_t row
     for (int b = 0; b < nb; b++) bt->dequantize(p + (size_t)b * bt->block_bytes, out + (size_t)b * bt->block_size);
 }
 
-void slm_matvec_block_scalar(slm_dtype dtype, float *out, const float *x, const void *w, int n, int r0, int r1) {
-    const slm_block_type *bt = slm_block_type_of(dtype);
-    int nb = n / bt->block_size, bs = bt->block_size;
-    float tmp[256];
-    for (int r = r0; r < r1; r++) {
-        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nb * (size_t)bt->block_bytes;
-        float s = 0.0f;
-        for (int b = 0; b < nb; b++) {
-            bt->dequantize(p + (size_t)b * bt->block_bytes, tmp);
-            const float *xb = x + (size_t)b * bs;
-            for (int i = 0; i < bs; i++) s += tmp[i] * xb[i];
-        }
-        out[r] = s;
-    }
-}
-
 void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n) {
     slm_quantize_q8(q, d, x, n, 32);
     for (int b = 0; b < n / 32; b++) {

@@ -70,9 +70,6 @@ static inline void slm_q3k_scales16(const uint8_t *s, uint64_t *lo, uint64_t *hi
 /* Dequantizes row `row` of a block-quantized matrix (rows, n) into out (n). */
 void slm_dequantize_block_row(slm_dtype dtype, const void *w, int n, int64_t row, float *out);
 
-/* out[r] = dot(dequantized W[r, :], x) for r in [r0, r1): the scalar reference. */
-void slm_matvec_block_scalar(slm_dtype dtype, float *out, const float *x, const void *w, int n, int r0, int r1);
-
 /* Activations for the integer block products: x (n, a multiple of 32) quantized to int8 in blocks
  * of 32 as slm_quantize_q8 does (d = max|x|/127, q = round(x/d)), with each block's sum of q. */
 void slm_quantize_x32(int8_t *q, float *d, int32_t *sum, const float *x, int n);
