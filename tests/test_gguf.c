@@ -343,7 +343,7 @@ void gguf_llamacpp_kquants_dequantize_to_source(void) {
                 size_t rb = (size_t)ti.shape[1] / bt->block_size * bt->block_bytes;
                 int same = 1; /* the file's bytes of row r: through the packed layout where the loader packed it */
                 for (int k = 0; k < (int)(ti.shape[1] / bt->block_size); k++) {
-                    uint8_t fb[34];
+                    uint8_t fb[144];
                     const uint8_t *fp = (const uint8_t *)tq->data + (size_t)r * rb + (size_t)k * bt->block_bytes;
                     if (tq->bq8 && r < (ti.shape[0] & ~7)) slm_bq8_get_block(want[f], tq->data, (int)ti.shape[1], r, k, fb), fp = fb;
                     same &= !memcmp(blk + (size_t)k * bt->block_bytes, fp, (size_t)bt->block_bytes);
@@ -487,12 +487,13 @@ void kernels_dequant_row_bit_exact(void) {
 void kernels_matvec_bq8_bit_exact(void) {
     const slm_kernels *tabs[4];
     int nt = slm_kernels_available(tabs, 4);
-    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0, SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL};
-    const int sizes[] = {32, 64, 96, 128, 160, 288, 544};
+    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0,
+                               SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL, SLM_DTYPE_Q4_K};
+    const int sizes[] = {32, 64, 96, 128, 160, 288, 544, 256, 512}; /* Q4_K: the multiples of 256 */
     const int row_counts[] = {8, 13, 24, 5, 31};
     enum { MAXR = 31, MAXN = 544 };
-    static float w[MAXR * MAXN], x[MAXN], a[MAXN], b[MAXN], ref[MAXR], got[MAXR];
-    static uint8_t wq[MAXR * MAXN / 32 * 34], wp[MAXR * MAXN / 32 * 34], blk[34];
+    static float w[MAXR * MAXN], x[MAXN], xh[MAXN], a[MAXN], b[MAXN], ref[MAXR], got[MAXR];
+    static uint8_t wq[MAXR * MAXN / 32 * 34], wp[MAXR * MAXN / 32 * 34], blk[144];
     static int8_t qx[MAXN];
     static float xd[MAXN / 32];
     static int32_t xsum[MAXN / 32];
@@ -503,16 +504,23 @@ void kernels_matvec_bq8_bit_exact(void) {
     }
     for (int i = 0; i < MAXN; i++) x[i] = cosf((float)i * 0.29f) * (i % 11 == 0 ? 3.0f : 1.0f);
     for (int i = 96; i < 128; i++) x[i] = 0.0f; /* a zero block */
-    x[200] = NAN, x[230] = INFINITY; /* a hostile model's activations */
+    /* a hostile model's activations, for n = 288 (NaN and infinity make every row's result NaN there) */
+    memcpy(xh, x, sizeof x);
+    xh[200] = NAN, xh[230] = INFINITY;
     for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++)
         for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
             for (size_t ri = 0; ri < sizeof row_counts / sizeof *row_counts; ri++) {
                 slm_dtype t = types[ti];
-                int n = sizes[si], rows = row_counts[ri], nb = n / 32, bb = slm_block_type_of(t)->block_bytes;
+                int n = sizes[si], rows = row_counts[ri], bs = slm_block_type_of(t)->block_size;
+                if (n % bs) continue;
+                int nb = n / bs, bb = slm_block_type_of(t)->block_bytes;
                 size_t rb = (size_t)nb * bb;
                 for (int row = 0; row < rows; row++) slm_quantize_row(t, w + (size_t)row * n, wq + row * rb, n);
                 /* a hostile Q8_0 quant: -128 */
                 if (t == SLM_DTYPE_Q8_0) wq[2] = 0x80;
+                /* Q4_K: random 6-bit scales and mins (every bit pattern of the 12 bytes is valid) */
+                for (int sb = 0; t == SLM_DTYPE_Q4_K && sb < rows * nb; sb++)
+                    for (int i = 4; i < 16; i++) r = r * 6364136223846793005ULL + 1442695040888963407ULL, wq[sb * 144 + i] = (uint8_t)(r >> 56);
                 memset(wp, 0xA5, sizeof wp);
                 slm_bq8_pack(t, wp, wq, rows, n);
                 int same = 1;
@@ -523,7 +531,7 @@ void kernels_matvec_bq8_bit_exact(void) {
                     }
                 same &= !memcmp(wp + (size_t)(rows & ~7) * rb, wq + (size_t)(rows & ~7) * rb, (size_t)(rows & 7) * rb);
                 CHECK(same, "type %d, n %d, rows %d: packed blocks differ from the row-major ones", (int)t, n, rows);
-                slm_quantize_x32(qx, xd, xsum, x, n);
+                slm_quantize_x32(qx, xd, xsum, n == 288 ? xh : x, n);
                 slm_matvec_bq_scalar((int)t, ref, qx, xd, xsum, wq, n, 0, rows);
                 for (int k = 0; k < nt; k++) {
                     int rows_ok = 1;

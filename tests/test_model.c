@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "../src/kernels/kernels.h"
+#include "../src/kernels/quant.h"
 #include "../src/model/model.h"
 #include "../src/tokenizer/tokenizer.h"
 #include "json.h"
@@ -646,19 +647,24 @@ void threads_1_and_2_identical_logits(void) {
 }
 
 /* Rows packed in groups of eight (slm_model_pack_bq8, which slm_model_load_file applies where the
- * kernels want it) change no byte of any result: for Q8_0, Q4_0 and Q4_1 files, tied and untied,
+ * kernels want it) change no byte of any result: for files of each packed type (Q4_K's of widths
+ * that are whole super-blocks), tied and untied,
  * with a classifier whose row count is not a multiple of eight, the packed model's logits (token
  * by token and in batches, 1 and 2 threads, SIMD and scalar), its rows and the file it writes
  * equal those of the same file loaded from memory in the file's layout. */
 void packed_rows_change_nothing(void) {
-    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0, SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL};
+    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0,
+                               SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL, SLM_DTYPE_Q4_K};
     enum { N = 24, V = 1003 };
     int32_t toks[N];
     for (int i = 0; i < N; i++) toks[i] = (i * 41 + 3) % V;
     for (int tied = 0; tied < 2; tied++) {
-        slm_model *m = random_model(128, 352, 2, 4, 2, V, 64, tied, 21 + (uint64_t)tied);
+        slm_model *m32 = random_model(128, 352, 2, 4, 2, V, 64, tied, 21 + (uint64_t)tied);
+        slm_model *m256 = random_model(256, 512, 2, 4, 2, V, 64, tied, 23 + (uint64_t)tied);
         for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
             slm_error err;
+            slm_model *m = types[ti] == SLM_DTYPE_Q4_K ? m256 : m32;
+            int width = (int)m->cfg.hidden_dim;
             slm_quantize_params qp = {types[ti], (int)types[ti], 0};
             const char *path = tmp_path("packed.gguf");
             CHECK(slm_model_quantize(m, NULL, path, &qp, &err) == SLM_OK, "%s", err.msg);
@@ -672,9 +678,9 @@ void packed_rows_change_nothing(void) {
                 slm_model_free(file), slm_model_free(packed), free(bytes);
                 continue;
             }
-            CHECK(slm_model_pack_bq8(packed, &err) == SLM_OK, "%s", err.msg); /* where the loader did not */
+            CHECK(slm_model_pack_bq8(packed, SLM_BQ8_TYPES, &err) == SLM_OK, "%s", err.msg); /* where the loader did not */
             int n_packed = 0, rows_same = 1;
-            float *ra = malloc(sizeof(float) * 352), *rb = malloc(sizeof(float) * 352);
+            float *ra = malloc(sizeof(float) * (size_t)width), *rb = malloc(sizeof(float) * (size_t)width);
             for (int i = 0; i < packed->n_tensors; i++) {
                 const slm_tensor *a = &file->tensors[i], *b = &packed->tensors[i];
                 n_packed += b->bq8;
@@ -711,7 +717,7 @@ void packed_rows_change_nothing(void) {
             slm_model_free(file), slm_model_free(packed);
             free(bytes);
         }
-        slm_model_free(m);
+        slm_model_free(m32), slm_model_free(m256);
     }
 }
 

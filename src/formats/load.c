@@ -30,7 +30,8 @@ slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err
     /* the layout the fastest integer decode kernels read; without the memory for it (packing
      * allocates before it changes anything) the model keeps the file's layout: same results */
     slm_error ignored;
-    if (slm_kernels_select(1)->pack_bq8) (void)slm_model_pack_bq8(*out, &ignored);
+    unsigned types = slm_kernels_select(1)->pack_bq8;
+    if (types) (void)slm_model_pack_bq8(*out, types, &ignored);
     return SLM_OK;
 }
 

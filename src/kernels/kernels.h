@@ -138,7 +138,8 @@ typedef struct slm_kernels {
     slm_quantize_x32_fn quantize_x32;
     slm_attention_h_fn attention_f16;
     slm_matvec_bq8_fn matvec_bq8;
-    int pack_bq8; /* 1: this table's matvec_bq8 outruns matvec_bq, so loaders pack those matrices */
+    unsigned pack_bq8; /* bit d (1 << dtype): this table's matvec_bq8 outruns matvec_bq for dtype d, so
+                          loaders pack those matrices in groups of eight (SLM_BQ8_TYPES, quant.h) */
 } slm_kernels;
 
 /* The scalar reference kernels. */

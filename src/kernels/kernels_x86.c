@@ -644,6 +644,135 @@ T256H static void matvec_q5k_int_avx2(float *out, const int8_t *qx, const float 
     matvec_q45k_body(1, out, qx, xd, xsum, w, n, r0, r1);
 }
 
+/* Q4_K rows packed in groups of eight (quant.h), slm_matvec_bq_scalar's order: lane r of every
+ * vector is row r of the group, so sub-block j's eight dots come out of 32-byte loads with no
+ * horizontal sums, and each row's partial sum j takes its term from vectors of the rows' d, dmin,
+ * scale and min. */
+/* Bytes 8i .. 8i + 7 of v as eight floats. */
+T256H static inline __attribute__((always_inline)) __m256 q4k_lane_bytes(__m256i v, int i) {
+    __m128i h = i < 2 ? _mm256_castsi256_si128(v) : _mm256_extracti128_si256(v, 1);
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(i & 1 ? _mm_unpackhi_epi64(h, h) : h));
+}
+
+/* One super-block of S (1 or 2) packed Q4_K groups at g[0..S-1] (rows in lanes) into acc[s][j],
+ * row r's partial sum j as the reference's acc[j]: first each group's d * scale_j and dmin * min_j
+ * for its eight rows (the scales and mins unpacked from their 6 bits), then per pair of sub-blocks
+ * the exact dots (the activations broadcast once for both groups; a sub-block's 16-bit sums add
+ * eight maddubs of a nibble <= 15 by |x| <= 127 pairs: <= 8 * 2 * 15 * 127 = 30480), then the float
+ * terms in the reference's order. */
+T256H static inline __attribute__((always_inline)) void q4k_superblock(int S, const uint8_t *const *g, const int8_t *x,
+                                                                       const float *xd, const int32_t *xsum,
+                                                                       __m256 (*acc)[8]) {
+    const __m256i m15 = _mm256_set1_epi8(15), m48 = _mm256_set1_epi8(48), ones = _mm256_set1_epi16(1);
+    __m256 ds[2][8], dm[2][8];
+#pragma GCC unroll 2
+    for (int s = 0; s < S; s++) {
+        const uint8_t *p = g[s];
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)(p + 32)), b1 = _mm256_loadu_si256((const __m256i *)(p + 64));
+        __m256i h0 = _mm256_loadu_si256((const __m256i *)(p + 96)), h1 = _mm256_srli_epi16(h0, 4);
+        /* scales of sub-blocks 0-3 and 4-7 (byte 8j + r), then the mins */
+        __m256i sc03 = _mm256_or_si256(_mm256_and_si256(b0, m15), _mm256_and_si256(_mm256_slli_epi16(h0, 4), m48));
+        __m256i sc47 = _mm256_or_si256(_mm256_and_si256(b1, m15), _mm256_and_si256(_mm256_slli_epi16(h1, 4), m48));
+        __m256i mn03 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b0, 4), m15), _mm256_and_si256(_mm256_slli_epi16(h0, 2), m48));
+        __m256i mn47 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m15), _mm256_and_si256(_mm256_slli_epi16(h1, 2), m48));
+        __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)), dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            ds[s][j] = _mm256_mul_ps(d, q4k_lane_bytes(j < 4 ? sc03 : sc47, j & 3));
+            dm[s][j] = _mm256_mul_ps(dmin, q4k_lane_bytes(j < 4 ? mn03 : mn47, j & 3));
+        }
+    }
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++) {
+        __m256i lo[2], hi[2];
+#pragma GCC unroll 2
+        for (int s = 0; s < S; s++) lo[s] = hi[s] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; c++) {
+            int32_t l4, h4;
+            memcpy(&l4, x + 64 * p + 4 * c, 4), memcpy(&h4, x + 64 * p + 32 + 4 * c, 4);
+            __m256i xl = _mm256_set1_epi32(l4), xh = _mm256_set1_epi32(h4);
+#pragma GCC unroll 2
+            for (int s = 0; s < S; s++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(g[s] + 128 + 256 * p + 32 * c));
+                lo[s] = _mm256_add_epi16(lo[s], _mm256_maddubs_epi16(_mm256_and_si256(v, m15), xl));
+                hi[s] = _mm256_add_epi16(hi[s], _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m15), xh));
+            }
+        }
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            int j = 2 * p + h;
+            __m256 xdj = _mm256_set1_ps(xd[j]), xs = _mm256_set1_ps((float)xsum[j]);
+#pragma GCC unroll 2
+            for (int s = 0; s < S; s++) {
+                __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(h ? hi[s] : lo[s], ones));
+                __m256 a = _mm256_mul_ps(ds[s][j], xdj), o = _mm256_mul_ps(dm[s][j], xdj);
+                acc[s][j] = _mm256_add_ps(acc[s][j], _mm256_sub_ps(_mm256_mul_ps(a, dot), _mm256_mul_ps(o, xs)));
+            }
+        }
+    }
+}
+
+/* The eight rows of S (1 or 2) groups at pg[0..S-1] (nk super-blocks each) into res[0..S-1]; the
+ * partial sums end in hsum256's order, as the reference's sum8. */
+T256H static inline __attribute__((always_inline)) void q4k_groups(int S, const uint8_t *const *pg, int nk, const int8_t *qx,
+                                                                   const float *xd, const int32_t *xsum, __m256 *res) {
+    __m256 acc[2][8];
+#pragma GCC unroll 2
+    for (int s = 0; s < S; s++)
+        for (int j = 0; j < 8; j++) acc[s][j] = _mm256_setzero_ps();
+    for (int k = 0; k < nk; k++) {
+        const uint8_t *g[2] = {pg[0] + (size_t)k * 1152, S > 1 ? pg[1] + (size_t)k * 1152 : NULL};
+        q4k_superblock(S, g, qx + (size_t)k * 256, xd + 8 * k, xsum + 8 * k, acc);
+    }
+#pragma GCC unroll 2
+    for (int s = 0; s < S; s++) {
+        __m256 *a = acc[s];
+        res[s] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a[0], a[4]), _mm256_add_ps(a[2], a[6])),
+                               _mm256_add_ps(_mm256_add_ps(a[1], a[5]), _mm256_add_ps(a[3], a[7])));
+    }
+}
+
+/* Rows [r0, r1) of a packed Q4_K matrix: whole groups two at a time (the first half of the range side
+ * by side with the second, as bq8_walk), parts of groups through a whole group's results, the rows
+ * after the last whole group row-major. */
+T256H static void matvec_q4k_bq8_avx2(float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
+                                      int n, int rows, int r0, int r1) {
+    int nk = n / 256, rows8 = rows & ~7, end = r1 < rows8 ? r1 : rows8;
+    size_t gsz = (size_t)nk * 1152;
+    const uint8_t *wb = w;
+    int g0 = (r0 + 7) / 8, g1 = end / 8;
+    for (int g = r0 / 8; g * 8 < end; g = g < g0 || g >= g1 ? g + 1 : g1) {
+        if (g >= g0 && g < g1) { /* whole groups [g0, g1) */
+            int h = (g1 - g0 + 1) / 2;
+            for (int i = 0; i + h < g1 - g0; i++) {
+                const uint8_t *pg[2] = {wb + (size_t)(g0 + i) * gsz, wb + (size_t)(g0 + h + i) * gsz};
+                __m256 res[2];
+                q4k_groups(2, pg, nk, qx, xd, xsum, res);
+                _mm256_storeu_ps(out + 8 * (g0 + i), res[0]);
+                _mm256_storeu_ps(out + 8 * (g0 + h + i), res[1]);
+            }
+            if ((g1 - g0) % 2) {
+                const uint8_t *pg[1] = {wb + (size_t)(g0 + h - 1) * gsz};
+                __m256 res[1];
+                q4k_groups(1, pg, nk, qx, xd, xsum, res);
+                _mm256_storeu_ps(out + 8 * (g0 + h - 1), res[0]);
+            }
+            continue;
+        }
+        /* a part of group g */
+        const uint8_t *pg[1] = {wb + (size_t)g * gsz};
+        __m256 res[1];
+        float t[8];
+        q4k_groups(1, pg, nk, qx, xd, xsum, res);
+        _mm256_storeu_ps(t, res[0]);
+        for (int r = r0 > 8 * g ? r0 : 8 * g; r < end && r < 8 * g + 8; r++) out[r] = t[r - 8 * g];
+    }
+    if (r1 > rows8)
+        matvec_q4k_int_avx2(out + rows8, qx, xd, xsum, wb + (size_t)rows8 * (size_t)nk * 144, n, (r0 > rows8 ? r0 : rows8) - rows8,
+                            r1 - rows8);
+}
+
 /* The exact dot of activation block j (x, 32 int8) with 32 signed values qs (|q| <= 32), the first
  * 16 products times sub-block scale 2j and the others times 2j + 1 (sc16: a super-block's 16 scales
  * as int16), as eight int32 partial sums: maddubs of |q| by x with q's sign, then madd by the
@@ -833,7 +962,8 @@ T256H static inline __attribute__((always_inline)) __m256 bq8_term(int dtype, co
 
 T256H static void matvec_bq8_avx2(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                                   const void *w, int n, int rows, int r0, int r1) {
-    if (dtype == SLM_DTYPE_Q8_0) bq8_walk(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, rows, r0, r1);
+    if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_bq8_avx2(out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_Q8_0) bq8_walk(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q4_0) bq8_walk(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q5_0) bq8_walk(SLM_DTYPE_Q5_0, out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q5_1) bq8_walk(SLM_DTYPE_Q5_1, out, qx, xd, xsum, w, n, rows, r0, r1);
@@ -1175,7 +1305,7 @@ static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_f16_avx
                                          swiglu_back_avx2, rows_combine4_avx2, rows_dot4_avx2,
                                          softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,
                                          matvec_bq_avx2, quantize_x32_avx2, attention_f16_avx2,
-                                         matvec_bq8_avx2, 1};
+                                         matvec_bq8_avx2, SLM_BQ8_TYPES};
 
 #ifdef SLM_AVX512_TABLE
 /* Short rows stay on AVX2: stories260K (rows of 64 and 172) decoded 25% slower with the 16-lane
@@ -1186,13 +1316,20 @@ static void matvec_f32_avx512_table(float *out, const float *x, const float *w, 
     else slm_matvec_f32_avx512(out, x, w, n, r0, r1);
 }
 
+/* Packed Q4_K rows through the AVX2 kernel, the others through vpdpbusd. */
+static void matvec_bq8_avx512_table(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
+                                    const void *w, int n, int rows, int r0, int r1) {
+    if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_bq8_avx2(out, qx, xd, xsum, w, n, rows, r0, r1);
+    else slm_matvec_bq8_avx512(dtype, out, qx, xd, xsum, w, n, rows, r0, r1);
+}
+
 /* AVX-512 where it changes the hot products (kernels_avx512.c), AVX2 for the rest. */
 static const slm_kernels avx512_kernels = {
     "avx512", matvec_f32_avx512_table, matvec_f16_avx2, matvec_bf16_avx2, matvec_q8_avx2,
     attention_avx2, swiglu_avx2, rmsnorm_avx2, slm_gemm_micro_avx512, rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2,
     exp_sum_avx2, gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2, swiglu_back_avx2,
     rows_combine4_avx2, rows_dot4_avx2, softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,
-    matvec_bq_avx2, quantize_x32_avx2, attention_f16_avx2, slm_matvec_bq8_avx512, 1};
+    matvec_bq_avx2, quantize_x32_avx2, attention_f16_avx2, matvec_bq8_avx512_table, SLM_BQ8_TYPES};
 #endif
 #endif
 

@@ -228,26 +228,30 @@ static inline float sum8(const float *a) { return ((a[0] + a[4]) + (a[2] + a[6])
 /* Q4_K / Q5_K rows against int8 activations (see quant.h): sub-block j of each super-block k is
  * activation block b = 8k + j; its term goes to partial sum j, and the eight sums end in hsum256's
  * order. */
+/* Super-block k (at p) of a Q4_K / Q5_K row: its eight sub-blocks' terms into acc[0..7]. */
+static void q45k_superblock(int q5, const uint8_t *p, int k, const int8_t *qx, const float *xd, const int32_t *xsum,
+                            float acc[8]) {
+    int qo = q5 ? 48 : 16;
+    float d = f16_at(p), dmin = f16_at(p + 2);
+    for (int j = 0; j < 8; j++) {
+        int sc, m, b = 8 * k + j, sh = 4 * (j & 1);
+        slm_q4k_scale_min(p + 4, j, &sc, &m);
+        const uint8_t *q = p + qo + 32 * (j / 2), *qh = p + 16;
+        const int8_t *x = qx + (size_t)b * 32;
+        int32_t dot = 0;
+        for (int i = 0; i < 32; i++) dot += (int32_t)(((q[i] >> sh) & 15) | (q5 ? ((qh[i] >> j) & 1) << 4 : 0)) * x[i];
+        float a = (d * (float)sc) * xd[b], o = (dmin * (float)m) * xd[b];
+        acc[j] += a * (float)dot - o * (float)xsum[b];
+    }
+}
+
 static void matvec_q45k_int_scalar(int q5, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                                    const void *w, int n, int r0, int r1) {
-    int nk = n / 256, bb = q5 ? 176 : 144, qo = q5 ? 48 : 16;
+    int nk = n / 256, bb = q5 ? 176 : 144;
     for (int r = r0; r < r1; r++) {
         const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * bb;
         float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-        for (int k = 0; k < nk; k++, p += bb) {
-            float d = f16_at(p), dmin = f16_at(p + 2);
-            for (int j = 0; j < 8; j++) {
-                int sc, m, b = 8 * k + j, sh = 4 * (j & 1);
-                slm_q4k_scale_min(p + 4, j, &sc, &m);
-                const uint8_t *q = p + qo + 32 * (j / 2), *qh = p + 16;
-                const int8_t *x = qx + (size_t)b * 32;
-                int32_t dot = 0;
-                for (int i = 0; i < 32; i++)
-                    dot += (int32_t)(((q[i] >> sh) & 15) | (q5 ? ((qh[i] >> j) & 1) << 4 : 0)) * x[i];
-                float a = (d * (float)sc) * xd[b], o = (dmin * (float)m) * xd[b];
-                acc[j] += a * (float)dot - o * (float)xsum[b];
-            }
-        }
+        for (int k = 0; k < nk; k++, p += bb) q45k_superblock(q5, p, k, qx, xd, xsum, acc);
         out[r] = sum8(acc);
     }
 }
@@ -327,7 +331,41 @@ void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *
 
 int slm_bq8_type(slm_dtype dtype) {
     return dtype == SLM_DTYPE_Q8_0 || dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_0 ||
-           dtype == SLM_DTYPE_Q5_1 || dtype == SLM_DTYPE_IQ4_NL;
+           dtype == SLM_DTYPE_Q5_1 || dtype == SLM_DTYPE_IQ4_NL || dtype == SLM_DTYPE_Q4_K;
+}
+
+/* One row's Q4_K scales and quants (blk at its 12 scale bytes) between the file's layout and its
+ * lane of a packed group super-block (g at the group's byte 32; quant.h): byte 8j + lane holds the
+ * low four bits of sub-block j's scale (bits 0-3) and min (4-7), byte 64 + 8 (j & 3) + lane at bits
+ * 4 (j >> 2) .. 4 (j >> 2) + 3 their top two bits (scale below, min above), and byte 96 + 256p + 32c
+ * + 4 lane + i the file's quant byte 32p + 4c + i. */
+static void q4k_lane_copy(uint8_t *g, uint8_t *blk, int lane, int to_group) {
+    uint8_t *lo = g + lane, *hi = g + 64 + lane, *q = g + 96 + 4 * lane;
+    if (to_group) {
+        for (int j = 0; j < 8; j++) {
+            int sc, m, s = 4 * (j >> 2);
+            slm_q4k_scale_min(blk, j, &sc, &m);
+            lo[8 * j] = (uint8_t)((sc & 15) | (m & 15) << 4);
+            hi[8 * (j & 3)] = (uint8_t)((hi[8 * (j & 3)] & ~(15 << s)) | ((sc >> 4) | (m >> 4) << 2) << s);
+        }
+    } else {
+        int sc[8], m[8];
+        for (int j = 0; j < 8; j++) {
+            int t = hi[8 * (j & 3)] >> (4 * (j >> 2));
+            sc[j] = (lo[8 * j] & 15) | (t & 3) << 4;
+            m[j] = (lo[8 * j] >> 4) | ((t >> 2) & 3) << 4;
+        }
+        for (int i = 0; i < 4; i++) { /* the file's packing (slm_q4k_scale_min read backwards) */
+            blk[i] = (uint8_t)(sc[i] | (sc[i + 4] >> 4) << 6);
+            blk[i + 4] = (uint8_t)(m[i] | (m[i + 4] >> 4) << 6);
+            blk[i + 8] = (uint8_t)((sc[i + 4] & 15) | (m[i + 4] & 15) << 4);
+        }
+    }
+    for (int p = 0; p < 4; p++)
+        for (int c = 0; c < 8; c++) {
+            uint8_t *gp = q + 256 * p + 32 * c, *bp = blk + 12 + 32 * p + 4 * c;
+            memcpy(to_group ? gp : bp, to_group ? bp : gp, 4);
+        }
 }
 
 /* One row's Q5_0 / Q5_1 quants (qh: bit i the fifth bit of value i; qs: byte i value i's low nibble,
@@ -359,17 +397,22 @@ static void q5_lane_copy(uint8_t *g, uint8_t *blk, int to_group) {
 }
 
 /* Copies one row's block between the file's layout (blk) and its lane of a group block (g): the
- * f16 scale (and Q4_1's / Q5_1's f16 min) at 16 * f + 2 * lane, quant chunk c at 8 * head + 32 * c +
+ * f16 scale (and Q4_1's / Q5_1's f16 min, Q4_K's dmin) at 16 * f + 2 * lane, quant chunk c at 8 * head + 32 * c +
  * 4 * lane (Q5_0's and Q5_1's five chunks rearranged by q5_lane_copy). to_group 1 writes g, 0 writes
  * blk. */
 static void bq8_lane_copy(slm_dtype dtype, uint8_t *g, uint8_t *blk, int lane, int to_group) {
-    int hb = dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_1 ? 4 : 2, qb = slm_bq8_block_bytes(dtype) - hb;
+    int hb = dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_1 || dtype == SLM_DTYPE_Q4_K ? 4 : 2,
+        qb = slm_bq8_block_bytes(dtype) - hb;
     for (int f = 0; f < hb / 2; f++) {
         uint8_t *gp = g + 16 * f + 2 * lane, *bp = blk + 2 * f;
         memcpy(to_group ? gp : bp, to_group ? bp : gp, 2);
     }
     if (dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) {
         q5_lane_copy(g + 8 * hb + 4 * lane, blk + hb, to_group);
+        return;
+    }
+    if (dtype == SLM_DTYPE_Q4_K) {
+        q4k_lane_copy(g + 8 * hb, blk + hb, lane, to_group);
         return;
     }
     for (int c = 0; c < qb / 4; c++) {
@@ -379,13 +422,13 @@ static void bq8_lane_copy(slm_dtype dtype, uint8_t *g, uint8_t *blk, int lane, i
 }
 
 void slm_bq8_get_block(slm_dtype dtype, const void *w, int n, int64_t row, int b, uint8_t *dst) {
-    size_t bb = (size_t)slm_bq8_block_bytes(dtype), rb = (size_t)(n / 32) * bb;
+    size_t bb = (size_t)slm_bq8_block_bytes(dtype), rb = (size_t)(n / slm_bq8_block_size(dtype)) * bb;
     uint8_t *g = (uint8_t *)w + (size_t)(row / 8) * 8 * rb + (size_t)b * 8 * bb; /* only read */
     bq8_lane_copy(dtype, g, dst, (int)(row % 8), 0);
 }
 
 void slm_bq8_pack(slm_dtype dtype, void *dst, const void *src, int64_t rows, int n) {
-    int nb = n / 32, bb = slm_bq8_block_bytes(dtype);
+    int nb = n / slm_bq8_block_size(dtype), bb = slm_bq8_block_bytes(dtype);
     size_t rb = (size_t)nb * (size_t)bb;
     int64_t rows8 = rows & ~(int64_t)7;
     uint8_t *d = dst;
@@ -398,33 +441,34 @@ void slm_bq8_pack(slm_dtype dtype, void *dst, const void *src, int64_t rows, int
 
 void slm_bq8_dequant_row(slm_dtype dtype, void (*dequant_row)(int, float *, const void *, int, int64_t), float *out,
                          const void *w, int n, int64_t rows, int64_t row) {
-    int nb = n / 32, bb = slm_bq8_block_bytes(dtype);
+    int bs = slm_bq8_block_size(dtype), nb = n / bs, bb = slm_bq8_block_bytes(dtype);
     size_t rb = (size_t)nb * (size_t)bb;
     int64_t rows8 = rows & ~(int64_t)7;
     if (row >= rows8) {
         dequant_row((int)dtype, out, (const uint8_t *)w + (size_t)rows8 * rb, n, row - rows8);
         return;
     }
-    uint8_t buf[8 * 34]; /* eight blocks at a time in the file's layout */
+    uint8_t buf[8 * 144]; /* eight blocks at a time in the file's layout */
     uint8_t *g = (uint8_t *)w + (size_t)(row / 8) * 8 * rb; /* only read */
     for (int b0 = 0; b0 < nb; b0 += 8) {
         int cnt = nb - b0 < 8 ? nb - b0 : 8;
         for (int b = 0; b < cnt; b++) bq8_lane_copy(dtype, g + (size_t)(b0 + b) * 8 * bb, buf + (size_t)b * bb, (int)(row % 8), 0);
-        dequant_row((int)dtype, out + (size_t)b0 * 32, buf, 32 * cnt, 0);
+        dequant_row((int)dtype, out + (size_t)b0 * bs, buf, bs * cnt, 0);
     }
 }
 
 void slm_matvec_bq8_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                            const void *w, int n, int rows, int r0, int r1) {
-    int nb = n / 32, bb = slm_bq8_block_bytes(dtype), rows8 = rows & ~7;
+    int bs = slm_bq8_block_size(dtype), nb = n / bs, bb = slm_bq8_block_bytes(dtype), rows8 = rows & ~7;
     for (int r = r0; r < r1 && r < rows8; r++) {
-        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        uint8_t blk[34];
+        float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        uint8_t blk[144];
         for (int b = 0; b < nb; b++) {
             slm_bq8_get_block((slm_dtype)dtype, w, n, r, b, blk);
-            acc[b & 3] += bq_term(dtype, blk, qx + (size_t)b * 32, xd[b], xsum[b]);
+            if (dtype == SLM_DTYPE_Q4_K) q45k_superblock(0, blk, b, qx, xd, xsum, acc);
+            else acc[b & 3] += bq_term(dtype, blk, qx + (size_t)b * 32, xd[b], xsum[b]);
         }
-        out[r] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        out[r] = dtype == SLM_DTYPE_Q4_K ? sum8(acc) : (acc[0] + acc[1]) + (acc[2] + acc[3]);
     }
     if (r1 > rows8)
         slm_matvec_bq_scalar(dtype, out + rows8, qx, xd, xsum, (const uint8_t *)w + (size_t)rows8 * (size_t)nb * (size_t)bb,

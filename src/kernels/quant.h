@@ -95,8 +95,8 @@ void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *
                           const void *w, int n, int r0, int r1);
 
 /* Rows in groups of eight ("bq8"): a layout of the 32-value block types (Q8_0, Q4_0, Q4_1, Q5_0,
- * Q5_1, IQ4_NL) made at load time for the integer decode kernels, holding the same information as the file's row-major layout in
- * another order. Rows [0, rows & ~7) form groups of eight; group g's blocks follow each other, and
+ * Q5_1, IQ4_NL) and of Q4_K made at load time for the integer decode kernels, holding the same
+ * information as the file's row-major layout in another order. Rows [0, rows & ~7) form groups of eight; group g's blocks follow each other, and
  * block b of the group (8 * block_bytes) holds
  *   the eight rows' f16 scales (16 bytes), for Q4_1 / Q5_1 then their f16 mins (16 bytes),
  *   then the quants in 4-byte chunks: chunk c of row r at 32 * c + 4 * r
@@ -104,12 +104,25 @@ void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *
  * chunks hold their 5-bit values so that a mask gives one value of a byte and two shifts, two masks
  * and an or the other: byte j (0-3) of row r's chunk 1 + c (c = 0..3) holds value 4c + j whole (bits
  * 0-4) and the top three bits of value 16 + 4c + j (bits 5-7); byte j of chunk 0 holds at bits 2c
- * and 2c + 1 the low two bits of value 16 + 4c + j. The last rows & 7 rows follow in the row-major
- * layout. */
+ * and 2c + 1 the low two bits of value 16 + 4c + j. Q4_K's block is its super-block of 256 values
+ * (8 * 144 bytes): the eight rows' f16 d (16 bytes) and dmin (16), their sub-block scales and mins
+ * unpacked from 6 bits (sub-block j of row r: byte 32 + 8j + r the low four bits of the scale and,
+ * above, of the min; byte 96 + 8 (j & 3) + r at bits 4 (j >> 2) on their top two bits, the scale's
+ * below), then the quants in 4-byte chunks, the file's bytes 32p + 4c .. + 3 of row r at 128 + 256p
+ * + 32c + 4r (low nibbles: sub-block 2p, high: 2p + 1). The last rows & 7 rows follow in the
+ * row-major layout. */
 int slm_bq8_type(slm_dtype dtype); /* 1 for the types with this layout */
+/* Those types as bits (1 << dtype): the 32-value block types, and all of them. */
+#define SLM_BQ8_BLOCK32_TYPES                                                                                   \
+    (1u << SLM_DTYPE_Q8_0 | 1u << SLM_DTYPE_Q4_0 | 1u << SLM_DTYPE_Q4_1 | 1u << SLM_DTYPE_Q5_0 | 1u << SLM_DTYPE_Q5_1 | \
+     1u << SLM_DTYPE_IQ4_NL)
+#define SLM_BQ8_TYPES (SLM_BQ8_BLOCK32_TYPES | 1u << SLM_DTYPE_Q4_K)
+/* Values per block of those types: Q4_K's super-blocks of 256, the others' blocks of 32. */
+static inline int slm_bq8_block_size(int dtype) { return dtype == SLM_DTYPE_Q4_K ? 256 : 32; }
 /* Bytes of one block of those types, as a constant the compiler folds into the kernels. */
 static inline int slm_bq8_block_bytes(int dtype) {
-    return dtype == SLM_DTYPE_Q8_0                                 ? 34
+    return dtype == SLM_DTYPE_Q4_K                                 ? 144
+           : dtype == SLM_DTYPE_Q8_0                               ? 34
            : dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_IQ4_NL ? 18
            : dtype == SLM_DTYPE_Q5_0                               ? 22
            : dtype == SLM_DTYPE_Q5_1                               ? 24

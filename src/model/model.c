@@ -207,16 +207,16 @@ double slm_dtype_bits(slm_dtype dt) {
     return dt == SLM_DTYPE_F32 ? 32 : dt == SLM_DTYPE_Q8_G ? 8 : 16;
 }
 
-static int packable(const slm_model *m, const slm_tensor *t) {
-    return t->n_dims == 2 && slm_bq8_type(t->dtype) && t->shape[0] >= 8 &&
+static int packable(const slm_model *m, const slm_tensor *t, unsigned types) {
+    return t->n_dims == 2 && slm_bq8_type(t->dtype) && (types >> t->dtype & 1u) && t->shape[0] >= 8 &&
            !(t == m->tok_emb && m->classifier != m->tok_emb);
 }
 
-slm_status slm_model_pack_bq8(slm_model *m, slm_error *err) {
+slm_status slm_model_pack_bq8(slm_model *m, unsigned types, slm_error *err) {
     if (m->packed) return SLM_OK; /* packed already */
     size_t total = 0;
     for (int i = 0; i < m->n_tensors; i++)
-        if (packable(m, &m->tensors[i])) total += slm_align_up(slm_tensor_nbytes(&m->tensors[i]), 64);
+        if (packable(m, &m->tensors[i], types)) total += slm_align_up(slm_tensor_nbytes(&m->tensors[i]), 64);
     if (!total) return SLM_OK;
     uint8_t *dst = slm_alloc_large(total); /* page-aligned */
     if (!dst) return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory packing %zu bytes of weights", m->source, total);
@@ -224,7 +224,7 @@ slm_status slm_model_pack_bq8(slm_model *m, slm_error *err) {
     m->packed_size = total;
     for (int i = 0; i < m->n_tensors; i++) {
         slm_tensor *t = &m->tensors[i];
-        if (!packable(m, t)) continue;
+        if (!packable(m, t, types)) continue;
         size_t nb = slm_tensor_nbytes(t);
         slm_bq8_pack(t->dtype, dst, t->data, t->shape[0], (int)t->shape[1]);
         const uint8_t *src = t->data, *map = m->map;
