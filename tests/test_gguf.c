@@ -343,7 +343,7 @@ void gguf_llamacpp_kquants_dequantize_to_source(void) {
                 size_t rb = (size_t)ti.shape[1] / bt->block_size * bt->block_bytes;
                 int same = 1; /* the file's bytes of row r: through the packed layout where the loader packed it */
                 for (int k = 0; k < (int)(ti.shape[1] / bt->block_size); k++) {
-                    uint8_t fb[144];
+                    uint8_t fb[210];
                     const uint8_t *fp = (const uint8_t *)tq->data + (size_t)r * rb + (size_t)k * bt->block_bytes;
                     if (tq->bq8 && r < (ti.shape[0] & ~7)) slm_bq8_get_block(want[f], tq->data, (int)ti.shape[1], r, k, fb), fp = fb;
                     same &= !memcmp(blk + (size_t)k * bt->block_bytes, fp, (size_t)bt->block_bytes);
@@ -488,12 +488,12 @@ void kernels_matvec_bq8_bit_exact(void) {
     const slm_kernels *tabs[4];
     int nt = slm_kernels_available(tabs, 4);
     const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0,
-                               SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL, SLM_DTYPE_Q4_K};
-    const int sizes[] = {32, 64, 96, 128, 160, 288, 544, 256, 512}; /* Q4_K: the multiples of 256 */
+                               SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL, SLM_DTYPE_Q4_K, SLM_DTYPE_Q6_K};
+    const int sizes[] = {32, 64, 96, 128, 160, 288, 544, 256, 512}; /* K-quants: the multiples of 256 */
     const int row_counts[] = {8, 13, 24, 5, 31};
     enum { MAXR = 31, MAXN = 544 };
     static float w[MAXR * MAXN], x[MAXN], xh[MAXN], a[MAXN], b[MAXN], ref[MAXR], got[MAXR];
-    static uint8_t wq[MAXR * MAXN / 32 * 34], wp[MAXR * MAXN / 32 * 34], blk[144];
+    static uint8_t wq[MAXR * MAXN / 32 * 34], wp[MAXR * MAXN / 32 * 34], blk[210];
     static int8_t qx[MAXN];
     static float xd[MAXN / 32];
     static int32_t xsum[MAXN / 32];
@@ -518,9 +518,12 @@ void kernels_matvec_bq8_bit_exact(void) {
                 for (int row = 0; row < rows; row++) slm_quantize_row(t, w + (size_t)row * n, wq + row * rb, n);
                 /* a hostile Q8_0 quant: -128 */
                 if (t == SLM_DTYPE_Q8_0) wq[2] = 0x80;
-                /* Q4_K: random 6-bit scales and mins (every bit pattern of the 12 bytes is valid) */
+                /* K-quants: random scales (every bit pattern is valid: Q4_K's 12 bytes of 6-bit scales and
+                 * mins, Q6_K's 16 signed bytes, -128 included) */
                 for (int sb = 0; t == SLM_DTYPE_Q4_K && sb < rows * nb; sb++)
                     for (int i = 4; i < 16; i++) r = r * 6364136223846793005ULL + 1442695040888963407ULL, wq[sb * 144 + i] = (uint8_t)(r >> 56);
+                for (int sb = 0; t == SLM_DTYPE_Q6_K && sb < rows * nb; sb++)
+                    for (int i = 192; i < 208; i++) r = r * 6364136223846793005ULL + 1442695040888963407ULL, wq[sb * 210 + i] = (uint8_t)(r >> 56);
                 memset(wp, 0xA5, sizeof wp);
                 slm_bq8_pack(t, wp, wq, rows, n);
                 int same = 1;

@@ -654,7 +654,7 @@ void threads_1_and_2_identical_logits(void) {
  * equal those of the same file loaded from memory in the file's layout. */
 void packed_rows_change_nothing(void) {
     const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0,
-                               SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL, SLM_DTYPE_Q4_K};
+                               SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL, SLM_DTYPE_Q4_K, SLM_DTYPE_Q6_K};
     enum { N = 24, V = 1003 };
     int32_t toks[N];
     for (int i = 0; i < N; i++) toks[i] = (i * 41 + 3) % V;
@@ -663,7 +663,7 @@ void packed_rows_change_nothing(void) {
         slm_model *m256 = random_model(256, 512, 2, 4, 2, V, 64, tied, 23 + (uint64_t)tied);
         for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
             slm_error err;
-            slm_model *m = types[ti] == SLM_DTYPE_Q4_K ? m256 : m32;
+            slm_model *m = slm_block_type_of(types[ti])->block_size == 256 ? m256 : m32;
             int width = (int)m->cfg.hidden_dim;
             slm_quantize_params qp = {types[ti], (int)types[ti], 0};
             const char *path = tmp_path("packed.gguf");

@@ -620,7 +620,7 @@ static void matvec_bq8_neon(int dtype, float *out, const int8_t *qx, const float
     int rows8 = rows & ~7, end = r1 < rows8 ? r1 : rows8;
     if (r0 < end) {
         int g0 = (r0 + 7) / 8, g1 = end / 8;
-        if (g0 >= g1 || dtype == SLM_DTYPE_Q4_K) slm_matvec_bq8_scalar(dtype, out, qx, xd, xsum, w, n, rows, r0, end);
+        if (g0 >= g1 || slm_bq8_block_size(dtype) == 256) slm_matvec_bq8_scalar(dtype, out, qx, xd, xsum, w, n, rows, r0, end);
         else {
             if (r0 < 8 * g0) slm_matvec_bq8_scalar(dtype, out, qx, xd, xsum, w, n, rows, r0, 8 * g0);
             if (dtype == SLM_DTYPE_Q8_0) bq8_groups_neon(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, g0, g1);
@@ -699,7 +699,7 @@ static const slm_kernels neon_kernels = {
     .attention_f16 = attention_f16_neon,
 #if defined(__ARM_FEATURE_DOTPROD)
     .matvec_bq8 = matvec_bq8_neon, /* sdot by lane on rows packed in groups of eight */
-    .pack_bq8 = SLM_BQ8_BLOCK32_TYPES, /* Q4_K stays row-major: no packed Q4_K kernel here */
+    .pack_bq8 = SLM_BQ8_BLOCK32_TYPES, /* Q4_K and Q6_K stay row-major: no packed K-quant kernel here */
 #else
     .matvec_bq8 = slm_matvec_bq8_scalar, /* without sdot, loaders keep the row-major layout (pack_bq8 0) */
     .pack_bq8 = 0,

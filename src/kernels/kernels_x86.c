@@ -713,17 +713,72 @@ T256H static inline __attribute__((always_inline)) void q4k_superblock(int S, co
     }
 }
 
-/* The eight rows of S (1 or 2) groups at pg[0..S-1] (nk super-blocks each) into res[0..S-1]; the
- * partial sums end in hsum256's order, as the reference's sum8. */
-T256H static inline __attribute__((always_inline)) void q4k_groups(int S, const uint8_t *const *pg, int nk, const int8_t *qx,
-                                                                   const float *xd, const int32_t *xsum, __m256 *res) {
+/* One super-block of a packed Q6_K group (quant.h) into acc[j], rows in lanes, as the reference's
+ * q6k_superblock: a 6-bit value (0..63) is a nibble or-ed with two bits of the high-bit vector
+ * shifted to bits 4-5; maddubs by |x| <= 127 (pairs <= 2 * 63 * 127), widened at once; the -32 of
+ * each value comes off per half block as 32 times its activations' sum (bytes 0-15 by a sum of
+ * absolute differences from -128; bytes 16-31: the block's sum less that), and the halves' sums
+ * times their scales give the exact dot. The next super-block of the group is prefetched a quarter
+ * at a time: without it the hardware prefetcher left this walk (nibbles and high bits side by side,
+ * two groups) at 7-8 GB/s from DRAM on one core here, against 19-20 with it (the same kernel in L2:
+ * 15-24 GB/s). */
+T256H static inline __attribute__((always_inline)) void q6k_superblock(const uint8_t *g, const int8_t *x, const float *xd,
+                                                                       const int32_t *xsum, __m256 *acc) {
+    const __m256i m15 = _mm256_set1_epi8(15), m48 = _mm256_set1_epi8(48), ones = _mm256_set1_epi16(1);
+    __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+    const uint8_t *nib = g + 144, *hib = g + 1168;
+#pragma GCC unroll 4
+    for (int P = 0; P < 4; P++) {
+        for (int i = 0; i < 7; i++) _mm_prefetch((const char *)(g + 1680 + 420 * P + 64 * i), _MM_HINT_T0);
+        __m256i u[2][2]; /* [side][half] */
+        u[0][0] = u[0][1] = u[1][0] = u[1][1] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int m = 0; m < 4; m++) {
+            __m256i H = _mm256_loadu_si256((const __m256i *)(hib + 128 * P + 32 * m));
+#pragma GCC unroll 2
+            for (int half = 0; half < 2; half++) {
+                int c = m + 4 * half, l4, h4;
+                memcpy(&l4, x + 64 * P + 4 * c, 4), memcpy(&h4, x + 64 * P + 32 + 4 * c, 4);
+                __m256i v = _mm256_loadu_si256((const __m256i *)(nib + 256 * P + 32 * c));
+                __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m15), _mm256_and_si256(half ? H : _mm256_slli_epi16(H, 4), m48));
+                __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m15),
+                                             _mm256_and_si256(half ? _mm256_srli_epi16(H, 2) : _mm256_slli_epi16(H, 2), m48));
+                u[0][half] = _mm256_add_epi32(u[0][half], _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(l4)), ones));
+                u[1][half] = _mm256_add_epi32(u[1][half], _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_set1_epi32(h4)), ones));
+            }
+        }
+#pragma GCC unroll 2
+        for (int side = 0; side < 2; side++) {
+            int j = 2 * P + side;
+            __m128i sad = _mm_sad_epu8(_mm_xor_si128(_mm_loadu_si128((const __m128i *)(x + 32 * j)), _mm_set1_epi8((char)0x80)),
+                                       _mm_setzero_si128());
+            int32_t s0 = _mm_cvtsi128_si32(sad) + _mm_extract_epi32(sad, 2) - 16 * 128, s1 = xsum[j] - s0;
+            __m256i sa = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(g + 16 + 16 * j)));
+            __m256i sb = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(g + 24 + 16 * j)));
+            __m256i dot = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_sub_epi32(u[side][0], _mm256_set1_epi32(32 * s0)), sa),
+                                           _mm256_mullo_epi32(_mm256_sub_epi32(u[side][1], _mm256_set1_epi32(32 * s1)), sb));
+            acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(xd[j])), _mm256_cvtepi32_ps(dot)));
+        }
+    }
+}
+
+/* The eight rows of S (1 or 2) packed Q4_K / Q6_K groups at pg[0..S-1] (nk super-blocks each) into
+ * res[0..S-1], the groups' super-blocks in turn (two read streams); the partial sums end in
+ * hsum256's order, as the reference's sum8. */
+T256H static inline __attribute__((always_inline)) void kq_groups(int dtype, int S, const uint8_t *const *pg, int nk,
+                                                                  const int8_t *qx, const float *xd, const int32_t *xsum,
+                                                                  __m256 *res) {
+    int gb = 8 * slm_bq8_block_bytes(dtype);
     __m256 acc[2][8];
 #pragma GCC unroll 2
     for (int s = 0; s < S; s++)
         for (int j = 0; j < 8; j++) acc[s][j] = _mm256_setzero_ps();
     for (int k = 0; k < nk; k++) {
-        const uint8_t *g[2] = {pg[0] + (size_t)k * 1152, S > 1 ? pg[1] + (size_t)k * 1152 : NULL};
-        q4k_superblock(S, g, qx + (size_t)k * 256, xd + 8 * k, xsum + 8 * k, acc);
+        const uint8_t *g[2] = {pg[0] + (size_t)k * gb, S > 1 ? pg[1] + (size_t)k * gb : NULL};
+        if (dtype == SLM_DTYPE_Q4_K) q4k_superblock(S, g, qx + (size_t)k * 256, xd + 8 * k, xsum + 8 * k, acc);
+        else
+#pragma GCC unroll 2
+            for (int s = 0; s < S; s++) q6k_superblock(g[s], qx + (size_t)k * 256, xd + 8 * k, xsum + 8 * k, acc[s]);
     }
 #pragma GCC unroll 2
     for (int s = 0; s < S; s++) {
@@ -731,46 +786,6 @@ T256H static inline __attribute__((always_inline)) void q4k_groups(int S, const 
         res[s] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a[0], a[4]), _mm256_add_ps(a[2], a[6])),
                                _mm256_add_ps(_mm256_add_ps(a[1], a[5]), _mm256_add_ps(a[3], a[7])));
     }
-}
-
-/* Rows [r0, r1) of a packed Q4_K matrix: whole groups two at a time (the first half of the range side
- * by side with the second, as bq8_walk), parts of groups through a whole group's results, the rows
- * after the last whole group row-major. */
-T256H static void matvec_q4k_bq8_avx2(float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
-                                      int n, int rows, int r0, int r1) {
-    int nk = n / 256, rows8 = rows & ~7, end = r1 < rows8 ? r1 : rows8;
-    size_t gsz = (size_t)nk * 1152;
-    const uint8_t *wb = w;
-    int g0 = (r0 + 7) / 8, g1 = end / 8;
-    for (int g = r0 / 8; g * 8 < end; g = g < g0 || g >= g1 ? g + 1 : g1) {
-        if (g >= g0 && g < g1) { /* whole groups [g0, g1) */
-            int h = (g1 - g0 + 1) / 2;
-            for (int i = 0; i + h < g1 - g0; i++) {
-                const uint8_t *pg[2] = {wb + (size_t)(g0 + i) * gsz, wb + (size_t)(g0 + h + i) * gsz};
-                __m256 res[2];
-                q4k_groups(2, pg, nk, qx, xd, xsum, res);
-                _mm256_storeu_ps(out + 8 * (g0 + i), res[0]);
-                _mm256_storeu_ps(out + 8 * (g0 + h + i), res[1]);
-            }
-            if ((g1 - g0) % 2) {
-                const uint8_t *pg[1] = {wb + (size_t)(g0 + h - 1) * gsz};
-                __m256 res[1];
-                q4k_groups(1, pg, nk, qx, xd, xsum, res);
-                _mm256_storeu_ps(out + 8 * (g0 + h - 1), res[0]);
-            }
-            continue;
-        }
-        /* a part of group g */
-        const uint8_t *pg[1] = {wb + (size_t)g * gsz};
-        __m256 res[1];
-        float t[8];
-        q4k_groups(1, pg, nk, qx, xd, xsum, res);
-        _mm256_storeu_ps(t, res[0]);
-        for (int r = r0 > 8 * g ? r0 : 8 * g; r < end && r < 8 * g + 8; r++) out[r] = t[r - 8 * g];
-    }
-    if (r1 > rows8)
-        matvec_q4k_int_avx2(out + rows8, qx, xd, xsum, wb + (size_t)rows8 * (size_t)nk * 144, n, (r0 > rows8 ? r0 : rows8) - rows8,
-                            r1 - rows8);
 }
 
 /* The exact dot of activation block j (x, 32 int8) with 32 signed values qs (|q| <= 32), the first
@@ -819,6 +834,60 @@ T256H static void matvec_q6k_int_avx2(float *out, const int8_t *qx, const float 
         }
         out[r] = hsum256(acc);
     }
+}
+
+/* Rows [r0, r1) of a packed Q4_K / Q6_K matrix: whole groups two at a time (the first half of the range side
+ * by side with the second, as bq8_walk), parts of groups through a whole group's results, the rows
+ * after the last whole group row-major. */
+T256H static inline __attribute__((always_inline)) void kq_walk(int dtype, float *out, const int8_t *qx, const float *xd,
+                                                                const int32_t *xsum, const void *w, int n, int rows, int r0,
+                                                                int r1) {
+    int nk = n / 256, rows8 = rows & ~7, end = r1 < rows8 ? r1 : rows8;
+    size_t gsz = (size_t)nk * 8 * (size_t)slm_bq8_block_bytes(dtype);
+    const uint8_t *wb = w;
+    int g0 = (r0 + 7) / 8, g1 = end / 8;
+    for (int g = r0 / 8; g * 8 < end; g = g < g0 || g >= g1 ? g + 1 : g1) {
+        if (g >= g0 && g < g1) { /* whole groups [g0, g1) */
+            int h = (g1 - g0 + 1) / 2;
+            for (int i = 0; i + h < g1 - g0; i++) {
+                const uint8_t *pg[2] = {wb + (size_t)(g0 + i) * gsz, wb + (size_t)(g0 + h + i) * gsz};
+                __m256 res[2];
+                kq_groups(dtype, 2, pg, nk, qx, xd, xsum, res);
+                _mm256_storeu_ps(out + 8 * (g0 + i), res[0]);
+                _mm256_storeu_ps(out + 8 * (g0 + h + i), res[1]);
+            }
+            if ((g1 - g0) % 2) {
+                const uint8_t *pg[1] = {wb + (size_t)(g0 + h - 1) * gsz};
+                __m256 res[1];
+                kq_groups(dtype, 1, pg, nk, qx, xd, xsum, res);
+                _mm256_storeu_ps(out + 8 * (g0 + h - 1), res[0]);
+            }
+            continue;
+        }
+        /* a part of group g */
+        const uint8_t *pg[1] = {wb + (size_t)g * gsz};
+        __m256 res[1];
+        float t[8];
+        kq_groups(dtype, 1, pg, nk, qx, xd, xsum, res);
+        _mm256_storeu_ps(t, res[0]);
+        for (int r = r0 > 8 * g ? r0 : 8 * g; r < end && r < 8 * g + 8; r++) out[r] = t[r - 8 * g];
+    }
+    if (r1 > rows8) { /* row-major */
+        const uint8_t *tail = wb + (size_t)rows8 * (size_t)nk * (size_t)slm_bq8_block_bytes(dtype);
+        int t0 = (r0 > rows8 ? r0 : rows8) - rows8;
+        if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_int_avx2(out + rows8, qx, xd, xsum, tail, n, t0, r1 - rows8);
+        else matvec_q6k_int_avx2(out + rows8, qx, xd, tail, n, t0, r1 - rows8);
+    }
+}
+
+T256H static void matvec_q4k_bq8_avx2(float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
+                                      int n, int rows, int r0, int r1) {
+    kq_walk(SLM_DTYPE_Q4_K, out, qx, xd, xsum, w, n, rows, r0, r1);
+}
+
+T256H static void matvec_q6k_bq8_avx2(float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
+                                      int n, int rows, int r0, int r1) {
+    kq_walk(SLM_DTYPE_Q6_K, out, qx, xd, xsum, w, n, rows, r0, r1);
 }
 
 /* one copy of the body per type, so no type test is left in the loops */
@@ -963,6 +1032,7 @@ T256H static inline __attribute__((always_inline)) __m256 bq8_term(int dtype, co
 T256H static void matvec_bq8_avx2(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                                   const void *w, int n, int rows, int r0, int r1) {
     if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_bq8_avx2(out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_Q6_K) matvec_q6k_bq8_avx2(out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q8_0) bq8_walk(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q4_0) bq8_walk(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q5_0) bq8_walk(SLM_DTYPE_Q5_0, out, qx, xd, xsum, w, n, rows, r0, r1);
@@ -1316,10 +1386,11 @@ static void matvec_f32_avx512_table(float *out, const float *x, const float *w, 
     else slm_matvec_f32_avx512(out, x, w, n, r0, r1);
 }
 
-/* Packed Q4_K rows through the AVX2 kernel, the others through vpdpbusd. */
+/* Packed Q4_K and Q6_K rows through the AVX2 kernels, the others through vpdpbusd. */
 static void matvec_bq8_avx512_table(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                                     const void *w, int n, int rows, int r0, int r1) {
     if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_bq8_avx2(out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_Q6_K) matvec_q6k_bq8_avx2(out, qx, xd, xsum, w, n, rows, r0, r1);
     else slm_matvec_bq8_avx512(dtype, out, qx, xd, xsum, w, n, rows, r0, r1);
 }
 

@@ -258,27 +258,33 @@ static void matvec_q45k_int_scalar(int q5, float *out, const int8_t *qx, const f
 
 /* Q6_K rows against int8 activations (see quant.h): activation block b = 8k + j of super-block k
  * holds the 16-value sub-blocks 2j and 2j + 1; their scaled integer sums make one exact dot. */
+/* Value 32j + l (0..63, before the -32) of a Q6_K super-block: for j = 4h + g, the low four bits
+ * in ql[64h + 32 (g & 1) + l] (low nibble for g < 2), the top two at bits 2g of qh[32h + l]. */
+static inline int q6k_value(const uint8_t *p, int j, int l) {
+    int h = j / 4, g = j % 4, ql = p[64 * h + 32 * (g & 1) + l];
+    return (g < 2 ? ql & 15 : ql >> 4) | ((p[128 + 32 * h + l] >> (2 * g)) & 3) << 4;
+}
+
+/* Super-block k (at p) of a Q6_K row: its eight activation blocks' terms into acc[0..7]. */
+static void q6k_superblock(const uint8_t *p, int k, const int8_t *qx, const float *xd, float acc[8]) {
+    const int8_t *sc = (const int8_t *)(p + 192);
+    float d = f16_at(p + 208);
+    for (int j = 0; j < 8; j++) {
+        int b = 8 * k + j;
+        const int8_t *x = qx + (size_t)b * 32;
+        int32_t dot = 0;
+        for (int l = 0; l < 32; l++) dot += (int32_t)sc[2 * j + l / 16] * (q6k_value(p, j, l) - 32) * x[l];
+        acc[j] += (d * xd[b]) * (float)dot;
+    }
+}
+
 static void matvec_q6k_int_scalar(float *out, const int8_t *qx, const float *xd, const void *w, int n, int r0,
                                   int r1) {
     int nk = n / 256;
     for (int r = r0; r < r1; r++) {
         const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 210;
         float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-        for (int k = 0; k < nk; k++, p += 210) {
-            const int8_t *sc = (const int8_t *)(p + 192);
-            float d = f16_at(p + 208);
-            for (int j = 0; j < 8; j++) {
-                int h = j / 4, g = j % 4, b = 8 * k + j; /* values 128h + 32g + l, l < 32 */
-                const uint8_t *ql = p + 64 * h + 32 * (g & 1), *qh = p + 128 + 32 * h;
-                const int8_t *x = qx + (size_t)b * 32;
-                int32_t dot = 0;
-                for (int l = 0; l < 32; l++) {
-                    int q = ((g < 2 ? ql[l] & 15 : ql[l] >> 4) | (((qh[l] >> (2 * g)) & 3) << 4)) - 32;
-                    dot += (int32_t)sc[2 * j + l / 16] * q * x[l];
-                }
-                acc[j] += (d * xd[b]) * (float)dot;
-            }
-        }
+        for (int k = 0; k < nk; k++, p += 210) q6k_superblock(p, k, qx, xd, acc);
         out[r] = sum8(acc);
     }
 }
@@ -331,7 +337,43 @@ void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *
 
 int slm_bq8_type(slm_dtype dtype) {
     return dtype == SLM_DTYPE_Q8_0 || dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_0 ||
-           dtype == SLM_DTYPE_Q5_1 || dtype == SLM_DTYPE_IQ4_NL || dtype == SLM_DTYPE_Q4_K;
+           dtype == SLM_DTYPE_Q5_1 || dtype == SLM_DTYPE_IQ4_NL || dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q6_K;
+}
+
+/* One row's Q6_K super-block (blk, the file's 210 bytes) and its lane of a packed group super-block
+ * (g; quant.h): d at 2 lane, scale i at 16 + 8i + lane; the low four bits of value l of activation
+ * block j = 2P + side in the nibble `side` of byte 144 + 256P + 32 (l / 4) + 4 lane + l % 4, its top
+ * two bits at bits 2 side + 4 (l / 16) of byte 1168 + 128P + 32 (l / 4 % 4) + 4 lane + l % 4. */
+static void q6k_lane_copy(uint8_t *g, uint8_t *blk, int lane, int to_group) {
+    uint8_t *gd = g + 2 * lane;
+    memcpy(to_group ? gd : blk + 208, to_group ? blk + 208 : gd, 2);
+    for (int i = 0; i < 16; i++) {
+        if (to_group) g[16 + 8 * i + lane] = blk[192 + i];
+        else blk[192 + i] = g[16 + 8 * i + lane];
+    }
+    if (to_group)
+        for (int P = 0; P < 4; P++)
+            for (int c = 0; c < 8; c++) {
+                memset(g + 144 + 256 * P + 32 * c + 4 * lane, 0, 4);
+                if (c < 4) memset(g + 1168 + 128 * P + 32 * c + 4 * lane, 0, 4);
+            }
+    else memset(blk, 0, 192);
+    for (int j = 0; j < 8; j++)
+        for (int l = 0; l < 32; l++) {
+            int P = j / 2, side = j & 1, t = l % 4;
+            uint8_t *nb = g + 144 + 256 * P + 32 * (l / 4) + 4 * lane + t;
+            uint8_t *hb = g + 1168 + 128 * P + 32 * (l / 4 % 4) + 4 * lane + t;
+            int hs = 2 * side + 4 * (l / 16);
+            if (to_group) {
+                int u = q6k_value(blk, j, l);
+                *nb |= (uint8_t)((u & 15) << (4 * side));
+                *hb |= (uint8_t)((u >> 4) << hs);
+            } else {
+                int u = ((*nb >> (4 * side)) & 15) | ((*hb >> hs) & 3) << 4, h = j / 4, gg = j % 4;
+                blk[64 * h + 32 * (gg & 1) + l] |= (uint8_t)((u & 15) << (gg < 2 ? 0 : 4));
+                blk[128 + 32 * h + l] |= (uint8_t)((u >> 4) << (2 * gg));
+            }
+        }
 }
 
 /* One row's Q4_K scales and quants (blk at its 12 scale bytes) between the file's layout and its
@@ -401,6 +443,10 @@ static void q5_lane_copy(uint8_t *g, uint8_t *blk, int to_group) {
  * 4 * lane (Q5_0's and Q5_1's five chunks rearranged by q5_lane_copy). to_group 1 writes g, 0 writes
  * blk. */
 static void bq8_lane_copy(slm_dtype dtype, uint8_t *g, uint8_t *blk, int lane, int to_group) {
+    if (dtype == SLM_DTYPE_Q6_K) {
+        q6k_lane_copy(g, blk, lane, to_group);
+        return;
+    }
     int hb = dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_1 || dtype == SLM_DTYPE_Q4_K ? 4 : 2,
         qb = slm_bq8_block_bytes(dtype) - hb;
     for (int f = 0; f < hb / 2; f++) {
@@ -448,7 +494,7 @@ void slm_bq8_dequant_row(slm_dtype dtype, void (*dequant_row)(int, float *, cons
         dequant_row((int)dtype, out, (const uint8_t *)w + (size_t)rows8 * rb, n, row - rows8);
         return;
     }
-    uint8_t buf[8 * 144]; /* eight blocks at a time in the file's layout */
+    uint8_t buf[8 * 210]; /* eight blocks at a time in the file's layout */
     uint8_t *g = (uint8_t *)w + (size_t)(row / 8) * 8 * rb; /* only read */
     for (int b0 = 0; b0 < nb; b0 += 8) {
         int cnt = nb - b0 < 8 ? nb - b0 : 8;
@@ -462,13 +508,14 @@ void slm_matvec_bq8_scalar(int dtype, float *out, const int8_t *qx, const float 
     int bs = slm_bq8_block_size(dtype), nb = n / bs, bb = slm_bq8_block_bytes(dtype), rows8 = rows & ~7;
     for (int r = r0; r < r1 && r < rows8; r++) {
         float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-        uint8_t blk[144];
+        uint8_t blk[210];
         for (int b = 0; b < nb; b++) {
             slm_bq8_get_block((slm_dtype)dtype, w, n, r, b, blk);
             if (dtype == SLM_DTYPE_Q4_K) q45k_superblock(0, blk, b, qx, xd, xsum, acc);
+            else if (dtype == SLM_DTYPE_Q6_K) q6k_superblock(blk, b, qx, xd, acc);
             else acc[b & 3] += bq_term(dtype, blk, qx + (size_t)b * 32, xd[b], xsum[b]);
         }
-        out[r] = dtype == SLM_DTYPE_Q4_K ? sum8(acc) : (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        out[r] = bs == 256 ? sum8(acc) : (acc[0] + acc[1]) + (acc[2] + acc[3]);
     }
     if (r1 > rows8)
         slm_matvec_bq_scalar(dtype, out + rows8, qx, xd, xsum, (const uint8_t *)w + (size_t)rows8 * (size_t)nb * (size_t)bb,
