@@ -343,37 +343,47 @@ int slm_bq8_type(slm_dtype dtype) {
 /* One row's Q6_K super-block (blk, the file's 210 bytes) and its lane of a packed group super-block
  * (g; quant.h): d at 2 lane, scale i at 16 + 8i + lane; the low four bits of value l of activation
  * block j = 2P + side in the nibble `side` of byte 144 + 256P + 32 (l / 4) + 4 lane + l % 4, its top
- * two bits at bits 2 side + 4 (l / 16) of byte 1168 + 128P + 32 (l / 4 % 4) + 4 lane + l % 4. */
+ * two bits at bits 2 side + 4 (l / 16) of byte 1168 + 128P + 32 (l / 4 % 4) + 4 lane + l % 4. In the
+ * file block j = 4h + g has its low bits in ql[64h + 32 (g & 1) + l] (high nibble for g >= 2) and its
+ * top bits at 2g of qh[32h + l], so four values at a time move as 32-bit words of nibbles. */
 static void q6k_lane_copy(uint8_t *g, uint8_t *blk, int lane, int to_group) {
+    const uint32_t M = 0x0F0F0F0Fu;
     uint8_t *gd = g + 2 * lane;
     memcpy(to_group ? gd : blk + 208, to_group ? blk + 208 : gd, 2);
     for (int i = 0; i < 16; i++) {
         if (to_group) g[16 + 8 * i + lane] = blk[192 + i];
         else blk[192 + i] = g[16 + 8 * i + lane];
     }
-    if (to_group)
-        for (int P = 0; P < 4; P++)
-            for (int c = 0; c < 8; c++) {
-                memset(g + 144 + 256 * P + 32 * c + 4 * lane, 0, 4);
-                if (c < 4) memset(g + 1168 + 128 * P + 32 * c + 4 * lane, 0, 4);
-            }
-    else memset(blk, 0, 192);
-    for (int j = 0; j < 8; j++)
-        for (int l = 0; l < 32; l++) {
-            int P = j / 2, side = j & 1, t = l % 4;
-            uint8_t *nb = g + 144 + 256 * P + 32 * (l / 4) + 4 * lane + t;
-            uint8_t *hb = g + 1168 + 128 * P + 32 * (l / 4 % 4) + 4 * lane + t;
-            int hs = 2 * side + 4 * (l / 16);
+    for (int h = 0; h < 2; h++) {
+        for (int c = 0; c < 8; c++) { /* ql words a (g = 0, 2) and b (g = 1, 3); packed words of P = 2h, 2h + 1 */
+            uint8_t *fa = blk + 64 * h + 4 * c, *fb = fa + 32;
+            uint8_t *g0 = g + 144 + 512 * h + 32 * c + 4 * lane, *g1 = g0 + 256;
+            uint32_t a, b, p0, p1;
             if (to_group) {
-                int u = q6k_value(blk, j, l);
-                *nb |= (uint8_t)((u & 15) << (4 * side));
-                *hb |= (uint8_t)((u >> 4) << hs);
+                memcpy(&a, fa, 4), memcpy(&b, fb, 4);
+                p0 = (a & M) | (b & M) << 4, p1 = (a >> 4 & M) | (b & ~M);
+                memcpy(g0, &p0, 4), memcpy(g1, &p1, 4);
             } else {
-                int u = ((*nb >> (4 * side)) & 15) | ((*hb >> hs) & 3) << 4, h = j / 4, gg = j % 4;
-                blk[64 * h + 32 * (gg & 1) + l] |= (uint8_t)((u & 15) << (gg < 2 ? 0 : 4));
-                blk[128 + 32 * h + l] |= (uint8_t)((u >> 4) << (2 * gg));
+                memcpy(&p0, g0, 4), memcpy(&p1, g1, 4);
+                a = (p0 & M) | (p1 & M) << 4, b = (p0 >> 4 & M) | (p1 & ~M);
+                memcpy(fa, &a, 4), memcpy(fb, &b, 4);
             }
         }
+        for (int m = 0; m < 4; m++) { /* qh words of values 4m.. and 4m + 16..; packed words of P = 2h, 2h + 1 */
+            uint8_t *ql = blk + 128 + 32 * h + 4 * m, *qu = ql + 16;
+            uint8_t *w0 = g + 1168 + 256 * h + 32 * m + 4 * lane, *w1 = w0 + 128;
+            uint32_t lo, hi, x0, x1;
+            if (to_group) {
+                memcpy(&lo, ql, 4), memcpy(&hi, qu, 4);
+                x0 = (lo & M) | (hi & M) << 4, x1 = (lo >> 4 & M) | (hi >> 4 & M) << 4;
+                memcpy(w0, &x0, 4), memcpy(w1, &x1, 4);
+            } else {
+                memcpy(&x0, w0, 4), memcpy(&x1, w1, 4);
+                lo = (x0 & M) | (x1 & M) << 4, hi = (x0 >> 4 & M) | (x1 >> 4 & M) << 4;
+                memcpy(ql, &lo, 4), memcpy(qu, &hi, 4);
+            }
+        }
+    }
 }
 
 /* One row's Q4_K scales and quants (blk at its 12 scale bytes) between the file's layout and its
