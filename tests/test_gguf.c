@@ -488,7 +488,7 @@ void kernels_matvec_bq8_bit_exact(void) {
     const slm_kernels *tabs[4];
     int nt = slm_kernels_available(tabs, 4);
     const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0,
-                               SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL, SLM_DTYPE_Q4_K, SLM_DTYPE_Q6_K};
+                               SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL, SLM_DTYPE_Q4_K, SLM_DTYPE_Q5_K, SLM_DTYPE_Q6_K};
     const int sizes[] = {32, 64, 96, 128, 160, 288, 544, 256, 512}; /* K-quants: the multiples of 256 */
     const int row_counts[] = {8, 13, 24, 5, 31};
     enum { MAXR = 31, MAXN = 544 };
@@ -519,9 +519,9 @@ void kernels_matvec_bq8_bit_exact(void) {
                 /* a hostile Q8_0 quant: -128 */
                 if (t == SLM_DTYPE_Q8_0) wq[2] = 0x80;
                 /* K-quants: random scales (every bit pattern is valid: Q4_K's 12 bytes of 6-bit scales and
-                 * mins, Q6_K's 16 signed bytes, -128 included) */
-                for (int sb = 0; t == SLM_DTYPE_Q4_K && sb < rows * nb; sb++)
-                    for (int i = 4; i < 16; i++) r = r * 6364136223846793005ULL + 1442695040888963407ULL, wq[sb * 144 + i] = (uint8_t)(r >> 56);
+                 * mins (and Q5_K's), Q6_K's 16 signed bytes, -128 included) */
+                for (int sb = 0; (t == SLM_DTYPE_Q4_K || t == SLM_DTYPE_Q5_K) && sb < rows * nb; sb++)
+                    for (int i = 4; i < 16; i++) r = r * 6364136223846793005ULL + 1442695040888963407ULL, wq[sb * bb + i] = (uint8_t)(r >> 56);
                 for (int sb = 0; t == SLM_DTYPE_Q6_K && sb < rows * nb; sb++)
                     for (int i = 192; i < 208; i++) r = r * 6364136223846793005ULL + 1442695040888963407ULL, wq[sb * 210 + i] = (uint8_t)(r >> 56);
                 memset(wp, 0xA5, sizeof wp);

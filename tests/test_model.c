@@ -654,7 +654,7 @@ void threads_1_and_2_identical_logits(void) {
  * equal those of the same file loaded from memory in the file's layout. */
 void packed_rows_change_nothing(void) {
     const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0,
-                               SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL, SLM_DTYPE_Q4_K, SLM_DTYPE_Q6_K};
+                               SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL, SLM_DTYPE_Q4_K, SLM_DTYPE_Q5_K, SLM_DTYPE_Q6_K};
     enum { N = 24, V = 1003 };
     int32_t toks[N];
     for (int i = 0; i < N; i++) toks[i] = (i * 41 + 3) % V;

@@ -660,9 +660,9 @@ T256H static inline __attribute__((always_inline)) __m256 q4k_lane_bytes(__m256i
  * the exact dots (the activations broadcast once for both groups; a sub-block's 16-bit sums add
  * eight maddubs of a nibble <= 15 by |x| <= 127 pairs: <= 8 * 2 * 15 * 127 = 30480), then the float
  * terms in the reference's order. */
-T256H static inline __attribute__((always_inline)) void q4k_superblock(int S, const uint8_t *const *g, const int8_t *x,
-                                                                       const float *xd, const int32_t *xsum,
-                                                                       __m256 (*acc)[8]) {
+T256H static inline __attribute__((always_inline)) void q4k_superblock(int q5, int S, const uint8_t *const *g,
+                                                                       const int8_t *x, const float *xd,
+                                                                       const int32_t *xsum, __m256 (*acc)[8]) {
     const __m256i m15 = _mm256_set1_epi8(15), m48 = _mm256_set1_epi8(48), ones = _mm256_set1_epi16(1);
     __m256 ds[2][8], dm[2][8];
 #pragma GCC unroll 2
@@ -684,9 +684,11 @@ T256H static inline __attribute__((always_inline)) void q4k_superblock(int S, co
     }
 #pragma GCC unroll 4
     for (int p = 0; p < 4; p++) {
-        __m256i lo[2], hi[2];
+        __m256i lo[2], hi[2], lo32[2], hi32[2], f = _mm256_setzero_si256();
+        if (q5) /* the group's next super-block, a quarter at a time (as q6k_superblock; S is 1 here) */
+            for (int i = 0; i < 6; i++) _mm_prefetch((const char *)(g[0] + 1408 + 352 * p + 64 * i), _MM_HINT_T0);
 #pragma GCC unroll 2
-        for (int s = 0; s < S; s++) lo[s] = hi[s] = _mm256_setzero_si256();
+        for (int s = 0; s < S; s++) lo[s] = hi[s] = lo32[s] = hi32[s] = _mm256_setzero_si256();
 #pragma GCC unroll 8
         for (int c = 0; c < 8; c++) {
             int32_t l4, h4;
@@ -695,8 +697,17 @@ T256H static inline __attribute__((always_inline)) void q4k_superblock(int S, co
 #pragma GCC unroll 2
             for (int s = 0; s < S; s++) {
                 __m256i v = _mm256_loadu_si256((const __m256i *)(g[s] + 128 + 256 * p + 32 * c));
-                lo[s] = _mm256_add_epi16(lo[s], _mm256_maddubs_epi16(_mm256_and_si256(v, m15), xl));
-                hi[s] = _mm256_add_epi16(hi[s], _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m15), xh));
+                __m256i vl = _mm256_and_si256(v, m15), vh = _mm256_and_si256(_mm256_srli_epi16(v, 4), m15);
+                if (q5) { /* the fifth bits of chunk c: bits 2i, 2i + 1 of the pair's vector c / 4 (i = c % 4) */
+                    if (c % 4 == 0) f = _mm256_loadu_si256((const __m256i *)(g[s] + 1152 + 64 * p + 32 * (c / 4)));
+                    vl = _mm256_or_si256(vl, q5_fifth(f, 4 - 2 * (c % 4))), vh = _mm256_or_si256(vh, q5_fifth(f, 3 - 2 * (c % 4)));
+                }
+                lo[s] = _mm256_add_epi16(lo[s], _mm256_maddubs_epi16(vl, xl));
+                hi[s] = _mm256_add_epi16(hi[s], _mm256_maddubs_epi16(vh, xh));
+                if (q5 && c == 3) { /* values <= 31: four maddubs (<= 4 * 2 * 31 * 127) per 16-bit sum */
+                    lo32[s] = _mm256_madd_epi16(lo[s], ones), hi32[s] = _mm256_madd_epi16(hi[s], ones);
+                    lo[s] = hi[s] = _mm256_setzero_si256();
+                }
             }
         }
 #pragma GCC unroll 2
@@ -705,7 +716,9 @@ T256H static inline __attribute__((always_inline)) void q4k_superblock(int S, co
             __m256 xdj = _mm256_set1_ps(xd[j]), xs = _mm256_set1_ps((float)xsum[j]);
 #pragma GCC unroll 2
             for (int s = 0; s < S; s++) {
-                __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(h ? hi[s] : lo[s], ones));
+                __m256i d32 = _mm256_madd_epi16(h ? hi[s] : lo[s], ones);
+                if (q5) d32 = _mm256_add_epi32(d32, h ? hi32[s] : lo32[s]);
+                __m256 dot = _mm256_cvtepi32_ps(d32);
                 __m256 a = _mm256_mul_ps(ds[s][j], xdj), o = _mm256_mul_ps(dm[s][j], xdj);
                 acc[s][j] = _mm256_add_ps(acc[s][j], _mm256_sub_ps(_mm256_mul_ps(a, dot), _mm256_mul_ps(o, xs)));
             }
@@ -775,7 +788,10 @@ T256H static inline __attribute__((always_inline)) void kq_groups(int dtype, int
         for (int j = 0; j < 8; j++) acc[s][j] = _mm256_setzero_ps();
     for (int k = 0; k < nk; k++) {
         const uint8_t *g[2] = {pg[0] + (size_t)k * gb, S > 1 ? pg[1] + (size_t)k * gb : NULL};
-        if (dtype == SLM_DTYPE_Q4_K) q4k_superblock(S, g, qx + (size_t)k * 256, xd + 8 * k, xsum + 8 * k, acc);
+        if (dtype == SLM_DTYPE_Q4_K) q4k_superblock(0, S, g, qx + (size_t)k * 256, xd + 8 * k, xsum + 8 * k, acc);
+        else if (dtype == SLM_DTYPE_Q5_K)
+#pragma GCC unroll 2
+            for (int s = 0; s < S; s++) q4k_superblock(1, 1, g + s, qx + (size_t)k * 256, xd + 8 * k, xsum + 8 * k, acc + s);
         else
 #pragma GCC unroll 2
             for (int s = 0; s < S; s++) q6k_superblock(g[s], qx + (size_t)k * 256, xd + 8 * k, xsum + 8 * k, acc[s]);
@@ -876,6 +892,7 @@ T256H static inline __attribute__((always_inline)) void kq_walk(int dtype, float
         const uint8_t *tail = wb + (size_t)rows8 * (size_t)nk * (size_t)slm_bq8_block_bytes(dtype);
         int t0 = (r0 > rows8 ? r0 : rows8) - rows8;
         if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_int_avx2(out + rows8, qx, xd, xsum, tail, n, t0, r1 - rows8);
+        else if (dtype == SLM_DTYPE_Q5_K) matvec_q5k_int_avx2(out + rows8, qx, xd, xsum, tail, n, t0, r1 - rows8);
         else matvec_q6k_int_avx2(out + rows8, qx, xd, tail, n, t0, r1 - rows8);
     }
 }
@@ -883,6 +900,11 @@ T256H static inline __attribute__((always_inline)) void kq_walk(int dtype, float
 T256H static void matvec_q4k_bq8_avx2(float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
                                       int n, int rows, int r0, int r1) {
     kq_walk(SLM_DTYPE_Q4_K, out, qx, xd, xsum, w, n, rows, r0, r1);
+}
+
+T256H static void matvec_q5k_bq8_avx2(float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
+                                      int n, int rows, int r0, int r1) {
+    kq_walk(SLM_DTYPE_Q5_K, out, qx, xd, xsum, w, n, rows, r0, r1);
 }
 
 T256H static void matvec_q6k_bq8_avx2(float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
@@ -1032,6 +1054,7 @@ T256H static inline __attribute__((always_inline)) __m256 bq8_term(int dtype, co
 T256H static void matvec_bq8_avx2(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                                   const void *w, int n, int rows, int r0, int r1) {
     if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_bq8_avx2(out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_Q5_K) matvec_q5k_bq8_avx2(out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q6_K) matvec_q6k_bq8_avx2(out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q8_0) bq8_walk(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q4_0) bq8_walk(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, rows, r0, r1);
@@ -1386,10 +1409,11 @@ static void matvec_f32_avx512_table(float *out, const float *x, const float *w, 
     else slm_matvec_f32_avx512(out, x, w, n, r0, r1);
 }
 
-/* Packed Q4_K and Q6_K rows through the AVX2 kernels, the others through vpdpbusd. */
+/* Packed K-quant rows through the AVX2 kernels, the others through vpdpbusd. */
 static void matvec_bq8_avx512_table(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                                     const void *w, int n, int rows, int r0, int r1) {
     if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_bq8_avx2(out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_Q5_K) matvec_q5k_bq8_avx2(out, qx, xd, xsum, w, n, rows, r0, r1);
     else if (dtype == SLM_DTYPE_Q6_K) matvec_q6k_bq8_avx2(out, qx, xd, xsum, w, n, rows, r0, r1);
     else slm_matvec_bq8_avx512(dtype, out, qx, xd, xsum, w, n, rows, r0, r1);
 }

@@ -337,7 +337,8 @@ void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *
 
 int slm_bq8_type(slm_dtype dtype) {
     return dtype == SLM_DTYPE_Q8_0 || dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_0 ||
-           dtype == SLM_DTYPE_Q5_1 || dtype == SLM_DTYPE_IQ4_NL || dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q6_K;
+           dtype == SLM_DTYPE_Q5_1 || dtype == SLM_DTYPE_IQ4_NL || dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q5_K ||
+           dtype == SLM_DTYPE_Q6_K;
 }
 
 /* One row's Q6_K super-block (blk, the file's 210 bytes) and its lane of a packed group super-block
@@ -384,6 +385,28 @@ static void q6k_lane_copy(uint8_t *g, uint8_t *blk, int lane, int to_group) {
             }
         }
     }
+}
+
+/* One row's Q5_K fifth bits (qh: bit j of qh[l] for value l of sub-block j) and its lane of the packed
+ * fifth-bit vectors (f, the lane's bytes; quant.h): for sub-blocks 2p + side and chunk c = 4e + i (values
+ * 4c .. 4c + 3), byte t of the lane's word at 64p + 32e holds the fifth bit of value 4c + t at bit 2i + side,
+ * so word (p, e) is the or of the qh words c = 4e + i shifted down by 2p, masked to two bits a byte,
+ * and shifted up by 2i. */
+static void q5k_fifth_copy(uint8_t *f, uint8_t *qh, int to_group) {
+    const uint32_t M2 = 0x03030303u;
+    if (!to_group) memset(qh, 0, 32);
+    for (int p = 0; p < 4; p++)
+        for (int e = 0; e < 2; e++) {
+            uint32_t w = 0, q;
+            if (!to_group) memcpy(&w, f + 64 * p + 32 * e, 4);
+            for (int i = 0; i < 4; i++) {
+                uint8_t *qp = qh + 4 * (4 * e + i);
+                memcpy(&q, qp, 4);
+                if (to_group) w |= (q >> (2 * p) & M2) << (2 * i);
+                else q |= (w >> (2 * i) & M2) << (2 * p), memcpy(qp, &q, 4);
+            }
+            if (to_group) memcpy(f + 64 * p + 32 * e, &w, 4);
+        }
 }
 
 /* One row's Q4_K scales and quants (blk at its 12 scale bytes) between the file's layout and its
@@ -457,7 +480,7 @@ static void bq8_lane_copy(slm_dtype dtype, uint8_t *g, uint8_t *blk, int lane, i
         q6k_lane_copy(g, blk, lane, to_group);
         return;
     }
-    int hb = dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_1 || dtype == SLM_DTYPE_Q4_K ? 4 : 2,
+    int hb = dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_1 || dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q5_K ? 4 : 2,
         qb = slm_bq8_block_bytes(dtype) - hb;
     for (int f = 0; f < hb / 2; f++) {
         uint8_t *gp = g + 16 * f + 2 * lane, *bp = blk + 2 * f;
@@ -467,8 +490,13 @@ static void bq8_lane_copy(slm_dtype dtype, uint8_t *g, uint8_t *blk, int lane, i
         q5_lane_copy(g + 8 * hb + 4 * lane, blk + hb, to_group);
         return;
     }
-    if (dtype == SLM_DTYPE_Q4_K) {
-        q4k_lane_copy(g + 8 * hb, blk + hb, lane, to_group);
+    if (dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q5_K) { /* Q5_K: Q4_K's layout with its 32 qh bytes after it */
+        int q5 = dtype == SLM_DTYPE_Q5_K;
+        uint8_t qs[140]; /* Q4_K's scales and quants */
+        if (q5 && to_group) memcpy(qs, blk + hb, 12), memcpy(qs + 12, blk + hb + 44, 128);
+        q4k_lane_copy(g + 8 * hb, q5 ? qs : blk + hb, lane, to_group);
+        if (q5 && !to_group) memcpy(blk + hb, qs, 12), memcpy(blk + hb + 44, qs + 12, 128);
+        if (q5) q5k_fifth_copy(g + 1152 + 4 * lane, blk + hb + 12, to_group);
         return;
     }
     for (int c = 0; c < qb / 4; c++) {
@@ -521,7 +549,7 @@ void slm_matvec_bq8_scalar(int dtype, float *out, const int8_t *qx, const float 
         uint8_t blk[210];
         for (int b = 0; b < nb; b++) {
             slm_bq8_get_block((slm_dtype)dtype, w, n, r, b, blk);
-            if (dtype == SLM_DTYPE_Q4_K) q45k_superblock(0, blk, b, qx, xd, xsum, acc);
+            if (dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q5_K) q45k_superblock(dtype == SLM_DTYPE_Q5_K, blk, b, qx, xd, xsum, acc);
             else if (dtype == SLM_DTYPE_Q6_K) q6k_superblock(blk, b, qx, xd, acc);
             else acc[b & 3] += bq_term(dtype, blk, qx + (size_t)b * 32, xd[b], xsum[b]);
         }

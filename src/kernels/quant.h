@@ -95,7 +95,7 @@ void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *
                           const void *w, int n, int r0, int r1);
 
 /* Rows in groups of eight ("bq8"): a layout of the 32-value block types (Q8_0, Q4_0, Q4_1, Q5_0,
- * Q5_1, IQ4_NL) and of Q4_K and Q6_K made at load time for the integer decode kernels, holding the same
+ * Q5_1, IQ4_NL) and of Q4_K, Q5_K and Q6_K made at load time for the integer decode kernels, holding the same
  * information as the file's row-major layout in another order. Rows [0, rows & ~7) form groups of eight; group g's blocks follow each other, and
  * block b of the group (8 * block_bytes) holds
  *   the eight rows' f16 scales (16 bytes), for Q4_1 / Q5_1 then their f16 mins (16 bytes),
@@ -109,7 +109,9 @@ void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *
  * unpacked from 6 bits (sub-block j of row r: byte 32 + 8j + r the low four bits of the scale and,
  * above, of the min; byte 96 + 8 (j & 3) + r at bits 4 (j >> 2) on their top two bits, the scale's
  * below), then the quants in 4-byte chunks, the file's bytes 32p + 4c .. + 3 of row r at 128 + 256p
- * + 32c + 4r (low nibbles: sub-block 2p, high: 2p + 1). Q6_K's (8 * 210 bytes): the eight rows' f16
+ * + 32c + 4r (low nibbles: sub-block 2p, high: 2p + 1). Q5_K's (8 * 176 bytes) is Q4_K's followed by
+ * the fifth bits: for sub-blocks 2p (low) and 2p + 1 (high) and chunk c = 4e + i, bits 2i and 2i + 1
+ * of byte 1152 + 64p + 32e + 4r + t are the fifth bits of value 4c + t. Q6_K's (8 * 210 bytes): the eight rows' f16
  * d (16 bytes), their 16 int8 scales (scale i of row r at 16 + 8i + r), then for each pair P of
  * activation blocks (2P, 2P + 1: 32 values each) the low four bits of the 6-bit values as nibbles in
  * eight 4-byte chunks (value l of block 2P + side of row r: nibble `side` of byte 144 + 256P + 32
@@ -120,12 +122,15 @@ int slm_bq8_type(slm_dtype dtype); /* 1 for the types with this layout */
 #define SLM_BQ8_BLOCK32_TYPES                                                                                   \
     (1u << SLM_DTYPE_Q8_0 | 1u << SLM_DTYPE_Q4_0 | 1u << SLM_DTYPE_Q4_1 | 1u << SLM_DTYPE_Q5_0 | 1u << SLM_DTYPE_Q5_1 | \
      1u << SLM_DTYPE_IQ4_NL)
-#define SLM_BQ8_TYPES (SLM_BQ8_BLOCK32_TYPES | 1u << SLM_DTYPE_Q4_K | 1u << SLM_DTYPE_Q6_K)
-/* Values per block of those types: Q4_K's and Q6_K's super-blocks of 256, the others' blocks of 32. */
-static inline int slm_bq8_block_size(int dtype) { return dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q6_K ? 256 : 32; }
+#define SLM_BQ8_TYPES (SLM_BQ8_BLOCK32_TYPES | 1u << SLM_DTYPE_Q4_K | 1u << SLM_DTYPE_Q5_K | 1u << SLM_DTYPE_Q6_K)
+/* Values per block of those types: the K-quants' super-blocks of 256, the others' blocks of 32. */
+static inline int slm_bq8_block_size(int dtype) {
+    return dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q5_K || dtype == SLM_DTYPE_Q6_K ? 256 : 32;
+}
 /* Bytes of one block of those types, as a constant the compiler folds into the kernels. */
 static inline int slm_bq8_block_bytes(int dtype) {
     return dtype == SLM_DTYPE_Q6_K                                 ? 210
+           : dtype == SLM_DTYPE_Q5_K                               ? 176
            : dtype == SLM_DTYPE_Q4_K                               ? 144
            : dtype == SLM_DTYPE_Q8_0                               ? 34
            : dtype == SLM_DTYPE_Q4_0 || dtype == SLM_DTYPE_IQ4_NL ? 18

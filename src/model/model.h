@@ -14,7 +14,7 @@ typedef struct slm_tensor {
     int group_size;     /* SLM_DTYPE_Q8_G only */
     const void *data;   /* f32 (rows*cols) or int8 (rows*cols) */
     const float *scales;/* SLM_DTYPE_Q8_G: (rows*cols/group_size) */
-    int bq8;            /* 1: a Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/IQ4_NL/Q4_K/Q6_K matrix whose rows are packed in groups of eight
+    int bq8;            /* 1: a Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/IQ4_NL/Q4_K/Q5_K/Q6_K matrix whose rows are packed in groups of eight
                            (slm_bq8_pack, kernels/quant.h) in the model's own memory */
 } slm_tensor;
 
@@ -65,7 +65,7 @@ slm_status slm_model_bind(slm_model *m, slm_error *err);
 const slm_tensor *slm_model_find(const slm_model *m, const char *name);
 
 /* Packs the matrices of a bound model whose types are in `types` (bits 1 << dtype of SLM_BQ8_TYPES:
- * Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL / Q4_K / Q6_K), not an untied token embedding (which is only
+ * Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL / Q4_K / Q5_K / Q6_K), not an untied token embedding (which is only
  * read a row at a time), in groups of eight rows into one allocation the model owns, for the kernels
  * whose matvec_bq8 outruns matvec_bq (slm_kernels.pack_bq8 says for which types). Every reader of a tensor
  * (products, row reads, writers) gives the same bytes as before; the mapped pages the matrices
