@@ -659,7 +659,8 @@ T256H static inline __attribute__((always_inline)) __m256 q4k_lane_bytes(__m256i
  * for its eight rows (the scales and mins unpacked from their 6 bits), then per pair of sub-blocks
  * the exact dots (the activations broadcast once for both groups; a sub-block's 16-bit sums add
  * eight maddubs of a nibble <= 15 by |x| <= 127 pairs: <= 8 * 2 * 15 * 127 = 30480), then the float
- * terms in the reference's order. */
+ * terms in the reference's order. q5 (Q5_K, with S = 1): the fifth bits or-ed in from the group's
+ * fifth-bit vectors (quant.h) as q5_fifth does, the 16-bit sums widened every four chunks. */
 T256H static inline __attribute__((always_inline)) void q4k_superblock(int q5, int S, const uint8_t *const *g,
                                                                        const int8_t *x, const float *xd,
                                                                        const int32_t *xsum, __m256 (*acc)[8]) {
@@ -775,7 +776,7 @@ T256H static inline __attribute__((always_inline)) void q6k_superblock(const uin
     }
 }
 
-/* The eight rows of S (1 or 2) packed Q4_K / Q6_K groups at pg[0..S-1] (nk super-blocks each) into
+/* The eight rows of S (1 or 2) packed Q4_K / Q5_K / Q6_K groups at pg[0..S-1] (nk super-blocks each) into
  * res[0..S-1], the groups' super-blocks in turn (two read streams); the partial sums end in
  * hsum256's order, as the reference's sum8. */
 T256H static inline __attribute__((always_inline)) void kq_groups(int dtype, int S, const uint8_t *const *pg, int nk,
@@ -852,7 +853,7 @@ T256H static void matvec_q6k_int_avx2(float *out, const int8_t *qx, const float 
     }
 }
 
-/* Rows [r0, r1) of a packed Q4_K / Q6_K matrix: whole groups two at a time (the first half of the range side
+/* Rows [r0, r1) of a packed Q4_K / Q5_K / Q6_K matrix: whole groups two at a time (the first half of the range side
  * by side with the second, as bq8_walk), parts of groups through a whole group's results, the rows
  * after the last whole group row-major. */
 T256H static inline __attribute__((always_inline)) void kq_walk(int dtype, float *out, const int8_t *qx, const float *xd,
