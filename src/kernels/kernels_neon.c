@@ -335,6 +335,14 @@ static inline __attribute__((always_inline)) void matvec_bq_body(int dtype, floa
     }
 }
 
+/* A K-quant row's result from its two accumulators (partial sums j and j + 4 in lanes j): hsum256's
+ * order, ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)). */
+static inline float k8_sum(float32x4_t acc_lo, float32x4_t acc_hi) {
+    float a[4];
+    vst1q_f32(a, vaddq_f32(acc_lo, acc_hi));
+    return (a[0] + a[2]) + (a[1] + a[3]);
+}
+
 /* Q4_K / Q5_K on int8 activations (slm_matvec_bq_scalar's order): the eight sub-block dots of a super-block
  * as two vectors (sub-blocks 0-3, 4-7), the scales and mins unpacked eight at a time
  * (slm_q4k_scales_mins8), partial sums j and j + 4 in lanes j of two accumulators. */
@@ -379,9 +387,7 @@ static inline __attribute__((always_inline)) void matvec_q45k_neon(int q5, float
             acc_lo = vaddq_f32(acc_lo, vsubq_f32(vmulq_f32(alo, vcvtq_f32_s32(dlo)), vmulq_f32(olo, slo)));
             acc_hi = vaddq_f32(acc_hi, vsubq_f32(vmulq_f32(ahi, vcvtq_f32_s32(dhi)), vmulq_f32(ohi, shi)));
         }
-        float a[4];
-        vst1q_f32(a, vaddq_f32(acc_lo, acc_hi)); /* s_j + s_(j+4) */
-        out[r] = (a[0] + a[2]) + (a[1] + a[3]);
+        out[r] = k8_sum(acc_lo, acc_hi);
     }
 }
 
@@ -435,13 +441,10 @@ static void matvec_q6k_int_neon(float *out, const int8_t *qx, const float *xd, c
                 }
             k8_accumulate(part, xd + 8 * k, f16_at_neon(p + 208), &acc_lo, &acc_hi);
         }
-        float a[4];
-        vst1q_f32(a, vaddq_f32(acc_lo, acc_hi));
-        out[r] = (a[0] + a[2]) + (a[1] + a[3]);
+        out[r] = k8_sum(acc_lo, acc_hi);
     }
 }
 
-/* one copy of the body per type, so no type test is left in the loops */
 /* Q3_K on int8 activations (slm_matvec_bq_scalar's order), as Q6_K: the 3-bit values minus 4 as
  * int8, each 16-value half of an activation block dotted and multiplied by its scale in int32. */
 static void matvec_q3k_int_neon(float *out, const int8_t *qx, const float *xd, const void *w, int n, int r0, int r1) {
@@ -472,12 +475,11 @@ static void matvec_q3k_int_neon(float *out, const int8_t *qx, const float *xd, c
                 }
             k8_accumulate(part, xd + 8 * k, f16_at_neon(p + 108), &acc_lo, &acc_hi);
         }
-        float a[4];
-        vst1q_f32(a, vaddq_f32(acc_lo, acc_hi));
-        out[r] = (a[0] + a[2]) + (a[1] + a[3]);
+        out[r] = k8_sum(acc_lo, acc_hi);
     }
 }
 
+/* one copy of the body per type, so no type test is left in the loops */
 static void matvec_bq_neon(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum, const void *w,
                            int n, int r0, int r1) {
     if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_int_neon(out, qx, xd, xsum, w, n, r0, r1);

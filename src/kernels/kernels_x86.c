@@ -913,7 +913,6 @@ T256H static void matvec_q6k_bq8_avx2(float *out, const int8_t *qx, const float 
     kq_walk(SLM_DTYPE_Q6_K, out, qx, xd, xsum, w, n, rows, r0, r1);
 }
 
-/* one copy of the body per type, so no type test is left in the loops */
 /* Q3_K rows on int8 activations (slm_matvec_bq_scalar's order), as Q6_K: the 3-bit values of
  * activation block j (two bits at 2c of the half's 32 quant bytes, the third bit 4h + c of hmask)
  * minus 4, maddubs of |q| <= 4 by x with q's sign, madd by the two sub-block scales (unpacked to
@@ -950,6 +949,7 @@ T256H static void matvec_q3k_int_avx2(float *out, const int8_t *qx, const float 
     }
 }
 
+/* one copy of the body per type, so no type test is left in the loops */
 T256H static void matvec_bq_avx2(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                                  const void *w, int n, int r0, int r1) {
     if (dtype == SLM_DTYPE_Q4_K) matvec_q4k_int_avx2(out, qx, xd, xsum, w, n, r0, r1);

@@ -225,9 +225,10 @@ static float bq_term(int dtype, const uint8_t *p, const int8_t *x, float xd, int
 /* The eight partial sums of a K-quant row in the order of an AVX2 horizontal sum (hsum256). */
 static inline float sum8(const float *a) { return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7])); }
 
-/* Q4_K / Q5_K rows against int8 activations (see quant.h): sub-block j of each super-block k is
- * activation block b = 8k + j; its term goes to partial sum j, and the eight sums end in hsum256's
- * order. */
+/* K-quant rows against int8 activations (see quant.h): sub-block j of super-block k (Q4_K / Q5_K),
+ * or the 16-value sub-blocks 2j and 2j + 1 (Q3_K / Q6_K), meet activation block b = 8k + j in one
+ * exact integer dot; its term goes to partial sum j, and the eight sums end in hsum256's order. */
+
 /* Super-block k (at p) of a Q4_K / Q5_K row: its eight sub-blocks' terms into acc[0..7]. */
 static void q45k_superblock(int q5, const uint8_t *p, int k, const int8_t *qx, const float *xd, const int32_t *xsum,
                             float acc[8]) {
@@ -245,19 +246,6 @@ static void q45k_superblock(int q5, const uint8_t *p, int k, const int8_t *qx, c
     }
 }
 
-static void matvec_q45k_int_scalar(int q5, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
-                                   const void *w, int n, int r0, int r1) {
-    int nk = n / 256, bb = q5 ? 176 : 144;
-    for (int r = r0; r < r1; r++) {
-        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * bb;
-        float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-        for (int k = 0; k < nk; k++, p += bb) q45k_superblock(q5, p, k, qx, xd, xsum, acc);
-        out[r] = sum8(acc);
-    }
-}
-
-/* Q6_K rows against int8 activations (see quant.h): activation block b = 8k + j of super-block k
- * holds the 16-value sub-blocks 2j and 2j + 1; their scaled integer sums make one exact dot. */
 /* Value 32j + l (0..63, before the -32) of a Q6_K super-block: for j = 4h + g, the low four bits
  * in ql[64h + 32 (g & 1) + l] (low nibble for g < 2), the top two at bits 2g of qh[32h + l]. */
 static inline int q6k_value(const uint8_t *p, int j, int l) {
@@ -265,69 +253,42 @@ static inline int q6k_value(const uint8_t *p, int j, int l) {
     return (g < 2 ? ql & 15 : ql >> 4) | ((p[128 + 32 * h + l] >> (2 * g)) & 3) << 4;
 }
 
-/* Super-block k (at p) of a Q6_K row: its eight activation blocks' terms into acc[0..7]. */
-static void q6k_superblock(const uint8_t *p, int k, const int8_t *qx, const float *xd, float acc[8]) {
-    const int8_t *sc = (const int8_t *)(p + 192);
-    float d = f16_at(p + 208);
+/* Super-block k (at p) of a Q3_K (q3) or Q6_K row: its eight activation blocks' terms into acc[0..7],
+ * each value times its 16-value sub-block's scale in the integer dot. */
+static void q36k_superblock(int q3, const uint8_t *p, int k, const int8_t *qx, const float *xd, float acc[8]) {
+    float d = f16_at(p + (q3 ? 108 : 208));
     for (int j = 0; j < 8; j++) {
         int b = 8 * k + j;
         const int8_t *x = qx + (size_t)b * 32;
         int32_t dot = 0;
-        for (int l = 0; l < 32; l++) dot += (int32_t)sc[2 * j + l / 16] * (q6k_value(p, j, l) - 32) * x[l];
+        for (int l = 0; l < 32; l++) {
+            int s = 2 * j + l / 16;
+            dot += (q3 ? slm_q3k_scale(p + 96, s) * q3k_value(p, 32 * j + l)
+                       : (int32_t)(int8_t)p[192 + s] * (q6k_value(p, j, l) - 32)) * x[l];
+        }
         acc[j] += (d * xd[b]) * (float)dot;
     }
 }
 
-static void matvec_q6k_int_scalar(float *out, const int8_t *qx, const float *xd, const void *w, int n, int r0,
-                                  int r1) {
-    int nk = n / 256;
-    for (int r = r0; r < r1; r++) {
-        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 210;
-        float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-        for (int k = 0; k < nk; k++, p += 210) q6k_superblock(p, k, qx, xd, acc);
-        out[r] = sum8(acc);
-    }
-}
-
-/* Q3_K rows against int8 activations (see quant.h): as Q6_K, with 3-bit values and 6-bit scales. */
-static void matvec_q3k_int_scalar(float *out, const int8_t *qx, const float *xd, const void *w, int n, int r0,
-                                  int r1) {
-    int nk = n / 256;
-    for (int r = r0; r < r1; r++) {
-        const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nk * 110;
-        float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-        for (int k = 0; k < nk; k++, p += 110) {
-            float d = f16_at(p + 108);
-            for (int j = 0; j < 8; j++) {
-                int b = 8 * k + j;
-                const int8_t *x = qx + (size_t)b * 32;
-                int32_t dot = 0;
-                for (int l = 0; l < 32; l++) dot += (int32_t)slm_q3k_scale(p + 96, 2 * j + l / 16) * q3k_value(p, 32 * j + l) * x[l];
-                acc[j] += (d * xd[b]) * (float)dot;
-            }
-        }
-        out[r] = sum8(acc);
-    }
+/* Super-block k (at p) of a K-quant row of dtype into its eight partial sums. */
+static void k_superblock(int dtype, const uint8_t *p, int k, const int8_t *qx, const float *xd, const int32_t *xsum,
+                         float acc[8]) {
+    if (dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q5_K) q45k_superblock(dtype == SLM_DTYPE_Q5_K, p, k, qx, xd, xsum, acc);
+    else q36k_superblock(dtype == SLM_DTYPE_Q3_K, p, k, qx, xd, acc);
 }
 
 void slm_matvec_bq_scalar(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                           const void *w, int n, int r0, int r1) {
-    if (dtype == SLM_DTYPE_Q3_K) {
-        matvec_q3k_int_scalar(out, qx, xd, w, n, r0, r1);
-        return;
-    }
-    if (dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q5_K) {
-        matvec_q45k_int_scalar(dtype == SLM_DTYPE_Q5_K, out, qx, xd, xsum, w, n, r0, r1);
-        return;
-    }
-    if (dtype == SLM_DTYPE_Q6_K) {
-        matvec_q6k_int_scalar(out, qx, xd, w, n, r0, r1);
-        return;
-    }
-    int nb = n / 32, bb = slm_block_type_of((slm_dtype)dtype)->block_bytes;
+    const slm_block_type *bt = slm_block_type_of((slm_dtype)dtype);
+    int nb = n / bt->block_size, bb = bt->block_bytes;
     for (int r = r0; r < r1; r++) {
         const uint8_t *p = (const uint8_t *)w + (size_t)r * (size_t)nb * (size_t)bb;
-        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        if (bt->block_size == 256) { /* K-quants */
+            for (int k = 0; k < nb; k++, p += bb) k_superblock(dtype, p, k, qx, xd, xsum, acc);
+            out[r] = sum8(acc);
+            continue;
+        }
         for (int b = 0; b < nb; b++, p += bb) acc[b & 3] += bq_term(dtype, p, qx + (size_t)b * 32, xd[b], xsum[b]);
         out[r] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
     }
@@ -549,8 +510,7 @@ void slm_matvec_bq8_scalar(int dtype, float *out, const int8_t *qx, const float 
         uint8_t blk[210];
         for (int b = 0; b < nb; b++) {
             slm_bq8_get_block((slm_dtype)dtype, w, n, r, b, blk);
-            if (dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q5_K) q45k_superblock(dtype == SLM_DTYPE_Q5_K, blk, b, qx, xd, xsum, acc);
-            else if (dtype == SLM_DTYPE_Q6_K) q6k_superblock(blk, b, qx, xd, acc);
+            if (bs == 256) k_superblock(dtype, blk, b, qx, xd, xsum, acc);
             else acc[b & 3] += bq_term(dtype, blk, qx + (size_t)b * 32, xd[b], xsum[b]);
         }
         out[r] = bs == 256 ? sum8(acc) : (acc[0] + acc[1]) + (acc[2] + acc[3]);
