@@ -69,7 +69,7 @@ void gemm_matches_naive_product_every_kernel(void) {
 void gemm_avx512_same_bytes_as_avx2(void) {
     const slm_kernels *a = slm_kernels_named("avx2"), *b = slm_kernels_named("avx512");
     if (!a || !b) SKIP("this CPU or build has no avx512 table (make avx512-emu-test runs it)");
-    int shapes[][3] = {{1, 1, 1}, {7, 17, 5}, {13, 300, 33}, {97, 259, 600}};
+    int shapes[][3] = {{1, 1, 1}, {7, 17, 5}, {10, 16, 40}, {13, 300, 33}, {23, 48, 300}, {97, 259, 600}};
     for (int threads = 1; threads <= 3; threads += 2)
         for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
             int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
@@ -98,6 +98,39 @@ void gemm_avx512_same_bytes_as_avx2(void) {
             }
             free(A), free(B), free(C[0]), free(C[1]);
         }
+}
+
+/* A table's 12-row micro-kernel against its own 6-row kernel run on each of the two a-panels: the
+ * same bytes (each value is the same chain of multiply-adds), for every row count 7..12, full and
+ * partial b-panels, plain and accumulating, K blocks of 1, 7 and 256. */
+void gemm_micro12_same_bytes_as_two_micro6(void) {
+    const slm_kernels *ks[4];
+    int nk = slm_kernels_available(ks, 4), tried = 0;
+    enum { KC = 256 };
+    float *a = malloc(sizeof(float) * 12 * KC), *b = malloc(sizeof(float) * 16 * KC);
+    float c1[12 * 19], c2[12 * 19];
+    for (int i = 0; i < 12 * KC; i++) a[i] = urand();
+    for (int i = 0; i < 16 * KC; i++) b[i] = urand();
+    for (int ki = 0; ki < nk; ki++) {
+        const slm_kernels *k = ks[ki];
+        if (!k->gemm_micro12) continue;
+        tried++;
+        int kcs[] = {1, 7, KC}, nrs[] = {16, 5};
+        for (int ki2 = 0; ki2 < 3; ki2++)
+            for (int ni = 0; ni < 2; ni++)
+                for (int mr = 7; mr <= 12; mr++)
+                    for (int acc = 0; acc < 2; acc++) {
+                        int kc = kcs[ki2], nr = nrs[ni];
+                        for (int i = 0; i < 12 * 19; i++) c1[i] = c2[i] = (float)i * 0.125f; /* row stride 19 */
+                        k->gemm_micro12(kc, a, b, c1, 19, acc, mr, nr);
+                        k->gemm_micro(kc, a, b, c2, 19, acc, 6, nr);
+                        k->gemm_micro(kc, a + 6 * kc, b, c2 + 6 * 19, 19, acc, mr - 6, nr);
+                        CHECK(!memcmp(c1, c2, sizeof c1), "%s: 12-row kernel, kc %d, mr %d, nr %d, acc %d: not the bytes "
+                              "of two 6-row calls", k->name, kc, mr, nr, acc);
+                    }
+    }
+    free(a), free(b);
+    if (!tried) SKIP("no table here has a 12-row micro-kernel (the avx512 table has; make avx512-emu-test runs it)");
 }
 
 /* Products with a weight matrix (prefill): W given as fp32 or fetched row by row give the same bytes,

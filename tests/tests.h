@@ -79,6 +79,7 @@ extern const test_case all_tests[];
     X(gemm_matches_naive_product_every_kernel)        \
     X(gemm_wt_matches_naive_product_every_kernel)     \
     X(gemm_avx512_same_bytes_as_avx2)                 \
+    X(gemm_micro12_same_bytes_as_two_micro6)          \
     X(kernels_dequant_row_bit_exact)                  \
     X(kernels_matvec_bq_bit_exact)                    \
     X(kernels_matvec_bq8_bit_exact)                   \

@@ -21,6 +21,23 @@ void slm_gemm_micro_scalar(int kc, const float *a, const float *b, float *c, ptr
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
+/* c (m rows, nr <= NR columns) [+]= the packed a-panels from a (m rows, MR per panel, panel p at
+ * a + p * MR * kc) times one b-panel: twelve rows at a time where the table has a 12-row kernel. */
+static void micro_rows(const slm_kernels *ks, int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                       int accumulate, int m, int nr) {
+    for (int ir = 0; ir < m;) {
+        int left = m - ir;
+        const float *ai = a + (size_t)ir * (size_t)kc;
+        if (ks->gemm_micro12 && left > MR) {
+            ks->gemm_micro12(kc, ai, b, c + (ptrdiff_t)ir * ldc, ldc, accumulate, left < 2 * MR ? left : 2 * MR, nr);
+            ir += 2 * MR;
+        } else {
+            ks->gemm_micro(kc, ai, b, c + (ptrdiff_t)ir * ldc, ldc, accumulate, left < MR ? left : MR, nr);
+            ir += MR;
+        }
+    }
+}
+
 /* K is cut into equal blocks of at most KC (the last may be shorter). */
 static int k_block(int K) { return ceil_div(K, ceil_div(K, KC)); }
 
@@ -92,12 +109,12 @@ static void pack_b(float *dst, const job *j, int k0, int kc, int c0, int nc) {
 
 /* One task: rows [i0, i1) x columns [c0, c1) of C. For each block of up to MA rows and KC of K, A is
  * packed once; each B block (KC x NC) is packed once per such A block and multiplied against all of
- * it, one 16-column B panel (L1) against every 6-row A panel in turn. */
+ * it, one 16-column B panel (L1) against every 6-row A panel in turn (two at a time where the table
+ * has a 12-row kernel). */
 static void task(const job *j, int t, float *pa, float *pb) {
     int i0 = (t / j->tasks_n) * j->rows_per_task, c0 = (t % j->tasks_n) * j->cols_per_task;
     int i1 = i0 + j->rows_per_task < j->M ? i0 + j->rows_per_task : j->M;
     int c1 = c0 + j->cols_per_task < j->N ? c0 + j->cols_per_task : j->N;
-    slm_gemm_micro_fn micro = j->g->kernels->gemm_micro;
     for (int ia = i0; ia < i1; ia += MA) {
         int ma = i1 - ia < MA ? i1 - ia : MA;
         for (int k0 = 0; k0 < j->K; k0 += j->kc) {
@@ -112,10 +129,8 @@ static void task(const job *j, int t, float *pa, float *pb) {
                 else
                     pack_b(pb, j, k0, kc, jc, nc);
                 for (int jr = 0; jr < nc; jr += NR)
-                    for (int ir = 0; ir < ma; ir += MR)
-                        micro(kc, pa + (size_t)ir * kc, b + (size_t)jr * kc,
-                              j->C + (ptrdiff_t)(ia + ir) * j->ldc + jc + jr, j->ldc, acc, ma - ir < MR ? ma - ir : MR,
-                              nc - jr < NR ? nc - jr : NR);
+                    micro_rows(j->g->kernels, kc, pa, b + (size_t)jr * kc, j->C + (ptrdiff_t)ia * j->ldc + jc + jr,
+                               j->ldc, acc, ma, nc - jr < NR ? nc - jr : NR);
             }
         }
     }
@@ -233,13 +248,10 @@ static void wt_strip(const wt_job *j, const slm_gemm_wt_out *o, int r0, float *r
         int kc = K - k0 < j->kc ? K - k0 : j->kc;
         j->g->kernels->gemm_pack_b16(pb + (size_t)k0 * NR, src + k0, K, kc);
     }
-    slm_gemm_micro_fn micro = j->g->kernels->gemm_micro;
     for (int k0 = 0; k0 < K; k0 += j->kc) {
         int kc = K - k0 < j->kc ? K - k0 : j->kc;
-        const float *a = j->pa + (size_t)k0 * (size_t)j->mpad, *b = pb + (size_t)k0 * NR;
-        for (int ir = 0; ir < j->M; ir += MR)
-            micro(kc, a + (size_t)ir * kc, b, o->C + (ptrdiff_t)ir * o->ldc + r0, o->ldc, k0 > 0,
-                  j->M - ir < MR ? j->M - ir : MR, nr);
+        micro_rows(j->g->kernels, kc, j->pa + (size_t)k0 * (size_t)j->mpad, pb + (size_t)k0 * NR, o->C + r0, o->ldc,
+                   k0 > 0, j->M, nr);
     }
 }
 

@@ -140,6 +140,9 @@ typedef struct slm_kernels {
     slm_matvec_bq8_fn matvec_bq8;
     unsigned pack_bq8; /* bit d (1 << dtype): this table's matvec_bq8 outruns matvec_bq for dtype d, so
                           loaders pack those matrices in groups of eight (SLM_BQ8_TYPES, quant.h) */
+    /* Optional (NULL where the table has none): the micro-kernel over two 6-row a-panels at once (the
+     * second at a + 6 * kc), mr from 7 to 12; each value the same chain as gemm_micro's. */
+    slm_gemm_micro_fn gemm_micro12;
 } slm_kernels;
 
 /* The scalar reference kernels. */
@@ -153,6 +156,8 @@ void slm_matvec_bq8_avx512(int dtype, float *out, const int8_t *qx, const float 
 void slm_matvec_f32_avx512(float *out, const float *x, const float *w, int n, int r0, int r1);
 void slm_gemm_micro_avx512(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate, int mr,
                            int nr);
+void slm_gemm_micro12_avx512(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate, int mr,
+                             int nr);
 #endif
 
 const slm_kernels *slm_kernels_scalar(void);

@@ -207,6 +207,46 @@ T512 void slm_gemm_micro_avx512(int kc, const float *a, const float *b, float *c
     }
 }
 
+/* The 12x16 micro-kernel: two 6-row a-panels (the second at a + 6 * kc, as gemm.c packs them) against
+ * one b-panel, 12 accumulators. The 6-row kernel's six chains of 4-cycle multiply-adds keep at most
+ * six of the eight in flight that two FMA ports need; twelve keep them all busy, and each b load
+ * serves twelve products. Each value of C is still one chain of multiply-adds over k from zero, so
+ * the bytes are the 6-row kernel's. mr from 7 to 12. */
+T512 void slm_gemm_micro12_avx512(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate,
+                                  int mr, int nr) {
+    const float *a2 = a + (size_t)6 * (size_t)kc;
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    __m512 c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+    for (int k = 0; k < kc; k++, a += 6, a2 += 6, b += 16) {
+        __m512 bk = _mm512_loadu_ps(b);
+        c0 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), bk, c0);
+        c1 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), bk, c1);
+        c2 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), bk, c2);
+        c3 = _mm512_fmadd_ps(_mm512_set1_ps(a[3]), bk, c3);
+        c4 = _mm512_fmadd_ps(_mm512_set1_ps(a[4]), bk, c4);
+        c5 = _mm512_fmadd_ps(_mm512_set1_ps(a[5]), bk, c5);
+        c6 = _mm512_fmadd_ps(_mm512_set1_ps(a2[0]), bk, c6);
+        c7 = _mm512_fmadd_ps(_mm512_set1_ps(a2[1]), bk, c7);
+        c8 = _mm512_fmadd_ps(_mm512_set1_ps(a2[2]), bk, c8);
+        c9 = _mm512_fmadd_ps(_mm512_set1_ps(a2[3]), bk, c9);
+        c10 = _mm512_fmadd_ps(_mm512_set1_ps(a2[4]), bk, c10);
+        c11 = _mm512_fmadd_ps(_mm512_set1_ps(a2[5]), bk, c11);
+    }
+    __m512 r[12] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11};
+    if (nr == 16) {
+        for (int i = 0; i < mr; i++) {
+            float *ci = c + i * ldc;
+            _mm512_storeu_ps(ci, accumulate ? _mm512_add_ps(_mm512_loadu_ps(ci), r[i]) : r[i]);
+        }
+        return;
+    }
+    float t[16];
+    for (int i = 0; i < mr; i++) {
+        _mm512_storeu_ps(t, r[i]);
+        for (int j = 0; j < nr; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + t[j] : t[j];
+    }
+}
+
 #else
 typedef int slm_no_avx512; /* (an empty translation unit is not C) */
 #endif
