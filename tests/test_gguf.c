@@ -563,6 +563,77 @@ void kernels_matvec_bq8_bit_exact(void) {
             }
 }
 
+/* Products of a batch of tokens with packed rows in integers (matmat_bq8, where a table has one):
+ * every token's result is the bytes of that table's matvec_bq8 and of the scalar reference, for
+ * token counts around the kernel's tiles of four, odd and even group ranges, block counts that are
+ * not multiples of four, a zero block, Q8_0's -128 and a token with NaN and infinity. */
+void kernels_matmat_bq8_same_bytes_as_matvec(void) {
+    const slm_kernels *tabs[4];
+    int nt = slm_kernels_available(tabs, 4), tried = 0;
+    const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0,
+                               SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL, SLM_DTYPE_Q4_K, SLM_DTYPE_Q5_K, SLM_DTYPE_Q6_K};
+    const int sizes[] = {32, 96, 160, 288, 512};
+    const int ms[] = {1, 3, 4, 5, 9};
+    enum { MAXR = 40, MAXN = 512, MAXM = 9 };
+    static float w[MAXR * MAXN], x[MAXM * MAXN], ref[MAXM][MAXR], got[MAXM][MAXR + 3];
+    static uint8_t wq[MAXR * MAXN / 32 * 34], wp[MAXR * MAXN / 32 * 34];
+    static int8_t qx[MAXM * MAXN];
+    static float xd[MAXM * MAXN / 32];
+    static int32_t xsum[MAXM * MAXN / 32];
+    uint64_t r = 7;
+    for (int i = 0; i < MAXR * MAXN; i++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        w[i] = ((float)((r >> 40) & 0xFFFFFF) / 16777216.0f - 0.5f) * (1.0f + (float)(i % 7));
+    }
+    for (int i = 0; i < MAXM * MAXN; i++) x[i] = cosf((float)i * 0.37f) * (i % 13 == 0 ? 4.0f : 1.0f);
+    for (int i = 32; i < 64; i++) x[i] = 0.0f; /* a zero block */
+    x[2 * MAXN + 40] = NAN, x[2 * MAXN + 70] = INFINITY; /* token 2 (of inputs MAXN apart): NaN results */
+    for (int k = 0; k < nt; k++) {
+        const slm_kernels *kt = tabs[k];
+        if (!kt->matmat_bq8) continue;
+        tried++;
+        for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++)
+            for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+                slm_dtype t = types[ti];
+                int n = sizes[si], nb = n / 32, rows = MAXR;
+                if (!(kt->matmat_bq8_types >> t & 1) || n % slm_block_type_of(t)->block_size) continue;
+                size_t rb = (size_t)(n / slm_block_type_of(t)->block_size) * slm_block_type_of(t)->block_bytes;
+                for (int row = 0; row < rows; row++) slm_quantize_row(t, w + (size_t)row * n, wq + row * rb, n);
+                if (t == SLM_DTYPE_Q8_0) wq[2] = 0x80;
+                slm_bq8_pack(t, wp, wq, rows, n);
+                for (int tok = 0; tok < MAXM; tok++)
+                    slm_quantize_x32(qx + (size_t)tok * n, xd + (size_t)tok * nb, xsum + (size_t)tok * nb,
+                                     x + (size_t)tok * MAXN, n);
+                for (int tok = 0; tok < MAXM; tok++) {
+                    slm_matvec_bq_scalar((int)t, ref[tok], qx + (size_t)tok * n, xd + (size_t)tok * nb,
+                                         xsum + (size_t)tok * nb, wq, n, 0, rows);
+                    float one[MAXR];
+                    kt->matvec_bq8((int)t, one, qx + (size_t)tok * n, xd + (size_t)tok * nb, xsum + (size_t)tok * nb, wp,
+                                   n, rows, 0, rows);
+                    CHECK(!memcmp(one, ref[tok], sizeof one), "%s, type %d, n %d: matvec_bq8 is not the scalar bytes",
+                          kt->name, (int)t, n);
+                }
+                const int granges[][2] = {{0, 5}, {0, 2}, {1, 4}, {3, 4}};
+                for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
+                    for (int gi = 0; gi < 4; gi++) {
+                        int m = ms[mi], g0 = granges[gi][0], g1 = granges[gi][1];
+                        memset(got, 0x7f, sizeof got);
+                        kt->matmat_bq8((int)t, &got[0][0], MAXR + 3, qx, xd, xsum, m, wp, n, g0, g1);
+                        int same = 1, kept = 1;
+                        for (int tok = 0; tok < MAXM; tok++)
+                            for (int row = 0; row < MAXR + 3; row++) {
+                                int in = tok < m && row >= 8 * g0 && row < 8 * g1;
+                                if (in) same &= !memcmp(&got[tok][row], &ref[tok][row], sizeof(float));
+                                else kept &= got[tok][row] == got[MAXM - 1][MAXR + 2];
+                            }
+                        CHECK(same && kept, "%s, type %d, n %d, %d tokens, groups [%d, %d): %s", kt->name, (int)t, n, m,
+                              g0, g1, same ? "wrote outside its rows" : "not the bytes of matvec_bq8");
+                    }
+            }
+    }
+    if (!tried) SKIP("no table here has matmat_bq8 (the avx512 table has; make avx512-emu-test runs it)");
+}
+
 /* Integer block products (Q8_0 / Q4_0 / Q4_1 / Q5_0 / K-quant rows against int8 activations): every table gives the
  * scalar reference's bytes, over row ranges and block counts that are not multiples of four; and
  * the reference agrees with the float product of the dequantized rows and activations. */

@@ -651,7 +651,11 @@ void threads_1_and_2_identical_logits(void) {
  * that are whole super-blocks), tied and untied,
  * with a classifier whose row count is not a multiple of eight, the packed model's logits (token
  * by token and in batches, 1 and 2 threads, SIMD and scalar), its rows and the file it writes
- * equal those of the same file loaded from memory in the file's layout. */
+ * equal those of the same file loaded from memory in the file's layout. One exception: where the
+ * table multiplies a batch by packed rows in integers (matmat_bq8: AVX-512, Q8_0 / Q4_0 / Q4_1),
+ * the packed model's batches take int8 activations as decode does, so their logits are held to
+ * the file's token-by-token logits (within 3%: an activation can round to the next int8 step where
+ * an earlier float step differs in its last bit), not to its fp32 batch products. */
 void packed_rows_change_nothing(void) {
     const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0,
                                SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL, SLM_DTYPE_Q4_K, SLM_DTYPE_Q5_K, SLM_DTYPE_Q6_K};
@@ -698,11 +702,19 @@ void packed_rows_change_nothing(void) {
             CHECK(rows_same, "type %d, tied %d: packed rows read differently", (int)types[ti], tied);
             for (int v = 0; v < 8; v++) {
                 int threads = v & 1 ? 2 : 1, no_simd = (v >> 1) & 1, batch = v & 4 ? 1 : 0;
-                float *a = test_logits_batch(file, toks, N, threads, no_simd, batch);
+                const slm_kernels *kt = slm_kernels_select(!no_simd);
+                int int_batch = batch != 1 && kt->matmat_bq8 && (kt->matmat_bq8_types >> types[ti] & 1);
+                float *a = test_logits_batch(file, toks, N, threads, no_simd, int_batch ? 1 : batch);
                 float *b = test_logits_batch(packed, toks, N, threads, no_simd, batch);
-                CHECK(a && b && !memcmp(a, b, sizeof(float) * N * V),
-                      "type %d, tied %d, %d threads, %s, batch %d: packed logits differ", (int)types[ti], tied, threads,
-                      no_simd ? "scalar" : "simd", batch);
+                if (int_batch) {
+                    double scale = 0, d = 0;
+                    for (int i = 0; a && b && i < N * V; i++) scale = fmax(scale, fabs(a[i])), d = fmax(d, fabs((double)a[i] - b[i]));
+                    CHECK(a && b && d <= 0.03 * scale, "type %d, tied %d, %d threads: integer batches differ from the "
+                          "file's token-by-token logits by %g of the largest", (int)types[ti], tied, threads, d / scale);
+                } else
+                    CHECK(a && b && !memcmp(a, b, sizeof(float) * N * V),
+                          "type %d, tied %d, %d threads, %s, batch %d: packed logits differ", (int)types[ti], tied, threads,
+                          no_simd ? "scalar" : "simd", batch);
                 free(a), free(b);
             }
             slm_quantize_params out = {SLM_DTYPE_Q8_0, -1, 0};

@@ -2,6 +2,7 @@
  * quality gate's figures on the bundled model. */
 #include <math.h>
 
+#include "../src/kernels/kernels.h"
 #include "../src/kernels/quant.h"
 #include "../src/model/model.h"
 #include "test.h"
@@ -155,7 +156,13 @@ void quantize_cli_rejects_bad_input(void) {
  * by token (matrix-vector products) on the fp32 copy of the same quantized weights: the same logits
  * within float rounding, for every weight type, both kernel tables, a GQA model with an untied
  * classifier and a block-sharing one; batches give the same bytes for 1 and 2 threads. Token by
- * token on the quantized file itself, Q8_0 / Q4_0 / Q4_1 multiply 8-bit activations: near, not equal. */
+ * token on the quantized file itself, Q8_0 / Q4_0 / Q4_1 multiply 8-bit activations: near, not equal.
+ * Where the table multiplies batches of packed rows in integers too (matmat_bq8: AVX-512, Q8_0 /
+ * Q4_0 / Q4_1), a model whose every block-type matrix goes that way is held to the token-by-token
+ * logits of the quantized file (within 3%: the same products, but an activation can round to the
+ * next int8 step when an earlier float step differs in its last bit; kernels_matmat_bq8_same_bytes_
+ * as_matvec holds the products to the bytes); one with some matrices each way to the fp32 copy as
+ * loosely as int8 activations are. */
 static double max_rel_diff(const float *a, const float *b, size_t n) {
     double scale = 0, d = 0;
     for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(a[i])), d = fmax(d, fabs((double)a[i] - b[i]));
@@ -199,8 +206,23 @@ void prefill_batches_match_token_by_token(void) {
                         slm_model_tensor_info(q, k, &info);
                         int8_acts |= slm_block_type_of(info.dtype) != NULL; /* Q6_K, Q5_0, Q5_1, Q5_K, Q3_K, IQ4_NL */
                     }
-                    CHECK(d7 <= 1e-4 && dd <= 1e-4, "config %d, type %d, %s: batched logits differ by %g / %g of the "
-                          "largest", ci, (int)types[ti], simd ? "simd" : "scalar", d7, dd);
+                    const slm_kernels *kt = slm_kernels_select(simd);
+                    int all_int = 1, any_int = 0; /* block-type matrices the table multiplies a batch of in integers */
+                    for (int k = 0; k < slm_model_n_tensors(q); k++) {
+                        slm_tensor_info info;
+                        slm_model_tensor_info(q, k, &info);
+                        if (!slm_block_type_of(info.dtype) || info.n_dims != 2) continue;
+                        if (!cfgs[ci].tied_classifier && !strcmp(info.name, "token_embd.weight")) continue; /* looked up */
+                        int i8 = kt->matmat_bq8 && (kt->matmat_bq8_types >> info.dtype & 1);
+                        all_int &= i8, any_int |= i8;
+                    }
+                    if (any_int && all_int) d7 = max_rel_diff(one, b7, nv), dd = max_rel_diff(one, bd, nv);
+                    /* int8 activations: a last-bit difference before quantization (the batch's float steps are
+                     * not token by token's) can move an activation by one quantum, about 1e-3 of the logits */
+                    double tol = any_int ? (all_int ? 0.03 : 0.1) : 1e-4;
+                    CHECK(d7 <= tol && dd <= tol, "config %d, type %d, %s: batched logits differ by %g / %g of the "
+                          "largest (from the %s)", ci, (int)types[ti], simd ? "simd" : "scalar", d7, dd,
+                          any_int && all_int ? "token-by-token logits" : "fp32 copy");
                     CHECK(d1 <= (int8_acts ? 0.1 : 1e-4), "config %d, type %d, %s: token by token differs by %g of the "
                           "largest", ci, (int)types[ti], simd ? "simd" : "scalar", d1);
                     CHECK(!memcmp(b7, b7t2, sizeof(float) * nv), "config %d, type %d: 1 and 2 threads differ", ci,

@@ -83,6 +83,7 @@ extern const test_case all_tests[];
     X(kernels_dequant_row_bit_exact)                  \
     X(kernels_matvec_bq_bit_exact)                    \
     X(kernels_matvec_bq8_bit_exact)                   \
+    X(kernels_matmat_bq8_same_bytes_as_matvec)        \
     X(kernels_simd_training_primitives_match_scalar)  \
     X(trainer_matches_pytorch_reference)              \
     X(trainer_gradients_match_finite_differences)     \

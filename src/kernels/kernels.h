@@ -110,6 +110,13 @@ typedef void (*slm_quantize_x32_fn)(int8_t *q, float *d, int32_t *sum, const flo
 typedef void (*slm_attention_h_fn)(float *out, float *scores, const float *q, const uint16_t *k, const uint16_t *v,
                                    int stride, int n, int hd, float scale);
 
+/* The products of m tokens with the rows of the whole groups [g0, g1) of a matrix w (n columns)
+ * packed in groups of eight: out[t * ldo + r] for t < m and 8 g0 <= r < 8 g1; token t's int8
+ * activations at qx + t n, its block scales and sums at xd + t n / 32 and xsum + t n / 32. Each
+ * value is the bytes matvec_bq8 gives for that token and row. */
+typedef void (*slm_matmat_bq8_fn)(int dtype, float *out, ptrdiff_t ldo, const int8_t *qx, const float *xd,
+                                  const int32_t *xsum, int m, const void *w, int n, int g0, int g1);
+
 typedef struct slm_kernels {
     const char *name; /* "scalar", "avx2" */
     slm_matvec_f32_fn matvec_f32;
@@ -143,6 +150,10 @@ typedef struct slm_kernels {
     /* Optional (NULL where the table has none): the micro-kernel over two 6-row a-panels at once (the
      * second at a + 6 * kc), mr from 7 to 12; each value the same chain as gemm_micro's. */
     slm_gemm_micro_fn gemm_micro12;
+    /* Optional (NULL where the table has none): products of m tokens at once with the whole groups
+     * [g0, g1) of a matrix packed in groups of eight, for the types in matmat_bq8_types. */
+    slm_matmat_bq8_fn matmat_bq8;
+    unsigned matmat_bq8_types;
 } slm_kernels;
 
 /* The scalar reference kernels. */
@@ -156,6 +167,8 @@ void slm_matvec_bq8_avx512(int dtype, float *out, const int8_t *qx, const float 
 void slm_matvec_f32_avx512(float *out, const float *x, const float *w, int n, int r0, int r1);
 void slm_gemm_micro_avx512(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate, int mr,
                            int nr);
+void slm_matmat_bq8_avx512(int dtype, float *out, ptrdiff_t ldo, const int8_t *qx, const float *xd,
+                           const int32_t *xsum, int m, const void *w, int n, int g0, int g1);
 void slm_gemm_micro12_avx512(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate, int mr,
                              int nr);
 #endif

@@ -147,6 +147,134 @@ T512 void slm_matvec_bq8_avx512(int dtype, float *out, const int8_t *qx, const f
     else bq8_walk(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, rows, r0, r1);
 }
 
+/* ---------------------------------------------------------------- a batch of tokens at once */
+
+/* 32 bytes at p0 and 32 at p1 as one vector (two groups' chunks side by side: sixteen rows). */
+T512 static inline __m512i load_pair(const uint8_t *p0, const uint8_t *p1) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p0)),
+                              _mm256_loadu_si256((const __m256i *)p1), 1);
+}
+
+/* Eight f16 values at p0 and eight at p1 as sixteen floats (two F16C conversions: SIMDe has no
+ * 16-lane one). */
+T512 static inline __m512 half_pair(const uint8_t *p0, const uint8_t *p1) {
+    __m512 lo = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p0)));
+    __m256 hi = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p1));
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(lo), _mm256_castps_pd(hi), 1));
+}
+
+/* Sixteen int32 to float (SIMDe has no 16-lane conversion: two 8-lane ones, the same roundings). */
+T512 static inline __m512 cvt_i32x16(__m512i v) {
+#ifdef SLM_AVX512_SIMDE
+    __m512 lo = _mm512_castps256_ps512(_mm256_cvtepi32_ps(_mm512_castsi512_si256(v)));
+    __m256 hi = _mm256_cvtepi32_ps(_mm512_extracti64x4_epi64(v, 1));
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(lo), _mm256_castps_pd(hi), 1));
+#else
+    return _mm512_cvtepi32_ps(v);
+#endif
+}
+
+T512 static inline __m512i bcast4_512(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+enum { MM_T = 4 }; /* tokens per tile */
+
+/* Sixteen rows (the groups at p0 and p1) against MM_T tokens (the last nt - 1 repeat when fewer
+ * are valid): out[t * ldo + i] for row i of the sixteen. The weights of a block are unpacked once
+ * for all the tile's tokens; each token's terms are bq8_term_vnni's, step for step, in the same four
+ * accumulators (block b into b % 4), so each result is the bytes of the decode product. Chunk j
+ * (0-7) of the unpacked block meets activations 4j..4j+3: Q4_0 / Q4_1 low nibbles are chunks 0-3 and
+ * high ones 4-7 (values 16 + 4c..); Q8_0 quants go in as unsigned q + 128 (vpdpbusd takes its
+ * unsigned bytes from the weights, and the broadcast activations stay signed), and 128 times the
+ * block's activation sum comes off the integer dot, as 8 times it does for Q4_0. */
+T512 static inline __attribute__((always_inline)) void mm_tile(int dtype, float *out, ptrdiff_t ldo, const int8_t *qx,
+                                                                const float *xd, const int32_t *xsum, int n, int nt,
+                                                                const uint8_t *p0, const uint8_t *p1) {
+    const int nb = n / 32, span = 8 * slm_bq8_block_bytes(dtype);
+    const int8_t *x[MM_T];
+    const float *d[MM_T];
+    const int32_t *sm[MM_T];
+    for (int t = 0; t < MM_T; t++) {
+        int tt = t < nt ? t : nt - 1;
+        x[t] = qx + (size_t)tt * (size_t)n, d[t] = xd + (size_t)tt * (size_t)nb, sm[t] = xsum + (size_t)tt * (size_t)nb;
+    }
+    __m512 acc[MM_T][4];
+    for (int t = 0; t < MM_T; t++) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = _mm512_setzero_ps();
+    const __m512i m15 = _mm512_set1_epi8(15), top = _mm512_set1_epi8((char)0x80);
+    const int off = dtype == SLM_DTYPE_Q8_0 ? 128 : 8;
+    for (int b0 = 0; b0 < nb; b0 += 4)
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            int b = b0 + k;
+            if (b >= nb) break;
+            const uint8_t *q0 = p0 + (size_t)b * span, *q1 = p1 + (size_t)b * span;
+            __m512 dw = half_pair(q0, q1), mw = _mm512_setzero_ps();
+            __m512i w[8];
+            if (dtype == SLM_DTYPE_Q8_0) {
+#pragma GCC unroll 8
+                for (int c = 0; c < 8; c++) w[c] = _mm512_xor_si512(load_pair(q0 + 16 + 32 * c, q1 + 16 + 32 * c), top);
+            } else {
+                int qo = dtype == SLM_DTYPE_Q4_1 ? 32 : 16;
+                if (dtype == SLM_DTYPE_Q4_1) mw = half_pair(q0 + 16, q1 + 16);
+#pragma GCC unroll 4
+                for (int c = 0; c < 4; c++) {
+                    __m512i v = load_pair(q0 + qo + 32 * c, q1 + qo + 32 * c);
+                    w[c] = _mm512_and_si512(v, m15);
+                    w[4 + c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m15);
+                }
+            }
+#pragma GCC unroll 4
+            for (int t = 0; t < MM_T; t++) {
+                const int8_t *xb = x[t] + 32 * b;
+                __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], bcast4_512(xb));
+                __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[4], bcast4_512(xb + 16));
+                i0 = _mm512_dpbusd_epi32(i0, w[1], bcast4_512(xb + 4));
+                i1 = _mm512_dpbusd_epi32(i1, w[5], bcast4_512(xb + 20));
+                i0 = _mm512_dpbusd_epi32(i0, w[2], bcast4_512(xb + 8));
+                i1 = _mm512_dpbusd_epi32(i1, w[6], bcast4_512(xb + 24));
+                i0 = _mm512_dpbusd_epi32(i0, w[3], bcast4_512(xb + 12));
+                i1 = _mm512_dpbusd_epi32(i1, w[7], bcast4_512(xb + 28));
+                __m512i dots = _mm512_add_epi32(i0, i1);
+                __m512 xdv = _mm512_set1_ps(d[t][b]), term;
+                if (dtype == SLM_DTYPE_Q4_1)
+                    term = _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(dw, xdv), cvt_i32x16(dots)),
+                                         _mm512_mul_ps(_mm512_mul_ps(mw, xdv), cvt_i32x16(_mm512_set1_epi32(sm[t][b]))));
+                else
+                    term = _mm512_mul_ps(_mm512_mul_ps(dw, xdv),
+                                         cvt_i32x16(_mm512_sub_epi32(dots, _mm512_set1_epi32(off * sm[t][b]))));
+                acc[t][k] = _mm512_add_ps(acc[t][k], term);
+            }
+        }
+    for (int t = 0; t < nt; t++)
+        _mm512_storeu_ps(out + (ptrdiff_t)t * ldo,
+                         _mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]), _mm512_add_ps(acc[t][2], acc[t][3])));
+}
+
+T512 static void matmat_bq8_type(int dtype, float *out, ptrdiff_t ldo, const int8_t *qx, const float *xd,
+                                 const int32_t *xsum, int m, const void *w, int n, int g0, int g1) {
+    const uint8_t *wb = w;
+    size_t gsz = (size_t)(n / 32) * 8 * (size_t)slm_bq8_block_bytes(dtype), nb = (size_t)(n / 32);
+    int g = g0;
+    for (; g + 2 <= g1; g += 2)
+        for (int t = 0; t < m; t += MM_T)
+            mm_tile(dtype, out + (ptrdiff_t)t * ldo + 8 * g, ldo, qx + (size_t)t * (size_t)n, xd + (size_t)t * nb,
+                    xsum + (size_t)t * nb, n, m - t < MM_T ? m - t : MM_T, wb + (size_t)g * gsz, wb + (size_t)(g + 1) * gsz);
+    if (g < g1) /* an odd last group: the decode kernel, token by token */
+        for (int t = 0; t < m; t++)
+            bq8_walk(dtype, out + (ptrdiff_t)t * ldo, qx + (size_t)t * (size_t)n, xd + (size_t)t * nb,
+                     xsum + (size_t)t * nb, w, n, 8 * g1, 8 * g, 8 * g1);
+}
+
+T512 void slm_matmat_bq8_avx512(int dtype, float *out, ptrdiff_t ldo, const int8_t *qx, const float *xd,
+                                const int32_t *xsum, int m, const void *w, int n, int g0, int g1) {
+    if (dtype == SLM_DTYPE_Q8_0) matmat_bq8_type(SLM_DTYPE_Q8_0, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
+    else if (dtype == SLM_DTYPE_Q4_0) matmat_bq8_type(SLM_DTYPE_Q4_0, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
+    else matmat_bq8_type(SLM_DTYPE_Q4_1, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
+}
+
 /* fp32 rows one at a time (one read stream per row), four 16-lane accumulators; the last n % 16
  * values go through zero-padded copies. The table uses it for rows of 256 values or more (see
  * matvec_f32_avx512_table in kernels_x86.c). */

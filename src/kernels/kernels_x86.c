@@ -1399,7 +1399,7 @@ static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_f16_avx
                                          swiglu_back_avx2, rows_combine4_avx2, rows_dot4_avx2,
                                          softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,
                                          matvec_bq_avx2, quantize_x32_avx2, attention_f16_avx2,
-                                         matvec_bq8_avx2, SLM_BQ8_TYPES, NULL};
+                                         matvec_bq8_avx2, SLM_BQ8_TYPES, NULL, NULL, 0};
 
 #ifdef SLM_AVX512_TABLE
 /* Short rows stay on AVX2: stories260K (rows of 64 and 172) decoded 25% slower with the 16-lane
@@ -1426,7 +1426,8 @@ static const slm_kernels avx512_kernels = {
     exp_sum_avx2, gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2, swiglu_back_avx2,
     rows_combine4_avx2, rows_dot4_avx2, softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,
     matvec_bq_avx2, quantize_x32_avx2, attention_f16_avx2, matvec_bq8_avx512_table, SLM_BQ8_TYPES,
-    slm_gemm_micro12_avx512};
+    slm_gemm_micro12_avx512, slm_matmat_bq8_avx512,
+    1u << SLM_DTYPE_Q8_0 | 1u << SLM_DTYPE_Q4_0 | 1u << SLM_DTYPE_Q4_1};
 #endif
 #endif
 

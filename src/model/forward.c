@@ -664,9 +664,73 @@ static void fetch_row(const void *arg, int row, float *out) {
     else w->k->dequant_row((int)w->t->dtype, out, w->t->data, (int)w->t->shape[1], row);
 }
 
+/* Integer products of a batch (tables with matmat_bq8): the batch's rows of A are quantized as
+ * decode quantizes one token's input, then every matrix's groups of eight rows are multiplied by
+ * all tokens at once. Work items: two groups of a matrix (sixteen rows), or its last rows & 7 rows
+ * (the decode kernel, token by token). Each result is the bytes of the decode product. */
+typedef struct {
+    const slm_ctx *ctx;
+    int M, K, count;
+    const float *A;
+    const slm_tensor *const *w;
+    float *const *C;
+    const int *ldc;
+    int8_t *qx;
+    float *xd;
+    int32_t *xsum;
+    int items[4]; /* items before matrix i (items[count] = all) */
+    atomic_int next;
+} int_gemm_job;
+
+static void int_gemm_worker(void *arg, int ti, int nt) {
+    int_gemm_job *j = arg;
+    const slm_kernels *k = j->ctx->k;
+    int K = j->K, nb = K / 32;
+    for (int t = (int)((int64_t)j->M * ti / nt); t < (int)((int64_t)j->M * (ti + 1) / nt); t++)
+        k->quantize_x32(j->qx + (size_t)t * K, j->xd + (size_t)t * nb, j->xsum + (size_t)t * nb, j->A + (size_t)t * K, K);
+    slm_pool_barrier(j->ctx->pool, nt);
+    for (int it; (it = atomic_fetch_add(&j->next, 1)) < j->items[j->count];) {
+        int o = 0;
+        while (it >= j->items[o + 1]) o++;
+        const slm_tensor *w = j->w[o];
+        int rows = (int)w->shape[0], groups = rows / 8, i = it - j->items[o];
+        if (2 * i < groups)
+            k->matmat_bq8((int)w->dtype, j->C[o], j->ldc[o], j->qx, j->xd, j->xsum, j->M, w->data, K, 2 * i,
+                          2 * i + 2 < groups ? 2 * i + 2 : groups);
+        else
+            for (int t = 0; t < j->M; t++)
+                k->matvec_bq8((int)w->dtype, j->C[o] + (size_t)t * j->ldc[o], j->qx + (size_t)t * K,
+                              j->xd + (size_t)t * nb, j->xsum + (size_t)t * nb, w->data, K, rows, 8 * groups, rows);
+    }
+}
+
+/* Whether the table multiplies these matrices a batch at a time in integers. */
+static int int_gemm_fits(const slm_kernels *k, int count, const slm_tensor *const *w) {
+    if (!k->matmat_bq8) return 0;
+    for (int i = 0; i < count; i++)
+        if (!w[i]->bq8 || !(k->matmat_bq8_types >> w[i]->dtype & 1)) return 0;
+    return 1;
+}
+
 /* C_i (M, rows of w_i) = A (M, K) · w_i^T for count <= 3 weights sharing A, C_i with row stride ldc_i. */
 static void gemm_w(const slm_ctx *ctx, const slm_gemm_ctx *g, int M, const float *A, int K, int count,
                    const slm_tensor *const *w, float *const *C, const int *ldc) {
+    if (int_gemm_fits(ctx->k, count, w)) {
+        /* the quantized batch in the GEMM scratch (its packed A alone holds 4 M K bytes) */
+        int_gemm_job j = {ctx, M, K, count, A, w, C, ldc, (int8_t *)ctx->gemm_scratch, NULL, NULL, {0}, 0};
+        j.xd = (float *)(j.qx + (size_t)M * K);
+        j.xsum = (int32_t *)(j.xd + (size_t)M * (K / 32));
+        double macs = 0;
+        for (int i = 0; i < count; i++) {
+            int rows = (int)w[i]->shape[0];
+            j.items[i + 1] = j.items[i] + (rows / 8 + 1) / 2 + (rows % 8 != 0);
+            macs += (double)M * rows * K;
+        }
+        atomic_init(&j.next, 0);
+        if (ctx->pool && macs >= PARALLEL_MIN_MACS) slm_pool_run(ctx->pool, int_gemm_worker, &j);
+        else int_gemm_worker(&j, 0, 1);
+        return;
+    }
     weight_ref ref[3];
     slm_gemm_wt_out o[3];
     for (int i = 0; i < count; i++) {
