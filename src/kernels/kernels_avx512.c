@@ -229,7 +229,9 @@ T512 static inline __attribute__((always_inline)) void mm_tile(int dtype, float 
 #pragma GCC unroll 4
             for (int t = 0; t < MM_T; t++) {
                 const int8_t *xb = x[t] + 32 * b;
-                __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], bcast4_512(xb));
+                /* the offset's integer term starts the first chain (integer sums: the same bits in any order) */
+                __m512i start = dtype == SLM_DTYPE_Q4_1 ? _mm512_setzero_si512() : _mm512_set1_epi32(-off * sm[t][b]);
+                __m512i i0 = _mm512_dpbusd_epi32(start, w[0], bcast4_512(xb));
                 __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[4], bcast4_512(xb + 16));
                 i0 = _mm512_dpbusd_epi32(i0, w[1], bcast4_512(xb + 4));
                 i1 = _mm512_dpbusd_epi32(i1, w[5], bcast4_512(xb + 20));
@@ -243,8 +245,7 @@ T512 static inline __attribute__((always_inline)) void mm_tile(int dtype, float 
                     term = _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(dw, xdv), cvt_i32x16(dots)),
                                          _mm512_mul_ps(_mm512_mul_ps(mw, xdv), cvt_i32x16(_mm512_set1_epi32(sm[t][b]))));
                 else
-                    term = _mm512_mul_ps(_mm512_mul_ps(dw, xdv),
-                                         cvt_i32x16(_mm512_sub_epi32(dots, _mm512_set1_epi32(off * sm[t][b]))));
+                    term = _mm512_mul_ps(_mm512_mul_ps(dw, xdv), cvt_i32x16(dots));
                 acc[t][k] = _mm512_add_ps(acc[t][k], term);
             }
         }
@@ -253,7 +254,7 @@ T512 static inline __attribute__((always_inline)) void mm_tile(int dtype, float 
                          _mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]), _mm512_add_ps(acc[t][2], acc[t][3])));
 }
 
-T512 static void matmat_bq8_type(int dtype, float *out, ptrdiff_t ldo, const int8_t *qx, const float *xd,
+T512 static inline __attribute__((always_inline)) void matmat_bq8_type(int dtype, float *out, ptrdiff_t ldo, const int8_t *qx, const float *xd,
                                  const int32_t *xsum, int m, const void *w, int n, int g0, int g1) {
     const uint8_t *wb = w;
     size_t gsz = (size_t)(n / 32) * 8 * (size_t)slm_bq8_block_bytes(dtype), nb = (size_t)(n / 32);
