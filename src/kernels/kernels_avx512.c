@@ -1,11 +1,12 @@
 /* kernels_avx512.c — AVX-512 kernels (F, BW, VL and VNNI) for the products that decide decode
  * and prompt speed: the integer products of packed Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL rows (vpdpbusd: one
- * instruction for the multiply-adds that AVX2 does with maddubs, madd and add), the fp32
- * matrix-vector product and the micro-kernel of the matrix-matrix product (16 lanes).
+ * instruction for the multiply-adds that AVX2 does with maddubs, madd and add), the same for a
+ * batch of tokens (prompts: Q8_0 / Q4_0 / Q4_1), the fp32 matrix-vector product and the
+ * micro-kernels of the matrix-matrix product (16 lanes; 6 and 12 rows).
  * kernels_x86.c builds the "avx512" table from these and the AVX2 kernels for every other op, and
  * selects it when the CPU has all four extensions.
  *
- * No machine here has AVX-512, so the tests run this same source compiled against SIMDe's portable
+ * On CPUs without AVX-512 the tests run this same source compiled against SIMDe's portable
  * definitions of the intrinsics (libsimde-dev; -DSLM_AVX512_SIMDE, `make avx512-emu-test`): the
  * kernels' logic is checked against the scalar twins on any x86-64 CPU; the native build compiles
  * the same lines to the real instructions. */
@@ -132,21 +133,6 @@ T512 static TERM_INLINE __m256 bq8_term_vnni(int dtype, const uint8_t *p, const 
     return _mm256_add_ps(_mm256_mul_ps(s, _mm256_cvtepi32_ps(dots)), _mm256_mul_ps(mn, _mm256_cvtepi32_ps(_mm256_set1_epi32(xsum))));
 }
 
-#define BQ8_ATTR T512
-#define BQ8_TERM bq8_term_vnni
-#define BQ8_TAIL slm_matvec_bq_scalar /* at most seven rows: the reference itself */
-#include "bq8_body.h"
-
-T512 void slm_matvec_bq8_avx512(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
-                                const void *w, int n, int rows, int r0, int r1) {
-    if (dtype == SLM_DTYPE_Q8_0) bq8_walk(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, rows, r0, r1);
-    else if (dtype == SLM_DTYPE_Q4_0) bq8_walk(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, rows, r0, r1);
-    else if (dtype == SLM_DTYPE_Q5_0) bq8_walk(SLM_DTYPE_Q5_0, out, qx, xd, xsum, w, n, rows, r0, r1);
-    else if (dtype == SLM_DTYPE_Q5_1) bq8_walk(SLM_DTYPE_Q5_1, out, qx, xd, xsum, w, n, rows, r0, r1);
-    else if (dtype == SLM_DTYPE_IQ4_NL) bq8_walk(SLM_DTYPE_IQ4_NL, out, qx, xd, xsum, w, n, rows, r0, r1);
-    else bq8_walk(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, rows, r0, r1);
-}
-
 /* ---------------------------------------------------------------- a batch of tokens at once */
 
 /* 32 bytes at p0 and 32 at p1 as one vector (two groups' chunks side by side: sixteen rows). */
@@ -182,27 +168,28 @@ T512 static inline __m512i bcast4_512(const int8_t *p) {
 
 enum { MM_T = 4 }; /* tokens per tile */
 
-/* Sixteen rows (the groups at p0 and p1) against MM_T tokens (the last nt - 1 repeat when fewer
- * are valid): out[t * ldo + i] for row i of the sixteen. The weights of a block are unpacked once
+/* Sixteen rows (the groups at p0 and p1) against T <= MM_T tokens (the last nt - 1 repeat when
+ * fewer are valid): token t's results for the first group's eight rows at out0 + t ldo, for the
+ * second's at out1 + t ldo. T = 1 is the decode product of two groups in one vector. The weights of a block are unpacked once
  * for all the tile's tokens; each token's terms are bq8_term_vnni's, step for step, in the same four
  * accumulators (block b into b % 4), so each result is the bytes of the decode product. Chunk j
  * (0-7) of the unpacked block meets activations 4j..4j+3: Q4_0 / Q4_1 low nibbles are chunks 0-3 and
  * high ones 4-7 (values 16 + 4c..); Q8_0 quants go in as unsigned q + 128 (vpdpbusd takes its
  * unsigned bytes from the weights, and the broadcast activations stay signed), and 128 times the
  * block's activation sum comes off the integer dot, as 8 times it does for Q4_0. */
-T512 static inline __attribute__((always_inline)) void mm_tile(int dtype, float *out, ptrdiff_t ldo, const int8_t *qx,
-                                                                const float *xd, const int32_t *xsum, int n, int nt,
-                                                                const uint8_t *p0, const uint8_t *p1) {
+T512 static inline __attribute__((always_inline)) void mm_tile(int dtype, int T, float *out0, float *out1, ptrdiff_t ldo,
+                                                                const int8_t *qx, const float *xd, const int32_t *xsum,
+                                                                int n, int nt, const uint8_t *p0, const uint8_t *p1) {
     const int nb = n / 32, span = 8 * slm_bq8_block_bytes(dtype);
     const int8_t *x[MM_T];
     const float *d[MM_T];
     const int32_t *sm[MM_T];
-    for (int t = 0; t < MM_T; t++) {
+    for (int t = 0; t < T; t++) {
         int tt = t < nt ? t : nt - 1;
         x[t] = qx + (size_t)tt * (size_t)n, d[t] = xd + (size_t)tt * (size_t)nb, sm[t] = xsum + (size_t)tt * (size_t)nb;
     }
     __m512 acc[MM_T][4];
-    for (int t = 0; t < MM_T; t++) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = _mm512_setzero_ps();
+    for (int t = 0; t < T; t++) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = _mm512_setzero_ps();
     const __m512i m15 = _mm512_set1_epi8(15), top = _mm512_set1_epi8((char)0x80);
     const int off = dtype == SLM_DTYPE_Q8_0 ? 128 : 8;
     for (int b0 = 0; b0 < nb; b0 += 4)
@@ -227,7 +214,7 @@ T512 static inline __attribute__((always_inline)) void mm_tile(int dtype, float 
                 }
             }
 #pragma GCC unroll 4
-            for (int t = 0; t < MM_T; t++) {
+            for (int t = 0; t < T; t++) {
                 const int8_t *xb = x[t] + 32 * b;
                 /* the offset's integer term starts the first chain (integer sums: the same bits in any order) */
                 __m512i start = dtype == SLM_DTYPE_Q4_1 ? _mm512_setzero_si512() : _mm512_set1_epi32(-off * sm[t][b]);
@@ -249,9 +236,38 @@ T512 static inline __attribute__((always_inline)) void mm_tile(int dtype, float 
                 acc[t][k] = _mm512_add_ps(acc[t][k], term);
             }
         }
-    for (int t = 0; t < nt; t++)
-        _mm512_storeu_ps(out + (ptrdiff_t)t * ldo,
-                         _mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]), _mm512_add_ps(acc[t][2], acc[t][3])));
+    for (int t = 0; t < nt; t++) {
+        __m512 r = _mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]), _mm512_add_ps(acc[t][2], acc[t][3]));
+        if (out1 == out0 + 8) {
+            _mm512_storeu_ps(out0 + (ptrdiff_t)t * ldo, r);
+        } else {
+            _mm256_storeu_ps(out0 + (ptrdiff_t)t * ldo, _mm512_castps512_ps256(r));
+            _mm256_storeu_ps(out1 + (ptrdiff_t)t * ldo, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(r), 1)));
+        }
+    }
+}
+
+/* Decode's two groups side by side (bq8_body.h's BQ8_PAIR) in one 16-lane pass, for the types the
+ * batch product has. */
+#define BQ8_PAIR(dtype, out0, out1, p0, p1, n, qx, xd, xsum)                                                     \
+    ((dtype) == SLM_DTYPE_Q8_0 || (dtype) == SLM_DTYPE_Q4_0 || (dtype) == SLM_DTYPE_Q4_1                        \
+         ? (mm_tile(dtype, 1, out0, out1, 0, qx, xd, xsum, n, 1, p0, p1), 1)                                     \
+         : 0)
+
+
+#define BQ8_ATTR T512
+#define BQ8_TERM bq8_term_vnni
+#define BQ8_TAIL slm_matvec_bq_scalar /* at most seven rows: the reference itself */
+#include "bq8_body.h"
+
+T512 void slm_matvec_bq8_avx512(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
+                                const void *w, int n, int rows, int r0, int r1) {
+    if (dtype == SLM_DTYPE_Q8_0) bq8_walk(SLM_DTYPE_Q8_0, out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_Q4_0) bq8_walk(SLM_DTYPE_Q4_0, out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_Q5_0) bq8_walk(SLM_DTYPE_Q5_0, out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_Q5_1) bq8_walk(SLM_DTYPE_Q5_1, out, qx, xd, xsum, w, n, rows, r0, r1);
+    else if (dtype == SLM_DTYPE_IQ4_NL) bq8_walk(SLM_DTYPE_IQ4_NL, out, qx, xd, xsum, w, n, rows, r0, r1);
+    else bq8_walk(SLM_DTYPE_Q4_1, out, qx, xd, xsum, w, n, rows, r0, r1);
 }
 
 T512 static inline __attribute__((always_inline)) void matmat_bq8_type(int dtype, float *out, ptrdiff_t ldo, const int8_t *qx, const float *xd,
@@ -261,7 +277,8 @@ T512 static inline __attribute__((always_inline)) void matmat_bq8_type(int dtype
     int g = g0;
     for (; g + 2 <= g1; g += 2)
         for (int t = 0; t < m; t += MM_T)
-            mm_tile(dtype, out + (ptrdiff_t)t * ldo + 8 * g, ldo, qx + (size_t)t * (size_t)n, xd + (size_t)t * nb,
+            mm_tile(dtype, MM_T, out + (ptrdiff_t)t * ldo + 8 * g, out + (ptrdiff_t)t * ldo + 8 * g + 8, ldo,
+                    qx + (size_t)t * (size_t)n, xd + (size_t)t * nb,
                     xsum + (size_t)t * nb, n, m - t < MM_T ? m - t : MM_T, wb + (size_t)g * gsz, wb + (size_t)(g + 1) * gsz);
     if (g < g1) /* an odd last group: the decode kernel, token by token */
         for (int t = 0; t < m; t++)
