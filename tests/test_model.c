@@ -652,7 +652,7 @@ void threads_1_and_2_identical_logits(void) {
  * with a classifier whose row count is not a multiple of eight, the packed model's logits (token
  * by token and in batches, 1 and 2 threads, SIMD and scalar), its rows and the file it writes
  * equal those of the same file loaded from memory in the file's layout. One exception: where the
- * table multiplies a batch by packed rows in integers (matmat_bq8: AVX-512, Q8_0 / Q4_0 / Q4_1),
+ * table multiplies a batch by packed rows in integers (matmat_bq8: AVX-512, the 32-value block types),
  * the packed model's batches take int8 activations as decode does, so their logits are held to
  * the file's token-by-token logits (within 3%: an activation can round to the next int8 step where
  * an earlier float step differs in its last bit), not to its fp32 batch products. */

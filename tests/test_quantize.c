@@ -157,8 +157,8 @@ void quantize_cli_rejects_bad_input(void) {
  * within float rounding, for every weight type, both kernel tables, a GQA model with an untied
  * classifier and a block-sharing one; batches give the same bytes for 1 and 2 threads. Token by
  * token on the quantized file itself, Q8_0 / Q4_0 / Q4_1 multiply 8-bit activations: near, not equal.
- * Where the table multiplies batches of packed rows in integers too (matmat_bq8: AVX-512, Q8_0 /
- * Q4_0 / Q4_1), a model whose every block-type matrix goes that way is held to the token-by-token
+ * Where the table multiplies batches of packed rows in integers too (matmat_bq8: AVX-512, the
+ * 32-value block types), a model whose every block-type matrix goes that way is held to the token-by-token
  * logits of the quantized file (within 3%: the same products, but an activation can round to the
  * next int8 step when an earlier float step differs in its last bit; kernels_matmat_bq8_same_bytes_
  * as_matvec holds the products to the bytes); one with some matrices each way to the fp32 copy as

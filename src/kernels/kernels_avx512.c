@@ -1,7 +1,7 @@
 /* kernels_avx512.c — AVX-512 kernels (F, BW, VL and VNNI) for the products that decide decode
  * and prompt speed: the integer products of packed Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL rows (vpdpbusd: one
  * instruction for the multiply-adds that AVX2 does with maddubs, madd and add), the same for a
- * batch of tokens (prompts: Q8_0 / Q4_0 / Q4_1), the fp32 matrix-vector product and the
+ * batch of tokens (prompts: the same types), the fp32 matrix-vector product and the
  * micro-kernels of the matrix-matrix product (16 lanes; 6 and 12 rows).
  * kernels_x86.c builds the "avx512" table from these and the AVX2 kernels for every other op, and
  * selects it when the CPU has all four extensions.
@@ -27,8 +27,9 @@
 
 #ifdef SLM_AVX512_TABLE
 
-/* Emulated, each SIMDe intrinsic is a loop over lanes: the term stays one out-of-line function
- * there, or gcc spends minutes on the walk's unrolled copies of it. */
+/* Emulated, each SIMDe intrinsic is a loop over lanes: the terms (bq8_term_vnni, mm_tile) stay
+ * out-of-line functions there, or gcc spends minutes (mm_tile inlined for six types: over 18) on
+ * the walks' unrolled copies of them. */
 #ifdef SLM_AVX512_SIMDE
 #define TERM_INLINE __attribute__((noinline))
 #else
@@ -174,10 +175,11 @@ enum { MM_T = 4 }; /* tokens per tile */
  * for all the tile's tokens; each token's terms are bq8_term_vnni's, step for step, in the same four
  * accumulators (block b into b % 4), so each result is the bytes of the decode product. Chunk j
  * (0-7) of the unpacked block meets activations 4j..4j+3: Q4_0 / Q4_1 low nibbles are chunks 0-3 and
- * high ones 4-7 (values 16 + 4c..); Q8_0 quants go in as unsigned q + 128 (vpdpbusd takes its
- * unsigned bytes from the weights, and the broadcast activations stay signed), and 128 times the
- * block's activation sum comes off the integer dot, as 8 times it does for Q4_0. */
-T512 static inline __attribute__((always_inline)) void mm_tile(int dtype, int T, float *out0, float *out1, ptrdiff_t ldo,
+ * high ones 4-7 (values 16 + 4c..; Q5_0 / Q5_1 likewise, their values unpacked as bq8_term_vnni
+ * does); Q8_0 quants and IQ4_NL's levels go in as unsigned q + 128 (vpdpbusd takes its unsigned
+ * bytes from the weights, and the broadcast activations stay signed), and 128 times the block's
+ * activation sum comes off the integer dot, as 8 times it does for Q4_0 and 16 times for Q5_0. */
+T512 static TERM_INLINE void mm_tile(int dtype, int T, float *out0, float *out1, ptrdiff_t ldo,
                                                                 const int8_t *qx, const float *xd, const int32_t *xsum,
                                                                 int n, int nt, const uint8_t *p0, const uint8_t *p1) {
     const int nb = n / 32, span = 8 * slm_bq8_block_bytes(dtype);
@@ -191,7 +193,13 @@ T512 static inline __attribute__((always_inline)) void mm_tile(int dtype, int T,
     __m512 acc[MM_T][4];
     for (int t = 0; t < T; t++) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = _mm512_setzero_ps();
     const __m512i m15 = _mm512_set1_epi8(15), top = _mm512_set1_epi8((char)0x80);
-    const int off = dtype == SLM_DTYPE_Q8_0 ? 128 : 8;
+    const __m512i m31 = _mm512_set1_epi8(31), m28 = _mm512_set1_epi8(28), m3 = _mm512_set1_epi8(3);
+    /* IQ4_NL's levels + 128: unsigned bytes for vpdpbusd, the 128 taken off with the activation sum */
+    uint8_t lvl[16];
+    for (int i = 0; i < 16; i++) lvl[i] = (uint8_t)(SLM_IQ4NL[i] + 128);
+    const __m512i lut = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)lvl));
+    const int has_min = dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_1;
+    const int off = dtype == SLM_DTYPE_Q8_0 || dtype == SLM_DTYPE_IQ4_NL ? 128 : dtype == SLM_DTYPE_Q5_0 ? 16 : 8;
     for (int b0 = 0; b0 < nb; b0 += 4)
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
@@ -203,6 +211,24 @@ T512 static inline __attribute__((always_inline)) void mm_tile(int dtype, int T,
             if (dtype == SLM_DTYPE_Q8_0) {
 #pragma GCC unroll 8
                 for (int c = 0; c < 8; c++) w[c] = _mm512_xor_si512(load_pair(q0 + 16 + 32 * c, q1 + 16 + 32 * c), top);
+            } else if (dtype == SLM_DTYPE_Q5_0 || dtype == SLM_DTYPE_Q5_1) { /* see bq8_term_vnni */
+                int qo = dtype == SLM_DTYPE_Q5_1 ? 64 : 48;
+                if (dtype == SLM_DTYPE_Q5_1) mw = half_pair(q0 + 16, q1 + 16);
+                __m512i low2 = load_pair(q0 + qo - 32, q1 + qo - 32);
+#pragma GCC unroll 4
+                for (int c = 0; c < 4; c++) {
+                    __m512i v = load_pair(q0 + qo + 32 * c, q1 + qo + 32 * c);
+                    __m512i l2 = _mm512_and_si512(c ? _mm512_srli_epi16(low2, 2 * c) : low2, m3);
+                    w[c] = _mm512_and_si512(v, m31);
+                    w[4 + c] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(v, 3), l2, m28, 0xEC);
+                }
+            } else if (dtype == SLM_DTYPE_IQ4_NL) {
+#pragma GCC unroll 4
+                for (int c = 0; c < 4; c++) {
+                    __m512i v = load_pair(q0 + 16 + 32 * c, q1 + 16 + 32 * c);
+                    w[c] = _mm512_shuffle_epi8(lut, _mm512_and_si512(v, m15));
+                    w[4 + c] = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), m15));
+                }
             } else {
                 int qo = dtype == SLM_DTYPE_Q4_1 ? 32 : 16;
                 if (dtype == SLM_DTYPE_Q4_1) mw = half_pair(q0 + 16, q1 + 16);
@@ -217,7 +243,7 @@ T512 static inline __attribute__((always_inline)) void mm_tile(int dtype, int T,
             for (int t = 0; t < T; t++) {
                 const int8_t *xb = x[t] + 32 * b;
                 /* the offset's integer term starts the first chain (integer sums: the same bits in any order) */
-                __m512i start = dtype == SLM_DTYPE_Q4_1 ? _mm512_setzero_si512() : _mm512_set1_epi32(-off * sm[t][b]);
+                __m512i start = has_min ? _mm512_setzero_si512() : _mm512_set1_epi32(-off * sm[t][b]);
                 __m512i i0 = _mm512_dpbusd_epi32(start, w[0], bcast4_512(xb));
                 __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[4], bcast4_512(xb + 16));
                 i0 = _mm512_dpbusd_epi32(i0, w[1], bcast4_512(xb + 4));
@@ -228,7 +254,7 @@ T512 static inline __attribute__((always_inline)) void mm_tile(int dtype, int T,
                 i1 = _mm512_dpbusd_epi32(i1, w[7], bcast4_512(xb + 28));
                 __m512i dots = _mm512_add_epi32(i0, i1);
                 __m512 xdv = _mm512_set1_ps(d[t][b]), term;
-                if (dtype == SLM_DTYPE_Q4_1)
+                if (has_min)
                     term = _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(dw, xdv), cvt_i32x16(dots)),
                                          _mm512_mul_ps(_mm512_mul_ps(mw, xdv), cvt_i32x16(_mm512_set1_epi32(sm[t][b]))));
                 else
@@ -247,12 +273,9 @@ T512 static inline __attribute__((always_inline)) void mm_tile(int dtype, int T,
     }
 }
 
-/* Decode's two groups side by side (bq8_body.h's BQ8_PAIR) in one 16-lane pass, for the types the
- * batch product has. */
-#define BQ8_PAIR(dtype, out0, out1, p0, p1, n, qx, xd, xsum)                                                     \
-    ((dtype) == SLM_DTYPE_Q8_0 || (dtype) == SLM_DTYPE_Q4_0 || (dtype) == SLM_DTYPE_Q4_1                        \
-         ? (mm_tile(dtype, 1, out0, out1, 0, qx, xd, xsum, n, 1, p0, p1), 1)                                     \
-         : 0)
+/* Decode's two groups side by side (bq8_body.h's BQ8_PAIR) in one 16-lane pass: every 32-value
+ * block type. */
+#define BQ8_PAIR(dtype, out0, out1, p0, p1, n, qx, xd, xsum) (mm_tile(dtype, 1, out0, out1, 0, qx, xd, xsum, n, 1, p0, p1), 1)
 
 
 #define BQ8_ATTR T512
@@ -290,6 +313,9 @@ T512 void slm_matmat_bq8_avx512(int dtype, float *out, ptrdiff_t ldo, const int8
                                 const int32_t *xsum, int m, const void *w, int n, int g0, int g1) {
     if (dtype == SLM_DTYPE_Q8_0) matmat_bq8_type(SLM_DTYPE_Q8_0, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
     else if (dtype == SLM_DTYPE_Q4_0) matmat_bq8_type(SLM_DTYPE_Q4_0, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
+    else if (dtype == SLM_DTYPE_Q5_0) matmat_bq8_type(SLM_DTYPE_Q5_0, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
+    else if (dtype == SLM_DTYPE_Q5_1) matmat_bq8_type(SLM_DTYPE_Q5_1, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
+    else if (dtype == SLM_DTYPE_IQ4_NL) matmat_bq8_type(SLM_DTYPE_IQ4_NL, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
     else matmat_bq8_type(SLM_DTYPE_Q4_1, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
 }
 

@@ -1427,7 +1427,7 @@ static const slm_kernels avx512_kernels = {
     rows_combine4_avx2, rows_dot4_avx2, softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,
     matvec_bq_avx2, quantize_x32_avx2, attention_f16_avx2, matvec_bq8_avx512_table, SLM_BQ8_TYPES,
     slm_gemm_micro12_avx512, slm_matmat_bq8_avx512,
-    1u << SLM_DTYPE_Q8_0 | 1u << SLM_DTYPE_Q4_0 | 1u << SLM_DTYPE_Q4_1};
+    SLM_BQ8_BLOCK32_TYPES};
 #endif
 #endif
 
