@@ -349,6 +349,22 @@ T512 void slm_matvec_f32_avx512(float *out, const float *x, const float *w, int 
     }
 }
 
+/* Rows r[0..mr) of a micro-kernel's tile (nr <= 16 columns) to c (row stride ldc), written or added. */
+T512 static inline void micro_store(const __m512 *r, float *c, ptrdiff_t ldc, int accumulate, int mr, int nr) {
+    if (nr == 16) {
+        for (int i = 0; i < mr; i++) {
+            float *ci = c + i * ldc;
+            _mm512_storeu_ps(ci, accumulate ? _mm512_add_ps(_mm512_loadu_ps(ci), r[i]) : r[i]);
+        }
+        return;
+    }
+    float t[16];
+    for (int i = 0; i < mr; i++) {
+        _mm512_storeu_ps(t, r[i]);
+        for (int j = 0; j < nr; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + t[j] : t[j];
+    }
+}
+
 /* The 6x16 micro-kernel of the packed matrix product (gemm.c) with one 16-lane accumulator per row
  * of C: each value of C is the same chain of fused multiply-adds over k as in the AVX2 kernel
  * (which holds a row in two 8-lane halves), so both give the same bytes; half the instructions. */
@@ -365,18 +381,7 @@ T512 void slm_gemm_micro_avx512(int kc, const float *a, const float *b, float *c
         c5 = _mm512_fmadd_ps(_mm512_set1_ps(a[5]), bk, c5);
     }
     __m512 r[6] = {c0, c1, c2, c3, c4, c5};
-    if (nr == 16) {
-        for (int i = 0; i < mr; i++) {
-            float *ci = c + i * ldc;
-            _mm512_storeu_ps(ci, accumulate ? _mm512_add_ps(_mm512_loadu_ps(ci), r[i]) : r[i]);
-        }
-        return;
-    }
-    float t[16];
-    for (int i = 0; i < mr; i++) {
-        _mm512_storeu_ps(t, r[i]);
-        for (int j = 0; j < nr; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + t[j] : t[j];
-    }
+    micro_store(r, c, ldc, accumulate, mr, nr);
 }
 
 /* The 12x16 micro-kernel: two 6-row a-panels (the second at a + 6 * kc, as gemm.c packs them) against
@@ -405,18 +410,7 @@ T512 void slm_gemm_micro12_avx512(int kc, const float *a, const float *b, float 
         c11 = _mm512_fmadd_ps(_mm512_set1_ps(a2[5]), bk, c11);
     }
     __m512 r[12] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11};
-    if (nr == 16) {
-        for (int i = 0; i < mr; i++) {
-            float *ci = c + i * ldc;
-            _mm512_storeu_ps(ci, accumulate ? _mm512_add_ps(_mm512_loadu_ps(ci), r[i]) : r[i]);
-        }
-        return;
-    }
-    float t[16];
-    for (int i = 0; i < mr; i++) {
-        _mm512_storeu_ps(t, r[i]);
-        for (int j = 0; j < nr; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + t[j] : t[j];
-    }
+    micro_store(r, c, ldc, accumulate, mr, nr);
 }
 
 #else
