@@ -6,8 +6,8 @@
  *   BQ8_TAIL(dtype, out, qx, xd, xsum, w, n, r0, r1)
  *                                              the row-major product of the last rows & 7 rows,
  *   optionally BQ8_PAIR(dtype, out0, out1, p0, p1, n, qx, xd, xsum)
- *                                              the results of two whole groups at once (1), or 0
- *                                              for the types it leaves to BQ8_TERM,
+ *                                              the results of two whole groups at once, in place
+ *                                              of their BQ8_TERMs,
  * then includes this file, which defines the static bq8_walk(dtype, out, qx, xd, xsum, w, n, rows,
  * r0, r1). Terms go to four accumulators, block b into b % 4, summed as (a0 + a1) + (a2 + a3): the
  * order of slm_matvec_bq_scalar, so every kernel gives its bytes. Whole groups are read two at a
@@ -69,12 +69,13 @@ BQ8_ATTR static inline __attribute__((always_inline)) void bq8_walk(int dtype, f
         for (int i = 0; i + h < ge - gs; i++) {
             const uint8_t *pg[2] = {wb + (size_t)(gs + i) * gsz, wb + (size_t)(gs + h + i) * gsz};
 #ifdef BQ8_PAIR
-            if (BQ8_PAIR(dtype, out + 8 * (gs + i), out + 8 * (gs + h + i), pg[0], pg[1], n, qx, xd, xsum)) continue;
-#endif
+            BQ8_PAIR(dtype, out + 8 * (gs + i), out + 8 * (gs + h + i), pg[0], pg[1], n, qx, xd, xsum);
+#else
             __m256 res[2];
             bq8_groups(dtype, 2, pg, nb, qx, xd, xsum, res);
             _mm256_storeu_ps(out + 8 * (gs + i), res[0]);
             _mm256_storeu_ps(out + 8 * (gs + h + i), res[1]);
+#endif
         }
         if ((ge - gs) % 2) bq8_one(dtype, out + 8 * (gs + h - 1), qx, xd, xsum, wb + (size_t)(gs + h - 1) * gsz, nb, 0, 8);
         r = 8 * ge;

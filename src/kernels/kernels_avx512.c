@@ -194,10 +194,10 @@ T512 static TERM_INLINE void mm_tile(int dtype, int T, float *out0, float *out1,
     for (int t = 0; t < T; t++) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = _mm512_setzero_ps();
     const __m512i m15 = _mm512_set1_epi8(15), top = _mm512_set1_epi8((char)0x80);
     const __m512i m31 = _mm512_set1_epi8(31), m28 = _mm512_set1_epi8(28), m3 = _mm512_set1_epi8(3);
-    /* IQ4_NL's levels + 128: unsigned bytes for vpdpbusd, the 128 taken off with the activation sum */
-    uint8_t lvl[16];
-    for (int i = 0; i < 16; i++) lvl[i] = (uint8_t)(SLM_IQ4NL[i] + 128);
-    const __m512i lut = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)lvl));
+    /* IQ4_NL's levels + 128 (the sign bit flipped): unsigned bytes for vpdpbusd, the 128 taken off
+     * with the activation sum */
+    __m512i lut = top;
+    if (dtype == SLM_DTYPE_IQ4_NL) lut = _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)SLM_IQ4NL)), top);
     const int has_min = dtype == SLM_DTYPE_Q4_1 || dtype == SLM_DTYPE_Q5_1;
     const int off = dtype == SLM_DTYPE_Q8_0 || dtype == SLM_DTYPE_IQ4_NL ? 128 : dtype == SLM_DTYPE_Q5_0 ? 16 : 8;
     for (int b0 = 0; b0 < nb; b0 += 4)
@@ -275,7 +275,7 @@ T512 static TERM_INLINE void mm_tile(int dtype, int T, float *out0, float *out1,
 
 /* Decode's two groups side by side (bq8_body.h's BQ8_PAIR) in one 16-lane pass: every 32-value
  * block type. */
-#define BQ8_PAIR(dtype, out0, out1, p0, p1, n, qx, xd, xsum) (mm_tile(dtype, 1, out0, out1, 0, qx, xd, xsum, n, 1, p0, p1), 1)
+#define BQ8_PAIR(dtype, out0, out1, p0, p1, n, qx, xd, xsum) mm_tile(dtype, 1, out0, out1, 0, qx, xd, xsum, n, 1, p0, p1)
 
 
 #define BQ8_ATTR T512
