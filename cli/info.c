@@ -65,7 +65,7 @@ int cmd_info(int argc, char **argv) {
     }
     int ctx_len = n_ctx ? n_ctx : c->seq_len;
     printf("memory at %d positions:\n", ctx_len);
-    printf("  weights      %12zu bytes (%.2f MiB, mapped from the file)\n", weights, weights / 1048576.0);
+    printf("  weights      %12zu bytes (%.2f MiB)\n", weights, weights / 1048576.0);
     if (c->block_repeat > 1) {
         size_t blocks = 0;
         for (int i = 0; i < slm_model_n_tensors(m); i++) {

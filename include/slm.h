@@ -95,10 +95,15 @@ typedef struct slm_tensor_info {
 
 /* Loads a model file (llama2.c v0/v1/v2 checkpoints; GGUF v2/v3 with arch llama or qwen2 and
  * F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/IQ4_NL/Q3_K/Q4_K/Q5_K/Q6_K tensors) or a Hugging Face
- * folder. Files are memory-mapped and their weights used in place; they stay mapped until
- * slm_model_free. On CPUs whose decode kernels read the 32-value block types (Q8_0, Q4_0, Q4_1,
- * Q5_0, Q5_1, IQ4_NL) in rows packed in groups of eight (AVX2, AVX-512), those matrices are copied once into that layout (same size, same results; kept as they are if that memory
- * cannot be had) and the mapped pages they came from are released. */
+ * folder. Files are memory-mapped; the matrices the products read whole (all but an untied token
+ * embedding, which is read a row at a time from the mapping) are copied once into one huge-page
+ * block the model owns, and the mapped pages they came from are released: the same bytes, the same
+ * peak memory, fewer TLB misses (fp32 decode of the 110M-360M shapes 4-6% faster on one thread).
+ * On CPUs whose decode kernels read the block types in rows packed in groups of eight (AVX2,
+ * AVX-512: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q4_K, Q5_K, Q6_K; ARM with sdot: the first six),
+ * those matrices are packed on the way (the same information in another order, same results). If
+ * that memory cannot be had, the model reads the mapped file as it is. The file stays mapped until
+ * slm_model_free. */
 slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err);
 
 /* Loads a model from a caller-owned memory block (e.g. flash). `data` must stay valid and

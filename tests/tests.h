@@ -40,6 +40,7 @@ extern const test_case all_tests[];
     X(llama2c_q80_group_size_must_divide_rows)        \
     X(threads_1_and_2_identical_logits)               \
     X(packed_rows_change_nothing)                     \
+    X(file_matrices_resident_change_nothing)          \
     X(ctx_caller_memory_and_plan)                     \
     X(kv_cache_f16_option)                            \
     X(ctx_several_contexts_share_a_model)             \

@@ -15,23 +15,25 @@ slm_status slm_model_load_memory(const void *data, size_t size, const char *name
 slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err) {
     if (!path || !out) return slm_fail(err, SLM_ERR_ARG, "slm_model_load_file: NULL argument");
     *out = NULL;
-    if (slm_hf_is_path(path)) return slm_hf_load(path, out, err);
-    const void *data;
-    size_t size;
-    slm_status st = slm_map_file(path, &data, &size, err);
-    if (st != SLM_OK) return st;
-    st = slm_model_load_memory(data, size, path, out, err);
-    if (st != SLM_OK) {
-        slm_unmap(data, size);
-        return st;
+    slm_status st;
+    if (slm_hf_is_path(path)) {
+        if ((st = slm_hf_load(path, out, err)) != SLM_OK) return st;
+    } else {
+        const void *data;
+        size_t size;
+        if ((st = slm_map_file(path, &data, &size, err)) != SLM_OK) return st;
+        if ((st = slm_model_load_memory(data, size, path, out, err)) != SLM_OK) {
+            slm_unmap(data, size);
+            return st;
+        }
+        (*out)->map = data;
+        (*out)->map_size = size;
     }
-    (*out)->map = data;
-    (*out)->map_size = size;
-    /* the layout the fastest integer decode kernels read; without the memory for it (packing
-     * allocates before it changes anything) the model keeps the file's layout: same results */
+    /* the matrices in huge pages, in the layout the fastest integer decode kernels read; without
+     * the memory for it (allocated before anything changes) the model reads the mapped file: same
+     * results, slower */
     slm_error ignored;
-    unsigned types = slm_kernels_select(1)->pack_bq8;
-    if (types) (void)slm_model_pack_bq8(*out, types, &ignored);
+    (void)slm_model_make_resident(*out, slm_kernels_select(1)->pack_bq8, &ignored);
     return SLM_OK;
 }
 

@@ -207,31 +207,67 @@ double slm_dtype_bits(slm_dtype dt) {
     return dt == SLM_DTYPE_F32 ? 32 : dt == SLM_DTYPE_Q8_G ? 8 : 16;
 }
 
-static int packable(const slm_model *m, const slm_tensor *t, unsigned types) {
-    return t->n_dims == 2 && slm_bq8_type(t->dtype) && (types >> t->dtype & 1u) && t->shape[0] >= 8 &&
-           !(t == m->tok_emb && m->classifier != m->tok_emb);
+/* Matrices the products read whole: every 2-D tensor but an untied token embedding (read a row at
+ * a time: its mapped pages stay, and only the rows a text uses are ever read). */
+static int resident(const slm_model *m, const slm_tensor *t) {
+    return t->n_dims == 2 && !(t == m->tok_emb && m->classifier != m->tok_emb);
 }
 
-slm_status slm_model_pack_bq8(slm_model *m, unsigned types, slm_error *err) {
-    if (m->packed) return SLM_OK; /* packed already */
+static int packable(const slm_model *m, const slm_tensor *t, unsigned types) {
+    return resident(m, t) && slm_bq8_type(t->dtype) && (types >> t->dtype & 1u) && t->shape[0] >= 8;
+}
+
+/* Bytes of a resident tensor's copy: Q8_G's int8 values, then its scales (each part 64-aligned). */
+static size_t resident_bytes(const slm_tensor *t) {
+    if (t->dtype != SLM_DTYPE_Q8_G) return slm_align_up(slm_tensor_nbytes(t), 64);
+    size_t n = (size_t)slm_tensor_numel(t);
+    return slm_align_up(n, 64) + slm_align_up(n / (size_t)t->group_size * sizeof(float), 64);
+}
+
+/* Gives back the mapped pages of [p, p + n) where they lie in one of the model's mapped files. */
+static void release_mapped(const slm_model *m, const void *p, size_t n) {
+    const uint8_t *a = p;
+    for (int i = -1; i < m->n_extra_maps; i++) {
+        const uint8_t *map = i < 0 ? m->map : m->extra_maps[i].data;
+        size_t size = i < 0 ? m->map_size : m->extra_maps[i].size;
+        if (map && a >= map && n <= size && (size_t)(a - map) <= size - n) {
+            slm_map_release(a, n);
+            return;
+        }
+    }
+}
+
+slm_status slm_model_make_resident(slm_model *m, unsigned pack_types, slm_error *err) {
+    if (m->packed) return SLM_OK; /* done already */
     size_t total = 0;
     for (int i = 0; i < m->n_tensors; i++)
-        if (packable(m, &m->tensors[i], types)) total += slm_align_up(slm_tensor_nbytes(&m->tensors[i]), 64);
+        if (resident(m, &m->tensors[i])) total += resident_bytes(&m->tensors[i]);
     if (!total) return SLM_OK;
     uint8_t *dst = slm_alloc_large(total); /* page-aligned */
-    if (!dst) return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory packing %zu bytes of weights", m->source, total);
+    if (!dst) return slm_fail(err, SLM_ERR_NOMEM, "%s: out of memory copying %zu bytes of weights", m->source, total);
     m->packed = dst;
     m->packed_size = total;
     for (int i = 0; i < m->n_tensors; i++) {
         slm_tensor *t = &m->tensors[i];
-        if (!packable(m, t, types)) continue;
-        size_t nb = slm_tensor_nbytes(t);
-        slm_bq8_pack(t->dtype, dst, t->data, t->shape[0], (int)t->shape[1]);
-        const uint8_t *src = t->data, *map = m->map;
-        if (map && src >= map && src + nb <= map + m->map_size) slm_map_release(src, nb);
+        if (!resident(m, t)) continue;
+        size_t nb = slm_tensor_nbytes(t), step = resident_bytes(t);
+        if (t->dtype == SLM_DTYPE_Q8_G) {
+            size_t n = (size_t)slm_tensor_numel(t), ns = n / (size_t)t->group_size * sizeof(float);
+            float *scales = (float *)(dst + slm_align_up(n, 64));
+            memcpy(dst, t->data, n);
+            memcpy(scales, t->scales, ns);
+            release_mapped(m, t->data, n), release_mapped(m, t->scales, ns);
+            t->scales = scales;
+        } else {
+            if (packable(m, t, pack_types)) {
+                slm_bq8_pack(t->dtype, dst, t->data, t->shape[0], (int)t->shape[1]);
+                t->bq8 = 1;
+            } else
+                memcpy(dst, t->data, nb);
+            release_mapped(m, t->data, nb);
+        }
         t->data = dst;
-        t->bq8 = 1;
-        dst += slm_align_up(nb, 64);
+        dst += step;
     }
     return SLM_OK;
 }

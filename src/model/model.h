@@ -38,7 +38,7 @@ struct slm_model {
     const void *map;     /* mapped file (owned) or NULL */
     size_t map_size;
     void *owned;         /* weights allocated by slm (slm_model_init_random) or NULL */
-    void *packed;        /* matrices packed by slm_model_pack_bq8 (slm_alloc_large), or NULL */
+    void *packed;        /* matrices copied (and packed) by slm_model_make_resident (slm_alloc_large), or NULL */
     size_t packed_size;
     float *vectors;      /* fp32 copies of 16-bit norm and bias vectors (never matrices) */
     struct { const void *data; size_t size; } *extra_maps; /* (n_extra_maps) more mapped files: shards */
@@ -64,13 +64,16 @@ slm_tensor *slm_model_add(slm_model *m, const char *name, slm_dtype dtype, int64
 slm_status slm_model_bind(slm_model *m, slm_error *err);
 const slm_tensor *slm_model_find(const slm_model *m, const char *name);
 
-/* Packs the matrices of a bound model whose types are in `types` (bits 1 << dtype of SLM_BQ8_TYPES:
- * Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL / Q4_K / Q5_K / Q6_K), not an untied token embedding (which is only
- * read a row at a time), in groups of eight rows into one allocation the model owns, for the kernels
- * whose matvec_bq8 outruns matvec_bq (slm_kernels.pack_bq8 says for which types). Every reader of a tensor
- * (products, row reads, writers) gives the same bytes as before; the mapped pages the matrices
- * came from are released. Loaders of files call it on CPUs whose kernels want it. */
-slm_status slm_model_pack_bq8(slm_model *m, unsigned types, slm_error *err);
+/* Copies the matrices of a bound model that the products read whole (every matrix but an untied
+ * token embedding, which is read a row at a time) into one huge-page allocation the model owns, and
+ * gives back the mapped pages they came from: products over huge pages miss the TLB far less than
+ * over a file's 4 KiB pages (fp32 decode 4-14% faster, docs/benchmarks.md). Matrices whose types are
+ * in `pack_types` (bits 1 << dtype of SLM_BQ8_TYPES: Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL /
+ * Q4_K / Q5_K / Q6_K) with eight rows or more are packed in groups of eight rows on the way, for the
+ * kernels whose matvec_bq8 outruns matvec_bq (slm_kernels.pack_bq8 says for which types); the rest
+ * keep the file's layout. Every reader of a tensor (products, row reads, writers) gives the same
+ * bytes as before. Loaders of files call it; models loaded from caller memory stay where they are. */
+slm_status slm_model_make_resident(slm_model *m, unsigned pack_types, slm_error *err);
 
 /* Number of values and bytes of a tensor. */
 int64_t slm_tensor_numel(const slm_tensor *t);
