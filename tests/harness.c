@@ -1,6 +1,8 @@
 /* harness.c — test runner: runs every registered test and ends with "N passed, N failed". */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include <stdarg.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +35,31 @@ const char *tmp_path(const char *name) {
     char *p = buf[next++ % 16];
     snprintf(p, 512, "%s/%s", tmp_dir, name);
     return p;
+}
+
+static size_t guarded_span(size_t bytes, size_t *page) {
+    *page = (size_t)sysconf(_SC_PAGESIZE);
+    return (bytes + *page - 1) / *page * *page + *page;
+}
+
+void *guarded_copy(const void *src, size_t bytes) {
+    size_t page, span = guarded_span(bytes, &page);
+    uint8_t *base = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) return NULL;
+    if (mprotect(base + span - page, page, PROT_NONE) != 0) {
+        munmap(base, span);
+        return NULL;
+    }
+    uint8_t *p = base + span - page - bytes;
+    memcpy(p, src, bytes);
+    return p;
+}
+
+void guarded_free(void *p, size_t bytes) {
+    if (!p) return;
+    size_t page, span = guarded_span(bytes, &page);
+    uint8_t *end = (uint8_t *)p + bytes; /* the guard page's start */
+    munmap(end + page - span, span);
 }
 
 char *read_all(const char *path, size_t *len) {

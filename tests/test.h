@@ -46,6 +46,11 @@ int run_slm(const char *args, char **out, char **errout);
 /* Reads a whole file; NULL if missing. */
 char *read_all(const char *path, size_t *len);
 int write_all(const char *path, const void *data, size_t len);
+/* A copy of `bytes` bytes of src that ends where an unreadable page begins: a kernel that reads
+ * past the end crashes the run (an over-read ASan does not see in vector intrinsics). NULL if the
+ * pages cannot be had. Free with guarded_free. */
+void *guarded_copy(const void *src, size_t bytes);
+void guarded_free(void *p, size_t bytes);
 /* The logits of every token of `tokens` evaluated from position 0, shape (n, vocab), with the given
  * threads and kernels (no_simd); NULL on failure. The caller frees. */
 float *test_logits(const slm_model *m, const int32_t *tokens, int n, int threads, int no_simd);

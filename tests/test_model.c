@@ -36,9 +36,11 @@ static double max_abs_diff(const float *a, const float *b, size_t n) {
 void kernels_simd_matvec_f32_matches_scalar(void) {
     const slm_kernels *tabs[4];
     int nt = slm_kernels_available(tabs, 4);
-    /* short rows and rows of 256+ (the avx512 table's 16-lane kernel), with awkward tails */
-    const int shapes[][2] = {{1, 1}, {7, 3}, {64, 64}, {33, 172}, {5, 17}, {300, 96}, {9, 300}, {3, 1000}, {2, 256}};
-    for (int s = 0; s < 9; s++) {
+    /* short rows (the avx512 table's eight-row kernel up to 256 values: every chunk count, whole and
+     * partial blocks of eight rows) and longer ones (its 16-lane kernel), with awkward tails */
+    const int shapes[][2] = {{1, 1}, {7, 3}, {64, 64}, {33, 172}, {5, 17}, {300, 96}, {9, 300}, {3, 1000}, {2, 256},
+                             {13, 16}, {11, 255}, {20, 192}, {17, 241}, {8, 32}, {3, 257}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         int rows = shapes[s][0], n = shapes[s][1];
         float *w = malloc(sizeof(float) * rows * n), *x = malloc(sizeof(float) * n);
         float *ref = malloc(sizeof(float) * rows), *out = malloc(sizeof(float) * rows), *part = malloc(sizeof(float) * rows);
@@ -53,6 +55,14 @@ void kernels_simd_matvec_f32_matches_scalar(void) {
             /* a row's value does not depend on which range it was computed in */
             for (int r = 0; r < rows; r++) tabs[t]->matvec_f32(part, x, w, n, r, r + 1);
             CHECK(memcmp(part, out, sizeof(float) * rows) == 0, "%s: row-by-row differs from block", tabs[t]->name);
+            /* nothing past the matrix or x is read: both end where an unreadable page begins */
+            float *gw = guarded_copy(w, sizeof(float) * rows * n), *gx = guarded_copy(x, sizeof(float) * n);
+            CHECK(gw && gx);
+            if (gw && gx) {
+                tabs[t]->matvec_f32(part, gx, gw, n, 0, rows);
+                CHECK(memcmp(part, out, sizeof(float) * rows) == 0, "%s: guarded copies give other values", tabs[t]->name);
+            }
+            guarded_free(gw, sizeof(float) * rows * n), guarded_free(gx, sizeof(float) * n);
         }
         free(w), free(x), free(ref), free(out), free(part);
     }

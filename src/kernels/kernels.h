@@ -165,6 +165,7 @@ typedef struct slm_kernels {
 void slm_matvec_bq8_avx512(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                            const void *w, int n, int rows, int r0, int r1);
 void slm_matvec_f32_avx512(float *out, const float *x, const float *w, int n, int r0, int r1);
+void slm_matvec_f32_short_avx512(float *out, const float *x, const float *w, int n, int r0, int r1); /* 1 <= n <= 256 */
 void slm_gemm_micro_avx512(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate, int mr,
                            int nr);
 void slm_matmat_bq8_avx512(int dtype, float *out, ptrdiff_t ldo, const int8_t *qx, const float *xd,

@@ -1402,11 +1402,10 @@ static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_f16_avx
                                          matvec_bq8_avx2, SLM_BQ8_TYPES, NULL, NULL, 0};
 
 #ifdef SLM_AVX512_TABLE
-/* Short rows stay on AVX2: stories260K (rows of 64 and 172) decoded 25% slower with the 16-lane
- * kernel on a Xeon with AVX-512 (its per-row reduction and tail copies outweigh the wider FMAs);
- * rows of 288 and more ran as fast or faster (measured with bench/tables.sh). */
+/* Rows of up to 256 values through the kernel that keeps x in registers and sums eight rows at once,
+ * longer ones through the row-at-a-time 16-lane kernel (the memory-bound products of the large models). */
 static void matvec_f32_avx512_table(float *out, const float *x, const float *w, int n, int r0, int r1) {
-    if (n < 256) matvec_f32_avx2(out, x, w, n, r0, r1);
+    if (n <= 256) slm_matvec_f32_short_avx512(out, x, w, n, r0, r1);
     else slm_matvec_f32_avx512(out, x, w, n, r0, r1);
 }
 
