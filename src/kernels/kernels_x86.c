@@ -113,6 +113,7 @@ T256 static inline float hmax256(__m256 v) {
         __m256 vmax = _mm256_set1_ps(-INFINITY);                                                            \
         for (; p + 8 <= n; p += 8) {                                                                        \
             __m256 acc[8];                                                                                  \
+            _Pragma("GCC unroll 8") /* acc in registers (not unrolled, gcc kept it on the stack) */          \
             for (int j = 0; j < 8; j++) {                                                                   \
                 const ELEM *kp = k + (size_t)(p + j) * stride;                                             \
                 __m256 a = _mm256_mul_ps(qv[0], LOAD(kp));                                        \
