@@ -41,6 +41,8 @@ int cli_run_flag(cli_args *a, const char *arg, slm_sampler_params *sp, int *seed
 int cli_print_token(void *user, int32_t token, const char *text, size_t len);
 /* Reports an unknown flag or unexpected argument. */
 void cli_unknown(cli_args *a, const char *arg);
+/* 1 if two names are equal ignoring ASCII case (type and format names: q4_K is q4_k). */
+int cli_same_name(const char *a, const char *b);
 
 /* Loads a model, printing the error. Returns NULL on failure. */
 /* The bundled default model's file name (models/ in the source tree, PREFIX/share/slm when installed). */

@@ -73,6 +73,16 @@ uint64_t cli_u64(cli_args *a, const char *flag) {
     return (uint64_t)x;
 }
 
+int cli_same_name(const char *a, const char *b) {
+    for (;; a++, b++) {
+        int x = (unsigned char)*a, y = (unsigned char)*b;
+        if (x >= 'A' && x <= 'Z') x += 'a' - 'A';
+        if (y >= 'A' && y <= 'Z') y += 'a' - 'A';
+        if (x != y) return 0;
+        if (!x) return 1;
+    }
+}
+
 int cli_print_token(void *user, int32_t token, const char *text, size_t len) {
     (void)user, (void)token;
     if (len) {

@@ -14,7 +14,7 @@ static const char HELP[] =
     "\n"
     "  --type TYPE         f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q3_k, q4_k, q5_k or q6_k:\n"
     "                      GGUF (OUT.gguf); q8_0 with an OUT that does not end in .gguf writes\n"
-    "                      llama2.c version 2 (runq.c)\n"
+    "                      llama2.c version 2 (runq.c). Type names ignore case (q4_K = q4_k)\n"
     "  --embed-type TYPE   the token embedding of a model whose classifier is tied to it (default: at\n"
     "                      least 8 bits, q8_0 when TYPE has fewer: 4-bit classifiers break small models)\n"
     "  Matrices whose rows are not whole blocks (256 values for q3_k-q6_k, 32 for the others) fall\n"
@@ -32,7 +32,7 @@ static const char *TYPE_NAMES[] = {"f32", "q8_g", "f16", "bf16", "q8_0", "q4_0",
 
 static int parse_type(const char *s, slm_dtype *dt) {
     for (int i = 0; i < (int)(sizeof TYPE_NAMES / sizeof *TYPE_NAMES); i++)
-        if (i != SLM_DTYPE_Q8_G && !strcmp(s, TYPE_NAMES[i])) return *dt = (slm_dtype)i, 1;
+        if (i != SLM_DTYPE_Q8_G && cli_same_name(s, TYPE_NAMES[i])) return *dt = (slm_dtype)i, 1;
     return 0;
 }
 

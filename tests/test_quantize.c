@@ -91,7 +91,7 @@ void quantize_cli_measures_the_loss(void) {
           "brought the ball back. Lily hugged Max and said, \"Thank you, Max! You are the best dog ever.\"\n",
           f);
     fclose(f);
-    const char *types[4] = {"q8_0", "q6_k", "q4_k", "q4_0"};
+    const char *types[4] = {"q8_0", "q6_K", "q4_K", "q4_0"}; /* (names in any case, as llama.cpp spells them) */
     double kl[4] = {0}, ppl_in = 0, ppl_out = 0, agree = 0;
     char args[2048], *out = NULL, *errs = NULL;
     for (int i = 0; i < 4; i++) {
