@@ -77,21 +77,25 @@ static const slm_kernels *ctx_kernels(const slm_ctx_params *p) {
     return slm_kernels_select(1);
 }
 
-/* Decoding a token takes about 25 barriers for a 5-layer model, each a few hundred ns between two
- * cores; below about a million multiply-adds per token (stories260K: 0.3 million) the split is
- * slower than one thread (measured: stories260K 18.4k tok/s on 2 threads against 22.8k on 1), so
- * such models decode on the calling thread; prompts (matrix products) still use every thread. */
-enum { SPLIT_MIN_MACS = 1 << 20 };
+/* Decoding a token split over the threads meets several barriers per layer (one job per token,
+ * token_worker), each a few hundred ns between two cores, more when the other vCPU is descheduled.
+ * Measured on two threads (bench/ab.sh, medians of five rounds; docs/benchmarks.md): the bundled model
+ * decodes faster on the calling thread alone in q4_0 (1.9 MB of matrices: 15.0k tok/s against 10.3k
+ * split) and q8_0 (3.4 MB: 13.7k against 10.4k), split in f32 (12.8 MB: 7.3k against 5.1k), and
+ * stories15M q4_0 (13 MB) split (4.5k against 3.8k). So a token is split when its matrices hold 8 MiB
+ * or more; a smaller model decodes on the calling thread (forward_token, no pool at all), and its
+ * prompts (matrix products) still use every thread. */
+enum { SPLIT_MIN_BYTES = 8 << 20 };
 
-/* Multiply-adds of the matrices per decoded token. */
-static int64_t decode_macs(const slm_model *m) {
-    int64_t macs = slm_tensor_numel(m->classifier);
+/* Bytes of the matrices one decoded token reads. */
+static size_t decode_bytes(const slm_model *m) {
+    size_t bytes = slm_tensor_nbytes(m->classifier);
     for (int l = 0; l < m->cfg.n_layers; l++) {
         const slm_layer *L = &m->layers[l];
         const slm_tensor *w[7] = {L->wq, L->wk, L->wv, L->wo, L->w1, L->w2, L->w3};
-        for (int i = 0; i < 7; i++) macs += slm_tensor_numel(w[i]) * m->cfg.block_repeat;
+        for (int i = 0; i < 7; i++) bytes += slm_tensor_nbytes(w[i]) * (size_t)m->cfg.block_repeat;
     }
-    return macs;
+    return bytes;
 }
 
 /* ---------------------------------------------------------------- memory plan */
@@ -246,7 +250,7 @@ slm_status slm_ctx_create_in(const slm_model *m, const slm_ctx_params *p, void *
     ctx->tx = AT(S_TX), ctx->trope = AT(S_TROPE);
     ctx->kv_f16 = p->kv_f16 != 0, ctx->kst = AT(S_KST), ctx->vst = AT(S_VST);
     ctx->claim = AT(S_CLAIM), ctx->batt = AT(S_BATT);
-    ctx->split_decode = p->n_threads > 1 && decode_macs(m) >= SPLIT_MIN_MACS;
+    ctx->split_decode = p->n_threads > 1 && decode_bytes(m) >= SPLIT_MIN_BYTES;
     if (model_quantizes_inputs(m)) ctx->tqx = AT(S_TQX), ctx->tqs = AT(S_TQS), ctx->tqsum = AT(S_TQSUM);
 #undef AT
     if (p->n_threads > 1 && (st = slm_pool_create(p->n_threads, &ctx->pool, err)) != SLM_OK) return st;
@@ -331,8 +335,10 @@ static void quantize_input(const slm_kernels *k, const slm_tensor *w, const floa
     else if (int_block_type(w->dtype)) k->quantize_x32(qx, qs, qsum, x, n);
 }
 
-/* out_i = W_i x for up to three matrices of the same dtype and group size sharing input x (n). */
-static void matvec(slm_ctx *ctx, const float *x, int n, int count, const slm_tensor *const *w, float *const *out) {
+/* out_i = W_i x for up to three matrices of the same dtype and group size sharing input x (n), on
+ * every thread if `parallel` (and the product is large enough), else on the calling one. */
+static void matvec(slm_ctx *ctx, int parallel, const float *x, int n, int count, const slm_tensor *const *w,
+                   float *const *out) {
     matvec_job j = {ctx->k, count, {0}, {0}, x, ctx->qx, ctx->qs, ctx->qsum, n, 0};
     for (int i = 0; i < count; i++) {
         j.w[i] = w[i];
@@ -340,7 +346,7 @@ static void matvec(slm_ctx *ctx, const float *x, int n, int count, const slm_ten
         j.total_rows += (int)w[i]->shape[0];
     }
     quantize_input(ctx->k, w[0], x, n, ctx->qx, ctx->qs, ctx->qsum);
-    if ((int64_t)j.total_rows * n < PARALLEL_MIN_MACS) matvec_worker(&j, 0, 1);
+    if (!parallel || (int64_t)j.total_rows * n < PARALLEL_MIN_MACS) matvec_worker(&j, 0, 1);
     else slm_pool_run(ctx->pool, matvec_worker, &j);
 }
 
@@ -349,12 +355,13 @@ static int same_kind(const slm_tensor *a, const slm_tensor *b) {
 }
 
 /* Runs the matrices as one job when they agree in kind, else one by one. */
-static void matvec_n(slm_ctx *ctx, const float *x, int n, int count, const slm_tensor *const *w, float *const *out) {
+static void matvec_n(slm_ctx *ctx, int parallel, const float *x, int n, int count, const slm_tensor *const *w,
+                     float *const *out) {
     int same = 1;
     for (int i = 1; i < count; i++) same &= same_kind(w[0], w[i]);
-    if (same) matvec(ctx, x, n, count, w, out);
+    if (same) matvec(ctx, parallel, x, n, count, w, out);
     else
-        for (int i = 0; i < count; i++) matvec(ctx, x, n, 1, &w[i], &out[i]);
+        for (int i = 0; i < count; i++) matvec(ctx, parallel, x, n, 1, &w[i], &out[i]);
 }
 
 /* ---------------------------------------------------------------- attention */
@@ -457,7 +464,7 @@ static void forward_token(slm_ctx *ctx, int32_t token, int pos) {
         ctx->k->rmsnorm(ctx->xb, ctx->x, L->attn_norm->data, D, c->norm_eps);
         const slm_tensor *qkv[3] = {L->wq, L->wk, L->wv};
         float *qkv_out[3] = {ctx->q, k, v};
-        matvec_n(ctx, ctx->xb, D, 3, qkv, qkv_out);
+        matvec_n(ctx, 0, ctx->xb, D, 3, qkv, qkv_out);
         if (L->bq) {
             const float *bq = L->bq->data, *bk = L->bk->data, *bv = L->bv->data;
             for (int i = 0; i < D; i++) ctx->q[i] += bq[i];
@@ -468,21 +475,20 @@ static void forward_token(slm_ctx *ctx, int32_t token, int pos) {
         store_kv(ctx, l, pos, 1);
 
         attn_job aj = {ctx, l, pos};
-        if ((int64_t)c->n_heads * (pos + 1) * hd * 2 < PARALLEL_MIN_MACS) attention_worker(&aj, 0, 1);
-        else slm_pool_run(ctx->pool, attention_worker, &aj);
-        matvec_n(ctx, ctx->xb, D, 1, &L->wo, &ctx->xb2);
+        attention_worker(&aj, 0, 1);
+        matvec_n(ctx, 0, ctx->xb, D, 1, &L->wo, &ctx->xb2);
         for (int i = 0; i < D; i++) ctx->x[i] += ctx->xb2[i];
 
         ctx->k->rmsnorm(ctx->xb, ctx->x, L->ffn_norm->data, D, c->norm_eps);
         const slm_tensor *up[2] = {L->w1, L->w3};
         float *up_out[2] = {ctx->hb, ctx->hb2};
-        matvec_n(ctx, ctx->xb, D, 2, up, up_out);
+        matvec_n(ctx, 0, ctx->xb, D, 2, up, up_out);
         ctx->k->swiglu(ctx->hb, ctx->hb2, H);
-        matvec_n(ctx, ctx->hb, H, 1, &L->w2, &ctx->xb);
+        matvec_n(ctx, 0, ctx->hb, H, 1, &L->w2, &ctx->xb);
         for (int i = 0; i < D; i++) ctx->x[i] += ctx->xb[i];
     }
     ctx->k->rmsnorm(ctx->x, ctx->x, m->out_norm->data, D, c->norm_eps);
-    matvec_n(ctx, ctx->x, D, 1, &m->classifier, &ctx->logits);
+    matvec_n(ctx, 0, ctx->x, D, 1, &m->classifier, &ctx->logits);
 }
 
 /* ---------------------------------------------------------------- one token, all threads at once */
@@ -849,7 +855,7 @@ static void forward_batch(slm_ctx *ctx, const int32_t *tokens, int n, int pos, f
         memcpy(ctx->logits, all_logits + (size_t)(n - 1) * vocab, (size_t)vocab * sizeof(float));
     } else {
         ctx->k->rmsnorm(ctx->x, ctx->bx + (size_t)(n - 1) * D, m->out_norm->data, D, c->norm_eps);
-        matvec_n(ctx, ctx->x, D, 1, &m->classifier, &ctx->logits);
+        matvec_n(ctx, 1, ctx->x, D, 1, &m->classifier, &ctx->logits);
     }
 }
 
