@@ -29,7 +29,7 @@ static const char HELP[] =
     "  -b, --batch-size N      prompt tokens evaluated together (default 256; 1 = one at a time)\n"
     "      --kv-f16            keep the KV cache in f16 (half the memory)\n"
     "      --no-simd           use the portable scalar kernels\n"
-    "      --kernels NAME      this kernel table: scalar, avx2, avx512, neon (default: the fastest here)\n"
+    "      --kernels NAME      this kernel table: scalar, avx2, avx512, avx512bf16, neon (default: the fastest here)\n"
     "      --chat              wrap the prompt in the model's chat template (as a user message)\n"
     "      --chat-template N   chatml | smollm2 | llama2 | zephyr | plain (implies --chat)\n"
     "      --system TEXT       system prompt for --chat\n"

@@ -28,7 +28,7 @@ static const char USAGE[] =
     "from its metadata); Hugging Face folders (config.json + safetensors, with tokenizer.json or\n"
     "tokenizer.model).\n"
     "Environment: SLM_NO_SIMD=1 forces the portable scalar kernels; SLM_KERNELS=NAME picks a kernel\n"
-    "table (scalar, avx2, avx512, neon) where the CPU has it.\n";
+    "table (scalar, avx2, avx512, avx512bf16, neon) where the CPU has it.\n";
 
 int main(int argc, char **argv) {
     if (argc < 2) {

@@ -18,7 +18,7 @@ static const char HELP[] =
     "  -t, --threads N        threads (default 1)\n"
     "  -c, --ctx-size N       context length (default: the model's seq_len)\n"
     "      --no-simd          use the portable scalar kernels\n"
-    "      --kernels NAME     this kernel table: scalar, avx2, avx512, neon (default: the fastest here)\n"
+    "      --kernels NAME     this kernel table: scalar, avx2, avx512, avx512bf16, neon (default: the fastest here)\n"
     "\n"
     "A text longer than the context is scored in windows of the context length, each restarted\n"
     "from BOS, so every token is scored. --logits-out then holds one row per evaluated position.\n"

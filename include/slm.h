@@ -198,7 +198,7 @@ typedef struct slm_ctx_params {
                     * at a time (the least memory). Models with llama2.c Q8 tensors always use 1. */
     int kv_f16;    /* 1: keep the KV cache as IEEE half (half the memory; keys and values rounded) */
     const char *kernels; /* NULL or "": the fastest kernel table this CPU runs; else one by name,
-                          * "scalar", "avx2", "avx512" or "neon" (an error where the CPU or the
+                          * "scalar", "avx2", "avx512", "avx512bf16" or "neon" (an error where the CPU or the
                           * build lacks it). no_simd = 1 wins over it. */
 } slm_ctx_params;
 

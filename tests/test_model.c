@@ -72,6 +72,76 @@ void kernels_simd_matvec_f32_matches_scalar(void) {
     printf("\n");
 }
 
+/* BF16 matrices in bf16 arithmetic (tables with matmat_bf16: AVX512_BF16): the batch product gives
+ * each token the bytes of the decode product; a row's value does not depend on the range it was
+ * computed in; both stay within rounding of the product of the weights with the activations rounded
+ * to bf16 (computed in double here), and within the activations' rounding (2^-8 of sum |w x|) of the
+ * product with the fp32 activations; nothing past the matrix or the activations is read; the
+ * rounding of the activations gives slm_f32_to_bf16's bytes with zeros after them. */
+void kernels_bf16_batch_matches_decode_and_reference(void) {
+    const slm_kernels *tabs[8];
+    int nt = slm_kernels_available(tabs, 8), tried = 0;
+    const int shapes[][3] = {{1, 1, 1}, {7, 3, 2}, {64, 64, 5}, {33, 172, 4}, {5, 17, 9}, {9, 300, 3}, {3, 1000, 7},
+                             {13, 32, 1}, {6, 8200, 2}};
+    for (int ti = 0; ti < nt; ti++) {
+        const slm_kernels *k = tabs[ti];
+        if (!k->matmat_bf16) continue;
+        tried = 1;
+        for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+            int rows = shapes[si][0], n = shapes[si][1], m = shapes[si][2], ldx = (n + 31) / 32 * 32;
+            uint16_t *w = malloc(sizeof(uint16_t) * (size_t)rows * n), *xb = malloc(sizeof(uint16_t) * (size_t)m * ldx);
+            float *x = malloc(sizeof(float) * (size_t)m * n), *batch = malloc(sizeof(float) * (size_t)m * rows);
+            float *one = malloc(sizeof(float) * rows), *part = malloc(sizeof(float) * rows);
+            for (int i = 0; i < rows * n; i++) w[i] = slm_f32_to_bf16(frand());
+            for (int i = 0; i < m * n; i++) x[i] = frand();
+            int round_ok = 1;
+            for (int t = 0; t < m; t++) {
+                k->bf16_round(xb + (size_t)t * ldx, x + (size_t)t * n, n, ldx);
+                for (int i = 0; i < ldx; i++)
+                    round_ok &= xb[(size_t)t * ldx + i] == (i < n ? slm_f32_to_bf16(x[(size_t)t * n + i]) : 0);
+            }
+            CHECK(round_ok, "%s n %d: bf16_round differs from slm_f32_to_bf16", k->name, n);
+            k->matmat_bf16(batch, rows, xb, ldx, m, w, n, 0, rows);
+            for (int t = 0; t < m; t++) {
+                const float *xt = x + (size_t)t * n;
+                k->matvec_bf16(one, xt, w, n, 0, rows);
+                CHECK(!memcmp(one, batch + (size_t)t * rows, sizeof(float) * rows), "%s %dx%d, token %d of %d: batch and "
+                      "decode differ", k->name, rows, n, t, m);
+                for (int r = 0; r < rows; r++) k->matvec_bf16(part, xt, w, n, r, r + 1);
+                CHECK(!memcmp(one, part, sizeof(float) * rows), "%s %dx%d: row by row differs", k->name, rows, n);
+                for (int r = 0; r < rows; r++) {
+                    double rb = 0, rf = 0, mag = 0;
+                    for (int i = 0; i < n; i++) {
+                        double wi = slm_bf16_to_f32(w[(size_t)r * n + i]);
+                        rb += wi * slm_bf16_to_f32(slm_f32_to_bf16(xt[i]));
+                        rf += wi * xt[i];
+                        mag += fabs(wi * xt[i]);
+                    }
+                    CHECK(fabs(one[r] - rb) <= 2e-6 * (mag + 1), "%s %dx%d row %d: %g against %g (bf16 activations)",
+                          k->name, rows, n, r, one[r], rb);
+                    CHECK(fabs(one[r] - rf) <= 1.0 / 256 * mag + 1e-6, "%s %dx%d row %d: %g against %g (fp32 activations)",
+                          k->name, rows, n, r, one[r], rf);
+                }
+            }
+            /* nothing past the matrix, the fp32 activations or the rounded ones is read */
+            uint16_t *gw = guarded_copy(w, sizeof(uint16_t) * (size_t)rows * n);
+            uint16_t *gxb = guarded_copy(xb, sizeof(uint16_t) * (size_t)m * ldx);
+            float *gx = guarded_copy(x, sizeof(float) * (size_t)n);
+            CHECK(gw && gxb && gx);
+            if (gw && gxb && gx) {
+                k->matvec_bf16(part, gx, gw, n, 0, rows);
+                CHECK(!memcmp(part, batch, sizeof(float) * rows), "%s: guarded copies give other values", k->name);
+                k->matmat_bf16(batch, rows, gxb, ldx, m, gw, n, 0, rows);
+                CHECK(!memcmp(part, batch, sizeof(float) * rows), "%s: guarded batch gives other values", k->name);
+            }
+            guarded_free(gw, sizeof(uint16_t) * (size_t)rows * n), guarded_free(gxb, sizeof(uint16_t) * (size_t)m * ldx);
+            guarded_free(gx, sizeof(float) * (size_t)n);
+            free(w), free(xb), free(x), free(batch), free(one), free(part);
+        }
+    }
+    if (!tried) SKIP("no table here multiplies BF16 in bf16 (the avx512bf16 table does; make avx512-emu-test runs it)");
+}
+
 void kernels_simd_matvec_q8_bit_exact(void) {
     const slm_kernels *tabs[4];
     int nt = slm_kernels_available(tabs, 4);

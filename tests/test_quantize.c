@@ -216,9 +216,13 @@ void prefill_batches_match_token_by_token(void) {
                         int i8 = kt->matmat_bq8 && (kt->matmat_bq8_types >> info.dtype & 1);
                         all_int &= i8, any_int |= i8;
                     }
+                    /* BF16 matrices on tables that multiply them in bf16: activations rounded to bf16, decode
+                     * and batches alike */
+                    int bf16_acts = kt->matmat_bf16 && types[ti] == SLM_DTYPE_BF16;
+                    if (bf16_acts) any_int = all_int = int8_acts = 1;
                     if (any_int && all_int) d7 = max_rel_diff(one, b7, nv), dd = max_rel_diff(one, bd, nv);
-                    /* int8 activations: a last-bit difference before quantization (the batch's float steps are
-                     * not token by token's) can move an activation by one quantum, about 1e-3 of the logits */
+                    /* int8 (or bf16) activations: a last-bit difference before rounding (the batch's float steps
+                     * are not token by token's) can move an activation by one step, about 1e-3 of the logits */
                     double tol = any_int ? (all_int ? 0.03 : 0.1) : 1e-4;
                     CHECK(d7 <= tol && dd <= tol, "config %d, type %d, %s: batched logits differ by %g / %g of the "
                           "largest (from the %s)", ci, (int)types[ti], simd ? "simd" : "scalar", d7, dd,

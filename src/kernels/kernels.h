@@ -117,6 +117,15 @@ typedef void (*slm_attention_h_fn)(float *out, float *scores, const float *q, co
 typedef void (*slm_matmat_bq8_fn)(int dtype, float *out, ptrdiff_t ldo, const int8_t *qx, const float *xd,
                                   const int32_t *xsum, int m, const void *w, int n, int g0, int g1);
 
+/* BF16 matrices in bf16 arithmetic (tables for CPUs with AVX512_BF16): out[t * ldo + r] for rows
+ * [r0, r1) of w (n bf16 values per row) and tokens t < m, whose activations xb hold ldx bf16 values per
+ * token (n rounded by bf16_round, then zeros up to a multiple of 32). Each value has the bytes the
+ * table's matvec_bf16 gives for that token and row. */
+typedef void (*slm_matmat_bf16_fn)(float *out, ptrdiff_t ldo, const uint16_t *xb, ptrdiff_t ldx, int m,
+                                   const uint16_t *w, int n, int r0, int r1);
+/* x (n) rounded to bf16 (slm_f32_to_bf16's bytes) into dst, zeros after it up to npad. */
+typedef void (*slm_bf16_round_fn)(uint16_t *dst, const float *x, int n, int npad);
+
 typedef struct slm_kernels {
     const char *name; /* "scalar", "avx2" */
     slm_matvec_f32_fn matvec_f32;
@@ -154,6 +163,10 @@ typedef struct slm_kernels {
      * [g0, g1) of a matrix packed in groups of eight, for the types in matmat_bq8_types. */
     slm_matmat_bq8_fn matmat_bq8;
     unsigned matmat_bq8_types;
+    /* Optional (NULL where the table has none): BF16 matrices by bf16 activations, a batch at a time;
+     * where set, the table's matvec_bf16 rounds its activations to bf16 the same way. */
+    slm_matmat_bf16_fn matmat_bf16;
+    slm_bf16_round_fn bf16_round;
 } slm_kernels;
 
 /* The scalar reference kernels. */
@@ -172,6 +185,10 @@ void slm_matmat_bq8_avx512(int dtype, float *out, ptrdiff_t ldo, const int8_t *q
                            const int32_t *xsum, int m, const void *w, int n, int g0, int g1);
 void slm_gemm_micro12_avx512(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate, int mr,
                              int nr);
+void slm_bf16_round_avx512(uint16_t *dst, const float *x, int n, int npad);
+void slm_matmat_bf16_avx512(float *out, ptrdiff_t ldo, const uint16_t *xb, ptrdiff_t ldx, int m, const uint16_t *w, int n,
+                            int r0, int r1);
+void slm_matvec_bf16_avx512(float *out, const float *x, const uint16_t *w, int n, int r0, int r1);
 #endif
 
 const slm_kernels *slm_kernels_scalar(void);

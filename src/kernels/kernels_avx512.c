@@ -20,9 +20,11 @@
 #include <simde/x86/avx512.h>
 #include <simde/x86/f16c.h>
 #define T512
+#define T512BF T512
 #elif defined(SLM_AVX512_TABLE)
 #include <immintrin.h>
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define T512BF __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512bf16,avx2,fma,f16c")))
 #endif
 
 #ifdef SLM_AVX512_TABLE
@@ -426,6 +428,137 @@ T512 void slm_matvec_f32_short_avx512(float *out, const float *x, const float *w
         mv_short1, mv_short2, mv_short3, mv_short4, mv_short5, mv_short6, mv_short7, mv_short8,
         mv_short9, mv_short10, mv_short11, mv_short12, mv_short13, mv_short14, mv_short15, mv_short16};
     if (r0 < r1 && n > 0) by_chunks[(n - 1) / 16](out, x, w, n, r0, r1);
+}
+
+/* ---- BF16 matrices on CPUs with AVX512_BF16: vdpbf16ps multiplies pairs of bf16 values and adds
+ * both products to an fp32 lane (a bf16 product is exact in fp32), 32 multiply-adds per
+ * instruction against 16 for an fp32 FMA. The activations are rounded to bf16 first (as llama.cpp
+ * does for BF16 weights): each product then carries the activation's rounding, at most 2^-9 of it.
+ * Decode and prompts use the same tile, so a prompt's logits are the bytes of its tokens decoded
+ * one by one. */
+
+/* 16 floats rounded to bf16, slm_f32_to_bf16's bytes (to nearest even; a NaN stays a quiet NaN). */
+T512 static inline __m256i bf16_round16(__m512 x) {
+    __m512i u = _mm512_castps_si512(x);
+    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+    uint16_t nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+#ifdef SLM_AVX512_SIMDE /* (no vpmovdw there) */
+    int32_t v[16];
+    uint16_t h[16];
+    _mm512_storeu_si512(v, r);
+    for (int i = 0; i < 16; i++) h[i] = (uint16_t)v[i];
+    return _mm256_loadu_si256((const __m256i *)h);
+#else
+    return _mm512_cvtepi32_epi16(r);
+#endif
+}
+
+/* The 16-bit lanes of m from p, the others zero, reading no byte of the others (SIMDe: lane copies). */
+T512 static inline __m512i load_lanes16(uint32_t m, const uint16_t *p) {
+#ifdef SLM_AVX512_SIMDE
+    uint16_t t[32] = {0};
+    for (int i = 0; i < 32; i++)
+        if (m >> i & 1) t[i] = p[i];
+    return _mm512_loadu_si512(t);
+#else
+    return _mm512_maskz_loadu_epi16(m, p);
+#endif
+}
+
+/* x (n values) as bf16 into dst, zeros after them up to npad (a multiple of 32 >= n). */
+T512 void slm_bf16_round_avx512(uint16_t *dst, const float *x, int n, int npad) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(dst + i), bf16_round16(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        uint16_t t[16];
+        _mm256_storeu_si256((__m256i *)t, bf16_round16(load_lanes((uint16_t)((1u << (n - i)) - 1), x + i)));
+        memcpy(dst + i, t, sizeof(uint16_t) * (size_t)(n - i));
+    }
+    if (npad > n) memset(dst + n, 0, sizeof(uint16_t) * (size_t)(npad - n));
+}
+
+/* The sum of the 16 lanes in a fixed order (SIMDe has no _mm512_reduce_add_ps). */
+T512 static inline float hsum512(__m512 a) {
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+}
+
+T512BF static inline __m512 dot_bf16(__m512 acc, __m512i w, __m512i x) {
+    __m512bh a, b;
+    memcpy(&a, &w, sizeof a);
+    memcpy(&b, &x, sizeof b);
+    return _mm512_dpbf16_ps(acc, a, b);
+}
+
+/* Rows r..r+R-1 (past r1 - 1 the last row again, not stored) of w (n bf16 values per row) by
+ * tokens 0..nt-1 of x (nt <= T; past nt - 1 the last token again): out[t ldo + row]. x is bf16 with
+ * rows of ldx values, zero after n (xf = 0), or fp32 rounded here chunk by chunk (xf = 1). Each value
+ * is one chain of vdpbf16ps over the 32-value chunks, the last chunk's lanes past n zero in both
+ * operands, then one horizontal sum: the same steps whatever R, T, xf, r or the range. */
+T512BF static TERM_INLINE void bf16_tile(int R, int T, int xf, float *out, ptrdiff_t ldo, const void *x, ptrdiff_t ldx,
+                                         int nt, const uint16_t *w, int n, int r, int r1) {
+    const uint16_t *wr[4];
+    _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) wr[i] = w + (size_t)(r + i < r1 ? r + i : r1 - 1) * (size_t)n;
+    __m512 acc[4][4];
+    _Pragma("GCC unroll 4") for (int i = 0; i < R; i++)
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
+    int n32 = n & ~31, rest = n & 31;
+    for (int k = 0; k < n; k += 32) {
+        uint32_t m = k < n32 ? 0xffffffffu : (1u << rest) - 1;
+        __m512i wv[4];
+        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++)
+            wv[i] = k < n32 ? _mm512_loadu_si512(wr[i] + k) : load_lanes16(m, wr[i] + k);
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+            int tt = t < nt ? t : nt - 1;
+            __m512i xv;
+            if (xf) {
+                const float *xp = (const float *)x + (size_t)tt * (size_t)ldx + k;
+                __m512 lo = k < n32 ? _mm512_loadu_ps(xp) : load_lanes((uint16_t)m, xp);
+                __m512 hi = k < n32 ? _mm512_loadu_ps(xp + 16) : load_lanes((uint16_t)(m >> 16), xp + 16);
+                xv = _mm512_inserti64x4(_mm512_castsi256_si512(bf16_round16(lo)), bf16_round16(hi), 1);
+            } else
+                xv = _mm512_loadu_si512((const uint16_t *)x + (size_t)tt * (size_t)ldx + k);
+            _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) acc[i][t] = dot_bf16(acc[i][t], wv[i], xv);
+        }
+    }
+    /* (constant indices throughout, or gcc keeps acc on the stack and stores it every chunk) */
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++)
+            if (t < nt && r + i < r1) out[(ptrdiff_t)t * ldo + r + i] = hsum512(acc[i][t]);
+}
+
+/* out[t ldo + row] for rows [r0, r1) of w and tokens t < m of xb (bf16, rows of ldx values: n, then
+ * zeros up to a multiple of 32; slm_bf16_round_avx512): tiles of four rows by four tokens. */
+T512BF void slm_matmat_bf16_avx512(float *out, ptrdiff_t ldo, const uint16_t *xb, ptrdiff_t ldx, int m,
+                                   const uint16_t *w, int n, int r0, int r1) {
+    for (int r = r0; r < r1; r += 4)
+        for (int t = 0; t < m; t += 4) {
+            int nt = m - t < 4 ? m - t : 4;
+            float *o = out + (ptrdiff_t)t * ldo;
+            const uint16_t *xt = xb + (size_t)t * (size_t)ldx;
+            if (nt == 4) bf16_tile(4, 4, 0, o, ldo, xt, ldx, 4, w, n, r, r1);
+            else if (nt == 3) bf16_tile(4, 3, 0, o, ldo, xt, ldx, 3, w, n, r, r1);
+            else if (nt == 2) bf16_tile(4, 2, 0, o, ldo, xt, ldx, 2, w, n, r, r1);
+            else bf16_tile(4, 1, 0, o, ldo, xt, ldx, 1, w, n, r, r1);
+        }
+}
+
+/* The decode product: one token, one row at a time (a single read stream, which the hardware
+ * prefetcher follows from DRAM; four rows side by side read at half the rate), its activations
+ * rounded once into a stack buffer (rows of up to 8192 values) or chunk by chunk as they are read
+ * (longer rows: the same bytes, slower). */
+T512BF void slm_matvec_bf16_avx512(float *out, const float *x, const uint16_t *w, int n, int r0, int r1) {
+    enum { MAX_STACK = 8192 };
+    if (n <= MAX_STACK) {
+        uint16_t xb[MAX_STACK];
+        slm_bf16_round_avx512(xb, x, n, (n + 31) / 32 * 32);
+        for (int r = r0; r < r1; r++) bf16_tile(1, 1, 0, out, 0, xb, 0, 1, w, n, r, r1);
+    } else
+        for (int r = r0; r < r1; r++) bf16_tile(1, 1, 1, out, 0, x, 0, 1, w, n, r, r1);
 }
 
 /* Rows r[0..mr) of a micro-kernel's tile (nr <= 16 columns) to c (row stride ldc), written or added. */

@@ -191,7 +191,7 @@ static const slm_kernels scalar_kernels = {"scalar", slm_matvec_f32_scalar, slm_
                                            slm_softmax, slm_softmax_back_scalar, slm_xent_row_scalar,
                                            slm_dequant_row_scalar, slm_matvec_bq_scalar,
                                            slm_quantize_x32, slm_attention_f16_scalar,
-                                           slm_matvec_bq8_scalar, 0, NULL, NULL, 0};
+                                           slm_matvec_bq8_scalar, 0, NULL, NULL, 0, NULL, NULL};
 
 const slm_kernels *slm_kernels_scalar(void) { return &scalar_kernels; }
 

@@ -1400,7 +1400,7 @@ static const slm_kernels avx2_kernels = {"avx2", matvec_f32_avx2, matvec_f16_avx
                                          swiglu_back_avx2, rows_combine4_avx2, rows_dot4_avx2,
                                          softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,
                                          matvec_bq_avx2, quantize_x32_avx2, attention_f16_avx2,
-                                         matvec_bq8_avx2, SLM_BQ8_TYPES, NULL, NULL, 0};
+                                         matvec_bq8_avx2, SLM_BQ8_TYPES, NULL, NULL, 0, NULL, NULL};
 
 #ifdef SLM_AVX512_TABLE
 /* Rows of up to 256 values through the kernel that keeps x in registers and sums eight rows at once,
@@ -1427,7 +1427,18 @@ static const slm_kernels avx512_kernels = {
     rows_combine4_avx2, rows_dot4_avx2, softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,
     matvec_bq_avx2, quantize_x32_avx2, attention_f16_avx2, matvec_bq8_avx512_table, SLM_BQ8_TYPES,
     slm_gemm_micro12_avx512, slm_matmat_bq8_avx512,
-    SLM_BQ8_BLOCK32_TYPES};
+    SLM_BQ8_BLOCK32_TYPES, NULL, NULL};
+
+/* The same on CPUs that also have AVX512_BF16: BF16 matrices in bf16 arithmetic (vdpbf16ps), decode
+ * and prompts alike. */
+static const slm_kernels avx512bf16_kernels = {
+    "avx512bf16", matvec_f32_avx512_table, matvec_f16_avx2, slm_matvec_bf16_avx512, matvec_q8_avx2,
+    attention_avx2, swiglu_avx2, rmsnorm_avx2, slm_gemm_micro_avx512, rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2,
+    exp_sum_avx2, gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2, swiglu_back_avx2,
+    rows_combine4_avx2, rows_dot4_avx2, softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,
+    matvec_bq_avx2, quantize_x32_avx2, attention_f16_avx2, matvec_bq8_avx512_table, SLM_BQ8_TYPES,
+    slm_gemm_micro12_avx512, slm_matmat_bq8_avx512,
+    SLM_BQ8_BLOCK32_TYPES, slm_matmat_bf16_avx512, slm_bf16_round_avx512};
 #endif
 #endif
 
@@ -1448,6 +1459,13 @@ int slm_kernels_available(const slm_kernels **tables, int cap) {
                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 #endif
     if (n < cap && avx512) tables[n++] = &avx512_kernels;
+#ifdef SLM_AVX512_SIMDE
+    int bf16 = avx512;
+#else
+    /* AVX512_BF16: CPUID leaf 7, subleaf 1, EAX bit 5 */
+    int bf16 = avx512 && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 5 & 1);
+#endif
+    if (n < cap && bf16) tables[n++] = &avx512bf16_kernels;
 #endif
 #endif
     if (n < cap && slm_kernels_neon()) tables[n++] = slm_kernels_neon();
@@ -1455,8 +1473,8 @@ int slm_kernels_available(const slm_kernels **tables, int cap) {
 }
 
 const slm_kernels *slm_kernels_named(const char *name) {
-    const slm_kernels *t[4];
-    int n = slm_kernels_available(t, 4);
+    const slm_kernels *t[8];
+    int n = slm_kernels_available(t, 8);
     for (int i = 0; name && i < n; i++)
         if (!strcmp(t[i]->name, name)) return t[i];
     return NULL;
@@ -1464,7 +1482,7 @@ const slm_kernels *slm_kernels_named(const char *name) {
 
 const slm_kernels *slm_kernels_select(int use_simd) {
     if (!use_simd) return slm_kernels_scalar();
-    const slm_kernels *t[4];
-    int n = slm_kernels_available(t, 4);
+    const slm_kernels *t[8];
+    int n = slm_kernels_available(t, 8);
     return t[n - 1];
 }

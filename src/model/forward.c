@@ -162,9 +162,9 @@ static slm_status plan_layout(const slm_model *m, const slm_ctx_params *p, layou
         return slm_fail(err, SLM_ERR_ARG, "batch size %d is out of range [1, %d] (0: %d)", p->n_batch, MAX_BATCH,
                         DEFAULT_BATCH);
     if (!ctx_kernels(p)) {
-        const slm_kernels *t[4];
-        int n = slm_kernels_available(t, 4);
-        char names[64] = "";
+        const slm_kernels *t[8];
+        int n = slm_kernels_available(t, 8);
+        char names[96] = "";
         for (int i = 0; i < n; i++) {
             size_t used = strlen(names);
             snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", t[i]->name);
@@ -718,6 +718,38 @@ static int int_gemm_fits(const slm_kernels *k, int count, const slm_tensor *cons
     return 1;
 }
 
+/* A batch by BF16 matrices in bf16 arithmetic (tables with matmat_bf16): the batch rounded to bf16
+ * into the GEMM scratch (ldx = K rounded up to 32 values per token), a barrier, then blocks of 32 rows
+ * taken from a counter. */
+typedef struct {
+    const slm_ctx *ctx;
+    int M, K, ldx, count;
+    const float *A;
+    const slm_tensor *const *w;
+    float *const *C;
+    const int *ldc;
+    uint16_t *xb;
+    int items[4]; /* items before matrix i (items[count] = all) */
+    atomic_int next;
+} bf16_gemm_job;
+
+enum { BF16_ROWS = 32 };
+
+static void bf16_gemm_worker(void *arg, int ti, int nt) {
+    bf16_gemm_job *j = arg;
+    const slm_kernels *k = j->ctx->k;
+    for (int t = (int)((int64_t)j->M * ti / nt); t < (int)((int64_t)j->M * (ti + 1) / nt); t++)
+        k->bf16_round(j->xb + (size_t)t * (size_t)j->ldx, j->A + (size_t)t * (size_t)j->K, j->K, j->ldx);
+    slm_pool_barrier(j->ctx->pool, nt);
+    for (int it; (it = atomic_fetch_add(&j->next, 1)) < j->items[j->count];) {
+        int o = 0;
+        while (it >= j->items[o + 1]) o++;
+        int rows = (int)j->w[o]->shape[0], r0 = (it - j->items[o]) * BF16_ROWS;
+        k->matmat_bf16(j->C[o], j->ldc[o], j->xb, j->ldx, j->M, j->w[o]->data, j->K, r0,
+                       r0 + BF16_ROWS < rows ? r0 + BF16_ROWS : rows);
+    }
+}
+
 /* C_i (M, rows of w_i) = A (M, K) · w_i^T for count <= 3 weights sharing A, C_i with row stride ldc_i. */
 static void gemm_w(const slm_ctx *ctx, const slm_gemm_ctx *g, int M, const float *A, int K, int count,
                    const slm_tensor *const *w, float *const *C, const int *ldc) {
@@ -735,6 +767,22 @@ static void gemm_w(const slm_ctx *ctx, const slm_gemm_ctx *g, int M, const float
         atomic_init(&j.next, 0);
         if (ctx->pool && macs >= PARALLEL_MIN_MACS) slm_pool_run(ctx->pool, int_gemm_worker, &j);
         else int_gemm_worker(&j, 0, 1);
+        return;
+    }
+    int bf16 = ctx->k->matmat_bf16 != NULL;
+    for (int i = 0; i < count; i++) bf16 &= w[i]->dtype == SLM_DTYPE_BF16;
+    if (bf16) {
+        /* the rounded batch in the GEMM scratch: M (K + 31) 16-bit values, under its 4 M K bytes */
+        bf16_gemm_job j = {ctx, M, K, (K + 31) / 32 * 32, count, A, w, C, ldc, (uint16_t *)ctx->gemm_scratch, {0}, 0};
+        double macs = 0;
+        for (int i = 0; i < count; i++) {
+            int rows = (int)w[i]->shape[0];
+            j.items[i + 1] = j.items[i] + (rows + BF16_ROWS - 1) / BF16_ROWS;
+            macs += (double)M * rows * K;
+        }
+        atomic_init(&j.next, 0);
+        if (ctx->pool && macs >= PARALLEL_MIN_MACS) slm_pool_run(ctx->pool, bf16_gemm_worker, &j);
+        else bf16_gemm_worker(&j, 0, 1);
         return;
     }
     weight_ref ref[3];
