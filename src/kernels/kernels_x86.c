@@ -1419,26 +1419,19 @@ static void matvec_bq8_avx512_table(int dtype, float *out, const int8_t *qx, con
     else slm_matvec_bq8_avx512(dtype, out, qx, xd, xsum, w, n, rows, r0, r1);
 }
 
-/* AVX-512 where it changes the hot products (kernels_avx512.c), AVX2 for the rest. */
-static const slm_kernels avx512_kernels = {
-    "avx512", matvec_f32_avx512_table, matvec_f16_avx2, matvec_bf16_avx2, matvec_q8_avx2,
-    attention_avx2, swiglu_avx2, rmsnorm_avx2, slm_gemm_micro_avx512, rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2,
-    exp_sum_avx2, gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2, swiglu_back_avx2,
-    rows_combine4_avx2, rows_dot4_avx2, softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,
-    matvec_bq_avx2, quantize_x32_avx2, attention_f16_avx2, matvec_bq8_avx512_table, SLM_BQ8_TYPES,
-    slm_gemm_micro12_avx512, slm_matmat_bq8_avx512,
-    SLM_BQ8_BLOCK32_TYPES, NULL, NULL};
-
-/* The same on CPUs that also have AVX512_BF16: BF16 matrices in bf16 arithmetic (vdpbf16ps), decode
- * and prompts alike. */
-static const slm_kernels avx512bf16_kernels = {
-    "avx512bf16", matvec_f32_avx512_table, matvec_f16_avx2, slm_matvec_bf16_avx512, matvec_q8_avx2,
-    attention_avx2, swiglu_avx2, rmsnorm_avx2, slm_gemm_micro_avx512, rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2,
-    exp_sum_avx2, gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2, swiglu_back_avx2,
-    rows_combine4_avx2, rows_dot4_avx2, softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2,
-    matvec_bq_avx2, quantize_x32_avx2, attention_f16_avx2, matvec_bq8_avx512_table, SLM_BQ8_TYPES,
-    slm_gemm_micro12_avx512, slm_matmat_bq8_avx512,
-    SLM_BQ8_BLOCK32_TYPES, slm_matmat_bf16_avx512, slm_bf16_round_avx512};
+/* AVX-512 where it changes the hot products (kernels_avx512.c), AVX2 for the rest; the second table
+ * also multiplies BF16 matrices in bf16 arithmetic (CPUs with AVX512_BF16: decode and prompts alike). */
+#define AVX512_TABLE(NAME, MATVEC_BF16, MATMAT_BF16, BF16_ROUND)                                                      \
+    {NAME, matvec_f32_avx512_table, matvec_f16_avx2, MATVEC_BF16, matvec_q8_avx2, attention_avx2, swiglu_avx2,         \
+     rmsnorm_avx2, slm_gemm_micro_avx512, rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2, exp_sum_avx2,              \
+     gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2, swiglu_back_avx2, rows_combine4_avx2,          \
+     rows_dot4_avx2, softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2, matvec_bq_avx2,                  \
+     quantize_x32_avx2, attention_f16_avx2, matvec_bq8_avx512_table, SLM_BQ8_TYPES, slm_gemm_micro12_avx512,            \
+     slm_matmat_bq8_avx512, SLM_BQ8_BLOCK32_TYPES, MATMAT_BF16, BF16_ROUND}
+static const slm_kernels avx512_kernels = AVX512_TABLE("avx512", matvec_bf16_avx2, NULL, NULL);
+static const slm_kernels avx512bf16_kernels =
+    AVX512_TABLE("avx512bf16", slm_matvec_bf16_avx512, slm_matmat_bf16_avx512, slm_bf16_round_avx512);
+#undef AVX512_TABLE
 #endif
 #endif
 
