@@ -504,12 +504,12 @@ T512BF static TERM_INLINE void bf16_tile(int R, int T, int xf, float *out, ptrdi
     const uint16_t *wr[4];
     _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) wr[i] = w + (size_t)(r + i < r1 ? r + i : r1 - 1) * (size_t)n;
     __m512 acc[4][4];
-    _Pragma("GCC unroll 4") for (int i = 0; i < R; i++)
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
+    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) /* (all of it: SIMDe's out-of-line copy warns otherwise) */
+        _Pragma("GCC unroll 4") for (int t = 0; t < 4; t++) acc[i][t] = _mm512_setzero_ps();
     int n32 = n & ~31, rest = n & 31;
     for (int k = 0; k < n; k += 32) {
         uint32_t m = k < n32 ? 0xffffffffu : (1u << rest) - 1;
-        __m512i wv[4];
+        __m512i wv[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
         _Pragma("GCC unroll 4") for (int i = 0; i < R; i++)
             wv[i] = k < n32 ? _mm512_loadu_si512(wr[i] + k) : load_lanes16(m, wr[i] + k);
         _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
