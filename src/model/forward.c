@@ -78,13 +78,14 @@ static const slm_kernels *ctx_kernels(const slm_ctx_params *p) {
 }
 
 /* Decoding a token split over the threads meets several barriers per layer (one job per token,
- * token_worker), each a few hundred ns between two cores, more when the other vCPU is descheduled.
- * Measured on two threads (bench/ab.sh, medians of five rounds; docs/benchmarks.md): the bundled model
- * decodes faster on the calling thread alone in q4_0 (1.9 MB of matrices: 15.0k tok/s against 10.3k
- * split) and q8_0 (3.4 MB: 13.7k against 10.4k), split in f32 (12.8 MB: 7.3k against 5.1k), and
- * stories15M q4_0 (13 MB) split (4.5k against 3.8k). So a token is split when its matrices hold 8 MiB
- * or more; a smaller model decodes on the calling thread (forward_token, no pool at all), and its
- * prompts (matrix products) still use every thread. */
+ * token_worker): 34-44 ns each while both threads spin, but each waits as long as the host keeps the
+ * other vCPU away. Measured on two threads (bench/ab.sh; docs/benchmarks.md, "Tiny models on two
+ * threads"): small models split ran from 1.5x faster to 2.5x slower than on the calling thread
+ * alone, from one hour to the next, with rounds 5-20x slower whenever the second vCPU was taken
+ * away; models of 12.8 MB of matrices and more gained 1.2-1.4x from it in the same comparisons. So a
+ * token is split when its matrices hold 8 MiB or more; a smaller model decodes on the calling
+ * thread (forward_token, no pool at all: the stable path), and its prompts (matrix products) still
+ * use every thread. */
 enum { SPLIT_MIN_BYTES = 8 << 20 };
 
 /* Bytes of the matrices one decoded token reads. */
