@@ -29,24 +29,22 @@ static const char HELP_CONVERT[] =
     "The output is written atomically (temporary file, fsync, rename).\n";
 
 static int parse_format(const char *s, slm_save_format *f) {
-    if (cli_same_name(s, "llama2c-v0")) *f = SLM_SAVE_LLAMA2C_V0;
-    else if (cli_same_name(s, "llama2c-v1") || cli_same_name(s, "llama2c")) *f = SLM_SAVE_LLAMA2C_V1;
-    else if (cli_same_name(s, "llama2c-q80") || cli_same_name(s, "llama2c-v2")) *f = SLM_SAVE_LLAMA2C_Q80;
-    else if (cli_same_name(s, "gguf") || cli_same_name(s, "gguf-f32")) *f = SLM_SAVE_GGUF_F32;
-    else if (cli_same_name(s, "gguf-f16")) *f = SLM_SAVE_GGUF_F16;
-    else if (cli_same_name(s, "gguf-bf16")) *f = SLM_SAVE_GGUF_BF16;
-    else if (cli_same_name(s, "gguf-q8_0")) *f = SLM_SAVE_GGUF_Q8_0;
-    else if (cli_same_name(s, "gguf-q4_k")) *f = SLM_SAVE_GGUF_Q4_K;
-    else if (cli_same_name(s, "gguf-q6_k")) *f = SLM_SAVE_GGUF_Q6_K;
-    else if (cli_same_name(s, "gguf-q4_0")) *f = SLM_SAVE_GGUF_Q4_0;
-    else if (cli_same_name(s, "gguf-q4_1")) *f = SLM_SAVE_GGUF_Q4_1;
-    else if (cli_same_name(s, "gguf-q5_0")) *f = SLM_SAVE_GGUF_Q5_0;
-    else if (cli_same_name(s, "gguf-q5_1")) *f = SLM_SAVE_GGUF_Q5_1;
-    else if (cli_same_name(s, "gguf-q5_k")) *f = SLM_SAVE_GGUF_Q5_K;
-    else if (cli_same_name(s, "gguf-q3_k")) *f = SLM_SAVE_GGUF_Q3_K;
-    else if (cli_same_name(s, "gguf-iq4_nl")) *f = SLM_SAVE_GGUF_IQ4_NL;
-    else return 0;
-    return 1;
+    static const struct {
+        const char *name;
+        slm_save_format format;
+    } formats[] = {{"llama2c-v0", SLM_SAVE_LLAMA2C_V0},  {"llama2c-v1", SLM_SAVE_LLAMA2C_V1},
+                   {"llama2c", SLM_SAVE_LLAMA2C_V1},     {"llama2c-q80", SLM_SAVE_LLAMA2C_Q80},
+                   {"llama2c-v2", SLM_SAVE_LLAMA2C_Q80}, {"gguf", SLM_SAVE_GGUF_F32},
+                   {"gguf-f32", SLM_SAVE_GGUF_F32},      {"gguf-f16", SLM_SAVE_GGUF_F16},
+                   {"gguf-bf16", SLM_SAVE_GGUF_BF16},    {"gguf-q8_0", SLM_SAVE_GGUF_Q8_0},
+                   {"gguf-q4_k", SLM_SAVE_GGUF_Q4_K},    {"gguf-q6_k", SLM_SAVE_GGUF_Q6_K},
+                   {"gguf-q4_0", SLM_SAVE_GGUF_Q4_0},    {"gguf-q4_1", SLM_SAVE_GGUF_Q4_1},
+                   {"gguf-q5_0", SLM_SAVE_GGUF_Q5_0},    {"gguf-q5_1", SLM_SAVE_GGUF_Q5_1},
+                   {"gguf-q5_k", SLM_SAVE_GGUF_Q5_K},    {"gguf-q3_k", SLM_SAVE_GGUF_Q3_K},
+                   {"gguf-iq4_nl", SLM_SAVE_GGUF_IQ4_NL}};
+    for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
+        if (cli_same_name(s, formats[i].name)) return *f = formats[i].format, 1;
+    return 0;
 }
 
 int cmd_convert(int argc, char **argv) {

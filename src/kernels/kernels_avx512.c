@@ -321,6 +321,14 @@ T512 void slm_matmat_bq8_avx512(int dtype, float *out, ptrdiff_t ldo, const int8
     else matmat_bq8_type(SLM_DTYPE_Q4_1, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
 }
 
+/* The sum of the 16 lanes in a fixed order (SIMDe has no _mm512_reduce_add_ps). */
+T512 static inline float hsum512(__m512 a) {
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+}
+
 /* fp32 rows one at a time (one read stream per row), four 16-lane accumulators; the last n % 16
  * values go through zero-padded copies. The table uses it for rows of 256 values or more (see
  * matvec_f32_avx512_table in kernels_x86.c). */
@@ -343,11 +351,7 @@ T512 void slm_matvec_f32_avx512(float *out, const float *x, const float *w, int 
             memcpy(wt, wr + nv, sizeof(float) * (size_t)nt);
             a1 = _mm512_fmadd_ps(_mm512_loadu_ps(wt), _mm512_loadu_ps(xt), a1);
         }
-        __m512 a = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
-        __m256 h = _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
-        __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-        q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-        out[r] = _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+        out[r] = hsum512(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
     }
 }
 
@@ -477,14 +481,6 @@ T512 void slm_bf16_round_avx512(uint16_t *dst, const float *x, int n, int npad) 
         memcpy(dst + i, t, sizeof(uint16_t) * (size_t)(n - i));
     }
     if (npad > n) memset(dst + n, 0, sizeof(uint16_t) * (size_t)(npad - n));
-}
-
-/* The sum of the 16 lanes in a fixed order (SIMDe has no _mm512_reduce_add_ps). */
-T512 static inline float hsum512(__m512 a) {
-    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
-    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
 }
 
 T512BF static inline __m512 dot_bf16(__m512 acc, __m512i w, __m512i x) {
