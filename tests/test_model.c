@@ -726,6 +726,76 @@ void threads_1_and_2_identical_logits(void) {
     slm_model_free(m);
 }
 
+/* A small model's tokens on two threads run split over the threads or on the calling thread as
+ * timing says (choice.c). Both ways, and any mix of them within one sequence, give the bytes one
+ * thread gives. The chooser, fed made-up times: switches to a way that is clearly faster, keeps
+ * its way against one that is not, ends a hopeless probe after its first token and then waits at
+ * least 16 times the time that probe lost, and doubles its wait after each lost probe. */
+void split_choice_changes_nothing_follows_times(void) {
+    enum { N = 40, V = 1000 };
+    slm_model *tiny = random_model(64, 172, 2, 8, 4, V, 64, 0, 6), *m = random_model(256, 688, 2, 8, 4, V, 64, 1, 5);
+    int32_t toks[N];
+    for (int i = 0; i < N; i++) toks[i] = (i * 37 + 1) % V;
+    const slm_model *models[] = {tiny, m};
+    for (int k = 0; k < 2; k++) {
+        float *one = test_logits_batch(models[k], toks, N, 1, 0, 1);
+        for (int way = 0; way < 3; way++) { /* serial, split, alternating token by token */
+            slm_ctx_params p = {0, 2, 0, 1, 0, NULL};
+            slm_ctx *ctx;
+            slm_error err;
+            CHECK(slm_ctx_create(models[k], &p, &ctx, &err) == SLM_OK, "%s", err.msg);
+            float *got = malloc(sizeof(float) * N * V);
+            for (int i = 0; i < N && got; i++) {
+                slm_ctx_set_split(ctx, way < 2 ? way : i % 2);
+                CHECK(slm_ctx_eval(ctx, &toks[i], 1, i, got + (size_t)i * V, &err) == SLM_OK, "%s", err.msg);
+            }
+            CHECK(one && got && !memcmp(one, got, sizeof(float) * N * V), "model %d, way %d: logits differ from one thread's", k, way);
+            free(got);
+            slm_ctx_free(ctx);
+        }
+        free(one);
+    }
+    slm_model_free(tiny), slm_model_free(m);
+
+    slm_choice c;
+    int t = 0;
+    /* the other way twice as fast: the first probe (after SLM_CHOICE_FIRST_PROBE tokens) wins */
+    slm_choice_init(&c, 0);
+    for (t = 0; t < 200 && !c.switches; t++) slm_choice_record(&c, slm_choice_next(&c) == 0 ? 2e-5 : 1e-5);
+    CHECK(c.switches == 1 && c.current == 1 && t == SLM_CHOICE_FIRST_PROBE + 1 + SLM_CHOICE_WINDOW,
+          "faster way: %ld switches after %d tokens", c.switches, t);
+    /* then the way it left is probed again soon, and loses: waits double */
+    int probes = 0, gaps[8], last = 0;
+    for (t = 0; t < 4000; t++) {
+        int way = slm_choice_next(&c);
+        if (way == 0 && c.probing == 1) {
+            if (probes < 8) gaps[probes] = t - last;
+            probes++;
+        }
+        slm_choice_record(&c, way == 0 ? 1.5e-5 : 1e-5);
+        if (way == 0) last = t;
+    }
+    CHECK(c.switches == 1 && c.current == 1, "slower way: switched (%ld)", c.switches);
+    CHECK(probes >= 4 && probes <= 12, "slower way: %d probes in 4000 tokens", probes);
+    for (int i = 2; i < probes && i < 8; i++)
+        CHECK(gaps[i] >= gaps[i - 1], "probe gaps shrink: %d then %d", gaps[i - 1], gaps[i]);
+    /* a hopeless way (100x slower): one warm-up token within 8x would go on; a token at 100x ends the
+     * probe at once, and the current way then runs at least 16x the lost time before the next probe */
+    slm_choice_init(&c, 0);
+    int probe_tokens = 0;
+    double ran = 0;
+    for (t = 0; t < 20000; t++) {
+        int way = slm_choice_next(&c);
+        double s = way == 0 ? 1e-5 : 1e-3;
+        if (way) probe_tokens++;
+        else ran += s;
+        slm_choice_record(&c, s);
+    }
+    CHECK(c.switches == 0, "hopeless way: switched");
+    CHECK(probe_tokens >= 1 && probe_tokens * 1e-3 * 16 <= ran + 16 * 1e-3, "hopeless way: %d probe tokens against %.4f s run",
+          probe_tokens, ran);
+}
+
 /* Rows packed in groups of eight (slm_model_make_resident, which slm_model_load_file applies with
  * the types the kernels want packed) change no byte of any result: for files of each packed type (Q4_K's of widths
  * that are whole super-blocks), tied and untied,

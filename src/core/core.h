@@ -80,6 +80,8 @@ void slm_map_release(const void *data, size_t size);
 void *slm_alloc_large(size_t size);
 void slm_free_large(void *p, size_t size);
 double slm_time_seconds(void); /* monotonic */
+/* The CPUs this process may run on (its affinity mask where the OS has one), at least 1. */
+int slm_cpus_available(void);
 /* A spin-wait hint to the CPU (x86 PAUSE; nothing elsewhere). */
 static inline void slm_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)

@@ -60,6 +60,8 @@ struct slm_ctx {
     int32_t *tqsum;      /* (n_threads, max(dim, hidden) / 32 + 1) */
     atomic_int *claim;   /* (5 * n_applied + 1) work-item counters of the steps of one token */
     int split_decode;    /* decode steps are split across the pool (models with enough work per token) */
+    int choose_split;    /* split or not as measured (small models on several threads): choice.c */
+    slm_choice choice;
     float *batt;         /* (n_threads, 4 * n_ctx + head_dim) batch attention scores of four queries */
 };
 
@@ -79,13 +81,14 @@ static const slm_kernels *ctx_kernels(const slm_ctx_params *p) {
 
 /* Decoding a token split over the threads meets several barriers per layer (one job per token,
  * token_worker): 34-44 ns each while both threads spin, but each waits as long as the host keeps the
- * other vCPU away. Measured on two threads (bench/ab.sh; docs/benchmarks.md, "Tiny models on two
- * threads"): small models split ran from 1.5x faster to 2.5x slower than on the calling thread
- * alone, from one hour to the next, with rounds 5-20x slower whenever the second vCPU was taken
- * away; models of 12.8 MB of matrices and more gained 1.2-1.4x from it in the same comparisons. So a
- * token is split when its matrices hold 8 MiB or more; a smaller model decodes on the calling
- * thread (forward_token, no pool at all: the stable path), and its prompts (matrix products) still
- * use every thread. */
+ * other vCPU away, and every step hands its results across cores (slow while the host has placed
+ * the two vCPUs far apart). Measured on two threads (bench/ab.sh; docs/benchmarks.md, "Tiny models
+ * on two threads"): small models split ran from 1.5x faster to 2.5x slower than on the calling
+ * thread alone, from one minute to the next; models of 12.8 MB of matrices and more gained 1.2-1.4x
+ * from it in the same comparisons. So a token is always split when its matrices hold 8 MiB or more;
+ * a smaller model's tokens are split or run on the calling thread alone (forward_token, no pool) as
+ * timing them says is faster at the moment (choice.c). Its prompts (matrix products) always use
+ * every thread. */
 enum { SPLIT_MIN_BYTES = 8 << 20 };
 
 /* Bytes of the matrices one decoded token reads. */
@@ -251,10 +254,11 @@ slm_status slm_ctx_create_in(const slm_model *m, const slm_ctx_params *p, void *
     ctx->tx = AT(S_TX), ctx->trope = AT(S_TROPE);
     ctx->kv_f16 = p->kv_f16 != 0, ctx->kst = AT(S_KST), ctx->vst = AT(S_VST);
     ctx->claim = AT(S_CLAIM), ctx->batt = AT(S_BATT);
-    ctx->split_decode = p->n_threads > 1 && decode_bytes(m) >= SPLIT_MIN_BYTES;
+    slm_choice_init(&ctx->choice, 0);
     if (model_quantizes_inputs(m)) ctx->tqx = AT(S_TQX), ctx->tqs = AT(S_TQS), ctx->tqsum = AT(S_TQSUM);
 #undef AT
     if (p->n_threads > 1 && (st = slm_pool_create(p->n_threads, &ctx->pool, err)) != SLM_OK) return st;
+    slm_ctx_set_split(ctx, -1);
     *out = ctx;
     return SLM_OK;
 }
@@ -283,6 +287,16 @@ void slm_ctx_free(slm_ctx *ctx) {
 
 const float *slm_ctx_logits(const slm_ctx *ctx) { return ctx->logits; }
 int slm_ctx_n_ctx(const slm_ctx *ctx) { return ctx->n_ctx; }
+
+void slm_ctx_set_split(slm_ctx *ctx, int split) {
+    if (!ctx->pool) return;
+    int large = decode_bytes(ctx->model) >= SPLIT_MIN_BYTES;
+    ctx->split_decode = split < 0 ? large : split > 0;
+    /* two threads sharing one CPU: splitting can only lose (a token of stories260K takes 100x longer) */
+    ctx->choose_split = split < 0 && !large && slm_cpus_available() >= ctx->n_threads;
+}
+
+long slm_ctx_split_switches(const slm_ctx *ctx) { return ctx->choice.switches; }
 const slm_model *slm_ctx_model(const slm_ctx *ctx) { return ctx->model; }
 
 /* ---------------------------------------------------------------- matrix-vector products */
@@ -923,13 +937,17 @@ slm_status slm_ctx_eval(slm_ctx *ctx, const int32_t *tokens, int n, int pos, flo
         int b = n - i < ctx->n_batch ? n - i : ctx->n_batch;
         float *logits = all_logits ? all_logits + (size_t)i * vocab : NULL;
         if (b > 1) forward_batch(ctx, tokens + i, b, pos + i, logits);
-        else if (ctx->split_decode) {
-            token_job job = {ctx, tokens[i], pos + i};
-            for (int s = 0; s < 5 * ctx->n_applied + 1; s++) atomic_init(&ctx->claim[s], 0);
-            slm_pool_run(ctx->pool, token_worker, &job);
-            if (logits) memcpy(logits, ctx->logits, (size_t)vocab * sizeof(float));
-        } else {
-            forward_token(ctx, tokens[i], pos + i);
+        else {
+            int split = ctx->choose_split ? slm_choice_next(&ctx->choice) : ctx->split_decode;
+            double t0 = ctx->choose_split ? slm_time_seconds() : 0;
+            if (split) {
+                token_job job = {ctx, tokens[i], pos + i};
+                for (int s = 0; s < 5 * ctx->n_applied + 1; s++) atomic_init(&ctx->claim[s], 0);
+                slm_pool_run(ctx->pool, token_worker, &job);
+            } else {
+                forward_token(ctx, tokens[i], pos + i);
+            }
+            if (ctx->choose_split) slm_choice_record(&ctx->choice, slm_time_seconds() - t0);
             if (logits) memcpy(logits, ctx->logits, (size_t)vocab * sizeof(float));
         }
         i += b;

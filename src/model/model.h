@@ -85,4 +85,31 @@ void slm_tensor_row_f32(const slm_tensor *t, int64_t row, float *out);
  * head become rows 2i, 2i+1); other tensors and models are unchanged. */
 void slm_tensor_row_interleaved(const slm_model *m, const slm_tensor *t, int64_t row, float *out);
 
+/* ---- choosing between two ways of running a token by timing them (choice.c) */
+enum { SLM_CHOICE_WINDOW = 8, SLM_CHOICE_FIRST_PROBE = 8, SLM_CHOICE_MAX_INTERVAL = 1024 };
+typedef struct slm_choice {
+    int current;     /* the way tokens run (0 or 1) */
+    int probing;     /* 0, or 1 + the tokens of the probe run so far (a probe runs the other way) */
+    int until_probe; /* tokens of the current way before the next probe */
+    int interval;    /* the wait after the last probe */
+    int n_recent, next;
+    double recent[SLM_CHOICE_WINDOW]; /* seconds of the current way's last tokens (a ring) */
+    double probe[SLM_CHOICE_WINDOW];
+    double probe_seconds; /* the current probe's tokens so far */
+    double wait_seconds;  /* time the current way must still run before the next probe */
+    long switches;   /* probes won */
+} slm_choice;
+void slm_choice_init(slm_choice *c, int first);
+/* The way the next token runs. */
+int slm_choice_next(const slm_choice *c);
+/* The time that token took. */
+void slm_choice_record(slm_choice *c, double seconds);
+
+/* ---- contexts (forward.c): for tests and measurements */
+/* How single tokens run on a context with several threads: 1 split over the threads, 0 on the
+ * calling thread, -1 the default (split for models of 8 MiB of matrices or more, else as measured). */
+void slm_ctx_set_split(slm_ctx *ctx, int split);
+/* How often the measured choice has changed its mind. */
+long slm_ctx_split_switches(const slm_ctx *ctx);
+
 #endif
