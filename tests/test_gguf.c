@@ -570,16 +570,17 @@ void kernels_matvec_bq8_bit_exact(void) {
 
 /* Products of a batch of tokens with packed rows in integers (matmat_bq8, where a table has one):
  * every token's result is the bytes of that table's matvec_bq8 and of the scalar reference, for
- * token counts around the kernel's tiles of four, odd and even group ranges, block counts that are
- * not multiples of four, a zero block, Q8_0's -128 and a token with NaN and infinity. */
+ * token counts around the kernels' tiles (four tokens; 32 for Q4_K and Q6_K), odd and even group
+ * ranges, block counts that are not multiples of four, a zero block, Q8_0's -128 and a token with
+ * NaN and infinity. */
 void kernels_matmat_bq8_same_bytes_as_matvec(void) {
     const slm_kernels *tabs[4];
     int nt = slm_kernels_available(tabs, 4), tried = 0;
     const slm_dtype types[] = {SLM_DTYPE_Q8_0, SLM_DTYPE_Q4_0, SLM_DTYPE_Q4_1, SLM_DTYPE_Q5_0,
                                SLM_DTYPE_Q5_1, SLM_DTYPE_IQ4_NL, SLM_DTYPE_Q4_K, SLM_DTYPE_Q5_K, SLM_DTYPE_Q6_K};
     const int sizes[] = {32, 96, 160, 288, 512};
-    const int ms[] = {1, 3, 4, 5, 9};
-    enum { MAXR = 40, MAXN = 512, MAXM = 9 };
+    const int ms[] = {1, 3, 4, 5, 9, 33};
+    enum { MAXR = 40, MAXN = 512, MAXM = 33 };
     static float w[MAXR * MAXN], x[MAXM * MAXN], ref[MAXM][MAXR], got[MAXM][MAXR + 3];
     static uint8_t wq[MAXR * MAXN / 32 * 34], wp[MAXR * MAXN / 32 * 34];
     static int8_t qx[MAXM * MAXN];

@@ -311,6 +311,166 @@ T512 static inline __attribute__((always_inline)) void matmat_bq8_type(int dtype
                      xsum + (size_t)t * nb, w, n, 8 * g1, 8 * g, 8 * g1);
 }
 
+/* ---------------------------------------------------------------- K-quant batches */
+
+/* Bytes 8i .. 8i + 7 of each 256-bit half of v (the first group's eight rows, then the second's) as
+ * sixteen floats: the 16-lane form of kernels_x86.c's q4k_lane_bytes. */
+T512 static inline __m512 kq_lane_bytes(__m512i v, int i) {
+    __m256i lo = _mm512_castsi512_si256(v), hi = _mm512_extracti64x4_epi64(v, 1);
+    __m128i a = i < 2 ? _mm256_castsi256_si128(lo) : _mm256_extracti128_si256(lo, 1);
+    __m128i b = i < 2 ? _mm256_castsi256_si128(hi) : _mm256_extracti128_si256(hi, 1);
+    if (i & 1) a = _mm_unpackhi_epi64(a, a), b = _mm_unpackhi_epi64(b, b);
+    /* two 8-lane widenings (SIMDe has no 16-lane one) */
+    return cvt_i32x16(_mm512_inserti64x4(_mm512_castsi256_si512(_mm256_cvtepu8_epi32(a)), _mm256_cvtepu8_epi32(b), 1));
+}
+
+/* Eight int8 at p0 and eight at p1 as sixteen int32. */
+T512 static inline __m512i kq_i8_pair(const uint8_t *p0, const uint8_t *p1) {
+    __m128i a, b;
+    memset(&a, 0, sizeof a), memset(&b, 0, sizeof b);
+    memcpy(&a, p0, 8), memcpy(&b, p1, 8);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_cvtepi8_epi32(a)), _mm256_cvtepi8_epi32(b), 1);
+}
+
+enum { KQ_T = 32 }; /* tokens per K-quant tile */
+
+/* Sixteen rows of packed Q4_K or Q6_K (the groups at p0 and p1, n / 256 super-blocks each) against
+ * nt <= KQ_T tokens: token t's results for the first group's rows at out0 + t ldo, for the second's
+ * at out1 + t ldo (out1 NULL: p1 is p0 again and only out0 is written). A super-block's values are
+ * unpacked once, a pair of sub-blocks at a time, for all the tile's tokens. Each token's float steps
+ * are those of the AVX2 decode kernels (kernels_x86.c: q4k_superblock, q6k_superblock, kq_groups)
+ * lane for lane, on integer dots that vpdpbusd sums exactly as maddubs and madd do there (unsigned
+ * values 0..15 or 0..63 by signed activations, no saturation): each result is the bytes of the
+ * decode product. */
+T512 static TERM_INLINE void kq_tile(int dtype, float *out0, float *out1, ptrdiff_t ldo, const int8_t *qx,
+                                     const float *xd, const int32_t *xsum, int n, int nt, const uint8_t *p0,
+                                     const uint8_t *p1) {
+    const int nb = n / 32, nk = n / 256, gb = 8 * slm_bq8_block_bytes(dtype);
+    const __m512i m15 = _mm512_set1_epi8(15), m48 = _mm512_set1_epi8(48), top = _mm512_set1_epi8((char)0x80);
+    __m512 acc[KQ_T][8];
+    for (int t = 0; t < nt; t++)
+        for (int j = 0; j < 8; j++) acc[t][j] = _mm512_setzero_ps();
+    for (int k = 0; k < nk; k++) {
+        const uint8_t *g0 = p0 + (size_t)k * gb, *g1 = p1 + (size_t)k * gb;
+        __m512 d = half_pair(g0, g1);
+        if (dtype == SLM_DTYPE_Q4_K) {
+            __m512i b0 = load_pair(g0 + 32, g1 + 32), b1 = load_pair(g0 + 64, g1 + 64);
+            __m512i h0 = load_pair(g0 + 96, g1 + 96), h1 = _mm512_srli_epi16(h0, 4);
+            __m512i sc[2], mn[2]; /* sub-blocks 0-3, 4-7: byte 8j + r */
+            sc[0] = _mm512_or_si512(_mm512_and_si512(b0, m15), _mm512_and_si512(_mm512_slli_epi16(h0, 4), m48));
+            sc[1] = _mm512_or_si512(_mm512_and_si512(b1, m15), _mm512_and_si512(_mm512_slli_epi16(h1, 4), m48));
+            mn[0] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(b0, 4), m15), _mm512_and_si512(_mm512_slli_epi16(h0, 2), m48));
+            mn[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(b1, 4), m15), _mm512_and_si512(_mm512_slli_epi16(h1, 2), m48));
+            __m512 dmin = half_pair(g0 + 16, g1 + 16);
+            for (int p = 0; p < 4; p++) {
+                __m512 ds[2], dm[2];
+                __m512i wl[8], wh[8];
+                for (int h = 0; h < 2; h++) {
+                    int j = 2 * p + h;
+                    ds[h] = _mm512_mul_ps(d, kq_lane_bytes(sc[j / 4], j & 3));
+                    dm[h] = _mm512_mul_ps(dmin, kq_lane_bytes(mn[j / 4], j & 3));
+                }
+#pragma GCC unroll 8
+                for (int c = 0; c < 8; c++) {
+                    __m512i v = load_pair(g0 + 128 + 256 * p + 32 * c, g1 + 128 + 256 * p + 32 * c);
+                    wl[c] = _mm512_and_si512(v, m15);
+                    wh[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m15);
+                }
+                for (int t = 0; t < nt; t++) {
+                    const int8_t *x = qx + (size_t)t * n + 256 * k + 64 * p;
+                    __m512i il = _mm512_setzero_si512(), ih = _mm512_setzero_si512();
+#pragma GCC unroll 8
+                    for (int c = 0; c < 8; c++) {
+                        il = _mm512_dpbusd_epi32(il, wl[c], bcast4_512(x + 4 * c));
+                        ih = _mm512_dpbusd_epi32(ih, wh[c], bcast4_512(x + 32 + 4 * c));
+                    }
+                    for (int h = 0; h < 2; h++) {
+                        int j = 2 * p + h;
+                        __m512 xdj = _mm512_set1_ps(xd[(size_t)t * nb + 8 * k + j]);
+                        __m512 xs = _mm512_set1_ps((float)xsum[(size_t)t * nb + 8 * k + j]);
+                        __m512 dot = cvt_i32x16(h ? ih : il);
+                        __m512 a = _mm512_mul_ps(ds[h], xdj), o = _mm512_mul_ps(dm[h], xdj);
+                        acc[t][j] = _mm512_add_ps(acc[t][j], _mm512_sub_ps(_mm512_mul_ps(a, dot), _mm512_mul_ps(o, xs)));
+                    }
+                }
+            }
+        } else { /* Q6_K: a value is a nibble or-ed with two high bits (bits 4-5), minus 32 */
+            const uint8_t *nib0 = g0 + 144, *nib1 = g1 + 144, *hib0 = g0 + 1168, *hib1 = g1 + 1168;
+            for (int P = 0; P < 4; P++) {
+                __m512i lo[8], hi[8]; /* chunk c = m + 4 half */
+#pragma GCC unroll 4
+                for (int m = 0; m < 4; m++) {
+                    __m512i H = load_pair(hib0 + 128 * P + 32 * m, hib1 + 128 * P + 32 * m);
+#pragma GCC unroll 2
+                    for (int half = 0; half < 2; half++) {
+                        int c = m + 4 * half;
+                        __m512i v = load_pair(nib0 + 256 * P + 32 * c, nib1 + 256 * P + 32 * c);
+                        lo[c] = _mm512_or_si512(_mm512_and_si512(v, m15), _mm512_and_si512(half ? H : _mm512_slli_epi16(H, 4), m48));
+                        hi[c] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), m15),
+                                                _mm512_and_si512(half ? _mm512_srli_epi16(H, 2) : _mm512_slli_epi16(H, 2), m48));
+                    }
+                }
+                __m512i sa[2], sb[2];
+                for (int side = 0; side < 2; side++) {
+                    int j = 2 * P + side;
+                    sa[side] = kq_i8_pair(g0 + 16 + 16 * j, g1 + 16 + 16 * j);
+                    sb[side] = kq_i8_pair(g0 + 24 + 16 * j, g1 + 24 + 16 * j);
+                }
+                for (int t = 0; t < nt; t++) {
+                    const int8_t *x = qx + (size_t)t * n + 256 * k + 64 * P;
+                    __m512i u[2][2];
+                    u[0][0] = u[0][1] = u[1][0] = u[1][1] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                    for (int m = 0; m < 4; m++)
+#pragma GCC unroll 2
+                        for (int half = 0; half < 2; half++) {
+                            int c = m + 4 * half;
+                            u[0][half] = _mm512_dpbusd_epi32(u[0][half], lo[c], bcast4_512(x + 4 * c));
+                            u[1][half] = _mm512_dpbusd_epi32(u[1][half], hi[c], bcast4_512(x + 32 + 4 * c));
+                        }
+                    /* the sums of the first 16 activations of blocks 2P and 2P + 1: byte sums of
+                     * eight (offset by 128 each) from one vpsadbw over the 64 bytes */
+                    uint64_t b8[8];
+                    _mm512_storeu_si512(b8, _mm512_sad_epu8(_mm512_xor_si512(_mm512_loadu_si512(x), top), _mm512_setzero_si512()));
+                    for (int side = 0; side < 2; side++) {
+                        int j = 2 * P + side;
+                        int32_t s0 = (int32_t)(b8[4 * side] + b8[4 * side + 1]) - 16 * 128;
+                        int32_t s1 = xsum[(size_t)t * nb + 8 * k + j] - s0;
+                        __m512i dot = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_sub_epi32(u[side][0], _mm512_set1_epi32(32 * s0)), sa[side]),
+                                                       _mm512_mullo_epi32(_mm512_sub_epi32(u[side][1], _mm512_set1_epi32(32 * s1)), sb[side]));
+                        __m512 dx = _mm512_mul_ps(d, _mm512_set1_ps(xd[(size_t)t * nb + 8 * k + j]));
+                        acc[t][j] = _mm512_add_ps(acc[t][j], _mm512_mul_ps(dx, cvt_i32x16(dot)));
+                    }
+                }
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        __m512 *a = acc[t];
+        __m512 r = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[4]), _mm512_add_ps(a[2], a[6])),
+                                 _mm512_add_ps(_mm512_add_ps(a[1], a[5]), _mm512_add_ps(a[3], a[7])));
+        _mm256_storeu_ps(out0 + (ptrdiff_t)t * ldo, _mm512_castps512_ps256(r));
+        if (out1) _mm256_storeu_ps(out1 + (ptrdiff_t)t * ldo, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(r), 1)));
+    }
+}
+
+/* Groups [g0, g1) of a packed Q4_K or Q6_K matrix against m tokens: two groups at a time, the last
+ * one of an odd range alone. */
+T512 static void matmat_kq(int dtype, float *out, ptrdiff_t ldo, const int8_t *qx, const float *xd, const int32_t *xsum,
+                           int m, const void *w, int n, int g0, int g1) {
+    const uint8_t *wb = w;
+    size_t gsz = (size_t)(n / 256) * 8 * (size_t)slm_bq8_block_bytes(dtype), nb = (size_t)(n / 32);
+    for (int g = g0; g < g1; g += 2) {
+        int pair = g + 1 < g1;
+        const uint8_t *pa = wb + (size_t)g * gsz, *pb = pair ? pa + gsz : pa;
+        for (int t = 0; t < m; t += KQ_T) {
+            float *o = out + (ptrdiff_t)t * ldo + 8 * g;
+            kq_tile(dtype, o, pair ? o + 8 : NULL, ldo, qx + (size_t)t * (size_t)n, xd + (size_t)t * nb,
+                    xsum + (size_t)t * nb, n, m - t < KQ_T ? m - t : KQ_T, pa, pb);
+        }
+    }
+}
+
 T512 void slm_matmat_bq8_avx512(int dtype, float *out, ptrdiff_t ldo, const int8_t *qx, const float *xd,
                                 const int32_t *xsum, int m, const void *w, int n, int g0, int g1) {
     if (dtype == SLM_DTYPE_Q8_0) matmat_bq8_type(SLM_DTYPE_Q8_0, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
@@ -318,6 +478,7 @@ T512 void slm_matmat_bq8_avx512(int dtype, float *out, ptrdiff_t ldo, const int8
     else if (dtype == SLM_DTYPE_Q5_0) matmat_bq8_type(SLM_DTYPE_Q5_0, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
     else if (dtype == SLM_DTYPE_Q5_1) matmat_bq8_type(SLM_DTYPE_Q5_1, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
     else if (dtype == SLM_DTYPE_IQ4_NL) matmat_bq8_type(SLM_DTYPE_IQ4_NL, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
+    else if (dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q6_K) matmat_kq(dtype, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
     else matmat_bq8_type(SLM_DTYPE_Q4_1, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
 }
 
