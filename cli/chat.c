@@ -57,7 +57,7 @@ int cmd_chat(int argc, char **argv) {
     size_t line_cap = 0;
     slm_error err;
     model_path = cli_model_path(model_path);
-    if (!(model = cli_load_model(a.cmd, model_path))) goto done;
+    if (!(model = cli_load_model(a.cmd, model_path, 0))) goto done;
     const slm_config *c = slm_model_config(model);
     if (!(tok = cli_load_tokenizer(a.cmd, tok_path, model_path, c->vocab_size))) goto done;
     if (!tpl) {

@@ -44,12 +44,13 @@ void cli_unknown(cli_args *a, const char *arg);
 /* 1 if two names are equal ignoring ASCII case (type and format names: q4_K is q4_k). */
 int cli_same_name(const char *a, const char *b);
 
-/* Loads a model, printing the error. Returns NULL on failure. */
 /* The bundled default model's file name (models/ in the source tree, PREFIX/share/slm when installed). */
 #define SLM_DEFAULT_MODEL "tinystories-slm.gguf"
 /* `given`, else $SLM_MODEL, else the bundled model beside the executable or in ./models; NULL if none. */
 const char *cli_model_path(const char *given);
-slm_model *cli_load_model(const char *cmd, const char *path);
+/* Loads a model, printing the error; `mapped`: read in place, for commands that read it once
+ * (slm_model_load_file_mapped). Returns NULL on failure. */
+slm_model *cli_load_model(const char *cmd, const char *path, int mapped);
 /* Loads the tokenizer at `path`, or if NULL looks beside the model for tokenizer.bin and
  * tok<vocab>.bin. Returns NULL (message printed) on failure. */
 slm_tokenizer *cli_load_tokenizer(const char *cmd, const char *path, const char *model_path, int vocab_size);

@@ -145,14 +145,14 @@ const char *cli_model_path(const char *given) {
     return NULL;
 }
 
-slm_model *cli_load_model(const char *cmd, const char *path) {
+slm_model *cli_load_model(const char *cmd, const char *path, int mapped) {
     slm_model *m = NULL;
     slm_error err;
     if (!path) {
         cli_error(cmd, "no model given: use -m MODEL (the bundled models/" SLM_DEFAULT_MODEL " was not found)");
         return NULL;
     }
-    if (slm_model_load_file(path, &m, &err) != SLM_OK) {
+    if ((mapped ? slm_model_load_file_mapped : slm_model_load_file)(path, &m, &err) != SLM_OK) {
         cli_error(cmd, "%s", err.msg);
         return NULL;
     }

@@ -82,7 +82,7 @@ int cmd_convert(int argc, char **argv) {
         cli_error(a.cmd, "unknown format '%s' (llama2c-v0, llama2c-v1, llama2c-q80, gguf-f32, gguf-f16, gguf-bf16, gguf-q8_0, gguf-q4_0, gguf-q4_1, gguf-q5_0, gguf-q5_1, gguf-iq4_nl, gguf-q3_k, gguf-q4_k, gguf-q5_k, gguf-q6_k)", to);
         return EXIT_USAGE;
     }
-    slm_model *m = cli_load_model(a.cmd, in);
+    slm_model *m = cli_load_model(a.cmd, in, 1);
     if (!m) return EXIT_FAIL;
     slm_error err;
     int rc = 0;
@@ -103,7 +103,7 @@ int cmd_convert(int argc, char **argv) {
         rc = EXIT_FAIL;
     } else {
         slm_model *check = NULL;
-        if (slm_model_load_file(out, &check, &err) != SLM_OK) {
+        if (slm_model_load_file_mapped(out, &check, &err) != SLM_OK) {
             cli_error(a.cmd, "wrote %s but cannot read it back: %s", out, err.msg);
             rc = EXIT_FAIL;
         } else

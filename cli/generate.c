@@ -78,7 +78,7 @@ int cmd_generate(int argc, char **argv) {
         prompt = file_prompt;
     }
     model_path = cli_model_path(model_path);
-    if (!(model = cli_load_model(a.cmd, model_path))) goto done;
+    if (!(model = cli_load_model(a.cmd, model_path, 0))) goto done;
     const slm_config *c = slm_model_config(model);
     if (!(tok = cli_load_tokenizer(a.cmd, tok_path, model_path, c->vocab_size))) goto done;
     if (slm_ctx_create(model, &cp, &ctx, &err) != SLM_OK || slm_sampler_create(&sp, c->vocab_size, &sampler, &err) != SLM_OK) {

@@ -21,7 +21,7 @@ int cmd_info(int argc, char **argv) {
         else cli_unknown(&a, arg);
     }
     if (a.failed) return EXIT_USAGE;
-    slm_model *m = cli_load_model(a.cmd, path);
+    slm_model *m = cli_load_model(a.cmd, path, 1);
     if (!m) return EXIT_FAIL;
     const slm_config *c = slm_model_config(m);
     printf("file:          %s\n", path);

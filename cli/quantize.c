@@ -126,7 +126,7 @@ int cmd_quantize(int argc, char **argv) {
         cli_error(a.cmd, "--embed-type and --expand-shared apply to GGUF output");
         return EXIT_USAGE;
     }
-    slm_model *m = cli_load_model(a.cmd, in);
+    slm_model *m = cli_load_model(a.cmd, in, 0);
     if (!m) return EXIT_FAIL;
     int rc = EXIT_FAIL;
     slm_error err;

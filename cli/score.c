@@ -96,7 +96,7 @@ int cmd_score(int argc, char **argv) {
     slm_ctx *ctx = NULL;
     slm_error err;
     model_path = cli_model_path(model_path);
-    if (!(model = cli_load_model(a.cmd, model_path))) goto done;
+    if (!(model = cli_load_model(a.cmd, model_path, 0))) goto done;
     const slm_config *c = slm_model_config(model);
     int need_tok = !ids_path || tok_path;
     if (need_tok && !(tok = cli_load_tokenizer(a.cmd, tok_path, model_path, c->vocab_size))) goto done;

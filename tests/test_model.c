@@ -888,7 +888,8 @@ void packed_rows_change_nothing(void) {
  * block (every matrix but an untied token embedding) and changes no byte: for fp32, f16, bf16, a
  * K-quant type no kernel table packs (Q3_K), Q8_0 (packed where the kernels want it) and llama2.c's
  * Q8_0 groups (values and scales), tied and untied, the file's logits (token by token and in a
- * batch) equal those of the same bytes loaded from memory, which stay where they are. */
+ * batch) equal those of the same bytes loaded from memory, which stay where they are.
+ * slm_model_load_file_mapped leaves every matrix in the mapping, unpacked, with those logits. */
 void file_matrices_resident_change_nothing(void) {
     const int saves[] = {SLM_SAVE_GGUF_F32, SLM_SAVE_GGUF_F16, SLM_SAVE_GGUF_BF16, SLM_SAVE_GGUF_Q3_K,
                          SLM_SAVE_GGUF_Q8_0, SLM_SAVE_LLAMA2C_Q80};
@@ -939,6 +940,25 @@ void file_matrices_resident_change_nothing(void) {
                 CHECK(a && b && (int_batch || !memcmp(a, b, sizeof(float) * N * V)),
                       "save %d, tied %d, batch %d: logits differ", saves[k], tied, nb);
                 free(a), free(b);
+            }
+            /* slm_model_load_file_mapped: every matrix read in place, in the file's layout, with the
+             * logits of the same bytes loaded from memory */
+            slm_model *mapped = NULL;
+            CHECK(slm_model_load_file_mapped(path, &mapped, &err) == SLM_OK, "%s", err.msg);
+            if (mapped) {
+                int in_map = !mapped->packed && mapped->map;
+                for (int i = 0; i < mapped->n_tensors; i++) {
+                    const uint8_t *d = mapped->tensors[i].data, *map = mapped->map;
+                    in_map &= d >= map && d < map + mapped->map_size && !mapped->tensors[i].bq8;
+                }
+                CHECK(in_map, "save %d, tied %d: a mapped load moved or packed a matrix", saves[k], tied);
+                for (int nb = 0; nb < 2; nb++) {
+                    float *a = test_logits_batch(mem, toks, N, 2, 0, nb), *b = test_logits_batch(mapped, toks, N, 2, 0, nb);
+                    CHECK(a && b && !memcmp(a, b, sizeof(float) * N * V), "save %d, tied %d, batch %d: mapped logits differ",
+                          saves[k], tied, nb);
+                    free(a), free(b);
+                }
+                slm_model_free(mapped);
             }
             slm_model_free(mem), slm_model_free(file);
             free(bytes);

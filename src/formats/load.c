@@ -12,7 +12,7 @@ slm_status slm_model_load_memory(const void *data, size_t size, const char *name
     return slm_llama2c_load(data, size, name, out, err);
 }
 
-slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err) {
+static slm_status load_file(const char *path, int resident, slm_model **out, slm_error *err) {
     if (!path || !out) return slm_fail(err, SLM_ERR_ARG, "slm_model_load_file: NULL argument");
     *out = NULL;
     slm_status st;
@@ -33,8 +33,16 @@ slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err
      * the memory for it (allocated before anything changes) the model reads the mapped file: same
      * results, slower */
     slm_error ignored;
-    (void)slm_model_make_resident(*out, slm_kernels_select(1)->pack_bq8, &ignored);
+    if (resident) (void)slm_model_make_resident(*out, slm_kernels_select(1)->pack_bq8, &ignored);
     return SLM_OK;
+}
+
+slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err) {
+    return load_file(path, 1, out, err);
+}
+
+slm_status slm_model_load_file_mapped(const char *path, slm_model **out, slm_error *err) {
+    return load_file(path, 0, out, err);
 }
 
 slm_status slm_model_save(const slm_model *m, const char *path, slm_save_format format, int group_size,
