@@ -1,8 +1,9 @@
 /* kernels_avx512.c — AVX-512 kernels (F, BW, VL and VNNI) for the products that decide decode
  * and prompt speed: the integer products of packed Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL rows (vpdpbusd: one
  * instruction for the multiply-adds that AVX2 does with maddubs, madd and add), the same for a
- * batch of tokens (prompts: the same types), the fp32 matrix-vector product and the
- * micro-kernels of the matrix-matrix product (16 lanes; 6 and 12 rows).
+ * batch of tokens (prompts: the same types, and packed Q4_K / Q5_K / Q6_K rows), the fp32
+ * matrix-vector product and the micro-kernels of the matrix-matrix product (16 lanes; 6 and 12
+ * rows).
  * kernels_x86.c builds the "avx512" table from these and the AVX2 kernels for every other op, and
  * selects it when the CPU has all four extensions.
  *
@@ -332,15 +333,21 @@ T512 static inline __m512i kq_i8_pair(const uint8_t *p0, const uint8_t *p1) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_cvtepi8_epi32(a)), _mm256_cvtepi8_epi32(b), 1);
 }
 
+/* Bit 4 of each byte from bit 4 - s of the plane (kernels_x86.c's q5_fifth in 64 lanes). */
+T512 static inline __m512i kq_fifth(__m512i plane, int s) {
+    __m512i v = s > 0 ? _mm512_slli_epi16(plane, (unsigned)s) : s < 0 ? _mm512_srli_epi16(plane, (unsigned)-s) : plane;
+    return _mm512_and_si512(v, _mm512_set1_epi8(16));
+}
+
 enum { KQ_T = 32 }; /* tokens per K-quant tile */
 
-/* Sixteen rows of packed Q4_K or Q6_K (the groups at p0 and p1, n / 256 super-blocks each) against
+/* Sixteen rows of packed Q4_K, Q5_K or Q6_K (the groups at p0 and p1, n / 256 super-blocks each) against
  * nt <= KQ_T tokens: token t's results for the first group's rows at out0 + t ldo, for the second's
  * at out1 + t ldo (out1 NULL: p1 is p0 again and only out0 is written). A super-block's values are
  * unpacked once, a pair of sub-blocks at a time, for all the tile's tokens. Each token's float steps
  * are those of the AVX2 decode kernels (kernels_x86.c: q4k_superblock, q6k_superblock, kq_groups)
  * lane for lane, on integer dots that vpdpbusd sums exactly as maddubs and madd do there (unsigned
- * values 0..15 or 0..63 by signed activations, no saturation): each result is the bytes of the
+ * values 0..15, 0..31 or 0..63 by signed activations, no saturation): each result is the bytes of the
  * decode product. */
 T512 static TERM_INLINE void kq_tile(int dtype, float *out0, float *out1, ptrdiff_t ldo, const int8_t *qx,
                                      const float *xd, const int32_t *xsum, int n, int nt, const uint8_t *p0,
@@ -353,7 +360,7 @@ T512 static TERM_INLINE void kq_tile(int dtype, float *out0, float *out1, ptrdif
     for (int k = 0; k < nk; k++) {
         const uint8_t *g0 = p0 + (size_t)k * gb, *g1 = p1 + (size_t)k * gb;
         __m512 d = half_pair(g0, g1);
-        if (dtype == SLM_DTYPE_Q4_K) {
+        if (dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q5_K) {
             __m512i b0 = load_pair(g0 + 32, g1 + 32), b1 = load_pair(g0 + 64, g1 + 64);
             __m512i h0 = load_pair(g0 + 96, g1 + 96), h1 = _mm512_srli_epi16(h0, 4);
             __m512i sc[2], mn[2]; /* sub-blocks 0-3, 4-7: byte 8j + r */
@@ -375,6 +382,11 @@ T512 static TERM_INLINE void kq_tile(int dtype, float *out0, float *out1, ptrdif
                     __m512i v = load_pair(g0 + 128 + 256 * p + 32 * c, g1 + 128 + 256 * p + 32 * c);
                     wl[c] = _mm512_and_si512(v, m15);
                     wh[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m15);
+                    if (dtype == SLM_DTYPE_Q5_K) { /* the fifth bits: bits 2i, 2i + 1 (i = c % 4) of the pair's vector c / 4, to bit 4 */
+                        __m512i f = load_pair(g0 + 1152 + 64 * p + 32 * (c / 4), g1 + 1152 + 64 * p + 32 * (c / 4));
+                        wl[c] = _mm512_or_si512(wl[c], kq_fifth(f, 4 - 2 * (c % 4)));
+                        wh[c] = _mm512_or_si512(wh[c], kq_fifth(f, 3 - 2 * (c % 4)));
+                    }
                 }
                 for (int t = 0; t < nt; t++) {
                     const int8_t *x = qx + (size_t)t * n + 256 * k + 64 * p;
@@ -454,7 +466,7 @@ T512 static TERM_INLINE void kq_tile(int dtype, float *out0, float *out1, ptrdif
     }
 }
 
-/* Groups [g0, g1) of a packed Q4_K or Q6_K matrix against m tokens: two groups at a time, the last
+/* Groups [g0, g1) of a packed Q4_K, Q5_K or Q6_K matrix against m tokens: two groups at a time, the last
  * one of an odd range alone. */
 T512 static void matmat_kq(int dtype, float *out, ptrdiff_t ldo, const int8_t *qx, const float *xd, const int32_t *xsum,
                            int m, const void *w, int n, int g0, int g1) {
@@ -478,7 +490,7 @@ T512 void slm_matmat_bq8_avx512(int dtype, float *out, ptrdiff_t ldo, const int8
     else if (dtype == SLM_DTYPE_Q5_0) matmat_bq8_type(SLM_DTYPE_Q5_0, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
     else if (dtype == SLM_DTYPE_Q5_1) matmat_bq8_type(SLM_DTYPE_Q5_1, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
     else if (dtype == SLM_DTYPE_IQ4_NL) matmat_bq8_type(SLM_DTYPE_IQ4_NL, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
-    else if (dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q6_K) matmat_kq(dtype, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
+    else if (dtype == SLM_DTYPE_Q4_K || dtype == SLM_DTYPE_Q5_K || dtype == SLM_DTYPE_Q6_K) matmat_kq(dtype, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
     else matmat_bq8_type(SLM_DTYPE_Q4_1, out, ldo, qx, xd, xsum, m, w, n, g0, g1);
 }
 

@@ -1427,7 +1427,7 @@ static void matvec_bq8_avx512_table(int dtype, float *out, const int8_t *qx, con
      gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2, swiglu_back_avx2, rows_combine4_avx2,          \
      rows_dot4_avx2, softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2, matvec_bq_avx2,                  \
      quantize_x32_avx2, attention_f16_avx2, matvec_bq8_avx512_table, SLM_BQ8_TYPES, slm_gemm_micro12_avx512,            \
-     slm_matmat_bq8_avx512, SLM_BQ8_BLOCK32_TYPES | 1u << SLM_DTYPE_Q4_K | 1u << SLM_DTYPE_Q6_K, MATMAT_BF16, BF16_ROUND}
+     slm_matmat_bq8_avx512, SLM_BQ8_TYPES, MATMAT_BF16, BF16_ROUND}
 static const slm_kernels avx512_kernels = AVX512_TABLE("avx512", matvec_bf16_avx2, NULL, NULL);
 static const slm_kernels avx512bf16_kernels =
     AVX512_TABLE("avx512bf16", slm_matvec_bf16_avx512, slm_matmat_bf16_avx512, slm_bf16_round_avx512);
