@@ -685,46 +685,6 @@ static void fetch_row(const void *arg, int row, float *out) {
     else w->k->dequant_row((int)w->t->dtype, out, w->t->data, (int)w->t->shape[1], row);
 }
 
-/* Integer products of a batch (tables with matmat_bq8): the batch's rows of A are quantized as
- * decode quantizes one token's input, then every matrix's groups of eight rows are multiplied by
- * all tokens at once. Work items: two groups of a matrix (sixteen rows), or its last rows & 7 rows
- * (the decode kernel, token by token). Each result is the bytes of the decode product. */
-typedef struct {
-    const slm_ctx *ctx;
-    int M, K, count;
-    const float *A;
-    const slm_tensor *const *w;
-    float *const *C;
-    const int *ldc;
-    int8_t *qx;
-    float *xd;
-    int32_t *xsum;
-    int items[4]; /* items before matrix i (items[count] = all) */
-    atomic_int next;
-} int_gemm_job;
-
-static void int_gemm_worker(void *arg, int ti, int nt) {
-    int_gemm_job *j = arg;
-    const slm_kernels *k = j->ctx->k;
-    int K = j->K, nb = K / 32;
-    for (int t = (int)((int64_t)j->M * ti / nt); t < (int)((int64_t)j->M * (ti + 1) / nt); t++)
-        k->quantize_x32(j->qx + (size_t)t * K, j->xd + (size_t)t * nb, j->xsum + (size_t)t * nb, j->A + (size_t)t * K, K);
-    slm_pool_barrier(j->ctx->pool, nt);
-    for (int it; (it = atomic_fetch_add(&j->next, 1)) < j->items[j->count];) {
-        int o = 0;
-        while (it >= j->items[o + 1]) o++;
-        const slm_tensor *w = j->w[o];
-        int rows = (int)w->shape[0], groups = rows / 8, i = it - j->items[o];
-        if (2 * i < groups)
-            k->matmat_bq8((int)w->dtype, j->C[o], j->ldc[o], j->qx, j->xd, j->xsum, j->M, w->data, K, 2 * i,
-                          2 * i + 2 < groups ? 2 * i + 2 : groups);
-        else
-            for (int t = 0; t < j->M; t++)
-                k->matvec_bq8((int)w->dtype, j->C[o] + (size_t)t * j->ldc[o], j->qx + (size_t)t * K,
-                              j->xd + (size_t)t * nb, j->xsum + (size_t)t * nb, w->data, K, rows, 8 * groups, rows);
-    }
-}
-
 /* Whether the table multiplies these matrices a batch at a time in integers. */
 static int int_gemm_fits(const slm_kernels *k, int count, const slm_tensor *const *w) {
     if (!k->matmat_bq8) return 0;
@@ -733,71 +693,94 @@ static int int_gemm_fits(const slm_kernels *k, int count, const slm_tensor *cons
     return 1;
 }
 
-/* A batch by BF16 matrices in bf16 arithmetic (tables with matmat_bf16): the batch rounded to bf16
- * into the GEMM scratch (ldx = K rounded up to 32 values per token), a barrier, then blocks of 32 rows
- * taken from a counter. */
+/* A batch by matrices the table multiplies a batch at a time in the decode kernels' arithmetic:
+ * integers on packed block-type rows (matmat_bq8) or bf16 on BF16 rows (matmat_bf16). Each thread
+ * first prepares its share of the batch's rows of A in the GEMM scratch (quantized to int8 as decode
+ * quantizes one token's input, or rounded to bf16 with ldx = K rounded up to 32 values per token),
+ * then, after a barrier, takes work items from a counter: two groups of eight rows of a matrix or
+ * its last rows & 7 rows (the decode kernel, token by token), or 32 BF16 rows. Each result is the
+ * bytes of the decode product. */
 typedef struct {
     const slm_ctx *ctx;
+    int bf16; /* 0: integers, 1: bf16 */
     int M, K, ldx, count;
     const float *A;
     const slm_tensor *const *w;
     float *const *C;
     const int *ldc;
-    uint16_t *xb;
+    int8_t *qx; /* integers: the quantized batch, its block scales and sums */
+    float *xd;
+    int32_t *xsum;
+    uint16_t *xb; /* bf16: the rounded batch */
     int items[4]; /* items before matrix i (items[count] = all) */
     atomic_int next;
-} bf16_gemm_job;
+} batch_gemm_job;
 
 enum { BF16_ROWS = 32 };
 
-static void bf16_gemm_worker(void *arg, int ti, int nt) {
-    bf16_gemm_job *j = arg;
+/* The work items of a matrix of `rows` rows. */
+static int batch_gemm_items(const batch_gemm_job *j, int rows) {
+    return j->bf16 ? (rows + BF16_ROWS - 1) / BF16_ROWS : (rows / 8 + 1) / 2 + (rows % 8 != 0);
+}
+
+/* Item i of matrix o. */
+static void batch_gemm_item(const batch_gemm_job *j, int o, int i) {
     const slm_kernels *k = j->ctx->k;
-    for (int t = (int)((int64_t)j->M * ti / nt); t < (int)((int64_t)j->M * (ti + 1) / nt); t++)
-        k->bf16_round(j->xb + (size_t)t * (size_t)j->ldx, j->A + (size_t)t * (size_t)j->K, j->K, j->ldx);
+    const slm_tensor *w = j->w[o];
+    int K = j->K, nb = K / 32, rows = (int)w->shape[0], groups = rows / 8;
+    if (j->bf16) {
+        int r0 = i * BF16_ROWS;
+        k->matmat_bf16(j->C[o], j->ldc[o], j->xb, j->ldx, j->M, w->data, K, r0, r0 + BF16_ROWS < rows ? r0 + BF16_ROWS : rows);
+    } else if (2 * i < groups) {
+        k->matmat_bq8((int)w->dtype, j->C[o], j->ldc[o], j->qx, j->xd, j->xsum, j->M, w->data, K, 2 * i,
+                      2 * i + 2 < groups ? 2 * i + 2 : groups);
+    } else {
+        for (int t = 0; t < j->M; t++)
+            k->matvec_bq8((int)w->dtype, j->C[o] + (size_t)t * j->ldc[o], j->qx + (size_t)t * K, j->xd + (size_t)t * nb,
+                          j->xsum + (size_t)t * nb, w->data, K, rows, 8 * groups, rows);
+    }
+}
+
+static void batch_gemm_worker(void *arg, int ti, int nt) {
+    batch_gemm_job *j = arg;
+    const slm_kernels *k = j->ctx->k;
+    int K = j->K, nb = K / 32;
+    for (int t = (int)((int64_t)j->M * ti / nt); t < (int)((int64_t)j->M * (ti + 1) / nt); t++) {
+        if (j->bf16) k->bf16_round(j->xb + (size_t)t * (size_t)j->ldx, j->A + (size_t)t * (size_t)K, K, j->ldx);
+        else k->quantize_x32(j->qx + (size_t)t * K, j->xd + (size_t)t * nb, j->xsum + (size_t)t * nb, j->A + (size_t)t * K, K);
+    }
     slm_pool_barrier(j->ctx->pool, nt);
     for (int it; (it = atomic_fetch_add(&j->next, 1)) < j->items[j->count];) {
         int o = 0;
         while (it >= j->items[o + 1]) o++;
-        int rows = (int)j->w[o]->shape[0], r0 = (it - j->items[o]) * BF16_ROWS;
-        k->matmat_bf16(j->C[o], j->ldc[o], j->xb, j->ldx, j->M, j->w[o]->data, j->K, r0,
-                       r0 + BF16_ROWS < rows ? r0 + BF16_ROWS : rows);
+        batch_gemm_item(j, o, it - j->items[o]);
     }
 }
 
 /* C_i (M, rows of w_i) = A (M, K) · w_i^T for count <= 3 weights sharing A, C_i with row stride ldc_i. */
 static void gemm_w(const slm_ctx *ctx, const slm_gemm_ctx *g, int M, const float *A, int K, int count,
                    const slm_tensor *const *w, float *const *C, const int *ldc) {
-    if (int_gemm_fits(ctx->k, count, w)) {
-        /* the quantized batch in the GEMM scratch (its packed A alone holds 4 M K bytes) */
-        int_gemm_job j = {ctx, M, K, count, A, w, C, ldc, (int8_t *)ctx->gemm_scratch, NULL, NULL, {0}, 0};
-        j.xd = (float *)(j.qx + (size_t)M * K);
-        j.xsum = (int32_t *)(j.xd + (size_t)M * (K / 32));
-        double macs = 0;
-        for (int i = 0; i < count; i++) {
-            int rows = (int)w[i]->shape[0];
-            j.items[i + 1] = j.items[i] + (rows / 8 + 1) / 2 + (rows % 8 != 0);
-            macs += (double)M * rows * K;
-        }
-        atomic_init(&j.next, 0);
-        if (ctx->pool && macs >= PARALLEL_MIN_MACS) slm_pool_run(ctx->pool, int_gemm_worker, &j);
-        else int_gemm_worker(&j, 0, 1);
-        return;
-    }
-    int bf16 = ctx->k->matmat_bf16 != NULL;
+    int ints = int_gemm_fits(ctx->k, count, w), bf16 = ctx->k->matmat_bf16 != NULL;
     for (int i = 0; i < count; i++) bf16 &= w[i]->dtype == SLM_DTYPE_BF16;
-    if (bf16) {
-        /* the rounded batch in the GEMM scratch: M (K + 31) 16-bit values, under its 4 M K bytes */
-        bf16_gemm_job j = {ctx, M, K, (K + 31) / 32 * 32, count, A, w, C, ldc, (uint16_t *)ctx->gemm_scratch, {0}, 0};
+    if (ints || bf16) {
+        /* the prepared batch in the GEMM scratch, under the 4 M K bytes its packed A alone holds:
+         * M K int8 values, M K / 32 scales and sums; or M (K + 31) 16-bit values */
+        batch_gemm_job j = {ctx, !ints, M, K, (K + 31) / 32 * 32, count, A, w, C, ldc, NULL, NULL, NULL, NULL, {0}, 0};
+        if (ints) {
+            j.qx = (int8_t *)ctx->gemm_scratch;
+            j.xd = (float *)(j.qx + (size_t)M * K);
+            j.xsum = (int32_t *)(j.xd + (size_t)M * (K / 32));
+        } else {
+            j.xb = (uint16_t *)ctx->gemm_scratch;
+        }
         double macs = 0;
         for (int i = 0; i < count; i++) {
-            int rows = (int)w[i]->shape[0];
-            j.items[i + 1] = j.items[i] + (rows + BF16_ROWS - 1) / BF16_ROWS;
-            macs += (double)M * rows * K;
+            j.items[i + 1] = j.items[i] + batch_gemm_items(&j, (int)w[i]->shape[0]);
+            macs += (double)M * (double)w[i]->shape[0] * K;
         }
         atomic_init(&j.next, 0);
-        if (ctx->pool && macs >= PARALLEL_MIN_MACS) slm_pool_run(ctx->pool, bf16_gemm_worker, &j);
-        else bf16_gemm_worker(&j, 0, 1);
+        if (ctx->pool && macs >= PARALLEL_MIN_MACS) slm_pool_run(ctx->pool, batch_gemm_worker, &j);
+        else batch_gemm_worker(&j, 0, 1);
         return;
     }
     weight_ref ref[3];
