@@ -1,5 +1,6 @@
 /* test_model.c — kernels, forward pass against references, formats, threads, contexts, sampler. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "../src/kernels/kernels.h"
@@ -794,6 +795,35 @@ void split_choice_changes_nothing_follows_times(void) {
     CHECK(c.switches == 0, "hopeless way: switched");
     CHECK(probe_tokens >= 1 && probe_tokens * 1e-3 * 16 <= ran + 16 * 1e-3, "hopeless way: %d probe tokens against %.4f s run",
           probe_tokens, ran);
+}
+
+/* A pool (two threads) whose worker has gone to sleep is not ready; slm_pool_nudge wakes it without
+ * work, and the pool is ready once it is seen running on another CPU; a job still runs on every
+ * thread afterwards. */
+static void count_thread(void *arg, int t, int nt) {
+    (void)nt;
+    atomic_fetch_add((atomic_int *)arg + t, 1);
+}
+
+void pool_ready_after_nudge(void) {
+    slm_pool *pool = NULL;
+    slm_error err;
+    if (slm_cpus_available() < 2) SKIP("one CPU: a worker always shares the caller's, so the pool is never ready");
+    CHECK(slm_pool_create(2, &pool, &err) == SLM_OK, "%s", err.msg);
+    if (!pool) return;
+    CHECK(slm_pool_ready(NULL), "a NULL pool is not ready");
+    double t0 = slm_time_seconds();
+    int asleep = 0; /* the workers sleep after spinning for a while */
+    while (!asleep && slm_time_seconds() - t0 < 5) asleep = !slm_pool_ready(pool) && !slm_pool_ready(pool);
+    CHECK(asleep, "workers idle for 5 s still count as ready");
+    slm_pool_nudge(pool);
+    int ready = 0;
+    for (t0 = slm_time_seconds(); !ready && slm_time_seconds() - t0 < 5;) ready = slm_pool_ready(pool);
+    CHECK(ready, "a nudged pool was not ready within 5 s");
+    atomic_int counts[2] = {0, 0};
+    slm_pool_run(pool, count_thread, counts);
+    CHECK(counts[0] == 1 && counts[1] == 1, "a job after the nudge ran %d and %d times", (int)counts[0], (int)counts[1]);
+    slm_pool_free(pool);
 }
 
 /* Rows packed in groups of eight (slm_model_make_resident, which slm_model_load_file applies with

@@ -123,5 +123,14 @@ void slm_pool_run(slm_pool *pool, slm_pool_fn fn, void *arg);
 /* Inside a slm_pool_run: waits until all n_threads threads of the run have called it (a counter
  * and a phase; waiters spin, then yield their core). NULL pool or one thread: returns at once. */
 void slm_pool_barrier(slm_pool *pool, int n_threads);
+/* Wakes sleeping workers without giving them work: they spin again for a while (a job dispatched
+ * to a sleeping worker waits for the OS, and for the host to run an idle vCPU: milliseconds here).
+ * Returns at once. */
+void slm_pool_nudge(slm_pool *pool);
+/* Whether a job would start at once on every thread: no worker sleeps, every worker has been seen
+ * running in the last 200 us (its count of jobs and stretches of spinning moved between two calls:
+ * a host that has not yet given an idle vCPU back runs nothing on it for a millisecond or two), and
+ * none last ran on the caller's CPU. For the thread that runs jobs. NULL pool: 1. */
+int slm_pool_ready(slm_pool *pool);
 
 #endif

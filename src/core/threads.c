@@ -2,6 +2,9 @@
  * generation counter, then sleep on a condition variable, so a dispatch costs well under a
  * microsecond while work keeps arriving (decode) and no CPU while idle. */
 #define _POSIX_C_SOURCE 200809L
+#if defined(__linux__)
+#define _GNU_SOURCE /* sched_getcpu */
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -16,11 +19,27 @@ enum { SPIN_ITERS = 1 << 14 };
 /* A barrier inside a job waits for work split evenly, so a long wait means the other thread lost
  * its core: it yields much sooner (a decode step meets several barriers per layer). */
 enum { BARRIER_SPIN_ITERS = 1 << 11 };
+/* A spinning worker's beat moves every 256 pauses (about 6 us here): one not seen to move for this
+ * long (seconds) is taken as not running. */
+#define RUNNING_WINDOW 200e-6
 
 typedef struct worker {
     slm_pool *pool;
     int index;
+    atomic_int cpu;     /* the CPU it last ran on (-1: unknown) */
+    atomic_uint beat;   /* counts its jobs and stretches of spinning: it moves while the thread runs */
+    unsigned seen_beat; /* the caller's: beat when slm_pool_ready last saw it move, and when */
+    double seen_at;
 } worker;
+
+/* The CPU the calling thread runs on, or -1 where the OS does not say. */
+static int current_cpu(void) {
+#if defined(__linux__)
+    return sched_getcpu();
+#else
+    return -1;
+#endif
+}
 
 struct slm_pool {
     int n_threads;
@@ -32,6 +51,7 @@ struct slm_pool {
     atomic_int pending;
     atomic_int n_sleeping;
     atomic_int stop;
+    atomic_uint nudge; /* bumped by slm_pool_nudge: sleeping workers go back to spinning */
     atomic_int bar_count;
     atomic_uint bar_phase;
     pthread_mutex_t mu;
@@ -46,13 +66,18 @@ static void *worker_main(void *p) {
         unsigned gen;
         int spins = 0;
         while ((gen = atomic_load(&pool->generation)) == seen && !atomic_load(&pool->stop)) {
+            if (spins % 256 == 0) {
+                atomic_store_explicit(&w->cpu, current_cpu(), memory_order_relaxed);
+                atomic_fetch_add_explicit(&w->beat, 1, memory_order_relaxed);
+            }
             if (++spins < SPIN_ITERS) {
                 slm_cpu_relax();
                 continue;
             }
             pthread_mutex_lock(&pool->mu);
             atomic_fetch_add(&pool->n_sleeping, 1);
-            while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
+            unsigned nudge = atomic_load(&pool->nudge);
+            while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop) && atomic_load(&pool->nudge) == nudge)
                 pthread_cond_wait(&pool->cv, &pool->mu);
             atomic_fetch_sub(&pool->n_sleeping, 1);
             pthread_mutex_unlock(&pool->mu);
@@ -61,6 +86,7 @@ static void *worker_main(void *p) {
         if (atomic_load(&pool->stop)) return NULL;
         seen = gen;
         pool->fn(pool->arg, w->index, pool->n_threads);
+        atomic_fetch_add_explicit(&w->beat, 1, memory_order_relaxed);
         atomic_fetch_sub(&pool->pending, 1);
     }
 }
@@ -89,7 +115,10 @@ slm_status slm_pool_create(int n_threads, slm_pool **out, slm_error *err) {
             return slm_fail(err, SLM_ERR_NOMEM, "thread pool: out of memory");
         }
         for (int i = 0; i < n_threads - 1; i++) {
-            pool->workers[i] = (worker){pool, i + 1};
+            pool->workers[i].pool = pool, pool->workers[i].index = i + 1;
+            atomic_init(&pool->workers[i].cpu, -1);
+            atomic_init(&pool->workers[i].beat, 0);
+            pool->workers[i].seen_beat = 0, pool->workers[i].seen_at = -1;
             if (pthread_create(&pool->threads[i], NULL, worker_main, &pool->workers[i]) != 0) {
                 pool->n_threads = i + 1; /* stop the ones already started */
                 slm_pool_free(pool);
@@ -130,6 +159,25 @@ void slm_pool_run(slm_pool *pool, slm_pool_fn fn, void *arg) {
         if (spins < SPIN_ITERS) slm_cpu_relax();
         else sched_yield();
     }
+}
+
+void slm_pool_nudge(slm_pool *pool) {
+    if (!pool || pool->n_threads == 1) return;
+    atomic_fetch_add(&pool->nudge, 1); /* sequentially consistent: read after it, in wake_all */
+    wake_all(pool);
+}
+
+int slm_pool_ready(slm_pool *pool) {
+    if (!pool || pool->n_threads == 1) return 1;
+    int ready = atomic_load(&pool->n_sleeping) == 0, cpu = current_cpu();
+    double now = slm_time_seconds();
+    for (int i = 0; i < pool->n_threads - 1; i++) {
+        worker *w = &pool->workers[i];
+        unsigned b = atomic_load_explicit(&w->beat, memory_order_relaxed);
+        if (b != w->seen_beat) w->seen_beat = b, w->seen_at = now;
+        ready &= now - w->seen_at < RUNNING_WINDOW && (cpu < 0 || atomic_load_explicit(&w->cpu, memory_order_relaxed) != cpu);
+    }
+    return ready;
 }
 
 void slm_pool_barrier(slm_pool *pool, int n_threads) {

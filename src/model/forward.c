@@ -922,7 +922,11 @@ slm_status slm_ctx_eval(slm_ctx *ctx, const int32_t *tokens, int n, int pos, flo
         if (b > 1) forward_batch(ctx, tokens + i, b, pos + i, logits);
         else {
             int split = ctx->choose_split ? slm_choice_next(&ctx->choice) : ctx->split_decode;
-            double t0 = ctx->choose_split ? slm_time_seconds() : 0;
+            /* a small model's token is never handed to a sleeping pool: the workers are woken
+             * (not waited for), and the token runs on this thread, untimed, until they are up */
+            int timed = ctx->choose_split && (!split || slm_pool_ready(ctx->pool));
+            if (ctx->choose_split && !timed) slm_pool_nudge(ctx->pool), split = 0;
+            double t0 = timed ? slm_time_seconds() : 0;
             if (split) {
                 token_job job = {ctx, tokens[i], pos + i};
                 for (int s = 0; s < 5 * ctx->n_applied + 1; s++) atomic_init(&ctx->claim[s], 0);
@@ -930,7 +934,7 @@ slm_status slm_ctx_eval(slm_ctx *ctx, const int32_t *tokens, int n, int pos, flo
             } else {
                 forward_token(ctx, tokens[i], pos + i);
             }
-            if (ctx->choose_split) slm_choice_record(&ctx->choice, slm_time_seconds() - t0);
+            if (timed) slm_choice_record(&ctx->choice, slm_time_seconds() - t0);
             if (logits) memcpy(logits, ctx->logits, (size_t)vocab * sizeof(float));
         }
         i += b;
