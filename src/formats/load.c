@@ -12,8 +12,8 @@ slm_status slm_model_load_memory(const void *data, size_t size, const char *name
     return slm_llama2c_load(data, size, name, out, err);
 }
 
-static slm_status load_file(const char *path, int resident, slm_model **out, slm_error *err) {
-    if (!path || !out) return slm_fail(err, SLM_ERR_ARG, "slm_model_load_file: NULL argument");
+static slm_status load_file(const char *fn, const char *path, int resident, slm_model **out, slm_error *err) {
+    if (!path || !out) return slm_fail(err, SLM_ERR_ARG, "%s: NULL argument", fn);
     *out = NULL;
     slm_status st;
     if (slm_hf_is_path(path)) {
@@ -38,11 +38,11 @@ static slm_status load_file(const char *path, int resident, slm_model **out, slm
 }
 
 slm_status slm_model_load_file(const char *path, slm_model **out, slm_error *err) {
-    return load_file(path, 1, out, err);
+    return load_file("slm_model_load_file", path, 1, out, err);
 }
 
 slm_status slm_model_load_file_mapped(const char *path, slm_model **out, slm_error *err) {
-    return load_file(path, 0, out, err);
+    return load_file("slm_model_load_file_mapped", path, 0, out, err);
 }
 
 slm_status slm_model_save(const slm_model *m, const char *path, slm_save_format format, int group_size,

@@ -371,7 +371,9 @@ T512 static TERM_INLINE void kq_tile(int dtype, float *out0, float *out1, ptrdif
             __m512 dmin = half_pair(g0 + 16, g1 + 16);
             for (int p = 0; p < 4; p++) {
                 __m512 ds[2], dm[2];
-                __m512i wl[8], wh[8];
+                __m512i wl[8], wh[8], f[2]; /* f: Q5_K's two fifth-bit vectors of this pair of sub-blocks */
+                if (dtype == SLM_DTYPE_Q5_K)
+                    for (int i = 0; i < 2; i++) f[i] = load_pair(g0 + 1152 + 64 * p + 32 * i, g1 + 1152 + 64 * p + 32 * i);
                 for (int h = 0; h < 2; h++) {
                     int j = 2 * p + h;
                     ds[h] = _mm512_mul_ps(d, kq_lane_bytes(sc[j / 4], j & 3));
@@ -383,9 +385,8 @@ T512 static TERM_INLINE void kq_tile(int dtype, float *out0, float *out1, ptrdif
                     wl[c] = _mm512_and_si512(v, m15);
                     wh[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m15);
                     if (dtype == SLM_DTYPE_Q5_K) { /* the fifth bits: bits 2i, 2i + 1 (i = c % 4) of the pair's vector c / 4, to bit 4 */
-                        __m512i f = load_pair(g0 + 1152 + 64 * p + 32 * (c / 4), g1 + 1152 + 64 * p + 32 * (c / 4));
-                        wl[c] = _mm512_or_si512(wl[c], kq_fifth(f, 4 - 2 * (c % 4)));
-                        wh[c] = _mm512_or_si512(wh[c], kq_fifth(f, 3 - 2 * (c % 4)));
+                        wl[c] = _mm512_or_si512(wl[c], kq_fifth(f[c / 4], 4 - 2 * (c % 4)));
+                        wh[c] = _mm512_or_si512(wh[c], kq_fifth(f[c / 4], 3 - 2 * (c % 4)));
                     }
                 }
                 for (int t = 0; t < nt; t++) {
