@@ -608,6 +608,154 @@ T512 void slm_matvec_f32_short_avx512(float *out, const float *x, const float *w
     if (r0 < r1 && n > 0) by_chunks[(n - 1) / 16](out, x, w, n, r0, r1);
 }
 
+/* ---- Attention for head size 8 (stories260K): two positions per 16-lane vector. Scores of 16
+ * positions take eight multiplies and the transposing reduction of mv_short (which leaves them in
+ * the order 0 2 4 6 1 3 5 7 8 10 ..., put back by one permute); the weighted sum of values takes
+ * eight multiply-adds, each position's weight spread over its eight lanes by a permute. The
+ * exponentials are taken 16 at a time in the values pass (2^n by vscalefps), so `scores` keeps the
+ * raw scaled scores. The last n % 16 positions are read with masked loads, so no read goes past
+ * position n - 1. Sums are taken in another order than the AVX2 kernel's: the two tables'
+ * results differ in the last bits (each within the scalar reference's bound). */
+/* exp(x) for x <= 0 (after subtracting the max): the steps of exp_nonpos_avx2 (kernels_x86.c). */
+T512 static inline __m512 exp_nonpos_avx512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    0x08 /* to nearest, no exceptions */);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+/* the upper eight lanes; a and b as one vector (AVX512F alone: the 32-bit-lane forms are AVX512DQ) */
+T512 static inline __m256 upper8(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
+T512 static inline __m512 join8(__m256 a, __m256 b) {
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(a)), _mm256_castps_pd(b), 1));
+}
+/* the lanes of m to p, no byte of the others written (SIMDe: lane copies) */
+T512 static inline void store_lanes(float *p, uint16_t m, __m512 v) {
+#ifdef SLM_AVX512_SIMDE
+    float t[16];
+    _mm512_storeu_ps(t, v);
+    for (int i = 0; i < 16; i++)
+        if (m >> i & 1) p[i] = t[i];
+#else
+    _mm512_mask_storeu_ps(p, m, v);
+#endif
+}
+T512 static inline float hmax512(__m512 v) {
+    __m256 m = _mm256_max_ps(_mm512_castps512_ps256(v), upper8(v));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+/* The 16-bit lanes of m from p, the others zero, reading no byte of the others (SIMDe: lane copies). */
+T512 static inline __m256i load_halves(uint16_t m, const uint16_t *p) {
+#ifdef SLM_AVX512_SIMDE
+    uint16_t t[16] = {0};
+    for (int i = 0; i < 16; i++)
+        if (m >> i & 1) t[i] = p[i];
+    return _mm256_loadu_si256((const __m256i *)t);
+#else
+    return _mm256_maskz_loadu_epi16(m, p);
+#endif
+}
+/* 16 IEEE halves as floats (SIMDe has no 16-lane form: two 8-lane ones) */
+T512 static inline __m512 halves_to_f32(__m256i h) {
+#ifdef SLM_AVX512_SIMDE
+    return join8(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)));
+#else
+    return _mm512_cvtph_ps(h);
+#endif
+}
+/* Rows p and p + s (8 values each) as one vector, the lanes of m only (rows past the last position
+ * are not read). Callers pass m = 0xffff as a constant where both rows exist. */
+#define ATT8_LOAD_F32(p, s, m)                                                                              \
+    ((s) == 8 ? ((m) == 0xffff ? _mm512_loadu_ps(p) : load_lanes((uint16_t)(m), p))                        \
+              : join8(_mm256_loadu_ps(p), ((m) == 0xffff ? _mm256_loadu_ps((p) + (s)) : _mm256_setzero_ps())))
+#define ATT8_LOAD_F16(p, s, m)                                                                              \
+    halves_to_f32((s) == 8 ? ((m) == 0xffff ? _mm256_loadu_si256((const __m256i *)(p)) : load_halves((uint16_t)(m), p)) \
+                           : _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p))), \
+                                                     (m) == 0xffff ? _mm_loadu_si128((const __m128i *)((p) + (s)))   \
+                                                                   : _mm_setzero_si128(), 1))
+/* The lanes of the pair of rows j in a block of `rest` rows (rest < 16), 0 for a pair past it. The
+ * strided form reads a pair's first row whenever its mask is not 0 and its second only with 0xffff,
+ * so the same masks hold there. */
+#define ATT8_PAIR_MASK(j, rest) ((2 * (j) < (rest) ? 0xffu : 0u) | (2 * (j) + 1 < (rest) ? 0xff00u : 0u))
+#define DEFINE_ATT8(NAME, ELEM, LOAD)                                                                         \
+    T512 static inline __m512 NAME##_scores(const ELEM *k, int s, __m512 qq, __m512i order, int rest) {     \
+        __m512 a[8];                                                                                         \
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                                \
+            const ELEM *kp = k + (size_t)(2 * j) * s;                                                        \
+            if (rest == 16) a[j] = _mm512_mul_ps(qq, LOAD(kp, s, 0xffff));                                   \
+            else {                                                                                           \
+                unsigned m = ATT8_PAIR_MASK(j, rest);                                                        \
+                a[j] = m == 0 ? _mm512_setzero_ps() : _mm512_mul_ps(qq, LOAD(kp, s, m));                     \
+            }                                                                                                \
+        }                                                                                                    \
+        __m512 c0 = red_quads(red_pairs(a[0], a[1]), red_pairs(a[2], a[3]));                                  \
+        __m512 c1 = red_quads(red_pairs(a[4], a[5]), red_pairs(a[6], a[7]));                                  \
+        __m512 d = _mm512_add_ps(_mm512_shuffle_f32x4(c0, c1, 0x88), _mm512_shuffle_f32x4(c0, c1, 0xdd));     \
+        return _mm512_permutexvar_ps(order, d);                                                              \
+    }                                                                                                        \
+    T512 static inline void NAME##_values(__m512 *acc, const ELEM *v, int s, __m512 e, int rest) {           \
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                                \
+            __m512i sel = _mm512_set_epi32(2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1, \
+                                           2 * j + 1, 2 * j + 1, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j); \
+            const ELEM *vp = v + (size_t)(2 * j) * s;                                                        \
+            if (rest == 16)                                                                                  \
+                acc[j & 3] = _mm512_fmadd_ps(_mm512_permutexvar_ps(sel, e), LOAD(vp, s, 0xffff), acc[j & 3]); \
+            else {                                                                                           \
+                unsigned m = ATT8_PAIR_MASK(j, rest);                                                        \
+                if (m) acc[j & 3] = _mm512_fmadd_ps(_mm512_permutexvar_ps(sel, e), LOAD(vp, s, m), acc[j & 3]); \
+            }                                                                                                \
+        }                                                                                                    \
+    }                                                                                                        \
+    T512 void NAME(float *out, float *scores, const float *q, const ELEM *k, const ELEM *v, int stride, int n, \
+                   float scale) {                                                                            \
+        __m256 q8 = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_set1_ps(scale));                                \
+        __m512 qq = join8(q8, q8);                                                                           \
+        const __m512i order = _mm512_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);       \
+        int full = n & ~15, rest = n - full;                                                                 \
+        uint16_t live = (uint16_t)((1u << rest) - 1);                                                        \
+        __m512 vmax = _mm512_set1_ps(-INFINITY), tail = vmax;                                                \
+        for (int p = 0; p < full; p += 16) {                                                                 \
+            __m512 sc = NAME##_scores(k + (size_t)p * stride, stride, qq, order, 16);                       \
+            _mm512_storeu_ps(scores + p, sc);                                                                \
+            vmax = _mm512_max_ps(vmax, sc);                                                                  \
+        }                                                                                                    \
+        if (rest) {                                                                                          \
+            tail = _mm512_mask_blend_ps(live, vmax, NAME##_scores(k + (size_t)full * stride, stride, qq, order, rest)); \
+            store_lanes(scores + full, live, tail);                                                          \
+            vmax = _mm512_max_ps(vmax, tail);                                                                \
+        }                                                                                                    \
+        __m512 vm = _mm512_set1_ps(hmax512(vmax)), sum = _mm512_setzero_ps();                                \
+        __m512 acc[4] = {sum, sum, sum, sum};                                                                \
+        for (int p = 0; p < full; p += 16) {                                                                 \
+            __m512 e = exp_nonpos_avx512(_mm512_sub_ps(_mm512_loadu_ps(scores + p), vm));                    \
+            sum = _mm512_add_ps(sum, e);                                                                     \
+            NAME##_values(acc, v + (size_t)p * stride, stride, e, 16);                                       \
+        }                                                                                                    \
+        if (rest) {                                                                                          \
+            __m512 e = _mm512_maskz_mov_ps(live, exp_nonpos_avx512(_mm512_sub_ps(tail, vm)));                \
+            sum = _mm512_add_ps(sum, e);                                                                     \
+            NAME##_values(acc, v + (size_t)full * stride, stride, e, rest);                                  \
+        }                                                                                                    \
+        __m512 o = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));             \
+        __m256 r = _mm256_add_ps(_mm512_castps512_ps256(o), upper8(o));                                      \
+        _mm256_storeu_ps(out, _mm256_mul_ps(r, _mm256_set1_ps(1.0f / hsum512(sum))));                       \
+    }
+DEFINE_ATT8(slm_attention8_avx512, float, ATT8_LOAD_F32)
+DEFINE_ATT8(slm_attention8_f16_avx512, uint16_t, ATT8_LOAD_F16)
+#undef DEFINE_ATT8
+
 /* ---- BF16 matrices on CPUs with AVX512_BF16: vdpbf16ps multiplies pairs of bf16 values and adds
  * both products to an fp32 lane (a bf16 product is exact in fp32), 32 multiply-adds per
  * instruction against 16 for an fp32 FMA. The activations are rounded to bf16 first (as llama.cpp

@@ -1410,6 +1410,18 @@ static void matvec_f32_avx512_table(float *out, const float *x, const float *w, 
     else slm_matvec_f32_avx512(out, x, w, n, r0, r1);
 }
 
+/* Head size 8 through the kernel that takes two positions per vector, the others through AVX2's. */
+static void attention_avx512(float *out, float *scores, const float *q, const float *k, const float *v, int stride,
+                             int n, int hd, float scale) {
+    if (hd == 8) slm_attention8_avx512(out, scores, q, k, v, stride, n, scale);
+    else attention_avx2(out, scores, q, k, v, stride, n, hd, scale);
+}
+static void attention_f16_avx512(float *out, float *scores, const float *q, const uint16_t *k, const uint16_t *v,
+                                 int stride, int n, int hd, float scale) {
+    if (hd == 8) slm_attention8_f16_avx512(out, scores, q, k, v, stride, n, scale);
+    else attention_f16_avx2(out, scores, q, k, v, stride, n, hd, scale);
+}
+
 /* Packed K-quant rows through the AVX2 kernels, the others through vpdpbusd. */
 static void matvec_bq8_avx512_table(int dtype, float *out, const int8_t *qx, const float *xd, const int32_t *xsum,
                                     const void *w, int n, int rows, int r0, int r1) {
@@ -1422,11 +1434,11 @@ static void matvec_bq8_avx512_table(int dtype, float *out, const int8_t *qx, con
 /* AVX-512 where it changes the hot products (kernels_avx512.c), AVX2 for the rest; the second table
  * also multiplies BF16 matrices in bf16 arithmetic (CPUs with AVX512_BF16: decode and prompts alike). */
 #define AVX512_TABLE(NAME, MATVEC_BF16, MATMAT_BF16, BF16_ROUND)                                                      \
-    {NAME, matvec_f32_avx512_table, matvec_f16_avx2, MATVEC_BF16, matvec_q8_avx2, attention_avx2, swiglu_avx2,         \
+    {NAME, matvec_f32_avx512_table, matvec_f16_avx2, MATVEC_BF16, matvec_q8_avx2, attention_avx512, swiglu_avx2,       \
      rmsnorm_avx2, slm_gemm_micro_avx512, rows_combine_avx2, rows_dot_avx2, rows_rank1_avx2, exp_sum_avx2,              \
      gemm_pack_a6_avx2, gemm_pack_b16_avx2, rows_rank4_avx2, adamw_avx2, swiglu_back_avx2, rows_combine4_avx2,          \
      rows_dot4_avx2, softmax_avx2, softmax_back_avx2, xent_row_avx2, dequant_row_avx2, matvec_bq_avx2,                  \
-     quantize_x32_avx2, attention_f16_avx2, matvec_bq8_avx512_table, SLM_BQ8_TYPES, slm_gemm_micro12_avx512,            \
+     quantize_x32_avx2, attention_f16_avx512, matvec_bq8_avx512_table, SLM_BQ8_TYPES, slm_gemm_micro12_avx512,            \
      slm_matmat_bq8_avx512, SLM_BQ8_TYPES, MATMAT_BF16, BF16_ROUND}
 static const slm_kernels avx512_kernels = AVX512_TABLE("avx512", matvec_bf16_avx2, NULL, NULL);
 static const slm_kernels avx512bf16_kernels =
