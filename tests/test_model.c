@@ -809,6 +809,67 @@ void split_choice_changes_nothing_follows_times(void) {
           probe_tokens, ran);
 }
 
+/* A split token's steps are shared by the threads' measured speeds (choice.c): any shares give the
+ * bytes one thread gives, however lopsided (thread 0 taking none of a step, a tenth, most, all of
+ * it), with 2 and 3 threads, f32 and q4_0. The arithmetic, fed made-up times: shares move to the
+ * faster thread, in proportion to speed; nothing moves until every thread's speed is known; each
+ * thread keeps at least 1/(9 nt); the cuts stay in order from 0 to 1. */
+void split_shares_change_nothing_follow_speeds(void) {
+    enum { N = 12, V = 1000 };
+    slm_model *m = random_model(256, 688, 2, 8, 4, V, 64, 1, 5);
+    slm_error err;
+    slm_quantize_params qp = {SLM_DTYPE_Q4_0, -1, 0};
+    CHECK(slm_model_quantize(m, NULL, tmp_path("shares.q4_0.gguf"), &qp, &err) == SLM_OK, "%s", err.msg);
+    slm_model *q4 = NULL;
+    CHECK(slm_model_load_file(tmp_path("shares.q4_0.gguf"), &q4, &err) == SLM_OK, "%s", err.msg);
+    int32_t toks[N];
+    for (int i = 0; i < N; i++) toks[i] = (i * 37 + 1) % V;
+    const slm_model *models[] = {m, q4};
+    const float firsts[] = {0.0f, 0.1f, 0.37f, 0.9f, 1.0f};
+    for (int k = 0; k < 2 && models[k]; k++) {
+        float *one = test_logits_batch(models[k], toks, N, 1, 0, 1), *got = malloc(sizeof(float) * N * V);
+        for (int nt = 2; nt <= 3; nt++)
+            for (int f = 0; f < 5; f++) {
+                slm_ctx_params p = {0, nt, 0, 1, 0, NULL};
+                slm_ctx *ctx;
+                CHECK(slm_ctx_create(models[k], &p, &ctx, &err) == SLM_OK, "%s", err.msg);
+                slm_ctx_set_split(ctx, 1);
+                slm_ctx_fix_shares(ctx, firsts[f]);
+                for (int i = 0; i < N && got; i++)
+                    CHECK(slm_ctx_eval(ctx, &toks[i], 1, i, got + (size_t)i * V, &err) == SLM_OK, "%s", err.msg);
+                CHECK(one && got && !memcmp(one, got, sizeof(float) * N * V),
+                      "model %d, %d threads, thread 0 taking %g: logits differ from one thread's", k, nt, firsts[f]);
+                slm_ctx_free(ctx);
+            }
+        free(one), free(got);
+    }
+    slm_model_free(q4), slm_model_free(m);
+
+    float frac[4], speed[3];
+    slm_shares_init(frac, speed, 2);
+    CHECK(frac[0] == 0 && frac[1] == 0.5f && frac[2] == 1, "equal shares: %g %g %g", frac[0], frac[1], frac[2]);
+    double busy[3] = {0.1, 0};
+    slm_shares_update(frac, speed, busy, 2);
+    CHECK(frac[1] == 0.5f, "one thread unmeasured: the cut moved to %g", frac[1]);
+    busy[0] = 0.1, busy[1] = 0.2; /* thread 0 twice as fast */
+    slm_shares_update(frac, speed, busy, 2);
+    CHECK(fabsf(frac[1] - 2.0f / 3) < 0.02f, "thread 0 twice as fast: it takes %g", frac[1]);
+    for (int i = 0; i < 50; i++) { /* the same speeds measured on the new shares: the cut stays */
+        busy[0] = (frac[1] - frac[0]) / 5.0, busy[1] = (frac[2] - frac[1]) / 2.5;
+        slm_shares_update(frac, speed, busy, 2);
+    }
+    CHECK(fabsf(frac[1] - 2.0f / 3) < 0.01f, "steady speeds: the cut drifted to %g", frac[1]);
+    slm_shares_init(frac, speed, 3);
+    for (int i = 0; i < 50; i++) { /* thread 2 a thousand times slower than the others */
+        for (int t = 0; t < 3; t++) busy[t] = (frac[t + 1] - frac[t]) / (t == 2 ? 0.001 : 1.0);
+        slm_shares_update(frac, speed, busy, 3);
+    }
+    CHECK(frac[0] == 0 && frac[3] == 1 && frac[0] <= frac[1] && frac[1] <= frac[2] && frac[2] <= frac[3],
+          "cuts out of order: %g %g %g %g", frac[0], frac[1], frac[2], frac[3]);
+    CHECK(1 - frac[2] >= 1.0f / 27 - 1e-6f && 1 - frac[2] < 0.05f, "a very slow thread keeps %g", 1 - frac[2]);
+    CHECK(fabsf(frac[1] - (frac[2] - frac[1])) < 0.01f, "two equal threads split %g / %g", frac[1], frac[2] - frac[1]);
+}
+
 /* A pool (two threads) whose worker has gone to sleep is not ready; slm_pool_nudge wakes it without
  * work, and the pool is ready once it is seen running on another CPU; a job still runs on every
  * thread afterwards. */

@@ -40,6 +40,7 @@ extern const test_case all_tests[];
     X(llama2c_q80_group_size_must_divide_rows)        \
     X(threads_1_and_2_identical_logits)               \
     X(split_choice_changes_nothing_follows_times)     \
+    X(split_shares_change_nothing_follow_speeds)      \
     X(pool_ready_after_nudge)                         \
     X(packed_rows_change_nothing)                     \
     X(kernels_bf16_batch_matches_decode_and_reference) \

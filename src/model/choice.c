@@ -1,4 +1,5 @@
-/* choice.c — choosing, by measurement, whether a small model's tokens are split over the threads.
+/* choice.c — choosing by measurement: whether a small model's tokens are split over the threads,
+ * and how a split token's steps are shared among them (the end of this file).
  *
  * On a shared machine the same split can be 1.5x faster than one thread in one minute and 2x
  * slower in the next (the host moves the second vCPU away or takes it), and only timing the
@@ -70,4 +71,35 @@ void slm_choice_record(slm_choice *c, double seconds) {
     if (c->n_recent < SLM_CHOICE_WINDOW) c->n_recent++;
     c->wait_seconds -= seconds;
     if (--c->until_probe <= 0 && c->wait_seconds <= 0 && c->n_recent == SLM_CHOICE_WINDOW) c->probing = 1;
+}
+
+/* ---- shares by speed. The threads of a split token can run at different speeds (the host gives
+ * one vCPU more memory bandwidth or less time than the other), and equal shares would leave the
+ * faster one waiting at every barrier. */
+
+void slm_shares_init(float *frac, float *speed, int nt) {
+    for (int t = 0; t <= nt; t++) frac[t] = (float)t / (float)nt;
+    for (int t = 0; t < nt; t++) speed[t] = 0;
+}
+
+void slm_shares_update(float *frac, float *speed, const double *busy, int nt) {
+    int known = 1;
+    for (int t = 0; t < nt; t++) {
+        float part = frac[t + 1] - frac[t];
+        if (busy[t] > 0 && part > 0) {
+            float v = (float)(part / busy[t]);
+            speed[t] = speed[t] > 0 ? 0.75f * speed[t] + 0.25f * v : v;
+        }
+        known &= speed[t] > 0;
+    }
+    if (!known) return;
+    float total = 0, least = 1.0f / (8.0f * (float)nt), sum = 0;
+    for (int t = 0; t < nt; t++) total += speed[t];
+    for (int t = 0; t < nt; t++) {
+        frac[t] = sum;
+        float part = speed[t] / total;
+        sum += part > least ? part : least;
+    }
+    for (int t = 1; t < nt; t++) frac[t] /= sum; /* (the floors may have added a little) */
+    frac[0] = 0, frac[nt] = 1;
 }

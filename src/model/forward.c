@@ -58,7 +58,10 @@ struct slm_ctx {
     int8_t *tqx;         /* (n_threads, max(dim, hidden)) quantized inputs, or NULL */
     float *tqs;          /* (n_threads, max(dim, hidden)) */
     int32_t *tqsum;      /* (n_threads, max(dim, hidden) / 32 + 1) */
-    atomic_int *claim;   /* (5 * n_applied + 1) work-item counters of the steps of one token */
+    float *share_frac;   /* (steps, n_threads + 1) where each thread's share of a step begins, as a fraction */
+    float *share_speed;  /* (steps, n_threads) items per second of each thread in each step, smoothed */
+    double *share_busy;  /* (n_threads, steps) seconds each thread spent on its share in the last token, or 0 */
+    int shares_fixed;    /* slm_ctx_fix_shares was called: the shares no longer follow the speeds */
     int split_decode;    /* decode steps are split across the pool (models with enough work per token) */
     int choose_split;    /* split or not as measured (small models on several threads): choice.c */
     slm_choice choice;
@@ -104,8 +107,16 @@ static size_t decode_bytes(const slm_model *m) {
 
 /* ---------------------------------------------------------------- memory plan */
 
+/* the slots of a context's memory, in the order plan_layout reserves them */
+enum {
+    S_CTX, S_X, S_XB, S_XB2, S_Q, S_HB, S_HB2, S_ATT, S_LOGITS, S_ROPE, S_KEY, S_VALUE, S_QX, S_QS, S_QSUM,
+    S_BX, S_BXB, S_BXB2, S_BQ, S_BHB, S_BHB2, S_BROPE, S_GEMM, S_TX, S_TROPE, S_TQX, S_TQS, S_TQSUM, S_KST, S_VST,
+    S_BATT, S_FRAC, S_SPEED, S_BUSY,
+    S_COUNT
+};
+
 typedef struct {
-    size_t off[32];
+    size_t off[S_COUNT];
     size_t total;
     int n;
     int ok;
@@ -139,10 +150,7 @@ static int model_quantizes_inputs(const slm_model *m) {
     return 0;
 }
 
-enum {
-    S_CTX, S_X, S_XB, S_XB2, S_Q, S_HB, S_HB2, S_ATT, S_LOGITS, S_ROPE, S_KEY, S_VALUE, S_QX, S_QS, S_QSUM,
-    S_BX, S_BXB, S_BXB2, S_BQ, S_BHB, S_BHB2, S_BROPE, S_GEMM, S_TX, S_TROPE, S_TQX, S_TQS, S_TQSUM, S_KST, S_VST, S_CLAIM, S_BATT
-};
+
 
 /* Prompts run n_batch tokens at a time through matrix-matrix products, except on models with
  * llama2.c Q8 tensors: those quantize each token's activations to int8 (as llama2.c's runq does),
@@ -204,8 +212,9 @@ static slm_status plan_layout(const slm_model *m, const slm_ctx_params *p, layou
     reserve(lay, nt * 2 * D, 4), reserve(lay, nt * (size_t)c->head_dim, 4);
     reserve(lay, q8 ? nt * maxdh : 0, 1), reserve(lay, q8 ? nt * maxdh : 0, 4), reserve(lay, q8 ? nt * (maxdh / 32 + 1) : 0, 4);
     reserve(lay, nb * kv, 4), reserve(lay, nb * kv, 4);
-    reserve(lay, nt ? 5 * applied + 1 : 0, sizeof(atomic_int));
     reserve(lay, bn ? (size_t)p->n_threads * (4 * (size_t)n_ctx + (size_t)c->head_dim) : 0, 4);
+    size_t steps = 5 * applied + 1;
+    reserve(lay, nt ? steps * (nt + 1) : 0, 4), reserve(lay, steps * nt, 4), reserve(lay, steps * nt, 8);
     size_t total;
     if (!lay->ok || !slm_add_size(lay->total, ALIGN, &total))
         return slm_fail(err, SLM_ERR_NOMEM, "context of %d positions is too large to address", n_ctx);
@@ -222,6 +231,15 @@ slm_status slm_ctx_plan(const slm_model *m, const slm_ctx_params *p, slm_mem_pla
     layout lay;
     if (!m || !p || !plan) return slm_fail(err, SLM_ERR_ARG, "slm_ctx_plan: NULL argument");
     return plan_layout(m, p, &lay, plan, err);
+}
+
+/* Equal shares, no speeds measured yet. */
+static void reset_shares(slm_ctx *ctx) {
+    int nt = ctx->n_threads, steps = 5 * ctx->n_applied + 1;
+    for (int s = 0; s < steps; s++) {
+        slm_shares_init(ctx->share_frac + (size_t)s * (size_t)(nt + 1), ctx->share_speed + (size_t)s * (size_t)nt, nt);
+        for (int t = 0; t < nt; t++) ctx->share_busy[(size_t)t * (size_t)steps + (size_t)s] = 0;
+    }
 }
 
 slm_status slm_ctx_create_in(const slm_model *m, const slm_ctx_params *p, void *mem, size_t size,
@@ -253,7 +271,9 @@ slm_status slm_ctx_create_in(const slm_model *m, const slm_ctx_params *p, void *
     ctx->bhb = AT(S_BHB), ctx->bhb2 = AT(S_BHB2), ctx->brope = AT(S_BROPE), ctx->gemm_scratch = AT(S_GEMM);
     ctx->tx = AT(S_TX), ctx->trope = AT(S_TROPE);
     ctx->kv_f16 = p->kv_f16 != 0, ctx->kst = AT(S_KST), ctx->vst = AT(S_VST);
-    ctx->claim = AT(S_CLAIM), ctx->batt = AT(S_BATT);
+    ctx->batt = AT(S_BATT);
+    ctx->share_frac = AT(S_FRAC), ctx->share_speed = AT(S_SPEED), ctx->share_busy = AT(S_BUSY);
+    if (p->n_threads > 1) reset_shares(ctx);
     slm_choice_init(&ctx->choice, 0);
     if (model_quantizes_inputs(m)) ctx->tqx = AT(S_TQX), ctx->tqs = AT(S_TQS), ctx->tqsum = AT(S_TQSUM);
 #undef AT
@@ -511,11 +531,10 @@ static void forward_token(slm_ctx *ctx, int32_t token, int pos) {
 /* Decoding with several threads runs the whole token as one job of the pool, with five barriers per
  * layer and no other synchronization. Each thread keeps its own copy of the residual stream and of
  * the normalized (and, for integer products, quantized) inputs, which it computes redundantly (O(dim)
- * work). Each step between barriers is cut into work items that the threads claim from a counter
- * (so a thread slowed by the machine does less, instead of the other one waiting for it): whole
- * heads of wq, wk and wv (the claimer adds the biases and applies RoPE to them), heads of attention,
- * and chunks of rows of the other products, whole multiples of 16 rows so that SwiGLU on a chunk of
- * w1/w3 takes each value through the same kernel path as on one thread. Each row and head is
+ * work). Each step between barriers is cut into work items, and each thread takes a fixed contiguous
+ * share of them (share_of): whole heads of wq, wk and wv (the thread adds the biases and applies RoPE
+ * to them), heads of attention, and blocks of 16 rows of the other products, so that SwiGLU on a
+ * share of w1/w3 takes each value through the same kernel path as on one thread. Each row and head is
  * computed by the same kernel wherever it runs: results are bit-identical for any thread count. */
 
 typedef struct {
@@ -559,54 +578,72 @@ static int requantize(const slm_tensor *prev, const slm_tensor *w) {
     return int_block_type(w->dtype) && !int_block_type(prev->dtype);
 }
 
-/* Rows per work item of a product with `rows` rows: a multiple of 16, about 8 items per thread. */
-static int chunk_rows(int rows, int nt) {
-    int c = (rows + 8 * nt - 1) / (8 * nt);
-    return (c + 15) / 16 * 16;
-}
-
-/* Items of a step. Small steps (macs < CLAIM_MIN_MACS) split statically: thread t takes the items
- * [n*t/nt, n*(t+1)/nt) without touching the counter (claiming costs a shared cache line per item:
- * too much for the steps of stories260K). Large steps give each thread a contiguous static share of
- * the first three quarters of the items (long runs of rows: the hardware prefetcher follows long
- * streams better than many short ones), then hand out the last quarter one item at a time from
- * *next, so a thread slowed by the machine does less. */
-enum { CLAIM_MIN_MACS = 1 << 17 };
+/* Thread t's share [i0, i1) of the n items of step `step` (heads, or blocks of ITEM_ROWS rows):
+ * contiguous, so that each thread reads one long run of rows, which the kernels take as two read
+ * streams and the hardware prefetcher follows well. Steps of at least BALANCE_MIN_MACS are shared
+ * as each thread's measured speed on that step says (slm_shares_update, choice.c), so a thread the
+ * machine slows does less; smaller steps (stories260K's), too short to time, split equally. Handing
+ * out items from a shared counter instead (as before) made the quantized products of the large
+ * models 10-12% slower (docs/benchmarks.md, "Shares by speed"): runs of rows broken into items are
+ * read as short streams. */
+enum { ITEM_ROWS = 16, BALANCE_MIN_MACS = 1 << 17 };
 typedef struct {
-    atomic_int *next;
-    int n, dynamic, i, end, n_static;
-} items;
+    int step, i0, i1, timed;
+    double t0;
+} share;
 
-static items items_of(atomic_int *next, int n, int64_t macs, int t, int nt) {
-    int dynamic = macs >= CLAIM_MIN_MACS, ns = dynamic ? n * 3 / 4 : n;
-    items it = {next, n, dynamic, (int)((int64_t)ns * t / nt), (int)((int64_t)ns * (t + 1) / nt), ns};
-    return it;
-}
-
-/* The next range of items [*i0, *i1): the thread's static share first, then claimed items. */
-static int item_range(items *it, int *i0, int *i1) {
-    if (it->i < it->end) {
-        *i0 = it->i, *i1 = it->end;
-        it->i = it->end;
-        return 1;
+static share share_of(const slm_ctx *ctx, int step, int n, int64_t macs, int t, int nt) {
+    share sh = {step, 0, 0, macs >= BALANCE_MIN_MACS, 0};
+    if (sh.timed) {
+        const float *f = ctx->share_frac + (size_t)step * (size_t)(nt + 1);
+        sh.i0 = (int)lrintf(f[t] * (float)n), sh.i1 = (int)lrintf(f[t + 1] * (float)n);
+        sh.t0 = slm_time_seconds();
+    } else {
+        sh.i0 = (int)((int64_t)n * t / nt), sh.i1 = (int)((int64_t)n * (t + 1) / nt);
     }
-    if (!it->dynamic) return 0;
-    int i = it->n_static + atomic_fetch_add(it->next, 1);
-    if (i >= it->n) return 0;
-    *i0 = i, *i1 = i + 1;
-    return 1;
+    return sh;
 }
 
-#define FOR_ITEMS(i0, i1, next, n, macs) \
-    for (items it_ = items_of(next, n, macs, t, nt); item_range(&it_, &i0, &i1);)
+/* Records how long the thread took on its share (timed steps). */
+static void share_done(const slm_ctx *ctx, const share *sh, int t) {
+    if (sh->timed)
+        ctx->share_busy[(size_t)t * (size_t)(5 * ctx->n_applied + 1) + (size_t)sh->step] = slm_time_seconds() - sh->t0;
+}
 
-/* out = w x, rows claimed in chunks from *next. */
-static void claim_matvec(const slm_ctx *ctx, const thread_state *st, const float *x, int n, const slm_tensor *w,
-                         float *out, atomic_int *next, int t, int nt) {
+/* After a token: the shares of the steps timed in it follow the threads' speeds. */
+static void balance_shares(slm_ctx *ctx) {
+    int nt = ctx->n_threads, steps = 5 * ctx->n_applied + 1;
+    double busy[SLM_SHARES_MAX_THREADS];
+    for (int s = 0; s < steps; s++) {
+        int timed = 0;
+        for (int t = 0; t < nt; t++) {
+            double *b = &ctx->share_busy[(size_t)t * (size_t)steps + (size_t)s];
+            busy[t] = *b, timed |= *b > 0, *b = 0;
+        }
+        if (timed && !ctx->shares_fixed)
+            slm_shares_update(ctx->share_frac + (size_t)s * (size_t)(nt + 1), ctx->share_speed + (size_t)s * (size_t)nt,
+                              busy, nt);
+    }
+}
+
+void slm_ctx_fix_shares(slm_ctx *ctx, float first) {
+    int nt = ctx->n_threads, steps = 5 * ctx->n_applied + 1;
+    if (nt < 2) return;
+    for (int s = 0; s < steps; s++) {
+        float *f = ctx->share_frac + (size_t)s * (size_t)(nt + 1);
+        for (int t = 1; t < nt; t++) f[t] = first + (1.0f - first) * (float)(t - 1) / (float)(nt - 1);
+    }
+    ctx->shares_fixed = 1;
+}
+
+/* out = w x, the thread's share of the rows (step `step`). */
+static void share_matvec(const slm_ctx *ctx, const thread_state *st, const float *x, int n, const slm_tensor *w,
+                         float *out, int step, int t, int nt) {
     matvec_job j = thread_matvec(ctx, st, x, n, w, out, 0);
-    int rows = (int)w->shape[0], cr = chunk_rows(rows, nt), i0, i1;
-    FOR_ITEMS(i0, i1, next, (rows + cr - 1) / cr, (int64_t)rows * n)
-        matvec_rows(&j, 0, i0 * cr, i1 * cr < rows ? i1 * cr : rows);
+    int rows = (int)w->shape[0];
+    share sh = share_of(ctx, step, (rows + ITEM_ROWS - 1) / ITEM_ROWS, (int64_t)rows * n, t, nt);
+    if (sh.i0 < sh.i1) matvec_rows(&j, 0, sh.i0 * ITEM_ROWS, sh.i1 * ITEM_ROWS < rows ? sh.i1 * ITEM_ROWS : rows);
+    share_done(ctx, &sh, t);
 }
 
 static void token_worker(void *arg, int t, int nt) {
@@ -618,11 +655,9 @@ static void token_worker(void *arg, int t, int nt) {
     int nh = c->n_heads, nkv = c->n_kv_heads, group = nh / nkv;
     float scale = 1.0f / sqrtf((float)hd);
     thread_state st = state_of(ctx, t);
-    atomic_int *next = ctx->claim; /* one counter per step, zeroed before the job */
     slm_tensor_row_f32(m->tok_emb, job->token, st.x);
     rope_table(c, pos, st.rope);
-    int cu = chunk_rows(H, nt);
-    for (int l = 0; l < ctx->n_applied; l++, next += 5) {
+    for (int l = 0; l < ctx->n_applied; l++) {
         const slm_layer *L = &m->layers[l / c->block_repeat];
         float *k = ctx->kst, *v = ctx->vst;
 
@@ -631,45 +666,49 @@ static void token_worker(void *arg, int t, int nt) {
         matvec_job jq = thread_matvec(ctx, &st, st.xb, D, L->wq, ctx->q, 0);
         matvec_job jk = thread_matvec(ctx, &st, st.xb, D, L->wk, k, !requantize(L->wq, L->wk));
         matvec_job jv = thread_matvec(ctx, &st, st.xb, D, L->wv, v, !requantize(L->wk, L->wv));
-        int i0, i1;
-        FOR_ITEMS(i0, i1, &next[0], nh + 2 * nkv, (int64_t)(nh + 2 * nkv) * hd * D)
-            for (int part = 0; part < 3; part++) { /* the heads of q, k, v within [i0, i1) */
-                int base = part == 0 ? 0 : part == 1 ? nh : nh + nkv, count = part == 0 ? nh : nkv;
-                int h0 = i0 > base ? i0 - base : 0, h1 = i1 - base < count ? i1 - base : count;
-                if (h0 >= h1) continue;
-                const slm_tensor *bias_t = !L->bq ? NULL : part == 0 ? L->bq : part == 1 ? L->bk : L->bv;
-                float *o = part == 0 ? ctx->q : part == 1 ? k : v;
-                matvec_rows(part == 0 ? &jq : part == 1 ? &jk : &jv, 0, h0 * hd, h1 * hd);
-                if (bias_t)
-                    for (int e = h0 * hd; e < h1 * hd; e++) o[e] += ((const float *)bias_t->data)[e];
-                if (part < 2) rope_apply(ctx, st.rope, o + h0 * hd, h1 - h0, hd);
-                if (part > 0) store_kv_part(ctx, part == 1, l, pos, 1, h0, h1);
-            }
+        share sh = share_of(ctx, 5 * l, nh + 2 * nkv, (int64_t)(nh + 2 * nkv) * hd * D, t, nt);
+        int i0 = sh.i0, i1 = sh.i1;
+        for (int part = 0; part < 3; part++) { /* the heads of q, k, v within [i0, i1) */
+            int base = part == 0 ? 0 : part == 1 ? nh : nh + nkv, count = part == 0 ? nh : nkv;
+            int h0 = i0 > base ? i0 - base : 0, h1 = i1 - base < count ? i1 - base : count;
+            if (h0 >= h1) continue;
+            const slm_tensor *bias_t = !L->bq ? NULL : part == 0 ? L->bq : part == 1 ? L->bk : L->bv;
+            float *o = part == 0 ? ctx->q : part == 1 ? k : v;
+            matvec_rows(part == 0 ? &jq : part == 1 ? &jk : &jv, 0, h0 * hd, h1 * hd);
+            if (bias_t)
+                for (int e = h0 * hd; e < h1 * hd; e++) o[e] += ((const float *)bias_t->data)[e];
+            if (part < 2) rope_apply(ctx, st.rope, o + h0 * hd, h1 - h0, hd);
+            if (part > 0) store_kv_part(ctx, part == 1, l, pos, 1, h0, h1);
+        }
+        share_done(ctx, &sh, t);
         slm_pool_barrier(ctx->pool, nt);
-        FOR_ITEMS(i0, i1, &next[1], nh, (int64_t)nh * (pos + 1) * hd * 2)
-            for (int h = i0; h < i1; h++)
-                attend(ctx, ctx->xb + h * hd, ctx->att + (size_t)h * ctx->n_ctx, ctx->q + h * hd, kv_off(ctx, l, h / group, 0),
-                       hd, pos + 1, hd, scale);
+        sh = share_of(ctx, 5 * l + 1, nh, (int64_t)nh * (pos + 1) * hd * 2, t, nt);
+        for (int h = sh.i0; h < sh.i1; h++)
+            attend(ctx, ctx->xb + h * hd, ctx->att + (size_t)h * ctx->n_ctx, ctx->q + h * hd, kv_off(ctx, l, h / group, 0),
+                   hd, pos + 1, hd, scale);
+        share_done(ctx, &sh, t);
         slm_pool_barrier(ctx->pool, nt);
-        claim_matvec(ctx, &st, ctx->xb, D, L->wo, ctx->xb2, &next[2], t, nt);
+        share_matvec(ctx, &st, ctx->xb, D, L->wo, ctx->xb2, 5 * l + 2, t, nt);
         slm_pool_barrier(ctx->pool, nt);
         for (int e = 0; e < D; e++) st.x[e] += ctx->xb2[e];
         ctx->k->rmsnorm(st.xb, st.x, L->ffn_norm->data, D, c->norm_eps);
         matvec_job j1 = thread_matvec(ctx, &st, st.xb, D, L->w1, ctx->hb, 0);
         matvec_job j3 = thread_matvec(ctx, &st, st.xb, D, L->w3, ctx->hb2, !requantize(L->w1, L->w3));
-        FOR_ITEMS(i0, i1, &next[3], (H + cu - 1) / cu, (int64_t)2 * H * D) {
-            int r0 = i0 * cu, r1 = i1 * cu < H ? i1 * cu : H;
+        sh = share_of(ctx, 5 * l + 3, (H + ITEM_ROWS - 1) / ITEM_ROWS, (int64_t)2 * H * D, t, nt);
+        if (sh.i0 < sh.i1) {
+            int r0 = sh.i0 * ITEM_ROWS, r1 = sh.i1 * ITEM_ROWS < H ? sh.i1 * ITEM_ROWS : H;
             matvec_rows(&j1, 0, r0, r1);
             matvec_rows(&j3, 0, r0, r1);
             ctx->k->swiglu(ctx->hb + r0, ctx->hb2 + r0, r1 - r0);
         }
+        share_done(ctx, &sh, t);
         slm_pool_barrier(ctx->pool, nt);
-        claim_matvec(ctx, &st, ctx->hb, H, L->w2, ctx->xb2, &next[4], t, nt);
+        share_matvec(ctx, &st, ctx->hb, H, L->w2, ctx->xb2, 5 * l + 4, t, nt);
         slm_pool_barrier(ctx->pool, nt);
         for (int e = 0; e < D; e++) st.x[e] += ctx->xb2[e];
     }
     ctx->k->rmsnorm(st.xb, st.x, m->out_norm->data, D, c->norm_eps);
-    claim_matvec(ctx, &st, st.xb, D, m->classifier, ctx->logits, &next[0], t, nt);
+    share_matvec(ctx, &st, st.xb, D, m->classifier, ctx->logits, 5 * ctx->n_applied, t, nt);
 }
 
 /* ---------------------------------------------------------------- a batch of tokens */
@@ -929,8 +968,8 @@ slm_status slm_ctx_eval(slm_ctx *ctx, const int32_t *tokens, int n, int pos, flo
             double t0 = timed ? slm_time_seconds() : 0;
             if (split) {
                 token_job job = {ctx, tokens[i], pos + i};
-                for (int s = 0; s < 5 * ctx->n_applied + 1; s++) atomic_init(&ctx->claim[s], 0);
                 slm_pool_run(ctx->pool, token_worker, &job);
+                balance_shares(ctx);
             } else {
                 forward_token(ctx, tokens[i], pos + i);
             }

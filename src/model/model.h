@@ -105,11 +105,24 @@ int slm_choice_next(const slm_choice *c);
 /* The time that token took. */
 void slm_choice_record(slm_choice *c, double seconds);
 
+/* ---- shares of a decode step by speed (choice.c): a step's work is cut at frac[0] = 0 <= frac[1]
+ * <= ... <= frac[nt] = 1, thread t taking [frac[t], frac[t + 1]) of it. */
+#define SLM_SHARES_MAX_THREADS 1024 /* (the most threads a context takes) */
+/* Equal shares, no speed known (speed: nt). */
+void slm_shares_init(float *frac, float *speed, int nt);
+/* After a token in which thread t spent busy[t] seconds on its share (0: not measured): each
+ * thread's speed (share per second) is smoothed (3/4 the old value, 1/4 the new) and, once every
+ * thread's is known, the shares follow the speeds, each keeping at least 1/(9 nt). */
+void slm_shares_update(float *frac, float *speed, const double *busy, int nt);
+
 /* ---- contexts (forward.c): for tests and measurements */
 /* How single tokens run on a context with several threads: 1 split over the threads, 0 on the
  * calling thread, -1 the default (split for models of 8 MiB of matrices or more, else as measured). */
 void slm_ctx_set_split(slm_ctx *ctx, int split);
 /* How often the measured choice has changed its mind. */
 long slm_ctx_split_switches(const slm_ctx *ctx);
+/* Fixes the shares of every timed step of a split token: thread 0 takes `first` of it, the others
+ * the rest equally; they no longer follow the speeds. */
+void slm_ctx_fix_shares(slm_ctx *ctx, float first);
 
 #endif
