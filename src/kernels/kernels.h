@@ -179,11 +179,12 @@ void slm_matvec_bq8_avx512(int dtype, float *out, const int8_t *qx, const float 
                            const void *w, int n, int rows, int r0, int r1);
 void slm_matvec_f32_avx512(float *out, const float *x, const float *w, int n, int r0, int r1);
 void slm_matvec_f32_short_avx512(float *out, const float *x, const float *w, int n, int r0, int r1); /* 1 <= n <= 256 */
-/* attention for head size 8 (slm_attention_fn without hd), over an fp32 or an f16 cache */
-void slm_attention8_avx512(float *out, float *scores, const float *q, const float *k, const float *v, int stride, int n,
-                           float scale);
-void slm_attention8_f16_avx512(float *out, float *scores, const float *q, const uint16_t *k, const uint16_t *v,
-                               int stride, int n, float scale);
+/* attention (slm_attention_fn) for head sizes 8, 16, 32, 48, 64 and 128, over an fp32 or an f16 cache;
+ * 0 (nothing done) for other sizes */
+int slm_attention_avx512(float *out, float *scores, const float *q, const float *k, const float *v, int stride, int n,
+                         int hd, float scale);
+int slm_attention_f16_avx512(float *out, float *scores, const float *q, const uint16_t *k, const uint16_t *v, int stride,
+                             int n, int hd, float scale);
 void slm_gemm_micro_avx512(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int accumulate, int mr,
                            int nr);
 void slm_matmat_bq8_avx512(int dtype, float *out, ptrdiff_t ldo, const int8_t *qx, const float *xd,

@@ -718,8 +718,8 @@ T512 static inline __m512 halves_to_f32(__m256i h) {
             }                                                                                                \
         }                                                                                                    \
     }                                                                                                        \
-    T512 void NAME(float *out, float *scores, const float *q, const ELEM *k, const ELEM *v, int stride, int n, \
-                   float scale) {                                                                            \
+    T512 static void NAME(float *out, float *scores, const float *q, const ELEM *k, const ELEM *v, int stride, int n, \
+                          float scale) {                                                                            \
         __m256 q8 = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_set1_ps(scale));                                \
         __m512 qq = join8(q8, q8);                                                                           \
         const __m512i order = _mm512_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);       \
@@ -755,6 +755,108 @@ T512 static inline __m512 halves_to_f32(__m256i h) {
 DEFINE_ATT8(slm_attention8_avx512, float, ATT8_LOAD_F32)
 DEFINE_ATT8(slm_attention8_f16_avx512, uint16_t, ATT8_LOAD_F16)
 #undef DEFINE_ATT8
+
+/* ---- Attention for head sizes 16 C (C = 1, 2, 3, 4, 8: 16 ... 128): each position's key and value
+ * rows are C 16-lane vectors, q stays in registers. Scores are taken eight positions at a time and
+ * summed by mv_short's transposing reduction (one store of eight); the exponentials 16 at a time
+ * (exp_nonpos_avx512); the weighted sum of values keeps two sets of C accumulators in registers (the
+ * AVX2 kernel's accumulators for head size 64 lived on the stack: its loads and stores made
+ * attention 13% of SmolLM-135M's decode). Positions past the last whole eight are taken one by one. */
+#define ATT16_LOAD_F32(p) _mm512_loadu_ps(p)
+#define ATT16_LOAD_F16(p) halves_to_f32(_mm256_loadu_si256((const __m256i *)(p)))
+#define DEFINE_ATT16(C, NAME, ELEM, LOAD)                                                                     \
+    T512 static void NAME##C(float *out, float *scores, const float *q, const ELEM *k, const ELEM *v, int stride, \
+                             int n, float scale) {                                                           \
+        __m512 qv[C];                                                                                        \
+        _Pragma("GCC unroll 8") for (int i = 0; i < (C); i++)                                                \
+            qv[i] = _mm512_mul_ps(_mm512_loadu_ps(q + 16 * i), _mm512_set1_ps(scale));                       \
+        __m256 vmax8 = _mm256_set1_ps(-INFINITY);                                                            \
+        int p = 0;                                                                                           \
+        for (; p + 8 <= n; p += 8) {                                                                         \
+            __m512 a[8];                                                                                     \
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                            \
+                const ELEM *kp = k + (size_t)(p + j) * (size_t)stride;                                       \
+                a[j] = _mm512_mul_ps(qv[0], LOAD(kp));                                                       \
+                _Pragma("GCC unroll 8") for (int i = 1; i < (C); i++) a[j] = _mm512_fmadd_ps(qv[i], LOAD(kp + 16 * i), a[j]); \
+            }                                                                                                \
+            __m512 c0 = red_quads(red_pairs(a[0], a[1]), red_pairs(a[2], a[3]));                              \
+            __m512 c1 = red_quads(red_pairs(a[4], a[5]), red_pairs(a[6], a[7]));                              \
+            __m512 d = _mm512_add_ps(_mm512_shuffle_f32x4(c0, c1, 0x88), _mm512_shuffle_f32x4(c0, c1, 0xdd)); \
+            __m256 e = _mm256_add_ps(_mm512_castps512_ps256(_mm512_shuffle_f32x4(d, d, 0x08)),               \
+                                     _mm512_castps512_ps256(_mm512_shuffle_f32x4(d, d, 0x0d)));              \
+            _mm256_storeu_ps(scores + p, e);                                                                 \
+            vmax8 = _mm256_max_ps(vmax8, e);                                                                 \
+        }                                                                                                    \
+        float max = hmax512(join8(vmax8, vmax8));                                                            \
+        for (; p < n; p++) {                                                                                 \
+            const ELEM *kp = k + (size_t)p * (size_t)stride;                                                 \
+            __m512 a = _mm512_mul_ps(qv[0], LOAD(kp));                                                       \
+            _Pragma("GCC unroll 8") for (int i = 1; i < (C); i++) a = _mm512_fmadd_ps(qv[i], LOAD(kp + 16 * i), a); \
+            scores[p] = hsum512(a);                                                                          \
+            max = scores[p] > max ? scores[p] : max;                                                         \
+        }                                                                                                    \
+        __m512 vm = _mm512_set1_ps(max), sum = _mm512_setzero_ps();                                          \
+        for (p = 0; p < n; p += 16) {                                                                        \
+            uint16_t live = n - p >= 16 ? (uint16_t)0xffff : (uint16_t)((1u << (n - p)) - 1);                \
+            __m512 e = _mm512_maskz_mov_ps(live, exp_nonpos_avx512(_mm512_sub_ps(load_lanes(live, scores + p), vm))); \
+            store_lanes(scores + p, live, e);                                                                \
+            sum = _mm512_add_ps(sum, e);                                                                     \
+        }                                                                                                    \
+        __m512 o0[C], o1[C];                                                                                 \
+        _Pragma("GCC unroll 8") for (int i = 0; i < (C); i++) o0[i] = o1[i] = _mm512_setzero_ps();           \
+        for (p = 0; p + 2 <= n; p += 2) {                                                                    \
+            __m512 a0 = _mm512_set1_ps(scores[p]), a1 = _mm512_set1_ps(scores[p + 1]);                       \
+            const ELEM *v0 = v + (size_t)p * (size_t)stride, *v1 = v0 + stride;                              \
+            _Pragma("GCC unroll 8") for (int i = 0; i < (C); i++) {                                          \
+                o0[i] = _mm512_fmadd_ps(a0, LOAD(v0 + 16 * i), o0[i]);                                       \
+                o1[i] = _mm512_fmadd_ps(a1, LOAD(v1 + 16 * i), o1[i]);                                       \
+            }                                                                                                \
+        }                                                                                                    \
+        if (p < n) {                                                                                         \
+            __m512 a0 = _mm512_set1_ps(scores[p]);                                                           \
+            const ELEM *v0 = v + (size_t)p * (size_t)stride;                                                 \
+            _Pragma("GCC unroll 8") for (int i = 0; i < (C); i++) o0[i] = _mm512_fmadd_ps(a0, LOAD(v0 + 16 * i), o0[i]); \
+        }                                                                                                    \
+        __m512 inv = _mm512_set1_ps(1.0f / hsum512(sum));                                                    \
+        _Pragma("GCC unroll 8") for (int i = 0; i < (C); i++)                                                \
+            _mm512_storeu_ps(out + 16 * i, _mm512_mul_ps(_mm512_add_ps(o0[i], o1[i]), inv));                 \
+    }
+#define DEFINE_ATT16_SIZES(NAME, ELEM, LOAD) \
+    DEFINE_ATT16(1, NAME, ELEM, LOAD)        \
+    DEFINE_ATT16(2, NAME, ELEM, LOAD)        \
+    DEFINE_ATT16(3, NAME, ELEM, LOAD)        \
+    DEFINE_ATT16(4, NAME, ELEM, LOAD)        \
+    DEFINE_ATT16(8, NAME, ELEM, LOAD)
+DEFINE_ATT16_SIZES(att16_f32_, float, ATT16_LOAD_F32)
+DEFINE_ATT16_SIZES(att16_f16_, uint16_t, ATT16_LOAD_F16)
+#undef DEFINE_ATT16_SIZES
+#undef DEFINE_ATT16
+
+/* Head sizes 8 (two positions per vector) and 16 C; 0 for the others (the caller's kernel takes them). */
+T512 int slm_attention_avx512(float *out, float *scores, const float *q, const float *k, const float *v, int stride,
+                              int n, int hd, float scale) {
+    switch (hd) {
+    case 8: slm_attention8_avx512(out, scores, q, k, v, stride, n, scale); return 1;
+    case 16: att16_f32_1(out, scores, q, k, v, stride, n, scale); return 1;
+    case 32: att16_f32_2(out, scores, q, k, v, stride, n, scale); return 1;
+    case 48: att16_f32_3(out, scores, q, k, v, stride, n, scale); return 1;
+    case 64: att16_f32_4(out, scores, q, k, v, stride, n, scale); return 1;
+    case 128: att16_f32_8(out, scores, q, k, v, stride, n, scale); return 1;
+    default: return 0;
+    }
+}
+T512 int slm_attention_f16_avx512(float *out, float *scores, const float *q, const uint16_t *k, const uint16_t *v,
+                                  int stride, int n, int hd, float scale) {
+    switch (hd) {
+    case 8: slm_attention8_f16_avx512(out, scores, q, k, v, stride, n, scale); return 1;
+    case 16: att16_f16_1(out, scores, q, k, v, stride, n, scale); return 1;
+    case 32: att16_f16_2(out, scores, q, k, v, stride, n, scale); return 1;
+    case 48: att16_f16_3(out, scores, q, k, v, stride, n, scale); return 1;
+    case 64: att16_f16_4(out, scores, q, k, v, stride, n, scale); return 1;
+    case 128: att16_f16_8(out, scores, q, k, v, stride, n, scale); return 1;
+    default: return 0;
+    }
+}
 
 /* ---- BF16 matrices on CPUs with AVX512_BF16: vdpbf16ps multiplies pairs of bf16 values and adds
  * both products to an fp32 lane (a bf16 product is exact in fp32), 32 multiply-adds per

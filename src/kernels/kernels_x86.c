@@ -1410,16 +1410,16 @@ static void matvec_f32_avx512_table(float *out, const float *x, const float *w, 
     else slm_matvec_f32_avx512(out, x, w, n, r0, r1);
 }
 
-/* Head size 8 through the kernel that takes two positions per vector, the others through AVX2's. */
+/* The head sizes of the AVX-512 kernels through them, the others through AVX2's. */
 static void attention_avx512(float *out, float *scores, const float *q, const float *k, const float *v, int stride,
                              int n, int hd, float scale) {
-    if (hd == 8) slm_attention8_avx512(out, scores, q, k, v, stride, n, scale);
-    else attention_avx2(out, scores, q, k, v, stride, n, hd, scale);
+    if (!slm_attention_avx512(out, scores, q, k, v, stride, n, hd, scale))
+        attention_avx2(out, scores, q, k, v, stride, n, hd, scale);
 }
 static void attention_f16_avx512(float *out, float *scores, const float *q, const uint16_t *k, const uint16_t *v,
                                  int stride, int n, int hd, float scale) {
-    if (hd == 8) slm_attention8_f16_avx512(out, scores, q, k, v, stride, n, scale);
-    else attention_f16_avx2(out, scores, q, k, v, stride, n, hd, scale);
+    if (!slm_attention_f16_avx512(out, scores, q, k, v, stride, n, hd, scale))
+        attention_f16_avx2(out, scores, q, k, v, stride, n, hd, scale);
 }
 
 /* Packed K-quant rows through the AVX2 kernels, the others through vpdpbusd. */
