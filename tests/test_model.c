@@ -175,24 +175,25 @@ void kernels_simd_attention_matches_scalar(void) {
     int nt = slm_kernels_available(tabs, 4);
     const int hds[] = {8, 16, 32, 48, 64, 128, 12};
     /* n: whole and partial blocks of 8 and 16 positions; stride: the cache's rows (hd) and spaced rows.
-     * The row after the last position of k and of v is NaN, and the score after the last is a
-     * sentinel: a kernel that reads a row past n - 1 (even one it then weighs by 0) or writes a
-     * score past it fails. */
+     * The row after the last position of k and of v is NaN, and the score after the last and the
+     * output value after the last are sentinels: a kernel that reads a row past n - 1 (even one it
+     * then weighs by 0) or writes past its scores or its output fails. */
     const int ns[] = {1, 7, 8, 9, 15, 16, 17, 31, 33, 100};
     for (int h = 0; h < 7; h++)
         for (int c = 0; c < 20; c++) {
             int hd = hds[h], n = ns[c / 2], stride = c & 1 ? hd * 3 : hd, len = (2 * n + 2) * stride;
             float *q = malloc(sizeof(float) * hd), *kv = malloc(sizeof(float) * len);
             float *k = kv, *v = kv + (n + 1) * stride;
-            float ref[128], out[128], sc[101], sc2[101];
+            float ref[128], out[129], sc[101], sc2[101];
             for (int i = 0; i < hd; i++) q[i] = frand() * 2;
             for (int i = 0; i < len; i++) kv[i] = frand() * 2;
             for (int i = 0; i < stride; i++) k[n * stride + i] = v[n * stride + i] = NAN;
             slm_attention_scalar(ref, sc, q, k, v, stride, n, hd, 0.3f);
             for (int t = 0; t < nt; t++) {
-                sc2[n] = 12345.0f;
+                sc2[n] = out[hd] = 12345.0f;
                 tabs[t]->attention(out, sc2, q, k, v, stride, n, hd, 0.3f);
-                CHECK(sc2[n] == 12345.0f, "%s hd %d n %d stride %d: score %d written", tabs[t]->name, hd, n, stride, n);
+                CHECK(sc2[n] == 12345.0f && out[hd] == 12345.0f, "%s hd %d n %d stride %d: score %d or output %d written",
+                      tabs[t]->name, hd, n, stride, n, hd);
                 /* a score sums hd products: its rounding error, which the softmax carries into every
                  * weight, grows about as sqrt(hd) */
                 for (int i = 0; i < hd; i++)
@@ -210,9 +211,10 @@ void kernels_simd_attention_matches_scalar(void) {
             for (int t = 0; t < nt; t++) {
                 float o32[128];
                 tabs[t]->attention(o32, sc2, q, k, v, stride, n, hd, 0.3f);
-                sc2[n] = 12345.0f;
+                sc2[n] = out[hd] = 12345.0f;
                 tabs[t]->attention_f16(out, sc2, q, kh, vh, stride, n, hd, 0.3f);
-                CHECK(sc2[n] == 12345.0f, "%s f16 hd %d n %d stride %d: score %d written", tabs[t]->name, hd, n, stride, n);
+                CHECK(sc2[n] == 12345.0f && out[hd] == 12345.0f, "%s f16 hd %d n %d stride %d: score %d or output %d written",
+                      tabs[t]->name, hd, n, stride, n, hd);
                 for (int i = 0; i < hd; i++)
                     CHECK(out[i] == o32[i] && fabsf(out[i] - refh[i]) <= 2e-5f * (1.0f + fabsf(refh[i])),
                           "%s f16 hd %d n %d stride %d: %g vs %g (fp32 kernel on the same values %g)", tabs[t]->name, hd,

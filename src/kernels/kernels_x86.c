@@ -135,23 +135,29 @@ T256 static inline float hmax256(__m256 v) {
             max = s4[0] > max ? s4[0] : max;                                                                \
         }                                                                                                   \
         float inv = softmax_tail_avx2(scores, n, max);                                                      \
-        __m256 o0[C], o1[C];                                                                                \
-        for (int i = 0; i < C; i++) o0[i] = o1[i] = _mm256_setzero_ps();                                    \
-        for (p = 0; p + 2 <= n; p += 2) {                                                                   \
-            __m256 a0 = _mm256_set1_ps(scores[p]), a1 = _mm256_set1_ps(scores[p + 1]);                      \
-            const ELEM *v0 = v + (size_t)p * stride, *v1 = v0 + stride;                                    \
-            for (int i = 0; i < C; i++) {                                                                   \
-                o0[i] = _mm256_fmadd_ps(a0, LOAD(v0 + 8 * i), o0[i]);                             \
-                o1[i] = _mm256_fmadd_ps(a1, LOAD(v1 + 8 * i), o1[i]);                             \
-            }                                                                                               \
-        }                                                                                                   \
-        if (p < n) {                                                                                        \
-            __m256 a0 = _mm256_set1_ps(scores[p]);                                                          \
-            const ELEM *v0 = v + (size_t)p * stride;                                                       \
-            for (int i = 0; i < C; i++) o0[i] = _mm256_fmadd_ps(a0, LOAD(v0 + 8 * i), o0[i]);    \
-        }                                                                                                   \
+        /* values 8 W lanes at a time: two sets of W accumulators stay in the 16 registers (all C at    \
+         * once, gcc kept head size 64's on the stack) */                                               \
         __m256 vi = _mm256_set1_ps(inv);                                                                    \
-        for (int i = 0; i < C; i++) _mm256_storeu_ps(out + 8 * i, _mm256_mul_ps(_mm256_add_ps(o0[i], o1[i]), vi)); \
+        enum { W = C % 4 == 0 ? 4 : C % 3 == 0 ? 3 : C }; /* lanes / 8 at a time: a divisor of C, <= 4 */ \
+        for (int c0 = 0; c0 < C; c0 += W) {                                                                 \
+            __m256 o0[W], o1[W];                                                                            \
+            _Pragma("GCC unroll 4") for (int i = 0; i < W; i++) o0[i] = o1[i] = _mm256_setzero_ps();        \
+            for (p = 0; p + 2 <= n; p += 2) {                                                               \
+                __m256 a0 = _mm256_set1_ps(scores[p]), a1 = _mm256_set1_ps(scores[p + 1]);                  \
+                const ELEM *v0 = v + (size_t)p * stride + 8 * c0, *v1 = v0 + stride;                       \
+                _Pragma("GCC unroll 4") for (int i = 0; i < W; i++) {                                       \
+                    o0[i] = _mm256_fmadd_ps(a0, LOAD(v0 + 8 * i), o0[i]);                                   \
+                    o1[i] = _mm256_fmadd_ps(a1, LOAD(v1 + 8 * i), o1[i]);                                   \
+                }                                                                                           \
+            }                                                                                               \
+            if (p < n) {                                                                                    \
+                __m256 a0 = _mm256_set1_ps(scores[p]);                                                      \
+                const ELEM *v0 = v + (size_t)p * stride + 8 * c0;                                          \
+                _Pragma("GCC unroll 4") for (int i = 0; i < W; i++) o0[i] = _mm256_fmadd_ps(a0, LOAD(v0 + 8 * i), o0[i]); \
+            }                                                                                               \
+            _Pragma("GCC unroll 4") for (int i = 0; i < W; i++)                                             \
+                _mm256_storeu_ps(out + 8 * (c0 + i), _mm256_mul_ps(_mm256_add_ps(o0[i], o1[i]), vi));      \
+        }                                                                                                   \
     }
 
 /* exp(scores - max) in place; returns 1 / sum. */
