@@ -52,6 +52,7 @@ struct slm_pool {
     atomic_int n_sleeping;
     atomic_int stop;
     atomic_uint nudge; /* bumped by slm_pool_nudge: sleeping workers go back to spinning */
+    atomic_int caller_cpu; /* the CPU slm_pool_ready last saw the caller on (-1: unknown) */
     atomic_int bar_count;
     atomic_uint bar_phase;
     pthread_mutex_t mu;
@@ -67,8 +68,12 @@ static void *worker_main(void *p) {
         int spins = 0;
         while ((gen = atomic_load(&pool->generation)) == seen && !atomic_load(&pool->stop)) {
             if (spins % 256 == 0) {
-                atomic_store_explicit(&w->cpu, current_cpu(), memory_order_relaxed);
+                int cpu = current_cpu();
+                atomic_store_explicit(&w->cpu, cpu, memory_order_relaxed);
                 atomic_fetch_add_explicit(&w->beat, 1, memory_order_relaxed);
+                /* on the caller's CPU, spinning takes time from the caller (a small model's tokens
+                 * then ran 8 times slower until the host moved this thread): give the CPU back */
+                if (cpu >= 0 && cpu == atomic_load_explicit(&pool->caller_cpu, memory_order_relaxed)) sched_yield();
             }
             if (++spins < SPIN_ITERS) {
                 slm_cpu_relax();
@@ -117,6 +122,7 @@ slm_status slm_pool_create(int n_threads, slm_pool **out, slm_error *err) {
         for (int i = 0; i < n_threads - 1; i++) {
             pool->workers[i].pool = pool, pool->workers[i].index = i + 1;
             atomic_init(&pool->workers[i].cpu, -1);
+            atomic_init(&pool->caller_cpu, -1);
             atomic_init(&pool->workers[i].beat, 0);
             pool->workers[i].seen_beat = 0, pool->workers[i].seen_at = -1;
             if (pthread_create(&pool->threads[i], NULL, worker_main, &pool->workers[i]) != 0) {
@@ -170,6 +176,7 @@ void slm_pool_nudge(slm_pool *pool) {
 int slm_pool_ready(slm_pool *pool) {
     if (!pool || pool->n_threads == 1) return 1;
     int ready = atomic_load(&pool->n_sleeping) == 0, cpu = current_cpu();
+    atomic_store_explicit(&pool->caller_cpu, cpu, memory_order_relaxed);
     double now = slm_time_seconds();
     for (int i = 0; i < pool->n_threads - 1; i++) {
         worker *w = &pool->workers[i];

@@ -752,8 +752,8 @@ T512 static inline __m512 halves_to_f32(__m256i h) {
         __m256 r = _mm256_add_ps(_mm512_castps512_ps256(o), upper8(o));                                      \
         _mm256_storeu_ps(out, _mm256_mul_ps(r, _mm256_set1_ps(1.0f / hsum512(sum))));                       \
     }
-DEFINE_ATT8(slm_attention8_avx512, float, ATT8_LOAD_F32)
-DEFINE_ATT8(slm_attention8_f16_avx512, uint16_t, ATT8_LOAD_F16)
+DEFINE_ATT8(att8_f32, float, ATT8_LOAD_F32)
+DEFINE_ATT8(att8_f16, uint16_t, ATT8_LOAD_F16)
 #undef DEFINE_ATT8
 
 /* ---- Attention for head sizes 16 C (C = 1, 2, 3, 4, 8: 16 ... 128): each position's key and value
@@ -833,30 +833,25 @@ DEFINE_ATT16_SIZES(att16_f16_, uint16_t, ATT16_LOAD_F16)
 #undef DEFINE_ATT16
 
 /* Head sizes 8 (two positions per vector) and 16 C; 0 for the others (the caller's kernel takes them). */
+#define ATT_DISPATCH(EIGHT, SIXTEEN)                                                  \
+    switch (hd) {                                                                     \
+    case 8: EIGHT(out, scores, q, k, v, stride, n, scale); return 1;                  \
+    case 16: SIXTEEN##1(out, scores, q, k, v, stride, n, scale); return 1;            \
+    case 32: SIXTEEN##2(out, scores, q, k, v, stride, n, scale); return 1;            \
+    case 48: SIXTEEN##3(out, scores, q, k, v, stride, n, scale); return 1;            \
+    case 64: SIXTEEN##4(out, scores, q, k, v, stride, n, scale); return 1;            \
+    case 128: SIXTEEN##8(out, scores, q, k, v, stride, n, scale); return 1;           \
+    default: return 0;                                                                \
+    }
 T512 int slm_attention_avx512(float *out, float *scores, const float *q, const float *k, const float *v, int stride,
                               int n, int hd, float scale) {
-    switch (hd) {
-    case 8: slm_attention8_avx512(out, scores, q, k, v, stride, n, scale); return 1;
-    case 16: att16_f32_1(out, scores, q, k, v, stride, n, scale); return 1;
-    case 32: att16_f32_2(out, scores, q, k, v, stride, n, scale); return 1;
-    case 48: att16_f32_3(out, scores, q, k, v, stride, n, scale); return 1;
-    case 64: att16_f32_4(out, scores, q, k, v, stride, n, scale); return 1;
-    case 128: att16_f32_8(out, scores, q, k, v, stride, n, scale); return 1;
-    default: return 0;
-    }
+    ATT_DISPATCH(att8_f32, att16_f32_)
 }
 T512 int slm_attention_f16_avx512(float *out, float *scores, const float *q, const uint16_t *k, const uint16_t *v,
                                   int stride, int n, int hd, float scale) {
-    switch (hd) {
-    case 8: slm_attention8_f16_avx512(out, scores, q, k, v, stride, n, scale); return 1;
-    case 16: att16_f16_1(out, scores, q, k, v, stride, n, scale); return 1;
-    case 32: att16_f16_2(out, scores, q, k, v, stride, n, scale); return 1;
-    case 48: att16_f16_3(out, scores, q, k, v, stride, n, scale); return 1;
-    case 64: att16_f16_4(out, scores, q, k, v, stride, n, scale); return 1;
-    case 128: att16_f16_8(out, scores, q, k, v, stride, n, scale); return 1;
-    default: return 0;
-    }
+    ATT_DISPATCH(att8_f16, att16_f16_)
 }
+#undef ATT_DISPATCH
 
 /* ---- BF16 matrices on CPUs with AVX512_BF16: vdpbf16ps multiplies pairs of bf16 values and adds
  * both products to an fp32 lane (a bf16 product is exact in fp32), 32 multiply-adds per
