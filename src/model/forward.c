@@ -150,8 +150,6 @@ static int model_quantizes_inputs(const slm_model *m) {
     return 0;
 }
 
-
-
 /* Prompts run n_batch tokens at a time through matrix-matrix products, except on models with
  * llama2.c Q8 tensors: those quantize each token's activations to int8 (as llama2.c's runq does),
  * which the batched path does not, so they keep the token-by-token path and its exact results. */
@@ -583,8 +581,8 @@ static int requantize(const slm_tensor *prev, const slm_tensor *w) {
  * streams and the hardware prefetcher follows well. Steps of at least BALANCE_MIN_MACS are shared
  * as each thread's measured speed on that step says (slm_shares_update, choice.c), so a thread the
  * machine slows does less; smaller steps (stories260K's), too short to time, split equally. Handing
- * out items from a shared counter instead (as before) made the quantized products of the large
- * models 10-12% slower (docs/benchmarks.md, "Shares by speed"): runs of rows broken into items are
+ * out items from a shared counter instead (as before) made two-thread decode of the large quantized
+ * models 3-12% slower (docs/benchmarks.md, "Shares by speed"): runs of rows broken into items are
  * read as short streams. */
 enum { ITEM_ROWS = 16, BALANCE_MIN_MACS = 1 << 17 };
 typedef struct {
