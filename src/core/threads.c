@@ -110,6 +110,7 @@ slm_status slm_pool_create(int n_threads, slm_pool **out, slm_error *err) {
     slm_pool *pool = calloc(1, sizeof *pool);
     if (!pool) return slm_fail(err, SLM_ERR_NOMEM, "thread pool: out of memory");
     pool->n_threads = n_threads;
+    atomic_init(&pool->caller_cpu, -1);
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->cv, NULL);
     if (n_threads > 1) {
@@ -122,7 +123,6 @@ slm_status slm_pool_create(int n_threads, slm_pool **out, slm_error *err) {
         for (int i = 0; i < n_threads - 1; i++) {
             pool->workers[i].pool = pool, pool->workers[i].index = i + 1;
             atomic_init(&pool->workers[i].cpu, -1);
-            atomic_init(&pool->caller_cpu, -1);
             atomic_init(&pool->workers[i].beat, 0);
             pool->workers[i].seen_beat = 0, pool->workers[i].seen_at = -1;
             if (pthread_create(&pool->threads[i], NULL, worker_main, &pool->workers[i]) != 0) {

@@ -567,6 +567,20 @@ T512 static inline __m512 red_quads(__m512 a, __m512 b) { /* the same with 64-bi
     __m512d x = _mm512_castps_pd(a), y = _mm512_castps_pd(b);
     return _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
 }
+/* Eight vectors reduced to two sums each, one per 256-bit half: lane 4m + q holds the sum of the
+ * 128-bit blocks 2(m % 2) and 2(m % 2) + 1 of a[4(m / 2) + q] (a vector holding two rows of eight
+ * gives the two rows' sums) */
+T512 static inline __m512 red8_halves(const __m512 *a) {
+    __m512 c0 = red_quads(red_pairs(a[0], a[1]), red_pairs(a[2], a[3]));
+    __m512 c1 = red_quads(red_pairs(a[4], a[5]), red_pairs(a[6], a[7]));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(c0, c1, 0x88), _mm512_shuffle_f32x4(c0, c1, 0xdd));
+}
+/* The sums of all 16 lanes of each of eight vectors, in order */
+T512 static inline __m256 red8(const __m512 *a) {
+    __m512 d = red8_halves(a);
+    return _mm256_add_ps(_mm512_castps512_ps256(_mm512_shuffle_f32x4(d, d, 0x08)),
+                         _mm512_castps512_ps256(_mm512_shuffle_f32x4(d, d, 0x0d)));
+}
 #define MV_SHORT(C)                                                                                              \
     T512 static void mv_short##C(float *out, const float *x, const float *w, int n, int r0, int r1) {          \
         uint16_t tail = (n & 15) ? (uint16_t)((1u << (n & 15)) - 1) : (uint16_t)0xffff;                       \
@@ -588,11 +602,7 @@ T512 static inline __m512 red_quads(__m512 a, __m512 b) { /* the same with 64-bi
                 }                                                                                              \
                 a[i] = _mm512_add_ps(s0, s1);                                                                  \
             }                                                                                                  \
-            __m512 c0 = red_quads(red_pairs(a[0], a[1]), red_pairs(a[2], a[3]));                               \
-            __m512 c1 = red_quads(red_pairs(a[4], a[5]), red_pairs(a[6], a[7]));                               \
-            __m512 d = _mm512_add_ps(_mm512_shuffle_f32x4(c0, c1, 0x88), _mm512_shuffle_f32x4(c0, c1, 0xdd));  \
-            __m256 e = _mm256_add_ps(_mm512_castps512_ps256(_mm512_shuffle_f32x4(d, d, 0x08)),                 \
-                                     _mm512_castps512_ps256(_mm512_shuffle_f32x4(d, d, 0x0d)));                \
+            __m256 e = red8(a);                                                                                \
             if (r1 - r >= 8) _mm256_storeu_ps(out + r, e);                                                     \
             else store_first(out + r, r1 - r, e);                          \
         }                                                                                                      \
@@ -700,10 +710,7 @@ T512 static inline __m512 halves_to_f32(__m256i h) {
                 a[j] = m == 0 ? _mm512_setzero_ps() : _mm512_mul_ps(qq, LOAD(kp, s, m));                     \
             }                                                                                                \
         }                                                                                                    \
-        __m512 c0 = red_quads(red_pairs(a[0], a[1]), red_pairs(a[2], a[3]));                                  \
-        __m512 c1 = red_quads(red_pairs(a[4], a[5]), red_pairs(a[6], a[7]));                                  \
-        __m512 d = _mm512_add_ps(_mm512_shuffle_f32x4(c0, c1, 0x88), _mm512_shuffle_f32x4(c0, c1, 0xdd));     \
-        return _mm512_permutexvar_ps(order, d);                                                              \
+        return _mm512_permutexvar_ps(order, red8_halves(a));                                                 \
     }                                                                                                        \
     T512 static inline void NAME##_values(__m512 *acc, const ELEM *v, int s, __m512 e, int rest) {           \
         _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                                \
@@ -779,11 +786,7 @@ DEFINE_ATT8(att8_f16, uint16_t, ATT8_LOAD_F16)
                 a[j] = _mm512_mul_ps(qv[0], LOAD(kp));                                                       \
                 _Pragma("GCC unroll 8") for (int i = 1; i < (C); i++) a[j] = _mm512_fmadd_ps(qv[i], LOAD(kp + 16 * i), a[j]); \
             }                                                                                                \
-            __m512 c0 = red_quads(red_pairs(a[0], a[1]), red_pairs(a[2], a[3]));                              \
-            __m512 c1 = red_quads(red_pairs(a[4], a[5]), red_pairs(a[6], a[7]));                              \
-            __m512 d = _mm512_add_ps(_mm512_shuffle_f32x4(c0, c1, 0x88), _mm512_shuffle_f32x4(c0, c1, 0xdd)); \
-            __m256 e = _mm256_add_ps(_mm512_castps512_ps256(_mm512_shuffle_f32x4(d, d, 0x08)),               \
-                                     _mm512_castps512_ps256(_mm512_shuffle_f32x4(d, d, 0x0d)));              \
+            __m256 e = red8(a);                                                                              \
             _mm256_storeu_ps(scores + p, e);                                                                 \
             vmax8 = _mm256_max_ps(vmax8, e);                                                                 \
         }                                                                                                    \

@@ -211,7 +211,7 @@ static slm_status plan_layout(const slm_model *m, const slm_ctx_params *p, layou
     reserve(lay, q8 ? nt * maxdh : 0, 1), reserve(lay, q8 ? nt * maxdh : 0, 4), reserve(lay, q8 ? nt * (maxdh / 32 + 1) : 0, 4);
     reserve(lay, nb * kv, 4), reserve(lay, nb * kv, 4);
     reserve(lay, bn ? (size_t)p->n_threads * (4 * (size_t)n_ctx + (size_t)c->head_dim) : 0, 4);
-    size_t steps = 5 * applied + 1;
+    size_t steps = 5 * applied + 1; /* token_steps */
     reserve(lay, nt ? steps * (nt + 1) : 0, 4), reserve(lay, steps * nt, 4), reserve(lay, steps * nt, 8);
     size_t total;
     if (!lay->ok || !slm_add_size(lay->total, ALIGN, &total))
@@ -231,9 +231,13 @@ slm_status slm_ctx_plan(const slm_model *m, const slm_ctx_params *p, slm_mem_pla
     return plan_layout(m, p, &lay, plan, err);
 }
 
+/* The steps of a split token, between its barriers: five per applied layer (q/k/v, attention, wo,
+ * w1/w3, w2; step 5 l + i) and the classifier. */
+static int token_steps(const slm_ctx *ctx) { return 5 * ctx->n_applied + 1; }
+
 /* Equal shares, no speeds measured yet. */
 static void reset_shares(slm_ctx *ctx) {
-    int nt = ctx->n_threads, steps = 5 * ctx->n_applied + 1;
+    int nt = ctx->n_threads, steps = token_steps(ctx);
     for (int s = 0; s < steps; s++) {
         slm_shares_init(ctx->share_frac + (size_t)s * (size_t)(nt + 1), ctx->share_speed + (size_t)s * (size_t)nt, nt);
         for (int t = 0; t < nt; t++) ctx->share_busy[(size_t)t * (size_t)steps + (size_t)s] = 0;
@@ -605,12 +609,12 @@ static share share_of(const slm_ctx *ctx, int step, int n, int64_t macs, int t, 
 /* Records how long the thread took on its share (timed steps). */
 static void share_done(const slm_ctx *ctx, const share *sh, int t) {
     if (sh->timed)
-        ctx->share_busy[(size_t)t * (size_t)(5 * ctx->n_applied + 1) + (size_t)sh->step] = slm_time_seconds() - sh->t0;
+        ctx->share_busy[(size_t)t * (size_t)token_steps(ctx) + (size_t)sh->step] = slm_time_seconds() - sh->t0;
 }
 
 /* After a token: the shares of the steps timed in it follow the threads' speeds. */
 static void balance_shares(slm_ctx *ctx) {
-    int nt = ctx->n_threads, steps = 5 * ctx->n_applied + 1;
+    int nt = ctx->n_threads, steps = token_steps(ctx);
     double busy[SLM_SHARES_MAX_THREADS];
     for (int s = 0; s < steps; s++) {
         int timed = 0;
@@ -625,7 +629,7 @@ static void balance_shares(slm_ctx *ctx) {
 }
 
 void slm_ctx_fix_shares(slm_ctx *ctx, float first) {
-    int nt = ctx->n_threads, steps = 5 * ctx->n_applied + 1;
+    int nt = ctx->n_threads, steps = token_steps(ctx);
     if (nt < 2) return;
     for (int s = 0; s < steps; s++) {
         float *f = ctx->share_frac + (size_t)s * (size_t)(nt + 1);
