@@ -41,6 +41,26 @@ static int current_cpu(void) {
 #endif
 }
 
+/* Moves the calling thread off `cpu` to another CPU it may run on, and gives it back the CPUs it
+ * had (the scheduler has no reason to move it back while both run): 1 if it moved. Linux only;
+ * elsewhere, or where the thread may run on `cpu` alone, nothing happens. */
+static int move_off(int cpu) {
+#if defined(__linux__)
+    cpu_set_t had, other;
+    if (cpu < 0 || cpu >= CPU_SETSIZE || pthread_getaffinity_np(pthread_self(), sizeof had, &had) != 0 ||
+        !CPU_ISSET(cpu, &had) || CPU_COUNT(&had) < 2)
+        return 0;
+    other = had;
+    CPU_CLR(cpu, &other);
+    if (pthread_setaffinity_np(pthread_self(), sizeof other, &other) != 0) return 0;
+    pthread_setaffinity_np(pthread_self(), sizeof had, &had);
+    return 1;
+#else
+    (void)cpu;
+    return 0;
+#endif
+}
+
 struct slm_pool {
     int n_threads;
     pthread_t *threads; /* (n_threads - 1) */
@@ -72,8 +92,10 @@ static void *worker_main(void *p) {
                 atomic_store_explicit(&w->cpu, cpu, memory_order_relaxed);
                 atomic_fetch_add_explicit(&w->beat, 1, memory_order_relaxed);
                 /* on the caller's CPU, spinning takes time from the caller (a small model's tokens
-                 * then ran 8 times slower until the host moved this thread): give the CPU back */
-                if (cpu >= 0 && cpu == atomic_load_explicit(&pool->caller_cpu, memory_order_relaxed)) sched_yield();
+                 * then ran 8 times slower until the host moved this thread), and yielding alone left
+                 * it there for the rest of a short run: move to another CPU, or give the CPU back */
+                if (cpu >= 0 && cpu == atomic_load_explicit(&pool->caller_cpu, memory_order_relaxed) && !move_off(cpu))
+                    sched_yield();
             }
             if (++spins < SPIN_ITERS) {
                 slm_cpu_relax();
