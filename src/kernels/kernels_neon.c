@@ -1,6 +1,7 @@
 /* kernels_neon.c — NEON twins of the hottest kernels for 64-bit ARM (NEON is part of every
  * AArch64 CPU, so no run-time check): the f32, f16, bf16 and int8-group matrix-vector products,
- * RMSNorm, attention (fp32 and f16 caches), the 6x16 GEMM micro-kernel, row dequantization and
+ * RMSNorm, SwiGLU (and its backward), softmax, the exponentials and cross-entropy rows of training,
+ * attention (fp32 and f16 caches), the 6x16 GEMM micro-kernel, row dequantization and
  * the integer block products of Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q5_K/Q6_K rows (with their activation quantizer),
  * and, where built with sdot, those of Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/IQ4_NL rows packed in groups of eight.
  * Every other entry of the table is the scalar reference. Tested against the scalar twins under
@@ -61,9 +62,96 @@ static void matvec_bf16_neon(float *out, const float *x, const uint16_t *w, int 
     matvec_h_neon(out, x, w, n, r0, r1, 1);
 }
 
+/* exp(x) for x <= 0 (after subtracting a max): 2^n p(r), r = x - n ln2 (|r| <= ln2/2), p the
+ * degree-7 Taylor polynomial: the steps of exp_nonpos_avx2 (kernels_x86.c), 4 lanes at a time. */
+static inline float32x4_t exp_nonpos_neon(float32x4_t x) {
+    x = vmaxq_f32(x, vdupq_n_f32(-87.0f));
+    float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));
+    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693145751953125f));
+    r = vfmsq_f32(r, n, vdupq_n_f32(1.428606765330187045e-06f));
+    float32x4_t p = vdupq_n_f32(1.0f / 5040);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 720), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 120), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 24), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 6), p, r);
+    p = vfmaq_f32(vdupq_n_f32(0.5f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+    int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    return vmulq_f32(p, vreinterpretq_f32_s32(e));
+}
+/* exp(x) for any x (clamped to [-87, 88]), as exp_avx2. */
+static inline float32x4_t exp_neon(float32x4_t x) { return exp_nonpos_neon(vminq_f32(x, vdupq_n_f32(88.0f))); }
+
+/* gate = silu(gate) * up, silu(g) = g / (1 + exp(-g)). */
+static void swiglu_neon(float *gate, const float *up, int n) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t g = vld1q_f32(gate + i);
+        float32x4_t silu = vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), exp_neon(vnegq_f32(g))));
+        vst1q_f32(gate + i, vmulq_f32(silu, vld1q_f32(up + i)));
+    }
+    if (i < n) slm_swiglu(gate + i, up + i, n - i);
+}
+
+/* The backward of swiglu (slm_swiglu_back_scalar's formulas). */
+static void swiglu_back_neon(float *dh1, float *dh3, const float *h1, const float *h3, int n) {
+    const float32x4_t one = vdupq_n_f32(1.0f);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t x = vld1q_f32(h1 + i), d = vld1q_f32(dh1 + i);
+        float32x4_t sg = vdivq_f32(one, vaddq_f32(one, exp_neon(vnegq_f32(x))));
+        vst1q_f32(dh3 + i, vmulq_f32(vmulq_f32(d, x), sg));
+        float32x4_t t = vaddq_f32(one, vmulq_f32(x, vsubq_f32(one, sg)));
+        vst1q_f32(dh1 + i, vmulq_f32(vmulq_f32(vmulq_f32(d, vld1q_f32(h3 + i)), sg), t));
+    }
+    if (i < n) slm_swiglu_back_scalar(dh1 + i, dh3 + i, h1 + i, h3 + i, n - i);
+}
+
+static float max_neon(const float *x, int n) {
+    int i = 0;
+    float m = x[0];
+    if (n >= 4) {
+        float32x4_t v = vld1q_f32(x);
+        for (i = 4; i + 4 <= n; i += 4) v = vmaxq_f32(v, vld1q_f32(x + i));
+        m = vmaxvq_f32(v);
+    }
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+/* x[s] = exp(x[s] - mx); returns their sum (the last n % 4 by expf, as exp_sum_avx2). */
+static float exp_sum_neon(float *x, int n, float mx) {
+    float32x4_t m = vdupq_n_f32(mx), sum = vdupq_n_f32(0.0f);
+    int s = 0;
+    for (; s + 4 <= n; s += 4) {
+        float32x4_t e = exp_nonpos_neon(vsubq_f32(vld1q_f32(x + s), m));
+        vst1q_f32(x + s, e);
+        sum = vaddq_f32(sum, e);
+    }
+    float total = vaddvq_f32(sum);
+    for (; s < n; s++) total += x[s] = expf(x[s] - mx);
+    return total;
+}
+static void scale_neon(float *x, int n, float c) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(x + i, vmulq_f32(vld1q_f32(x + i), vdupq_n_f32(c)));
+    for (; i < n; i++) x[i] *= c;
+}
+static void softmax_neon(float *x, int n) { scale_neon(x, n, 1.0f / exp_sum_neon(x, n, max_neon(x, n))); }
+/* The cross-entropy row (slm_xent_row_scalar's steps, the exponentials 4 at a time). */
+static double xent_row_neon(float *z, int n, int target, float grad_scale) {
+    float mx = max_neon(z, n), zt = z[target];
+    double sum = exp_sum_neon(z, n, mx);
+    if (grad_scale != 0.0f) {
+        scale_neon(z, n, (float)(1.0 / sum) * grad_scale);
+        z[target] -= grad_scale;
+    }
+    return log(sum) - (double)(zt - mx);
+}
+
 /* One head's attention over a cache of fp32 (h16 0) or IEEE half (h16 1) rows `stride` elements
- * apart: the scores as dot products of 8 lanes, the scalar softmax, then the values added in 8
- * lanes per position. */
+ * apart: the scores as dot products of 8 lanes, the softmax 4 lanes at a time, then the values
+ * added in 8 lanes per position. */
 static inline float32x4_t cache_lo(const void *p, size_t i, int h16) {
     return h16 ? vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)p + i))) : vld1q_f32((const float *)p + i);
 }
@@ -85,7 +173,7 @@ static inline __attribute__((always_inline)) void attention_body(float *out, flo
         for (int i = h8; i < hd; i++) s += q[i] * cache_at(k, base + i, h16);
         scores[p] = s * scale;
     }
-    slm_softmax(scores, n);
+    softmax_neon(scores, n);
     for (int i = 0; i < hd; i++) out[i] = 0.0f;
     for (int p = 0; p < n; p++) {
         size_t base = (size_t)p * stride;
@@ -678,23 +766,23 @@ static const slm_kernels neon_kernels = {
     .matvec_bf16 = matvec_bf16_neon,
     .matvec_q8 = matvec_q8_neon,
     .attention = attention_neon,
-    .swiglu = slm_swiglu,
+    .swiglu = swiglu_neon,
     .rmsnorm = rmsnorm_neon,
     .gemm_micro = gemm_micro_neon,
     .rows_combine = slm_rows_combine_scalar,
     .rows_dot = slm_rows_dot_scalar,
     .rows_rank1 = slm_rows_rank1_scalar,
-    .exp_sum = slm_exp_sum_scalar,
+    .exp_sum = exp_sum_neon,
     .gemm_pack_a6 = slm_gemm_pack_a6_scalar,
     .gemm_pack_b16 = slm_gemm_pack_b16_scalar,
     .rows_rank4 = slm_rows_rank4_scalar,
     .adamw = slm_adamw_scalar,
-    .swiglu_back = slm_swiglu_back_scalar,
+    .swiglu_back = swiglu_back_neon,
     .rows_combine4 = slm_rows_combine4_scalar,
     .rows_dot4 = slm_rows_dot4_scalar,
-    .softmax = slm_softmax,
+    .softmax = softmax_neon,
     .softmax_back = slm_softmax_back_scalar,
-    .xent_row = slm_xent_row_scalar,
+    .xent_row = xent_row_neon,
     .dequant_row = dequant_row_neon,
     .matvec_bq = matvec_bq_neon,
     .quantize_x32 = quantize_x32_neon,
