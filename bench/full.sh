@@ -314,13 +314,22 @@ make_l2c() { # model type -> sets L2C, llama2.c's checkpoint for that type (made
 # ---------------------------------------------------------------- measurements
 # slm decode from BOS: sets DEC (median tok/s, with the fewest tokens made if a run stopped early at
 # end of text) and RSS (largest peak memory, MiB)
-slm_decode() { # gguf threads
-  local line vals="" gen min_gen=$NGEN r
-  RSS="-"
+# With a third argument (the file's size in bytes) each run is paired with the read bandwidth
+# measured just before it: sets BWS (those GB/s figures) and PCTS (each run's tok/s as a percentage
+# of the floor from its own bandwidth).
+slm_decode() { # gguf threads [bytes]
+  local line vals="" gen min_gen=$NGEN r bw="" v
+  RSS="-" BWS="" PCTS=""
   for ((r = 0; r < REPS; r++)); do
+    [ -n "${3:-}" ] && bw=$(bw_at "$(measure_bw "$2")" "$2")
     line=$("$SLM" generate -m "$1" -n "$NGEN" --temp 0 -t "$2" 2>&1 >/dev/null | grep '^\[slm\] prompt:' | tail -1) || line=""
     [ -n "$line" ] || continue
-    vals+="$(echo "$line" | sed -nE 's/.*generated: [0-9]+ tokens, ([0-9.]+) tok\/s.*/\1/p')"$'\n'
+    v=$(echo "$line" | sed -nE 's/.*generated: [0-9]+ tokens, ([0-9.]+) tok\/s.*/\1/p')
+    vals+="$v"$'\n'
+    if [ -n "$bw" ] && [ -n "$v" ]; then
+      BWS+="$bw"$'\n'
+      PCTS+="$(awk -v a="$v" -v g="$bw" -v b="$3" 'BEGIN {printf "%.1f", 100 * a * b / (g * 1e9)}')"$'\n'
+    fi
     gen=$(echo "$line" | sed -nE 's/.*generated: ([0-9]+) tokens.*/\1/p')
     [ -n "$gen" ] && [ "$gen" -lt "$min_gen" ] && min_gen=$gen
     RSS=$(echo "$line" | sed -nE 's/.*peak memory ([0-9.]+) MiB.*/\1/p' |
@@ -417,11 +426,13 @@ main() {
       l2c=$L2C
       for t in $THREADS; do
         say "$m $ty, $t thread(s)"
-        # the floor of a file larger than L3 uses the bandwidth measured just before its decode runs
-        # (a few seconds): this VM's bandwidth drifts by tens of percent over the table's minutes
-        cell_bw=""
-        [ "$size" -ge "$L3_BYTES" ] && cell_bw=$(measure_bw "$t")
-        slm_decode "$gguf" "$t"
+        # the floor of a file larger than L3: each decode run is paired with the bandwidth measured
+        # just before it (a few seconds), since this VM's bandwidth drifts by tens of percent within
+        # a minute; the cell shows the median floor, the bandwidths' range and the median of the
+        # runs' percentages
+        big=""
+        [ "$size" -ge "$L3_BYTES" ] && [ -n "$BW_BEFORE" ] && big=$size
+        slm_decode "$gguf" "$t" $big
         slm_prefill "$gguf" "$t" "$PROMPT"
         if [ "$PRE" = "-" ] && [ -n "$PROMPT" ] && [ "$want" = "$seq" ]; then
           # a prompt that fills the context exactly may be refused: one token less
@@ -441,13 +452,17 @@ main() {
           q8_0) RQ=$(l2c_run runq "$l2c" "$L2C_TOK" "$t") ;;
         esac
         floor="-" pct="-"
-        bw=$(bw_at "${cell_bw:-$BW_BEFORE}" "$t")
-        if [ -n "$bw" ]; then
-          floor=$(awk -v g="$bw" -v b="$size" 'BEGIN {printf "%.0f", g * 1e9 / b}')
-          [ -n "$cell_bw" ] && floor="$floor ($bw GB/s)"
-          dec_num=${DEC%% *}
-          if [ "$size" -lt "$L3_BYTES" ]; then pct="(fits L3)"
-          elif [ "$dec_num" != "-" ]; then pct=$(awk -v a="$dec_num" -v f="$floor" 'BEGIN {printf "%.0f%%", 100 * a / f}')
+        if [ -n "$big" ]; then
+          if [ -n "$BWS" ]; then
+            bw=$(printf '%s' "$BWS" | median)
+            floor="$(awk -v g="$bw" -v b="$size" 'BEGIN {printf "%.0f", g * 1e9 / b}') ($(printf '%s' "$BWS" | sort -g | head -1)–$(printf '%s' "$BWS" | sort -g | tail -1) GB/s)"
+            pct="$(printf '%s' "$PCTS" | median | awk '{printf "%.0f%%", $1}')"
+          fi
+        else
+          bw=$(bw_at "$BW_BEFORE" "$t")
+          if [ -n "$bw" ]; then
+            floor=$(awk -v g="$bw" -v b="$size" 'BEGIN {printf "%.0f", g * 1e9 / b}')
+            [ "$size" -lt "$L3_BYTES" ] && pct="(fits L3)"
           fi
         fi
         echo "| $m | $ty | $t | $(mib "$size") | $DEC | $PRE | $RSS | $LTG | $LPP | $RF | $RO | $RQ | $floor | $pct |"
@@ -484,8 +499,10 @@ main() {
     echo "- bundled has no llama2.c cells: llama2.c needs a tokenizer.bin of the model's 1024 tokens, the"
     echo "  model keeps its tokenizer only inside the GGUF, and slm cannot write it out as a tokenizer.bin."
   fi
-  echo "- floor tok/s = read bandwidth at that thread count / bytes read per token; for files larger than L3"
-  echo "  the bandwidth is measured just before the cell's slm decode runs (in brackets), else the one before the table; bytes taken"
+  echo "- floor tok/s = read bandwidth at that thread count / bytes read per token. For files larger than L3 the"
+  echo "  bandwidth is measured again just before each of slm's $REPS decode runs: the cell shows the median of those"
+  echo "  floors with the bandwidths' range in brackets, and the median of each run's tok/s as a percentage of"
+  echo "  the floor from its own measurement. Smaller files use the bandwidth measured before the table; bytes taken"
   echo "  as the GGUF file size (all models here tie the classifier to the embedding, which every token"
   echo "  reads whole). \"(fits L3)\": the file is smaller than the L3 cache, so DRAM bandwidth bounds nothing."
   echo "- random-weight models (\`slm init --seed 1\`, llama2.c v0): stories15M (seq_len 1024, so a $NPROMPT"
