@@ -313,19 +313,22 @@ make_l2c() { # model type -> sets L2C, llama2.c's checkpoint for that type (made
 
 # ---------------------------------------------------------------- measurements
 # slm decode from BOS: sets DEC (median tok/s, with the fewest tokens made if a run stopped early at
-# end of text) and RSS (largest peak memory, MiB)
+# end of text) and RSS (largest peak memory, MiB); each run is followed by a llama-bench tg run, and
+# LTG is their median (the two tools alternate, so the VM's drift falls on both alike)
 # With a third argument (the file's size in bytes) each run is paired with the read bandwidth
 # measured just before it: sets BWS (those GB/s figures) and PCTS (each run's tok/s as a percentage
 # of the floor from its own bandwidth).
 slm_decode() { # gguf threads [bytes]
-  local line vals="" gen min_gen=$NGEN r bw="" v
-  RSS="-" BWS="" PCTS=""
+  local line vals="" gen min_gen=$NGEN r bw="" v ltg=""
+  RSS="-" BWS="" PCTS="" LB_FAILED=""
   for ((r = 0; r < REPS; r++)); do
     [ -n "${3:-}" ] && bw=$(bw_at "$(measure_bw "$2")" "$2")
     line=$("$SLM" generate -m "$1" -n "$NGEN" --temp 0 -t "$2" 2>&1 >/dev/null | grep '^\[slm\] prompt:' | tail -1) || line=""
     [ -n "$line" ] || continue
     v=$(echo "$line" | sed -nE 's/.*generated: [0-9]+ tokens, ([0-9.]+) tok\/s.*/\1/p')
     vals+="$v"$'\n'
+    llamacpp_once "$1" "$2" tg
+    [ -n "$LBV" ] && ltg+="$LBV"$'\n'
     if [ -n "$bw" ] && [ -n "$v" ]; then
       BWS+="$bw"$'\n'
       PCTS+="$(awk -v a="$v" -v g="$bw" -v b="$3" 'BEGIN {printf "%.1f", 100 * a * b / (g * 1e9)}')"$'\n'
@@ -336,43 +339,48 @@ slm_decode() { # gguf threads [bytes]
       awk -v r="$RSS" '{if (r == "-" || $1 > r + 0) r = $1} END {print r}')
   done
   DEC=$(printf '%s' "$vals" | median)
+  LTG=$(printf '%s' "$ltg" | median)
   [ "$DEC" != "-" ] && [ "$min_gen" -lt "$NGEN" ] && DEC="$DEC ($min_gen tok)"
   return 0
 }
 
-# slm prefill: sets PRE (median prompt tok/s; the prompt's token count added when it is not NPROMPT)
-slm_prefill() { # gguf threads prompt
-  local line vals="" n="" r
+# slm prefill: sets PRE (median prompt tok/s; the prompt's token count added when it is not NPROMPT);
+# with a fourth argument each run follows a llama-bench pp run, and LPP is their median
+slm_prefill() { # gguf threads prompt [llama.cpp too: 1]
+  local line vals="" n="" r lpp=""
   PRE="-"
-  [ -n "$3" ] || return 0
   for ((r = 0; r < REPS; r++)); do
+    if [ -n "${4:-}" ]; then
+      llamacpp_once "$1" "$2" pp
+      [ -n "$LBV" ] && lpp+="$LBV"$'\n'
+    fi
+    [ -n "$3" ] || continue
     line=$("$SLM" generate -m "$1" -f "$3" -n 1 --temp 0 -t "$2" 2>&1 >/dev/null | grep '^\[slm\] prompt:' | tail -1) || line=""
     [ -n "$line" ] || continue
     vals+="$(echo "$line" | sed -nE 's/.*prompt: [0-9]+ tokens, ([0-9.]+) tok\/s.*/\1/p')"$'\n'
     n=$(echo "$line" | sed -nE 's/.*prompt: ([0-9]+) tokens.*/\1/p')
   done
   PRE=$(printf '%s' "$vals" | median)
+  [ -n "${4:-}" ] && LPP=$(printf '%s' "$lpp" | median)
   [ "$PRE" != "-" ] && [ -n "$n" ] && [ "$n" != "$NPROMPT" ] && PRE="$PRE ($n tok)"
   return 0
 }
 
-# llama-bench: sets LTG and LPP (avg tok/s of tg128 and pp512)
-llamacpp_bench() { # gguf threads
-  LTG="-" LPP="-"
+# llama-bench, one measured run (after its warm-up) of one test: pp (NPROMPT prompt tokens) or tg
+# (NGEN generated). Sets LBV to its tok/s, "" when it failed (noted once per cell: LB_FAILED).
+llamacpp_once() { # gguf threads pp|tg
+  LBV=""
   [ -n "$LLAMA_BENCH" ] || return 0
-  local csv
-  if ! csv=$("$LLAMA_BENCH" -m "$1" -p "$NPROMPT" -n "$NGEN" -t "$2" -r "$REPS" -o csv 2>"$OUT/llama-bench.err"); then
-    note "llama-bench failed on $1 -t $2: $(grep -v '^$' "$OUT/llama-bench.err" | tail -1)"
+  local csv p=0 n=0
+  if [ "$3" = pp ]; then p=$NPROMPT; else n=$NGEN; fi
+  if ! csv=$("$LLAMA_BENCH" -m "$1" -p "$p" -n "$n" -t "$2" -r 1 -o csv 2>"$OUT/llama-bench.err"); then
+    [ -n "$LB_FAILED" ] || note "llama-bench failed on $1 -t $2: $(grep -v '^$' "$OUT/llama-bench.err" | tail -1)"
+    LB_FAILED=1
     return 0
   fi
-  read -r LTG LPP <<<"$(echo "$csv" | awk -v np="$NPROMPT" -v ng="$NGEN" '
+  LBV=$(echo "$csv" | awk '
     NR == 1 { gsub(/"/, ""); n = split($0, h, ","); for (i = 1; i <= n; i++) col[h[i]] = i; next }
-    { s = $0; sub(/^"/, "", s); sub(/"$/, "", s); split(s, f, /","/)
-      p = f[col["n_prompt"]]; g = f[col["n_gen"]]; v = f[col["avg_ts"]]
-      if (p == np && g == 0) pp = v
-      if (p == 0 && g == ng) tg = v }
-    END { printf "%s %s\n", tg == "" ? "-" : sprintf("%.1f", tg), pp == "" ? "-" : sprintf("%.1f", pp) }')"
-  return 0
+    { s = $0; sub(/^"/, "", s); sub(/"$/, "", s); split(s, f, /","/); printf "%.1f\n", f[col["avg_ts"]] }' | tail -1)
 }
 
 l2c_run() { # binary model tokenizer threads -> median achieved tok/s or "-"
@@ -397,7 +405,7 @@ main() {
   echo "- slm: $SLM_COMMIT"
   echo "- llama.cpp: $LLAMACPP_COMMIT"
   echo "- llama2.c: $LLAMA2C_COMMIT"
-  echo "- repetitions: $REPS (medians; llama.cpp: llama-bench's average over $REPS)"
+  echo "- repetitions: $REPS (medians; llama.cpp: $REPS llama-bench runs of one repetition each, alternating with slm's)"
   echo "- bandwidth before the table:"
   [ -n "$BW_BEFORE" ] && echo "$BW_BEFORE" | sed 's/^/    /' || echo "    (not measured)"
   echo
@@ -432,8 +440,9 @@ main() {
         # runs' percentages
         big=""
         [ "$size" -ge "$L3_BYTES" ] && [ -n "$BW_BEFORE" ] && big=$size
+        LPP="-"
         slm_decode "$gguf" "$t" $big
-        slm_prefill "$gguf" "$t" "$PROMPT"
+        slm_prefill "$gguf" "$t" "$PROMPT" 1
         if [ "$PRE" = "-" ] && [ -n "$PROMPT" ] && [ "$want" = "$seq" ]; then
           # a prompt that fills the context exactly may be refused: one token less
           prompt_n=$PROMPT
@@ -442,7 +451,6 @@ main() {
           [ "$PRE" != "-" ] && note "$m $ty -t $t: the $want-token prompt failed; prefill used $((want - 1)) tokens"
           PROMPT=$prompt_n
         fi
-        llamacpp_bench "$gguf" "$t"
         RF="-" RO="-" RQ="-"
         case $ty in
           f32)
@@ -488,7 +496,8 @@ main() {
   echo "  the TinyStories validation text with $NPROMPT tokens (BOS included) under the model's tokenizer"
   echo "  (build/bench-full/prompt-*.txt); \"(N tok)\" when the prompt had N tokens instead."
   echo "- slm peak RSS: the largest \"peak memory\" of the decode runs."
-  echo "- llama.cpp: llama-bench -p $NPROMPT -n $NGEN -r $REPS, average tok/s (its pp test feeds random tokens)."
+  echo "- llama.cpp: llama-bench -n $NGEN -p 0 -r 1 after each slm decode run and -p $NPROMPT -n 0 -r 1 before each slm"
+  echo "  prefill run (each after llama-bench's warm-up), the median of the $REPS (its pp test feeds random tokens)."
   echo "- runfast (gcc -Ofast -march=native run.c), runomp (the same with -fopenmp, OMP_NUM_THREADS=threads)"
   echo "  and runq (runq.c, -Ofast -march=native -fopenmp) decode $NGEN steps from BOS at temperature 0:"
   echo "  median of their \"achieved tok/s\". runfast is single-threaded: - on rows with more threads."
