@@ -131,7 +131,8 @@ void slm_pool_nudge(slm_pool *pool);
  * running in the last 200 us (its count of jobs and stretches of spinning moved between two calls:
  * a host that has not yet given an idle vCPU back runs nothing on it for a millisecond or two), and
  * none last ran on the caller's CPU. For the thread that runs jobs; it records the caller's CPU,
- * and a spinning worker that finds itself there yields it. NULL pool: 1. */
+ * and a spinning worker that finds itself there moves to another CPU it may run on (or, where it
+ * cannot, yields). NULL pool: 1. */
 int slm_pool_ready(slm_pool *pool);
 
 #endif
