@@ -393,7 +393,7 @@ l2c_run() { # binary model tokenizer threads -> median achieved tok/s or "-"
 
 # ---------------------------------------------------------------- the table
 main() {
-  local BW_BEFORE BW_AFTER m ty t gguf size l2c dec_num floor pct bw seq want prompt_n
+  local BW_BEFORE BW_AFTER m ty t gguf size l2c big floor pct bw seq want prompt_n
   say "measuring memory bandwidth"
   BW_BEFORE=$(measure_bw)
   [ -n "$BW_BEFORE" ] || note "no bandwidth measurement: floor columns show -"
@@ -459,18 +459,15 @@ main() {
             ;;
           q8_0) RQ=$(l2c_run runq "$l2c" "$L2C_TOK" "$t") ;;
         esac
-        floor="-" pct="-"
-        if [ -n "$big" ]; then
-          if [ -n "$BWS" ]; then
-            bw=$(printf '%s' "$BWS" | median)
-            floor="$(awk -v g="$bw" -v b="$size" 'BEGIN {printf "%.0f", g * 1e9 / b}') ($(printf '%s' "$BWS" | sort -g | head -1)–$(printf '%s' "$BWS" | sort -g | tail -1) GB/s)"
+        floor="-" pct="-" bw=""
+        if [ -n "$big" ]; then [ -n "$BWS" ] && bw=$(printf '%s' "$BWS" | median)
+        else bw=$(bw_at "$BW_BEFORE" "$t"); fi
+        if [ -n "$bw" ]; then
+          floor=$(awk -v g="$bw" -v b="$size" 'BEGIN {printf "%.0f", g * 1e9 / b}')
+          if [ -n "$big" ]; then
+            floor="$floor ($(printf '%s' "$BWS" | sort -g | head -1)–$(printf '%s' "$BWS" | sort -g | tail -1) GB/s)"
             pct="$(printf '%s' "$PCTS" | median | awk '{printf "%.0f%%", $1}')"
-          fi
-        else
-          bw=$(bw_at "$BW_BEFORE" "$t")
-          if [ -n "$bw" ]; then
-            floor=$(awk -v g="$bw" -v b="$size" 'BEGIN {printf "%.0f", g * 1e9 / b}')
-            [ "$size" -lt "$L3_BYTES" ] && pct="(fits L3)"
+          elif [ "$size" -lt "$L3_BYTES" ]; then pct="(fits L3)"
           fi
         fi
         echo "| $m | $ty | $t | $(mib "$size") | $DEC | $PRE | $RSS | $LTG | $LPP | $RF | $RO | $RQ | $floor | $pct |"

@@ -721,7 +721,7 @@ static void token_worker(void *arg, int t, int nt) {
         add_into(st.x, ctx->xb2, D);
     }
     ctx->k->rmsnorm(st.xb, st.x, m->out_norm->data, D, c->norm_eps);
-    share_matvec(ctx, &st, st.xb, D, m->classifier, ctx->logits, 5 * ctx->n_applied, t, nt);
+    share_matvec(ctx, &st, st.xb, D, m->classifier, ctx->logits, token_steps(ctx) - 1, t, nt);
 }
 
 /* ---------------------------------------------------------------- a batch of tokens */
