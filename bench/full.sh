@@ -29,7 +29,8 @@
 #
 # Output: a header (machine, commits, bandwidth), one markdown table row per model x type x threads,
 # the bandwidth measured again after the table, and notes; on stdout and in
-# build/bench-full/results.md. Progress goes to stderr. Every generated file (models, prompts,
+# build/bench-full/results.md, kept as results-YYYYMMDD-HHMM.md (its start, UTC) as well:
+# bench/targets.sh checks the targets on one table or several. Progress goes to stderr. Every generated file (models, prompts,
 # llama2.c and bandwidth binaries) lives in build/bench-full/ and is reused when present (remade
 # when its source is newer): delete the folder to start over, e.g. after changing slm's quantizer.
 # A missing baseline or shared folder gives "-" cells and a note, never an aborted table.
@@ -538,4 +539,7 @@ main() {
   for n in ${NOTES[@]+"${NOTES[@]}"}; do echo "- $n"; done
 }
 
+STARTED=$(date -u +%Y%m%d-%H%M)
 main | tee "$OUT/results.md"
+# each run's table is kept too, for bench/targets.sh over several runs
+cp "$OUT/results.md" "$OUT/results-$STARTED.md"
