@@ -1,4 +1,6 @@
 /* test_cli.c — the slm command: flags, info, tokenize, score, convert, init, the example. */
+#include <unistd.h>
+
 #include "test.h"
 #include "tests.h"
 
@@ -110,4 +112,50 @@ void example_program_generates(void) {
     char *out = read_all(tmp_path("ex.out"), NULL), *golden = read_all(gp, NULL);
     CHECK(out && golden && strlen(out) > 100 && !strncmp(out, golden, 100), "example output: %s", out ? out : "");
     free(out), free(golden);
+}
+
+/* bench/targets.sh, the check of issue 5's targets, on two made-up tables: it finds each kind of
+ * miss in its table and judges each cell by its median over the two. */
+void bench_targets_checker(void) {
+    if (access("bench/targets.sh", X_OK) != 0) SKIP("bench/targets.sh is not here (run from the repository root)");
+    static const char head[] =
+        "- slm: test\n"
+        "| model | type | threads | weight MiB | slm decode tok/s | slm prefill tok/s | slm peak RSS MiB | llama.cpp tg128 "
+        "| llama.cpp pp512 | runfast | runomp | runq | floor tok/s | slm decode % of floor |\n|---|\n";
+    char a[2048], b[2048];
+    /* a: every target met; b: stories260K 1.9x runfast, a decode and a prefill miss, a 76% floor */
+    snprintf(a, sizeof a, "%s%s", head,
+             "| stories260K | f32 | 1 | 1.0 | 50000.0 | 30000.0 | 4.4 | 8000.0 | 4000.0 | 24000.0 | 18000.0 | - | 29000 | (fits L3) |\n"
+             "| stories110M | f32 | 2 | 418.5 | 68.0 | 850.0 | 434.6 | 58.9 | 532.2 | - | 99.4 | - | 78 (33.5–35.9 GB/s) | 88% |\n"
+             "| smollm135M | q4_0 | 1 | 86.9 | 290.0 | 760.0 (500 tok) | 98.7 | 136.6 | 315.5 | - | - | - | 311 (27.4–28.9 GB/s) | 93% |\n");
+    snprintf(b, sizeof b, "%s%s", head,
+             "| stories260K | f32 | 1 | 1.0 | 47500.0 | 30000.0 | 4.4 | 8000.0 | 4000.0 | 25000.0 | 18000.0 | - | 29000 | (fits L3) |\n"
+             "| stories110M | f32 | 2 | 418.5 | 58.0 | 500.0 | 434.6 | 58.9 | 532.2 | - | 99.4 | - | 78 (33.5–35.9 GB/s) | 76% |\n"
+             "| smollm135M | q4_0 | 1 | 86.9 | 290.0 | 760.0 | 98.7 | 136.6 | 315.5 | - | - | - | 311 (27.4–28.9 GB/s) | 80% |\n");
+    const char *pa = tmp_path("targets-a.md"), *pb = tmp_path("targets-b.md"), *po = tmp_path("targets.out");
+    CHECK(write_all(pa, a, strlen(a)) && write_all(pb, b, strlen(b)));
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "bench/targets.sh %s %s > %s 2>&1", pa, pb, po);
+    CHECK(system(cmd) == 0);
+    char *out = read_all(po, NULL);
+    CHECK(out != NULL);
+    if (!out) return;
+    static const char *want[] = {
+        /* a */
+        "decode >= llama.cpp 3/3; stories260K >= 3x llama.cpp 1/1; stories260K >= 2x runfast 1/1; "
+        "prefill >= llama.cpp 2/2; floor within 1.3x 2/2",
+        /* b and its misses */
+        "decode >= llama.cpp 2/3; stories260K >= 3x llama.cpp 1/1; stories260K >= 2x runfast 0/1; "
+        "prefill >= llama.cpp 1/2; floor within 1.3x 1/2",
+        "stories260K >= 2x runfast: stories260K f32 1t 1.90x (47500 against 25000)",
+        "decode >= llama.cpp: stories110M f32 2t 58.0 against 58.9",
+        "prefill >= llama.cpp: stories110M f32 2t 500.0 against 532.2",
+        "floor within 1.3x: stories110M f32 2t 76%",
+        /* medians of the two: the runfast cell (1.99x) and the decode cell (63.0 against 58.9) */
+        "median misses: stories260K >= 2x runfast: stories260K f32 1t",
+        "decode >= llama.cpp: 3/3 cells",
+        "floor within 1.3x: 2/2 cells",
+        "tables meeting every target: 1 of 2; cells whose median misses: 1"};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) CHECK(strstr(out, want[i]) != NULL, "missing \"%s\" in:\n%s", want[i], out);
+    free(out);
 }

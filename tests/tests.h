@@ -81,6 +81,7 @@ extern const test_case all_tests[];
     X(cli_info_tokenize_score)                        \
     X(cli_init_convert_roundtrip)                     \
     X(example_program_generates)                      \
+    X(bench_targets_checker)                          \
     X(gemm_matches_naive_product_every_kernel)        \
     X(gemm_wt_matches_naive_product_every_kernel)     \
     X(gemm_avx512_same_bytes_as_avx2)                 \
