@@ -30,8 +30,8 @@
 # Output: a header (machine, commits, bandwidth), one markdown table row per model x type x threads,
 # the bandwidth measured again after the table, and notes; on stdout and in
 # build/bench-full/results.md, kept as results-YYYYMMDD-HHMM.md (its start, UTC) as well:
-# bench/targets.sh checks the targets on one table or several. Progress goes to stderr. Every generated file (models, prompts,
-# llama2.c and bandwidth binaries) lives in build/bench-full/ and is reused when present (remade
+# bench/targets.sh checks the targets on one table or several. Progress goes to stderr. Every
+# generated file (models, prompts, llama2.c and bandwidth binaries) lives in build/bench-full/ and is reused when present (remade
 # when its source is newer): delete the folder to start over, e.g. after changing slm's quantizer.
 # A missing baseline or shared folder gives "-" cells and a note, never an aborted table.
 set -euo pipefail
@@ -517,7 +517,7 @@ main() {
   echo "  and runq (runq.c, -Ofast -march=native -fopenmp) decode $NGEN steps from BOS at temperature 0:"
   echo "  the harmonic mean of their \"achieved tok/s\" (the tok/s of their total time) without the slowest and"
   echo "  the fastest run; of $REPS runs that is the median. llama2.c times a run in whole milliseconds, so where"
-  echo "  its median run took under 100 ms (stories260K: about 5.4 ms, read as 5 or 6) it runs $L2C_SHORT_REPS times."
+  echo "  its median run took under 100 ms (stories260K's took about 5 ms in docs/benchmarks.md) it runs $L2C_SHORT_REPS times."
   echo "  runfast is single-threaded: - on rows with more threads."
   echo "  f32 rows run the fp32 (v0) checkpoint, q8_0 rows runq on \`slm convert --to llama2c-q80\` with its"
   echo "  default group size (the largest <= 64 dividing dim and hidden_dim: stories260K 4, stories15M 48,"
