@@ -31,8 +31,9 @@
 # the bandwidth measured again after the table, and notes; on stdout and in
 # build/bench-full/results.md, kept as results-YYYYMMDD-HHMM.md (its start, UTC) as well:
 # bench/targets.sh checks the targets on one table or several. Progress goes to stderr. Every
-# generated file (models, prompts, llama2.c and bandwidth binaries) lives in build/bench-full/ and is reused when present (remade
-# when its source is newer): delete the folder to start over, e.g. after changing slm's quantizer.
+# generated file (models, prompts, llama2.c and bandwidth binaries) lives in build/bench-full/ and
+# is reused when present (remade when its source is newer): delete the folder to start over, e.g.
+# after changing slm's quantizer.
 # A missing baseline or shared folder gives "-" cells and a note, never an aborted table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
