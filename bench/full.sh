@@ -399,13 +399,13 @@ l2c_once() { # binary model tokenizer threads -> the run's "achieved tok/s" (not
   OMP_NUM_THREADS=$4 "$OUT/$1" "$2" -z "$3" -t 0 -n "$NGEN" 2>&1 >/dev/null | sed -nE 's/^achieved tok\/s: ([0-9.]+).*/\1/p' || true
 }
 l2c_run() { # binary model tokenizer threads -> achieved tok/s (see the legend) or "-"
-  local r n=$REPS vals
+  local r vals
   [ -x "$OUT/$1" ] && [ -n "$2" ] && [ -n "$3" ] || { echo "-"; return 0; }
-  vals=$(for ((r = 0; r < n; r++)); do l2c_once "$@"; done)
+  vals=$(for ((r = 0; r < REPS; r++)); do l2c_once "$@"; done)
   # llama2.c times its run in whole milliseconds (start and end each truncated): a run under 100 ms
   # reads up to a few percent off, so such files get L2C_SHORT_REPS runs in all
   if [ -n "$vals" ] && awk -v v="$(printf '%s\n' "$vals" | median)" -v n="$NGEN" 'BEGIN {exit !(v * 0.1 > n - 1)}'; then
-    vals=$(printf '%s\n' "$vals"; for ((r = n; r < L2C_SHORT_REPS; r++)); do l2c_once "$@"; done)
+    vals=$(printf '%s\n' "$vals"; for ((r = REPS; r < L2C_SHORT_REPS; r++)); do l2c_once "$@"; done)
   fi
   printf '%s\n' "$vals" | trimmed_hmean
 }
